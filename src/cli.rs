@@ -1,0 +1,197 @@
+//! Command-line definitions (clap only). `config.rs` turns these into a
+//! validated [`crate::config::CheckConfig`]; probes never see clap types.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "exprobe",
+    version,
+    about = "Why can't this service account or app reach these Exchange mailboxes?",
+    long_about = "exprobe runs connectivity probes (DNS, autodiscover, EWS, OAuth, Graph) \
+                  against Exchange Server or Exchange Online and explains every failure with \
+                  a stable diagnosis code and the admin's remediation.\n\n\
+                  Exit codes: 0 pass, 1 warnings, 2 critical findings, 3 exprobe could not run."
+)]
+pub struct Cli {
+    /// Log to stderr: -v info, -vv debug.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the probes against an organization and print a report.
+    Check(Box<CheckArgs>),
+    /// Start the built-in lab in-process and check every scenario (or the ones named).
+    Demo(DemoArgs),
+    /// The simulated organization used by demo and the tests.
+    #[command(subcommand)]
+    Lab(LabCommand),
+    /// Print the catalogue entry of a diagnosis code (or list all codes).
+    Explain(ExplainArgs),
+    /// Print the JSON Schema of the JSON report.
+    Schema,
+    /// Print shell completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Mailbox to check (repeatable).
+    #[arg(long = "mailbox", value_name = "ADDR")]
+    pub mailboxes: Vec<String>,
+    /// File of mailboxes: one address per line (`#` comments) or CSV with a `mailbox` column; `-` reads stdin.
+    #[arg(long = "mailboxes", value_name = "FILE")]
+    pub mailboxes_file: Option<PathBuf>,
+    /// The account that authenticates.
+    #[arg(long, value_name = "ADDR")]
+    pub service_account: Option<String>,
+    /// Authentication mode; inferred from the secrets given when omitted.
+    #[arg(long, value_enum)]
+    pub auth: Option<AuthArg>,
+
+    #[command(flatten)]
+    pub secrets: SecretArgs,
+
+    /// Use this EWS endpoint instead of the one autodiscover returns.
+    #[arg(long, value_name = "URL")]
+    pub ews_url: Option<String>,
+    /// Try this autodiscover endpoint first.
+    #[arg(long, value_name = "URL")]
+    pub autodiscover_url: Option<String>,
+    /// Host of Autodiscover v2 (Exchange Online).
+    #[arg(long, value_name = "HOST", default_value = "outlook.office365.com")]
+    pub autodiscover_v2_host: String,
+
+    #[command(flatten)]
+    pub net: NetArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// Mailboxes checked at the same time.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct SecretArgs {
+    /// Read the password from this environment variable (default EXPROBE_PASSWORD).
+    #[arg(long, value_name = "VAR", group = "password_source")]
+    pub password_env: Option<String>,
+    /// Read the password from the first line of this file.
+    #[arg(long, value_name = "FILE", group = "password_source")]
+    pub password_file: Option<PathBuf>,
+    /// Read the password from the first line of stdin.
+    #[arg(long, group = "password_source")]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NetArgs {
+    /// Resolve every name through this DNS server (repeatable), for probes and connections alike.
+    #[arg(long = "dns-server", value_name = "IP[:PORT]")]
+    pub dns_servers: Vec<String>,
+    /// Connect elsewhere than DNS says (curl semantics; empty fields match any / keep the original).
+    #[arg(long = "connect-to", value_name = "HOST:PORT:ADDR:PORT")]
+    pub connect_to: Vec<String>,
+    /// Trust the certificates in this PEM file in addition to the system's roots.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Do not verify TLS certificates (every report says so).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Timeout of one request, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub timeout: f64,
+    /// Deadline of the whole run, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 120.0)]
+    pub deadline: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+    pub format: FormatArg,
+    /// Write the report to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// No colour, even on a terminal (NO_COLOR is honoured too).
+    #[arg(long)]
+    pub no_color: bool,
+    /// Include the (redacted) HTTP exchanges in human output.
+    #[arg(long)]
+    pub show_http: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthArg {
+    /// HTTP Basic with the service account's password.
+    Basic,
+    /// No credentials: discovery only (DNS, autodiscover, reachability).
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Scenario to run (repeatable); all built-in scenarios by default.
+    #[arg(long = "scenario", value_name = "NAME")]
+    pub scenarios: Vec<String>,
+    /// Report format: human prints each report, json prints one JSON array.
+    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+    pub format: FormatArg,
+    /// No colour.
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Serve a scenario on loopback until interrupted.
+    Serve(LabServeArgs),
+    /// List the built-in scenarios.
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct LabServeArgs {
+    /// Built-in scenario name.
+    #[arg(
+        long,
+        value_name = "NAME",
+        required_unless_present = "scenario_file",
+        conflicts_with = "scenario_file"
+    )]
+    pub scenario: Option<String>,
+    /// Scenario TOML file.
+    #[arg(long, value_name = "FILE")]
+    pub scenario_file: Option<PathBuf>,
+    /// Address to listen on (loopback only); ports are chosen by the system.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub bind: String,
+    /// Append every request the lab receives to this file (JSON Lines, credentials included: lab use only).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// A diagnosis code such as `tls.certificate_expired`; omit to list every code.
+    pub code: Option<String>,
+}

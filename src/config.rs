@@ -1,0 +1,497 @@
+//! What a run needs, validated. Built from the clap types in `cli.rs`; every
+//! probe reads only these types.
+
+use std::io::Read;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cli::{AuthArg, CheckArgs, FormatArg};
+use crate::secret::Secret;
+
+/// The tool cannot run with these arguments or inputs (exit code 3).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("no mailbox given: use --mailbox ADDR or --mailboxes FILE")]
+    NoMailbox,
+    #[error("cannot read {what} from {path}: {source}")]
+    Read {
+        what: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// How the service account authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthMode {
+    Basic,
+    None,
+}
+
+impl AuthMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMode::Basic => "basic",
+            AuthMode::None => "none",
+        }
+    }
+}
+
+/// Credentials the network layer may attach to a request to an allowed host.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    Basic { username: String, password: Secret },
+}
+
+/// `--connect-to HOST:PORT:ADDR:PORT` (curl semantics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectTo {
+    /// Empty matches any host.
+    pub host: String,
+    /// `None` matches any port.
+    pub port: Option<u16>,
+    /// Empty keeps the original host (resolved as usual).
+    pub to_host: String,
+    /// `None` keeps the original port.
+    pub to_port: Option<u16>,
+}
+
+impl ConnectTo {
+    pub fn matches(&self, host: &str, port: u16) -> bool {
+        (self.host.is_empty() || self.host.eq_ignore_ascii_case(host)) && self.port.is_none_or(|p| p == port)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    pub dns_servers: Vec<SocketAddr>,
+    pub connect_to: Vec<ConnectTo>,
+    /// PEM bytes of extra trust roots.
+    pub ca_pem: Option<Vec<u8>>,
+    pub insecure: bool,
+    pub timeout: Duration,
+    pub deadline: Duration,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            dns_servers: Vec::new(),
+            connect_to: Vec::new(),
+            ca_pem: None,
+            insecure: false,
+            timeout: Duration::from_secs(10),
+            deadline: Duration::from_secs(120),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub ews_url: Option<url::Url>,
+    pub autodiscover_url: Option<url::Url>,
+    pub autodiscover_v2_host: String,
+}
+
+impl Default for Endpoints {
+    fn default() -> Self {
+        Endpoints {
+            ews_url: None,
+            autodiscover_url: None,
+            autodiscover_v2_host: "outlook.office365.com".to_string(),
+        }
+    }
+}
+
+/// Everything `check` needs.
+#[derive(Debug, Clone)]
+pub struct CheckConfig {
+    /// As given (deduplicated, order kept); the `input` probe validates them.
+    pub mailboxes: Vec<String>,
+    pub service_account: Option<String>,
+    pub auth: AuthMode,
+    pub credentials: Option<Credentials>,
+    pub endpoints: Endpoints,
+    pub net: NetConfig,
+    pub concurrency: usize,
+}
+
+impl CheckConfig {
+    /// A discovery-only configuration for these mailboxes (used by tests and demo).
+    pub fn for_mailboxes(mailboxes: Vec<String>) -> Self {
+        CheckConfig {
+            mailboxes,
+            service_account: None,
+            auth: AuthMode::None,
+            credentials: None,
+            endpoints: Endpoints::default(),
+            net: NetConfig::default(),
+            concurrency: 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutputConfig {
+    pub format: Format,
+    pub output: Option<PathBuf>,
+    pub color: bool,
+    pub show_http: bool,
+}
+
+/// Where secrets come from; injectable so tests need not touch the process environment.
+pub trait SecretSource {
+    fn env(&self, name: &str) -> Option<String>;
+    fn stdin_line(&self) -> std::io::Result<String>;
+}
+
+/// The real process environment and stdin.
+#[derive(Debug)]
+pub struct ProcessSecrets;
+
+impl SecretSource for ProcessSecrets {
+    fn env(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+    fn stdin_line(&self) -> std::io::Result<String> {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok(line)
+    }
+}
+
+pub const DEFAULT_PASSWORD_ENV: &str = "EXPROBE_PASSWORD";
+
+pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(CheckConfig, OutputConfig), ConfigError> {
+    let mut mailboxes: Vec<String> = args.mailboxes.iter().map(|m| m.trim().to_string()).collect();
+    if let Some(path) = &args.mailboxes_file {
+        let text = if path == Path::new("-") {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|source| ConfigError::Read {
+                    what: "mailboxes",
+                    path: "stdin".into(),
+                    source,
+                })?;
+            s
+        } else {
+            read_text(path, "mailboxes")?
+        };
+        mailboxes.extend(parse_mailbox_list(&text)?);
+    }
+    let mut seen = std::collections::HashSet::new();
+    mailboxes.retain(|m| !m.is_empty() && seen.insert(m.to_ascii_lowercase()));
+    if mailboxes.is_empty() {
+        return Err(ConfigError::NoMailbox);
+    }
+
+    let password = read_password(args, secrets)?;
+    let auth = match (args.auth, &password) {
+        (Some(AuthArg::Basic), _) | (None, Some(_)) => AuthMode::Basic,
+        (Some(AuthArg::None), _) | (None, None) => AuthMode::None,
+    };
+    let credentials = match auth {
+        AuthMode::Basic => {
+            let username = args
+                .service_account
+                .clone()
+                .ok_or_else(|| ConfigError::Invalid("--auth basic needs --service-account ADDR".into()))?;
+            let password = password.ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "--auth basic needs a password: --password-env VAR, --password-file FILE, \
+                     --password-stdin, or {DEFAULT_PASSWORD_ENV}"
+                ))
+            })?;
+            Some(Credentials::Basic { username, password })
+        }
+        AuthMode::None => None,
+    };
+
+    let endpoints = Endpoints {
+        ews_url: args
+            .ews_url
+            .as_deref()
+            .map(|u| parse_https_url(u, "--ews-url"))
+            .transpose()?,
+        autodiscover_url: args
+            .autodiscover_url
+            .as_deref()
+            .map(|u| parse_https_url(u, "--autodiscover-url"))
+            .transpose()?,
+        autodiscover_v2_host: parse_host(&args.autodiscover_v2_host, "--autodiscover-v2-host")?,
+    };
+
+    let net = net_config(&args.net)?;
+    let format = match args.output.format {
+        FormatArg::Human => Format::Human,
+        FormatArg::Json => Format::Json,
+    };
+    let output = OutputConfig {
+        format,
+        output: args.output.output.clone(),
+        color: !args.output.no_color && std::env::var_os("NO_COLOR").is_none(),
+        show_http: args.output.show_http,
+    };
+    Ok((
+        CheckConfig {
+            mailboxes,
+            service_account: args.service_account.clone(),
+            auth,
+            credentials,
+            endpoints,
+            net,
+            concurrency: usize::from(args.concurrency),
+        },
+        output,
+    ))
+}
+
+fn read_password(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<Option<Secret>, ConfigError> {
+    let s = &args.secrets;
+    let raw = if let Some(var) = &s.password_env {
+        Some(
+            secrets
+                .env(var)
+                .ok_or_else(|| ConfigError::Invalid(format!("--password-env {var}: the variable is not set")))?,
+        )
+    } else if let Some(path) = &s.password_file {
+        Some(read_text(path, "password")?)
+    } else if s.password_stdin {
+        Some(secrets.stdin_line().map_err(|source| ConfigError::Read {
+            what: "password",
+            path: "stdin".into(),
+            source,
+        })?)
+    } else {
+        secrets.env(DEFAULT_PASSWORD_ENV)
+    };
+    match raw {
+        None => Ok(None),
+        Some(raw) => {
+            let first = raw.lines().next().unwrap_or("").trim_end_matches('\r').to_string();
+            if first.is_empty() {
+                return Err(ConfigError::Invalid("the password given is empty".into()));
+            }
+            Ok(Some(Secret::new(first)))
+        }
+    }
+}
+
+fn read_text(path: &Path, what: &'static str) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        what,
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+pub fn net_config(args: &crate::cli::NetArgs) -> Result<NetConfig, ConfigError> {
+    let dns_servers = args
+        .dns_servers
+        .iter()
+        .map(|s| parse_dns_server(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let connect_to = args
+        .connect_to
+        .iter()
+        .map(|s| parse_connect_to(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let ca_pem = match &args.ca_file {
+        Some(path) => Some(std::fs::read(path).map_err(|source| ConfigError::Read {
+            what: "CA certificates",
+            path: path.display().to_string(),
+            source,
+        })?),
+        None => None,
+    };
+    Ok(NetConfig {
+        dns_servers,
+        connect_to,
+        ca_pem,
+        insecure: args.insecure,
+        timeout: seconds(args.timeout, "--timeout")?,
+        deadline: seconds(args.deadline, "--deadline")?,
+    })
+}
+
+fn seconds(value: f64, flag: &str) -> Result<Duration, ConfigError> {
+    if !(value.is_finite() && value > 0.0 && value <= 86_400.0) {
+        return Err(ConfigError::Invalid(format!(
+            "{flag} must be a number of seconds between 0 and 86400, not {value}"
+        )));
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+/// `IP`, `IP:PORT` or `[IPv6]:PORT`.
+pub fn parse_dns_server(s: &str) -> Result<SocketAddr, ConfigError> {
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    s.parse::<SocketAddr>()
+        .map_err(|_| ConfigError::Invalid(format!("--dns-server {s:?}: expected IP or IP:PORT")))
+}
+
+/// Split on ':' except inside `[...]` (IPv6 literals).
+fn split_fields(s: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let mut depth = 0u32;
+    for c in s.chars() {
+        match c {
+            '[' => {
+                depth += 1;
+                if let Some(f) = fields.last_mut() {
+                    f.push(c);
+                }
+            }
+            ']' => {
+                depth = depth.saturating_sub(1);
+                if let Some(f) = fields.last_mut() {
+                    f.push(c);
+                }
+            }
+            ':' if depth == 0 => fields.push(String::new()),
+            _ => {
+                if let Some(f) = fields.last_mut() {
+                    f.push(c);
+                }
+            }
+        }
+    }
+    fields
+}
+
+pub fn parse_connect_to(s: &str) -> Result<ConnectTo, ConfigError> {
+    let bad = |why: &str| ConfigError::Invalid(format!("--connect-to {s:?}: {why} (HOST:PORT:ADDR:PORT)"));
+    let fields = split_fields(s);
+    let [host, port, to_host, to_port] = <[String; 4]>::try_from(fields).map_err(|_| bad("expected four fields"))?;
+    let port_of = |p: &str| -> Result<Option<u16>, ConfigError> {
+        if p.is_empty() {
+            Ok(None)
+        } else {
+            p.parse::<u16>()
+                .map(Some)
+                .map_err(|_| bad("a port must be a number from 0 to 65535"))
+        }
+    };
+    let strip = |h: &str| h.trim_start_matches('[').trim_end_matches(']').to_string();
+    Ok(ConnectTo {
+        host: strip(&host),
+        port: port_of(&port)?,
+        to_host: strip(&to_host),
+        to_port: port_of(&to_port)?,
+    })
+}
+
+fn parse_https_url(s: &str, flag: &str) -> Result<url::Url, ConfigError> {
+    let url = url::Url::parse(s).map_err(|e| ConfigError::Invalid(format!("{flag} {s:?}: {e}")))?;
+    if url.scheme() != "https" {
+        return Err(ConfigError::Invalid(format!(
+            "{flag} {s:?}: must be https (credentials never go over plain HTTP)"
+        )));
+    }
+    if url.host_str().is_none() {
+        return Err(ConfigError::Invalid(format!("{flag} {s:?}: no host")));
+    }
+    Ok(url)
+}
+
+fn parse_host(s: &str, flag: &str) -> Result<String, ConfigError> {
+    let h = s.trim().trim_end_matches('.').to_ascii_lowercase();
+    if h.is_empty() || h.contains(['/', ':', ' ', '@']) {
+        return Err(ConfigError::Invalid(format!("{flag} {s:?}: expected a host name")));
+    }
+    Ok(h)
+}
+
+/// One address per line with `#` comments, or CSV with a `mailbox` column.
+pub fn parse_mailbox_list(text: &str) -> Result<Vec<String>, ConfigError> {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(|l| l.trim().trim_start_matches('\u{feff}'))
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let Some(first) = lines.first() else {
+        return Ok(Vec::new());
+    };
+    let unquote = |f: &str| f.trim().trim_matches('"').trim().to_string();
+    if first.contains(',') || first.contains(';') {
+        let sep = if first.contains(',') { ',' } else { ';' };
+        let header: Vec<String> = first.split(sep).map(|f| unquote(f).to_ascii_lowercase()).collect();
+        let column = header
+            .iter()
+            .position(|h| h == "mailbox")
+            .ok_or_else(|| ConfigError::Invalid("mailboxes CSV has no `mailbox` column in its header".into()))?;
+        return Ok(lines[1..]
+            .iter()
+            .filter_map(|l| l.split(sep).nth(column).map(unquote))
+            .filter(|m| !m.is_empty())
+            .collect());
+    }
+    Ok(lines.iter().map(|l| l.to_string()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_to_table() {
+        type Want<'a> = Option<(&'a str, Option<u16>, &'a str, Option<u16>)>;
+        let cases: &[(&str, Want)] = &[
+            (":443::8443", Some(("", Some(443), "", Some(8443)))),
+            (
+                "a.com:443:127.0.0.1:9",
+                Some(("a.com", Some(443), "127.0.0.1", Some(9))),
+            ),
+            ("::[::1]:80", Some(("", None, "::1", Some(80)))),
+            ("a:b:c:d", None),
+            ("a:1:b", None),
+            (":99999::1", None),
+        ];
+        for (input, want) in cases {
+            let got = parse_connect_to(input).ok();
+            let want = want.map(|(h, p, th, tp)| ConnectTo {
+                host: h.into(),
+                port: p,
+                to_host: th.into(),
+                to_port: tp,
+            });
+            assert_eq!(got, want, "{input}");
+        }
+    }
+
+    #[test]
+    fn dns_server_forms() {
+        assert_eq!(parse_dns_server("127.0.0.1").ok(), "127.0.0.1:53".parse().ok());
+        assert_eq!(parse_dns_server("127.0.0.1:5353").ok(), "127.0.0.1:5353".parse().ok());
+        assert_eq!(parse_dns_server("[::1]:53").ok(), "[::1]:53".parse().ok());
+        assert!(parse_dns_server("dns.google").is_err());
+    }
+
+    #[test]
+    fn mailbox_lists() {
+        let plain = "# users\nalice@contoso.com\n\n bob@contoso.com \n";
+        assert_eq!(
+            parse_mailbox_list(plain).ok(),
+            Some(vec!["alice@contoso.com".to_string(), "bob@contoso.com".to_string()])
+        );
+        let csv = "name,Mailbox\nAlice,\"alice@contoso.com\"\nBob,bob@contoso.com\n";
+        assert_eq!(
+            parse_mailbox_list(csv).ok(),
+            Some(vec!["alice@contoso.com".to_string(), "bob@contoso.com".to_string()])
+        );
+        assert!(parse_mailbox_list("name,email\nA,a@b.c\n").is_err());
+    }
+}

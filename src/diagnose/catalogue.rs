@@ -1,0 +1,267 @@
+//! The diagnosis catalogue: stable codes with severity, explanation, likely
+//! causes and numbered remediation in the admin's words. Codes are a public
+//! contract: never rename one; add new ones freely.
+
+use crate::report::Severity;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub title: &'static str,
+    pub explanation: &'static str,
+    pub causes: &'static [&'static str],
+    pub remediation: &'static [&'static str],
+    pub references: &'static [&'static str],
+}
+
+const AUTODISCOVER_DOC: &str =
+    "https://learn.microsoft.com/exchange/client-developer/exchange-web-services/autodiscover-for-exchange";
+const AUTODISCOVER_ERRORS_DOC: &str =
+    "https://learn.microsoft.com/exchange/client-developer/exchange-web-services/handling-autodiscover-error-messages";
+const RCA: &str = "https://testconnectivity.microsoft.com/";
+const CERT_DOC: &str = "https://learn.microsoft.com/exchange/architecture/client-access/certificates";
+
+pub const CATALOGUE: &[Entry] = &[
+    Entry {
+        code: "input.invalid_address",
+        severity: Severity::Critical,
+        title: "The address is not a valid email address",
+        explanation: "exprobe cannot check a mailbox whose address it cannot parse. Every check of this address was skipped.",
+        causes: &["A typo, a missing domain, or a display name pasted instead of the address", "A CSV column other than the mailbox column was read"],
+        remediation: &[
+            "Correct the address (user@domain.example) in the command line or the mailbox file.",
+            "For CSV files, make sure the header has a `mailbox` column holding the addresses.",
+        ],
+        references: &[],
+    },
+    Entry {
+        code: "dns.domain_not_found",
+        severity: Severity::Critical,
+        title: "The mailbox domain does not exist in DNS",
+        explanation: "DNS answered NXDOMAIN for the domain and its MX records: the name is not registered, expired, or mistyped. Nothing can be discovered for its mailboxes, so every later step for them was skipped.",
+        causes: &["A typo in the domain part of the address", "The domain registration lapsed", "An internal-only domain checked against public DNS (or the wrong --dns-server)"],
+        remediation: &[
+            "Check the spelling of the domain in the mailbox address.",
+            "Look the domain up with your registrar or `nslookup -type=MX DOMAIN`; renew it if it lapsed.",
+            "If the domain only exists in internal DNS, run exprobe inside the network or pass --dns-server with an internal resolver.",
+        ],
+        references: &[],
+    },
+    Entry {
+        code: "dns.no_autodiscover_records",
+        severity: Severity::Critical,
+        title: "No DNS record leads to autodiscover",
+        explanation: "The domain exists, but neither the domain itself, nor autodiscover.<domain>, nor an _autodiscover._tcp SRV record on port 443 resolves, so no autodiscover endpoint can be found by DNS.",
+        causes: &["The autodiscover CNAME was never created or was removed", "A DNS migration dropped the records"],
+        remediation: &[
+            "Exchange Online: in the Microsoft 365 admin center → Settings → Domains → the domain → DNS records, add the CNAME autodiscover → autodiscover.outlook.com.",
+            "Exchange Server: publish autodiscover.<domain> (A or CNAME) pointing at your Client Access namespace, or an SRV record _autodiscover._tcp.<domain> on port 443.",
+            "Or give the EWS URL directly with --ews-url (and configure the same URL in the sync product).",
+        ],
+        references: &[AUTODISCOVER_DOC],
+    },
+    Entry {
+        code: "autodiscover.not_found",
+        severity: Severity::Critical,
+        title: "Autodiscover did not produce an EWS URL",
+        explanation: "No autodiscover method (v2, the domain, the autodiscover host, the HTTP redirect, SRV) answered with settings for this address. Sync products that rely on autodiscover cannot find the mailbox's EWS endpoint.",
+        causes: &["The endpoints exist but answer 404 or require authentication that was not given", "Autodiscover is published only internally", "A firewall or reverse proxy does not forward /autodiscover"],
+        remediation: &[
+            "Look at the autodiscover step's attempts to see what each candidate answered.",
+            "If the endpoints asked for authentication, re-run with --service-account and a password (--password-env VAR).",
+            "Publish autodiscover externally (autodiscover.<domain> to your Client Access namespace, or autodiscover.outlook.com for Exchange Online).",
+            "Or configure the EWS URL explicitly in the sync product and check it with --ews-url.",
+        ],
+        references: &[AUTODISCOVER_DOC, RCA],
+    },
+    Entry {
+        code: "autodiscover.user_not_found",
+        severity: Severity::Critical,
+        title: "Autodiscover does not know this address",
+        explanation: "The autodiscover server answered that the address cannot be found (POX error 500 / SOAP InvalidUser). The mailbox does not exist under this address on this organization, or the address is not one of its proxy addresses.",
+        causes: &["A typo in the address", "The user has no mailbox, or it was deleted", "The address belongs to another organization or was removed from the user's proxy addresses"],
+        remediation: &[
+            "Exchange admin center → Recipients → Mailboxes: search for the user and check that the address is listed under Email addresses.",
+            "Use the user's primary SMTP address in the sync product.",
+            "If the mailbox was just created, wait for directory replication (up to an hour in Exchange Online) and re-run.",
+        ],
+        references: &[AUTODISCOVER_ERRORS_DOC],
+    },
+    Entry {
+        code: "autodiscover.redirect_loop",
+        severity: Severity::Critical,
+        title: "Autodiscover redirects in a loop",
+        explanation: "Autodiscover redirected to an address or URL it had already redirected to. Clients give up on loops, so no EWS URL can be found.",
+        causes: &["Two mail-enabled objects (e.g. a mail user and a remote mailbox) whose target addresses point at each other", "A hybrid configuration whose targetAddress points back on-premises"],
+        remediation: &[
+            "Follow the redirect chain in the autodiscover step's observations and find the object that points back.",
+            "Exchange Server: Get-RemoteMailbox / Get-MailUser USER | fl *TargetAddress*; fix the target address so it ends at the mailbox's real location.",
+            "Re-run exprobe after the directory change has replicated.",
+        ],
+        references: &[AUTODISCOVER_ERRORS_DOC],
+    },
+    Entry {
+        code: "autodiscover.too_many_redirects",
+        severity: Severity::Critical,
+        title: "Autodiscover redirects more than 10 times",
+        explanation: "Autodiscover kept redirecting past the limit of 10 hops that Microsoft's clients also apply, so no EWS URL was found.",
+        causes: &["A long chain of mail users / forwarding objects", "A misconfigured redirect that always produces a new address or URL"],
+        remediation: &[
+            "Look at the redirect chain in the autodiscover step's observations.",
+            "Point the first object of the chain straight at the final mailbox (its target address or the autodiscover redirect).",
+        ],
+        references: &[AUTODISCOVER_ERRORS_DOC],
+    },
+    Entry {
+        code: "autodiscover.insecure_redirect_refused",
+        severity: Severity::Critical,
+        title: "Autodiscover redirect refused as unsafe",
+        explanation: "An autodiscover endpoint redirected to a plain-http URL, to a host with an untrusted certificate, or to a path that is not an autodiscover path. exprobe (like Outlook) does not follow such redirects because credentials could leak to a third party.",
+        causes: &["A reverse proxy or load balancer that rewrites https to http", "An old HTTP redirect site pointing at the wrong path", "A hijacked or parked domain"],
+        remediation: &[
+            "Fix the redirect so that its Location is https://<host>/autodiscover/autodiscover.xml on a host with a valid certificate.",
+            "Check the web server or load balancer rule that issues the redirect.",
+        ],
+        references: &[AUTODISCOVER_DOC],
+    },
+    Entry {
+        code: "autodiscover.invalid_response",
+        severity: Severity::Critical,
+        title: "Autodiscover answered something that is not a valid autodiscover response",
+        explanation: "An autodiscover endpoint answered HTTP 200 but the body is not the XML Exchange sends (malformed XML, the wrong namespace, or an unknown Action). Real Exchange servers use http://schemas.microsoft.com/... namespaces.",
+        causes: &["A web site, parking page or captive portal answering on the autodiscover URL", "A proxy that rewrites or truncates the body", "A third-party autodiscover implementation with the wrong namespace"],
+        remediation: &[
+            "Open the evidence of the autodiscover step to see the body that was returned.",
+            "Make sure /autodiscover on that host is served by Exchange, not by the web site of the domain.",
+            "If the host is your public web site, remove its /autodiscover handler or publish autodiscover.<domain> for Exchange.",
+        ],
+        references: &[AUTODISCOVER_DOC],
+    },
+    Entry {
+        code: "autodiscover.ews_url_mismatch",
+        severity: Severity::Warning,
+        title: "The EWS URL given differs from the one autodiscover returns",
+        explanation: "--ews-url is not the URL autodiscover returns for this mailbox. Sync products configured with a fixed URL break when the mailbox moves or the namespace changes.",
+        causes: &["An old URL kept in the sync product's settings", "A URL generated from a standard pattern that does not match the organization's namespace"],
+        remediation: &[
+            "Use the EWS URL autodiscover returns (shown in the finding) in the sync product.",
+            "If the fixed URL is deliberate (e.g. a load-balanced namespace), make sure it reaches the same servers.",
+        ],
+        references: &[AUTODISCOVER_DOC],
+    },
+    Entry {
+        code: "tls.certificate_expired",
+        severity: Severity::Critical,
+        title: "The server's TLS certificate has expired",
+        explanation: "The certificate presented by the host is past its expiry date. Clients refuse the connection, and credentials are never sent to it.",
+        causes: &["The Exchange or load-balancer certificate was not renewed", "The renewed certificate was imported but not assigned to IIS"],
+        remediation: &[
+            "Renew the certificate with your certificate authority.",
+            "Exchange Server: Exchange admin center → Servers → Certificates: import the new certificate and assign it to IIS (or Enable-ExchangeCertificate -Services IIS).",
+            "If a load balancer or reverse proxy terminates TLS, install the new certificate there.",
+        ],
+        references: &[CERT_DOC],
+    },
+    Entry {
+        code: "tls.certificate_not_yet_valid",
+        severity: Severity::Critical,
+        title: "The server's TLS certificate is not valid yet",
+        explanation: "The certificate's validity starts in the future, or this machine's clock is behind.",
+        causes: &["A certificate installed before its start date", "A wrong clock on this machine or on the server"],
+        remediation: &["Check the clock of this machine (and NTP).", "Install a certificate that is valid now."],
+        references: &[CERT_DOC],
+    },
+    Entry {
+        code: "tls.certificate_name_mismatch",
+        severity: Severity::Critical,
+        title: "The server's TLS certificate is for another name",
+        explanation: "The certificate does not list the host name that was connected to in its subject alternative names. Clients refuse the connection.",
+        causes: &["autodiscover.<domain> or the EWS host name missing from the certificate's SAN list", "DNS pointing the name at a server with another certificate (e.g. the web hosting provider)"],
+        remediation: &[
+            "Get a certificate whose subject alternative names include the host in the finding (e.g. autodiscover.<domain> and mail.<domain>).",
+            "If the name should not point at this server at all, fix the DNS record.",
+        ],
+        references: &[CERT_DOC],
+    },
+    Entry {
+        code: "tls.certificate_untrusted",
+        severity: Severity::Critical,
+        title: "The server's TLS certificate is not from a trusted authority",
+        explanation: "The certificate chain does not lead to a root this machine trusts: a self-signed or internal CA certificate, or a missing intermediate. Cloud sync products will refuse it.",
+        causes: &["A self-signed Exchange certificate still in use externally", "An internal CA not trusted outside the domain", "The server does not send its intermediate certificates"],
+        remediation: &[
+            "Use a certificate from a public certificate authority for the external names.",
+            "Make the server send the full chain (install the intermediate certificates).",
+            "If an internal CA is intended, check with --ca-file pointing at its root.",
+        ],
+        references: &[CERT_DOC],
+    },
+    Entry {
+        code: "tls.handshake_failed",
+        severity: Severity::Critical,
+        title: "The TLS handshake failed",
+        explanation: "The connection was made but TLS could not be negotiated (no common protocol version or cipher, or the server broke off the handshake).",
+        causes: &["The server only offers TLS 1.0/1.1", "A middlebox interfering with TLS"],
+        remediation: &["Enable TLS 1.2 on the server or load balancer.", "Check for proxies or inspection devices between this machine and the server."],
+        references: &[],
+    },
+    Entry {
+        code: "network.unreachable",
+        severity: Severity::Critical,
+        title: "A host could not be reached",
+        explanation: "The connection was refused, reset, or timed out, or the DNS servers did not answer. The finding names the host and port.",
+        causes: &["A firewall blocking the port", "The service is stopped", "The host name points at an address that does not serve HTTPS", "DNS servers unreachable from this machine"],
+        remediation: &[
+            "Check from this machine that the host and port in the finding accept connections (e.g. `curl -v https://HOST/`).",
+            "Check firewall and load-balancer rules for that port.",
+            "If DNS servers did not answer, check --dns-server or the machine's resolver configuration.",
+        ],
+        references: &[RCA],
+    },
+    Entry {
+        code: "server.error",
+        severity: Severity::Critical,
+        title: "The server answered with an error",
+        explanation: "The server answered with a 5xx status or an autodiscover error code that is not one of the known Exchange answers exprobe explains specifically.",
+        causes: &["A failing Exchange service or application pool", "A load balancer with no healthy backend"],
+        remediation: &[
+            "Look at the evidence of the step for the status, the body and headers such as X-FEServer / X-BEServer / request-id.",
+            "Check the Exchange server's event log and the IIS application pools (MSExchangeAutodiscoverAppPool, MSExchangeServicesAppPool).",
+            "For Exchange Online, check the service health dashboard in the Microsoft 365 admin center.",
+        ],
+        references: &[],
+    },
+    Entry {
+        code: "ews.credentials_rejected",
+        severity: Severity::Critical,
+        title: "The service account's credentials were rejected",
+        explanation: "Several endpoints answered 401 to the service account's credentials. One 401 could be a misconfigured endpoint; several mean the user name or password is wrong, the account is disabled, or Basic authentication is not allowed.",
+        causes: &["A wrong or expired password", "The user name format (UPN vs DOMAIN\\user) not accepted", "The account is disabled or locked", "Basic authentication disabled on the virtual directory"],
+        remediation: &[
+            "Sign in to Outlook on the web as the service account to check the password.",
+            "Microsoft 365 admin center → Users → Active users → the service account: check that sign-in is allowed; reset the password if needed.",
+            "Exchange Server: check that Basic authentication is enabled on the Autodiscover and EWS virtual directories.",
+        ],
+        references: &[],
+    },
+];
+
+pub fn lookup(code: &str) -> Option<&'static Entry> {
+    CATALOGUE.iter().find(|e| e.code == code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_lowercase_dotted_and_complete() {
+        let mut seen = std::collections::HashSet::new();
+        for e in CATALOGUE {
+            assert!(seen.insert(e.code), "duplicate {}", e.code);
+            assert!(e.code.contains('.') && e.code == e.code.to_lowercase(), "{}", e.code);
+            assert!(!e.remediation.is_empty() && !e.explanation.is_empty(), "{}", e.code);
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The report engine: typed observations → findings (catalogue codes, root
+//! cause first) → the [`Report`].
+
+pub mod catalogue;
+mod rules;
+
+use std::collections::BTreeMap;
+
+use crate::config::CheckConfig;
+use crate::probe::plan::RunOutcome;
+use crate::report::*;
+
+pub use rules::Raised;
+
+fn finding_of(r: &Raised) -> Finding {
+    let entry = catalogue::lookup(r.code);
+    Finding {
+        code: r.code.to_string(),
+        severity: entry.map(|e| e.severity).unwrap_or(Severity::Critical),
+        mailbox: r.mailbox.clone(),
+        title: entry.map(|e| e.title.to_string()).unwrap_or_else(|| r.code.to_string()),
+        detail: r.detail.clone(),
+        explanation: entry.map(|e| e.explanation.to_string()).unwrap_or_default(),
+        remediation: entry
+            .map(|e| e.remediation.iter().map(|s| s.to_string()).collect())
+            .unwrap_or_default(),
+        evidence_steps: r.evidence_steps.clone(),
+        references: entry
+            .map(|e| e.references.iter().map(|s| s.to_string()).collect())
+            .unwrap_or_default(),
+    }
+}
+
+fn status_of(findings: &[&Finding]) -> OverallStatus {
+    if findings.iter().any(|f| f.severity == Severity::Critical) {
+        OverallStatus::Fail
+    } else if findings.iter().any(|f| f.severity == Severity::Warning) {
+        OverallStatus::Warn
+    } else {
+        OverallStatus::Pass
+    }
+}
+
+pub fn build_report(config: &CheckConfig, outcome: RunOutcome) -> Report {
+    let mut raised = rules::evaluate(config, &outcome);
+    // Root cause first: by severity, then by the stage that failed first.
+    raised.sort_by_key(|r| {
+        let sev = catalogue::lookup(r.code)
+            .map(|e| e.severity)
+            .unwrap_or(Severity::Critical);
+        (sev, r.stage)
+    });
+    let findings: Vec<Finding> = raised.iter().map(finding_of).collect();
+    let mailboxes = config
+        .mailboxes
+        .iter()
+        .map(|m| {
+            let mine: Vec<&Finding> = raised
+                .iter()
+                .zip(findings.iter())
+                .filter(|(r, _)| r.affects.iter().any(|a| a == m))
+                .map(|(_, f)| f)
+                .collect();
+            let mut codes: Vec<String> = vec![];
+            for f in &mine {
+                if !codes.contains(&f.code) {
+                    codes.push(f.code.clone());
+                }
+            }
+            let mut facts = BTreeMap::new();
+            if let Some(a) = outcome.autodiscover.iter().find(|a| &a.mailbox == m) {
+                if let Some(u) = &a.ews_url {
+                    facts.insert("ews_url".to_string(), u.clone());
+                }
+                if let Some(p) = &a.primary_smtp_address {
+                    facts.insert("primary_smtp_address".to_string(), p.clone());
+                }
+            }
+            MailboxResult {
+                address: m.clone(),
+                status: status_of(&mine),
+                findings: codes,
+                facts,
+            }
+        })
+        .collect();
+    let all: Vec<&Finding> = findings.iter().collect();
+    Report {
+        schema_version: SCHEMA_VERSION,
+        tool: ToolInfo {
+            name: "exprobe".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        started_at: outcome
+            .started_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        duration_ms: outcome.duration_ms,
+        target: Target {
+            mailboxes: config.mailboxes.clone(),
+            service_account: config.service_account.clone(),
+            auth: config.auth.as_str().into(),
+            tenant: None,
+            api: "ews".into(),
+        },
+        insecure: outcome.insecure,
+        status: status_of(&all),
+        steps: outcome.steps,
+        findings,
+        mailboxes,
+    }
+}

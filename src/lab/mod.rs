@@ -1,0 +1,294 @@
+//! The lab: a simulated organization on loopback (DNS, HTTPS, HTTP) driven by
+//! a scenario's model, used by `demo`, `lab serve` and the tests.
+
+mod autodiscover;
+pub mod certs;
+pub mod dns;
+pub mod scenario;
+mod server;
+
+use std::io::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hickory_server::ServerFuture;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::task::JoinHandle;
+
+use crate::config::{AuthMode, CheckConfig, ConnectTo, Credentials, Endpoints, NetConfig};
+use crate::secret::Secret;
+pub use scenario::{Scenario, ScenarioError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error("the lab only binds loopback addresses, not {0}")]
+    NotLoopback(IpAddr),
+    #[error("lab: cannot bind {what}: {source}")]
+    Bind { what: &'static str, source: std::io::Error },
+    #[error(transparent)]
+    Certs(#[from] certs::CertError),
+    #[error("lab: cannot write {path}: {source}")]
+    Write { path: String, source: std::io::Error },
+}
+
+/// A request as the lab received it (credentials included: lab use only).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RecordedRequest {
+    pub at_ms: u64,
+    pub scheme: String,
+    pub host: String,
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl RecordedRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Recorder {
+    requests: Mutex<Vec<RecordedRequest>>,
+    file: Option<Mutex<std::fs::File>>,
+}
+
+impl Recorder {
+    fn record(&self, r: RecordedRequest) {
+        if let Some(f) = &self.file {
+            if let (Ok(mut f), Ok(line)) = (f.lock(), serde_json::to_string(&r)) {
+                let _ = writeln!(f, "{line}");
+            }
+        }
+        if let Ok(mut list) = self.requests.lock() {
+            list.push(r);
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct LabState {
+    pub scenario: Arc<Scenario>,
+    certs: certs::LabCertificates,
+    recorder: Recorder,
+    started: Instant,
+}
+
+/// A running lab. Dropping it stops every listener.
+#[derive(Debug)]
+pub struct Lab {
+    state: Arc<LabState>,
+    pub https_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub dns_addr: SocketAddr,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+async fn bind_tcp(ip: IpAddr, what: &'static str) -> Result<TcpListener, LabError> {
+    TcpListener::bind(SocketAddr::new(ip, 0))
+        .await
+        .map_err(|source| LabError::Bind { what, source })
+}
+
+impl Lab {
+    /// Start the lab on `ip` (loopback only), on ports the system chooses.
+    pub async fn start(scenario: Scenario, ip: IpAddr, record_to: Option<PathBuf>) -> Result<Lab, LabError> {
+        if !ip.is_loopback() {
+            return Err(LabError::NotLoopback(ip));
+        }
+        let file = match record_to {
+            Some(p) => Some(Mutex::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&p)
+                    .map_err(|source| LabError::Write {
+                        path: p.display().to_string(),
+                        source,
+                    })?,
+            )),
+            None => None,
+        };
+        let scenario = Arc::new(scenario);
+        let state = Arc::new(LabState {
+            scenario: scenario.clone(),
+            certs: certs::LabCertificates::new()?,
+            recorder: Recorder {
+                requests: Mutex::default(),
+                file,
+            },
+            started: Instant::now(),
+        });
+        let https = bind_tcp(ip, "the HTTPS port").await?;
+        let http = bind_tcp(ip, "the HTTP port").await?;
+        let udp = UdpSocket::bind(SocketAddr::new(ip, 0))
+            .await
+            .map_err(|source| LabError::Bind {
+                what: "the DNS port (udp)",
+                source,
+            })?;
+        let dns_addr = udp.local_addr().map_err(|source| LabError::Bind {
+            what: "the DNS port",
+            source,
+        })?;
+        // DNS over TCP on the same port number as UDP, as resolvers expect.
+        let dns_tcp = TcpListener::bind(dns_addr).await.map_err(|source| LabError::Bind {
+            what: "the DNS port (tcp)",
+            source,
+        })?;
+        let https_addr = https.local_addr().map_err(|source| LabError::Bind {
+            what: "the HTTPS port",
+            source,
+        })?;
+        let http_addr = http.local_addr().map_err(|source| LabError::Bind {
+            what: "the HTTP port",
+            source,
+        })?;
+
+        let mut dns_server = ServerFuture::new(dns::LabDns::new(&scenario, ip));
+        dns_server.register_socket(udp);
+        dns_server.register_listener(dns_tcp, Duration::from_secs(5));
+        let tasks = vec![
+            tokio::spawn(server::serve_https(https, state.clone())),
+            tokio::spawn(server::serve_http(http, state.clone())),
+            tokio::spawn(async move {
+                let _ = dns_server.block_until_done().await;
+            }),
+        ];
+        Ok(Lab {
+            state,
+            https_addr,
+            http_addr,
+            dns_addr,
+            tasks,
+        })
+    }
+
+    pub fn scenario(&self) -> &Scenario {
+        &self.state.scenario
+    }
+
+    pub fn ca_pem(&self) -> String {
+        self.state.certs.ca_pem()
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.state
+            .recorder
+            .requests
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
+    }
+
+    fn connect_to(&self) -> Vec<ConnectTo> {
+        vec![
+            ConnectTo {
+                host: String::new(),
+                port: Some(443),
+                to_host: String::new(),
+                to_port: Some(self.https_addr.port()),
+            },
+            ConnectTo {
+                host: String::new(),
+                port: Some(80),
+                to_host: String::new(),
+                to_port: Some(self.http_addr.port()),
+            },
+        ]
+    }
+
+    /// The service account's password, when the scenario has one.
+    pub fn password(&self) -> Option<Secret> {
+        let sa = self.scenario().check.service_account.as_deref()?;
+        self.scenario()
+            .service_account(sa)
+            .map(|s| Secret::new(s.password.clone()))
+    }
+
+    /// A `check` configuration that targets this lab.
+    pub fn check_config(&self) -> CheckConfig {
+        let s = self.scenario();
+        let credentials = match (&s.check.service_account, self.password()) {
+            (Some(user), Some(password)) => Some(Credentials::Basic {
+                username: user.clone(),
+                password,
+            }),
+            _ => None,
+        };
+        let timeout = Duration::from_secs_f64(s.check.timeout.unwrap_or(10.0));
+        CheckConfig {
+            mailboxes: s.check.mailboxes.clone(),
+            service_account: s.check.service_account.clone(),
+            auth: if credentials.is_some() {
+                AuthMode::Basic
+            } else {
+                AuthMode::None
+            },
+            credentials,
+            endpoints: Endpoints {
+                ews_url: s.check.ews_url.as_deref().and_then(|u| url::Url::parse(u).ok()),
+                autodiscover_url: s
+                    .check
+                    .autodiscover_url
+                    .as_deref()
+                    .and_then(|u| url::Url::parse(u).ok()),
+                ..Endpoints::default()
+            },
+            net: NetConfig {
+                dns_servers: vec![self.dns_addr],
+                connect_to: self.connect_to(),
+                ca_pem: Some(self.ca_pem().into_bytes()),
+                insecure: false,
+                timeout,
+                deadline: Duration::from_secs(120),
+            },
+            concurrency: 8,
+        }
+    }
+
+    /// `check` arguments that target this lab (the password comes from `password_env`).
+    pub fn check_args(&self, ca_file: &std::path::Path, password_env: &str) -> Vec<String> {
+        let s = self.scenario();
+        let mut args = vec!["check".to_string()];
+        for m in &s.check.mailboxes {
+            args.push(format!("--mailbox={m}"));
+        }
+        if let Some(sa) = &s.check.service_account {
+            args.push(format!("--service-account={sa}"));
+            if self.password().is_some() {
+                args.push(format!("--password-env={password_env}"));
+            }
+        }
+        if let Some(u) = &s.check.ews_url {
+            args.push(format!("--ews-url={u}"));
+        }
+        if let Some(u) = &s.check.autodiscover_url {
+            args.push(format!("--autodiscover-url={u}"));
+        }
+        if let Some(t) = s.check.timeout {
+            args.push(format!("--timeout={t}"));
+        }
+        args.push(format!("--dns-server={}", self.dns_addr));
+        args.push(format!("--connect-to=:443::{}", self.https_addr.port()));
+        args.push(format!("--connect-to=:80::{}", self.http_addr.port()));
+        args.push(format!("--ca-file={}", ca_file.display()));
+        args
+    }
+}

@@ -1,0 +1,408 @@
+//! Scenario files: the organization model the lab serves, what `check` is
+//! run with, and the diagnosis codes a correct check must report (`expect`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("unknown scenario {0:?} (see `exprobe lab list`)")]
+    Unknown(String),
+    #[error("cannot read scenario {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("scenario {name}: {message}")]
+    Invalid { name: String, message: String },
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertState {
+    #[default]
+    Valid,
+    Expired,
+    WrongName,
+    Untrusted,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostBehavior {
+    /// Answer requests.
+    #[default]
+    Serve,
+    /// Accept the connection, read the TLS ClientHello, never answer.
+    Hang,
+    /// Accept the connection and close it at once.
+    Reset,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Endpoint {
+    Pox,
+    Soap,
+    V2,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AutodiscoverAuth {
+    /// Answer without credentials.
+    #[default]
+    None,
+    /// 401 (Negotiate, NTLM, Basic) until a service account's Basic credentials come.
+    Basic,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSpec {
+    pub mailboxes: Vec<String>,
+    pub service_account: Option<String>,
+    pub ews_url: Option<String>,
+    pub autodiscover_url: Option<String>,
+    /// Per-request timeout for this scenario's check (seconds).
+    pub timeout: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpRedirectSpec {
+    #[serde(default = "default_redirect_status")]
+    pub status: u16,
+    pub location: String,
+}
+
+fn default_redirect_status() -> u16 {
+    302
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostSpec {
+    pub name: String,
+    /// Autodiscover endpoints served on this host.
+    #[serde(default)]
+    pub autodiscover: Vec<Endpoint>,
+    #[serde(default)]
+    pub behavior: HostBehavior,
+    /// Overrides the scenario's certificate state for this host.
+    pub certificate: Option<CertState>,
+    /// Port 80: `GET /autodiscover/autodiscover.xml` answers this redirect.
+    pub http_redirect: Option<HttpRedirectSpec>,
+    /// HTTPS: autodiscover POSTs answer this redirect instead of a body.
+    pub post_redirect: Option<HttpRedirectSpec>,
+    /// Delay before every answer on this host, in milliseconds.
+    #[serde(default)]
+    pub latency_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSpec {
+    pub address: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    pub display_name: Option<String>,
+    #[serde(default = "yes")]
+    pub mailbox: bool,
+    /// Autodiscover answers redirectAddr / RedirectAddress to this address.
+    pub redirect_addr: Option<String>,
+    /// Autodiscover answers redirectUrl / RedirectUrl to this URL.
+    pub redirect_url: Option<String>,
+    /// This user's EWS URL, when not the organization's.
+    pub ews_url: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceAccountSpec {
+    pub address: String,
+    pub password: String,
+    #[serde(default = "yes")]
+    pub mailbox: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeSpec {
+    /// The organization's EWS URL, returned by autodiscover.
+    pub ews_url: Option<String>,
+    #[serde(default)]
+    pub autodiscover_auth: AutodiscoverAuth,
+    /// `onprem` (default) or `online`: what autodiscover says in MicrosoftOnline.
+    #[serde(default)]
+    pub online: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SrvRecord {
+    pub name: String,
+    pub priority: u16,
+    #[serde(default)]
+    pub weight: u16,
+    pub port: u16,
+    pub target: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MxRecord {
+    pub name: String,
+    #[serde(default = "default_preference")]
+    pub preference: u16,
+    pub exchange: String,
+}
+
+fn default_preference() -> u16 {
+    10
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CnameRecord {
+    pub name: String,
+    pub target: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsSpec {
+    /// Names with an A record to the lab (besides every `[[hosts]]` name).
+    #[serde(default)]
+    pub a: Vec<String>,
+    #[serde(default)]
+    pub cname: Vec<CnameRecord>,
+    #[serde(default)]
+    pub srv: Vec<SrvRecord>,
+    #[serde(default)]
+    pub mx: Vec<MxRecord>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSpec {
+    #[serde(default)]
+    pub certificate: CertState,
+}
+
+/// A pinned raw answer, to replay a captured real-world response.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawResponse {
+    pub host: String,
+    pub path: String,
+    /// `*` or an HTTP method.
+    #[serde(default = "any_method")]
+    pub method: String,
+    #[serde(default = "ok_status")]
+    pub status: u16,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub body: Option<String>,
+    /// Relative to the scenario file (built-ins: `fixtures/bodies/`).
+    pub body_file: Option<String>,
+}
+
+fn any_method() -> String {
+    "*".into()
+}
+
+fn ok_status() -> u16 {
+    200
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    #[serde(default)]
+    pub expect: Vec<String>,
+    pub check: CheckSpec,
+    #[serde(default)]
+    pub exchange: ExchangeSpec,
+    #[serde(default)]
+    pub tls: TlsSpec,
+    #[serde(default)]
+    pub dns: DnsSpec,
+    #[serde(default)]
+    pub hosts: Vec<HostSpec>,
+    #[serde(default)]
+    pub users: Vec<UserSpec>,
+    #[serde(default)]
+    pub service_accounts: Vec<ServiceAccountSpec>,
+    #[serde(default)]
+    pub responses: Vec<RawResponse>,
+    /// Bodies of `responses`, loaded when the scenario is.
+    #[serde(skip)]
+    pub bodies: BTreeMap<String, Vec<u8>>,
+}
+
+macro_rules! builtin {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../fixtures/scenarios/", $name, ".toml")))),*]
+    };
+}
+
+/// Built-in scenarios, in `lab list` order.
+pub const BUILTIN: &[(&str, &str)] = builtin![
+    "autodiscover-pox-root",
+    "autodiscover-soap-host",
+    "autodiscover-http-redirect",
+    "autodiscover-srv",
+    "autodiscover-v2-online",
+    "autodiscover-redirect-addr",
+    "autodiscover-redirect-loop",
+    "autodiscover-too-many-redirects",
+    "autodiscover-insecure-redirect",
+    "autodiscover-user-not-found",
+    "autodiscover-bad-namespace",
+    "autodiscover-unreachable-first",
+    "dns-domain-not-found",
+    "tls-expired",
+    "tls-wrong-name",
+    "tls-untrusted",
+];
+
+/// Body files the built-in scenarios refer to.
+const BUILTIN_BODIES: &[(&str, &[u8])] = &[(
+    "pox-https-namespace.xml",
+    include_bytes!("../../fixtures/bodies/pox-https-namespace.xml"),
+)];
+
+impl Scenario {
+    pub fn parse(text: &str, base: Option<&Path>) -> Result<Scenario, ScenarioError> {
+        let mut s: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Invalid {
+            name: base
+                .map(|b| b.display().to_string())
+                .unwrap_or_else(|| "(built-in)".into()),
+            message: e.to_string(),
+        })?;
+        for r in &s.responses {
+            let Some(file) = &r.body_file else { continue };
+            let body = match base {
+                Some(dir) => std::fs::read(dir.join(file)).map_err(|source| ScenarioError::Read {
+                    path: dir.join(file).display().to_string(),
+                    source,
+                })?,
+                None => BUILTIN_BODIES
+                    .iter()
+                    .find(|(n, _)| n == file)
+                    .map(|(_, b)| b.to_vec())
+                    .ok_or_else(|| ScenarioError::Invalid {
+                        name: s.name.clone(),
+                        message: format!("no built-in body file {file:?}"),
+                    })?,
+            };
+            s.bodies.insert(file.clone(), body);
+        }
+        s.validate()?;
+        Ok(s)
+    }
+
+    pub fn builtin(name: &str) -> Result<Scenario, ScenarioError> {
+        let (_, text) = BUILTIN
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| ScenarioError::Unknown(name.to_string()))?;
+        Scenario::parse(text, None)
+    }
+
+    pub fn all_builtin() -> Result<Vec<Scenario>, ScenarioError> {
+        BUILTIN.iter().map(|(n, _)| Scenario::builtin(n)).collect()
+    }
+
+    pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let base: PathBuf = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Scenario::parse(&text, Some(&base))
+    }
+
+    fn validate(&self) -> Result<(), ScenarioError> {
+        let bad = |message: String| ScenarioError::Invalid {
+            name: self.name.clone(),
+            message,
+        };
+        if self.check.mailboxes.is_empty() {
+            return Err(bad("check.mailboxes is empty".into()));
+        }
+        for code in &self.expect {
+            if crate::diagnose::catalogue::lookup(code).is_none() {
+                return Err(bad(format!("expect lists {code:?}, which is not a catalogue code")));
+            }
+        }
+        for r in &self.responses {
+            if r.body.is_some() && r.body_file.is_some() {
+                return Err(bad(format!(
+                    "response for {}{} has both body and body_file",
+                    r.host, r.path
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn host(&self, name: &str) -> Option<&HostSpec> {
+        self.hosts.iter().find(|h| h.name.eq_ignore_ascii_case(name))
+    }
+
+    /// A user by primary address or alias.
+    pub fn user(&self, address: &str) -> Option<&UserSpec> {
+        self.users.iter().find(|u| {
+            u.address.eq_ignore_ascii_case(address) || u.aliases.iter().any(|a| a.eq_ignore_ascii_case(address))
+        })
+    }
+
+    pub fn service_account(&self, address: &str) -> Option<&ServiceAccountSpec> {
+        self.service_accounts
+            .iter()
+            .find(|s| s.address.eq_ignore_ascii_case(address))
+    }
+
+    pub fn certificate_for(&self, host: &str) -> CertState {
+        self.host(host)
+            .and_then(|h| h.certificate)
+            .unwrap_or(self.tls.certificate)
+    }
+
+    /// The EWS URL autodiscover gives for this user.
+    pub fn ews_url_for(&self, user: &UserSpec) -> String {
+        user.ews_url
+            .clone()
+            .or_else(|| self.exchange.ews_url.clone())
+            .unwrap_or_else(|| {
+                let domain = user.address.rsplit_once('@').map(|(_, d)| d).unwrap_or("example.com");
+                format!("https://mail.{domain}/EWS/Exchange.asmx")
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_parses_and_names_match() {
+        for (name, _) in BUILTIN {
+            let s = Scenario::builtin(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(&s.name, name);
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_errors() {
+        let text = "name='x'\ndescription='d'\nbogus=1\n[check]\nmailboxes=['a@b.c']\n";
+        assert!(Scenario::parse(text, None).is_err());
+    }
+}

@@ -1,0 +1,220 @@
+//! The lab's listeners: HTTPS (certificate chosen per SNI, hosts that hang or
+//! reset), plain HTTP (the autodiscover redirect host), request recording,
+//! latency, and pinned raw responses.
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use super::autodiscover::{self, AutodiscoverRequest};
+use super::scenario::HostBehavior;
+use super::{LabState, RecordedRequest};
+
+static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(1);
+
+pub fn respond(status: u16, headers: &[(&str, String)], body: Bytes) -> Response<Full<Bytes>> {
+    let mut builder = Response::builder()
+        .status(status)
+        .header("Server", "Microsoft-IIS/10.0")
+        .header("X-Powered-By", "ASP.NET")
+        .header("X-FEServer", "LABFE01")
+        .header(
+            "request-id",
+            format!(
+                "6f9c8a4e-0000-4000-8000-{:012x}",
+                REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed)
+            ),
+        );
+    for (n, v) in headers {
+        builder = builder.header(*n, v.as_str());
+    }
+    builder
+        .body(Full::new(body))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+pub fn xml_response(status: u16, body: String) -> Response<Full<Bytes>> {
+    respond(
+        status,
+        &[("Content-Type", "text/xml; charset=utf-8".into())],
+        Bytes::from(body),
+    )
+}
+
+fn not_found() -> Response<Full<Bytes>> {
+    respond(
+        404,
+        &[("Content-Type", "text/html".into())],
+        Bytes::from_static(b"<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\" \"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd\">\r\n<html xmlns=\"http://www.w3.org/1999/xhtml\"><head><title>404 - File or directory not found.</title></head><body><h2>404 - File or directory not found.</h2></body></html>"),
+    )
+}
+
+async fn route(
+    state: Arc<LabState>,
+    scheme: &'static str,
+    sni: Option<String>,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().map(str::to_string);
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let host = req
+        .headers()
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(|h| h.rsplit_once(':').map(|(n, _)| n).unwrap_or(h).to_ascii_lowercase())
+        .or(sni)
+        .unwrap_or_default();
+    let authorization = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = match Limited::new(req.into_body(), 4 << 20).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return respond(413, &[], Bytes::new()),
+    };
+    state.recorder.record(RecordedRequest {
+        at_ms: u64::try_from(state.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        scheme: scheme.to_string(),
+        host: host.clone(),
+        method: method.to_string(),
+        path: match &query {
+            Some(q) => format!("{path}?{q}"),
+            None => path.clone(),
+        },
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    });
+    let scenario = &state.scenario;
+    let spec = scenario.host(&host);
+    if let Some(h) = spec {
+        if h.latency_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(h.latency_ms)).await;
+        }
+    }
+    if let Some(raw) = scenario.responses.iter().find(|r| {
+        r.host.eq_ignore_ascii_case(&host)
+            && r.path.eq_ignore_ascii_case(&path)
+            && (r.method == "*" || r.method.eq_ignore_ascii_case(method.as_str()))
+    }) {
+        let body = match (&raw.body, &raw.body_file) {
+            (Some(b), _) => Bytes::from(b.clone()),
+            (None, Some(f)) => Bytes::from(scenario.bodies.get(f).cloned().unwrap_or_default()),
+            (None, None) => Bytes::new(),
+        };
+        let headers: Vec<(&str, String)> = raw.headers.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        return respond(raw.status, &headers, body);
+    }
+    let Some(spec) = spec else { return not_found() };
+    if scheme == "http" {
+        return match &spec.http_redirect {
+            Some(r) if path.eq_ignore_ascii_case("/autodiscover/autodiscover.xml") => {
+                respond(r.status, &[("Location", r.location.clone())], Bytes::new())
+            }
+            _ => not_found(),
+        };
+    }
+    let request = AutodiscoverRequest {
+        host: spec,
+        method: &method,
+        path: &path,
+        query: query.as_deref(),
+        authorization: authorization.as_deref(),
+        body: &body,
+    };
+    autodiscover::answer(scenario, &request).unwrap_or_else(not_found)
+}
+
+async fn serve_connection<IO>(io: IO, state: Arc<LabState>, scheme: &'static str, sni: Option<String>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let state = state.clone();
+        let sni = sni.clone();
+        async move { Ok::<_, Infallible>(route(state, scheme, sni, req).await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(io), service)
+        .await;
+}
+
+async fn hang() {
+    // Long enough for any client timeout; the lab's shutdown ends it sooner.
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+}
+
+async fn tls_connection(tcp: tokio::net::TcpStream, state: Arc<LabState>) {
+    let acceptor = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp);
+    let Ok(start) = acceptor.await else { return };
+    let sni = start
+        .client_hello()
+        .server_name()
+        .unwrap_or("localhost")
+        .to_ascii_lowercase();
+    match state.scenario.host(&sni).map(|h| h.behavior) {
+        Some(HostBehavior::Hang) => return hang().await,
+        Some(HostBehavior::Reset) => return,
+        _ => {}
+    }
+    let config = match state.certs.server_config(&sni, state.scenario.certificate_for(&sni)) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!("lab TLS config for {sni}: {e}");
+            return;
+        }
+    };
+    let Ok(tls) = start.into_stream(config).await else {
+        return;
+    };
+    serve_connection(tls, state, "https", Some(sni)).await;
+}
+
+pub async fn serve_https(listener: TcpListener, state: Arc<LabState>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                if let Ok((tcp, _)) = accepted {
+                    connections.spawn(tls_connection(tcp, state.clone()));
+                }
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+pub async fn serve_http(listener: TcpListener, state: Arc<LabState>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                if let Ok((tcp, _)) = accepted {
+                    connections.spawn(serve_connection(tcp, state.clone(), "http", None));
+                }
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! exprobe: connectivity diagnostics for Exchange service accounts and apps.
+//!
+//! Data flow: probes (`probe/`) perform network exchanges through `net/` and
+//! return steps with typed observations and redacted evidence; the report
+//! engine (`diagnose/`) turns observations into catalogue findings, root cause
+//! first; renderers (`report/`) are pure functions of the resulting `Report`.
+//! `lab/` is the simulated organization the demo and the tests run against.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod diagnose;
+pub mod lab;
+pub mod net;
+pub mod probe;
+pub mod protocol;
+pub mod report;
+pub mod secret;

@@ -1,0 +1,42 @@
+use clap::Parser;
+
+use exprobe::app::{self, EXIT_TOOL_ERROR};
+use exprobe::cli::Cli;
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Help and version are successes; every usage error is exit 3 (SPEC 1.2).
+            std::process::exit(if e.use_stderr() { EXIT_TOOL_ERROR } else { 0 });
+        }
+    };
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("EXPROBE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("exprobe={level}")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("exprobe: cannot start the async runtime: {e}");
+            std::process::exit(EXIT_TOOL_ERROR);
+        }
+    };
+    let code = match runtime.block_on(app::run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("exprobe: {e}");
+            EXIT_TOOL_ERROR
+        }
+    };
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    std::process::exit(code);
+}

@@ -1,0 +1,342 @@
+//! The one HTTP client: rustls with our roots, hickory resolution with
+//! `--connect-to`, no automatic redirects, per-request timeout bounded by the
+//! run deadline, bodies capped at 2 MiB, and every exchange recorded as
+//! redacted evidence. Credentials go only over https to allowed hosts.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+
+use super::allowed::AllowedHosts;
+use super::classify::{classify, NetFailure};
+use super::dns::{ConnectResolver, Dns};
+use super::evidence::{body_excerpt, redact_headers};
+use super::tls::{client_config, TlsSetupError};
+use crate::config::{ConnectTo, Credentials, NetConfig};
+use crate::report::{Exchange, ExchangeError, RequestRecord, ResponseRecord};
+
+pub const BODY_CAP: usize = 2 * 1024 * 1024;
+const USER_AGENT: &str = concat!("exprobe/", env!("CARGO_PKG_VERSION"));
+
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    pub method: reqwest::Method,
+    pub url: url::Url,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    pub credentials: Option<Credentials>,
+}
+
+impl HttpRequest {
+    pub fn get(url: url::Url) -> Self {
+        HttpRequest {
+            method: reqwest::Method::GET,
+            url,
+            headers: vec![],
+            body: None,
+            credentials: None,
+        }
+    }
+
+    pub fn post(url: url::Url, content_type: &str, body: Vec<u8>) -> Self {
+        HttpRequest {
+            method: reqwest::Method::POST,
+            url,
+            headers: vec![("Content-Type".into(), content_type.into())],
+            body: Some(body),
+            credentials: None,
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub truncated: bool,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn header_all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A request that produced no HTTP response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetError {
+    pub failure: NetFailure,
+    pub host: String,
+    pub port: u16,
+}
+
+impl std::fmt::Display for NetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.host, self.port, self.failure.describe())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetSetupError {
+    #[error(transparent)]
+    Tls(#[from] TlsSetupError),
+    #[error("DNS setup: {0}")]
+    Dns(#[from] std::io::Error),
+    #[error("HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// Shared by every probe of a run.
+#[derive(Debug)]
+pub struct Net {
+    pub dns: Dns,
+    tls: rustls::ClientConfig,
+    rules: Arc<Vec<ConnectTo>>,
+    clients: Mutex<HashMap<u16, reqwest::Client>>,
+    timeout: Duration,
+    started: Instant,
+    deadline: Instant,
+    allowed: RwLock<AllowedHosts>,
+    pub insecure: bool,
+}
+
+impl Net {
+    pub fn new(config: &NetConfig, allowed: AllowedHosts) -> Result<Self, NetSetupError> {
+        let tls = client_config(config.ca_pem.as_deref(), config.insecure)?;
+        let dns = Dns::new(&config.dns_servers, config.timeout)?;
+        let started = Instant::now();
+        Ok(Net {
+            dns,
+            tls,
+            rules: Arc::new(config.connect_to.clone()),
+            clients: Mutex::new(HashMap::new()),
+            timeout: config.timeout,
+            started,
+            deadline: started + config.deadline,
+            allowed: RwLock::new(allowed),
+            insecure: config.insecure,
+        })
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    pub fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Time left before the run's deadline.
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    pub fn allow_host(&self, host: &str) {
+        if let Ok(mut a) = self.allowed.write() {
+            a.add_host(host);
+        }
+    }
+
+    pub fn is_allowed(&self, host: &str) -> bool {
+        self.allowed.read().map(|a| a.allows(host)).unwrap_or(false)
+    }
+
+    fn client_for_port(&self, port: u16) -> Result<reqwest::Client, reqwest::Error> {
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = clients.get(&port) {
+            return Ok(c.clone());
+        }
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls(self.tls.clone())
+            .dns_resolver(Arc::new(ConnectResolver {
+                dns: self.dns.clone(),
+                port,
+                rules: self.rules.clone(),
+            }))
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .connect_timeout(self.timeout)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .user_agent(USER_AGENT)
+            .build()?;
+        clients.insert(port, client.clone());
+        Ok(client)
+    }
+
+    /// Why credentials may not go with this request, if they may not.
+    fn credential_policy(&self, url: &url::Url) -> Option<String> {
+        if url.scheme() != "https" {
+            return Some(format!("credentials are never sent over {}://", url.scheme()));
+        }
+        let host = url.host_str().unwrap_or("");
+        if !self.is_allowed(host) {
+            return Some(format!(
+                "{host} is not in the set of hosts allowed to receive credentials"
+            ));
+        }
+        None
+    }
+
+    /// Send one request. Always returns the evidence, even when nothing was sent.
+    pub async fn send(&self, request: HttpRequest) -> (Result<HttpResponse, NetError>, Exchange) {
+        let started_ms = self.elapsed_ms();
+        let began = Instant::now();
+        let host = request.url.host_str().unwrap_or("").to_string();
+        let port = request.url.port_or_known_default().unwrap_or(0);
+        let mut headers = request.headers.clone();
+        if let Some(Credentials::Basic { username, password }) = &request.credentials {
+            let raw = format!("{username}:{}", password.expose());
+            headers.push((
+                "Authorization".into(),
+                format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw)),
+            ));
+        }
+        let content_type = request
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| v.clone());
+        let record = RequestRecord {
+            method: request.method.to_string(),
+            url: request.url.to_string(),
+            headers: redact_headers(&headers),
+            body_excerpt: request
+                .body
+                .as_deref()
+                .filter(|b| !b.is_empty())
+                .map(|b| body_excerpt(content_type.as_deref(), b)),
+        };
+        let fail = |failure: NetFailure, record: RequestRecord, began: Instant| {
+            let error = ExchangeError {
+                kind: failure.kind().into(),
+                message: failure.describe(),
+            };
+            (
+                Err(NetError {
+                    failure,
+                    host: host.clone(),
+                    port,
+                }),
+                Exchange {
+                    request: record,
+                    response: None,
+                    error: Some(error),
+                    started_ms,
+                    duration_ms: ms(began.elapsed()),
+                },
+            )
+        };
+
+        if request.credentials.is_some() {
+            if let Some(reason) = self.credential_policy(&request.url) {
+                tracing::warn!(url = %request.url, %reason, "credentials withheld");
+                return fail(NetFailure::RefusedByPolicy { reason }, record, began);
+            }
+        }
+        let remaining = self.remaining();
+        if remaining.is_zero() {
+            return fail(NetFailure::Deadline, record, began);
+        }
+        let limit = self.timeout.min(remaining);
+        let client = match self.client_for_port(port) {
+            Ok(c) => c,
+            Err(e) => return fail(classify(&e), record, began),
+        };
+        let mut builder = client.request(request.method.clone(), request.url.clone());
+        for (name, value) in &headers {
+            builder = builder.header(name, value);
+        }
+        if let Some(body) = request.body.clone() {
+            builder = builder.body(body);
+        }
+        tracing::debug!(method = %request.method, url = %request.url, "sending");
+        let exchange = async {
+            let response = builder.send().await?;
+            let status = response.status().as_u16();
+            let headers: Vec<(String, String)> = response
+                .headers()
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            let mut response = response;
+            let mut body = Vec::new();
+            let mut truncated = false;
+            while let Some(chunk) = response.chunk().await? {
+                let room = BODY_CAP - body.len();
+                if chunk.len() > room {
+                    body.extend_from_slice(&chunk[..room]);
+                    truncated = true;
+                    break;
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok::<_, reqwest::Error>(HttpResponse {
+                status,
+                headers,
+                body,
+                truncated,
+            })
+        };
+        match tokio::time::timeout(limit, exchange).await {
+            Err(_) => {
+                let failure = if limit < self.timeout {
+                    NetFailure::Deadline
+                } else {
+                    NetFailure::Timeout
+                };
+                fail(failure, record, began)
+            }
+            Ok(Err(e)) => fail(classify(&e), record, began),
+            Ok(Ok(response)) => {
+                tracing::debug!(status = response.status, url = %request.url, "answered");
+                let ct = response.header("content-type").map(str::to_string);
+                let evidence = Exchange {
+                    request: record,
+                    response: Some(ResponseRecord {
+                        status: response.status,
+                        headers: redact_headers(&response.headers),
+                        body_excerpt: body_excerpt(ct.as_deref(), &response.body),
+                        body_bytes: response.body.len() as u64,
+                        truncated: response.truncated,
+                    }),
+                    error: None,
+                    started_ms,
+                    duration_ms: ms(began.elapsed()),
+                };
+                (Ok(response), evidence)
+            }
+        }
+    }
+}
+
+pub fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,437 @@
+//! One autodiscover endpoint: POST (SOAP or POX), the 401 retry with
+//! credentials, and the redirect URLs / HTTP 3xx that follow from it.
+
+use url::Url;
+
+use super::model::{AttemptResult, AutodiscoverFailure, Method, RedirectHop, RedirectKind};
+use super::{Decision, Discovery, Found, MAX_REDIRECTS};
+use crate::net::{HttpRequest, HttpResponse};
+use crate::protocol::pox::{self, PoxAnswer};
+use crate::protocol::soap_autodiscover::{self, SoapAnswer};
+
+/// What an endpoint (and the URL redirects it led to) came to.
+#[derive(Debug)]
+pub enum EndpointResult {
+    Decided(Box<Decision>),
+    /// Try the next candidate; `host_failed` when the host itself is unusable
+    /// (DNS, connection, TLS), so its other paths need not be tried.
+    Continue {
+        host_failed: bool,
+    },
+}
+
+/// Redirect URLs followed inside one candidate.
+#[derive(Debug, Clone, Default)]
+pub struct UrlTrail {
+    pub hops_before: u32,
+    pub visited: Vec<String>,
+    pub hops: Vec<RedirectHop>,
+}
+
+impl UrlTrail {
+    pub fn total(&self) -> u32 {
+        self.hops_before + self.hops.len() as u32
+    }
+}
+
+/// `/autodiscover/(.../)*autodiscover.(xml|svc)`, case-insensitive.
+pub fn is_autodiscover_path(url: &Url) -> bool {
+    let path = url.path().to_ascii_lowercase();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    segments.len() >= 2
+        && segments[0] == "autodiscover"
+        && matches!(segments[segments.len() - 1], "autodiscover.xml" | "autodiscover.svc")
+}
+
+pub fn method_for(url: &Url) -> Method {
+    if url.path().to_ascii_lowercase().ends_with(".svc") {
+        Method::Soap
+    } else {
+        Method::Pox
+    }
+}
+
+fn host_domain(url: &Url) -> String {
+    url.host_str().unwrap_or("").to_ascii_lowercase()
+}
+
+/// Whether two hosts belong to different registrable parts of the DNS (a cheap
+/// check: neither is the other or a subdomain of it).
+pub fn different_domain(a: &str, b: &str) -> bool {
+    let (a, b) = (a.to_ascii_lowercase(), b.to_ascii_lowercase());
+    !(a == b || a.ends_with(&format!(".{b}")) || b.ends_with(&format!(".{a}")) || same_parent(&a, &b))
+}
+
+fn same_parent(a: &str, b: &str) -> bool {
+    let parent = |h: &str| {
+        h.split_once('.')
+            .map(|(_, p)| p.to_string())
+            .filter(|p| p.contains('.'))
+    };
+    matches!((parent(a), parent(b)), (Some(x), Some(y)) if x == y)
+}
+
+impl Discovery<'_> {
+    /// Validate a redirect target; `Err` carries what to do instead of following it.
+    fn check_redirect(
+        &self,
+        candidate: &str,
+        address: &str,
+        method: Method,
+        from: &Url,
+        location: &str,
+        trail: &UrlTrail,
+    ) -> Result<Url, EndpointResult> {
+        let refused = |reason: String| {
+            self.log_attempt(
+                candidate,
+                address,
+                method,
+                from.as_str(),
+                AttemptResult::RedirectRefused {
+                    location: location.to_string(),
+                    reason,
+                },
+            );
+            EndpointResult::Continue { host_failed: false }
+        };
+        let target = match from.join(location) {
+            Ok(u) => u,
+            Err(e) => return Err(refused(format!("the Location is not a URL: {e}"))),
+        };
+        if target.scheme() != "https" {
+            return Err(refused(format!(
+                "redirect to {}:// refused: only https is followed",
+                target.scheme()
+            )));
+        }
+        if !is_autodiscover_path(&target) {
+            return Err(refused(format!(
+                "redirect to {} refused: not an autodiscover path",
+                target.path()
+            )));
+        }
+        let key = target.as_str().to_ascii_lowercase();
+        if key == from.as_str().to_ascii_lowercase() || trail.visited.contains(&key) {
+            return Err(EndpointResult::Decided(Box::new(Decision::Fail(
+                AutodiscoverFailure::RedirectLoop {
+                    repeated: target.to_string(),
+                },
+            ))));
+        }
+        if trail.total() >= MAX_REDIRECTS {
+            return Err(EndpointResult::Decided(Box::new(Decision::Fail(
+                AutodiscoverFailure::TooManyRedirects { limit: MAX_REDIRECTS },
+            ))));
+        }
+        Ok(target)
+    }
+
+    /// POST to `url`, retrying once with credentials on 401 when allowed.
+    async fn post(
+        &self,
+        candidate: &str,
+        address: &str,
+        method: Method,
+        url: &Url,
+    ) -> Result<HttpResponse, EndpointResult> {
+        let body = match method {
+            Method::Soap => soap_autodiscover::request_body(address, url.as_str()),
+            _ => pox::request_body(address),
+        };
+        let request =
+            HttpRequest::post(url.clone(), "text/xml; charset=utf-8", body.into_bytes()).header("Accept", "text/xml");
+        let request = if method == Method::Soap {
+            request.header(
+                "SOAPAction",
+                "\"http://schemas.microsoft.com/exchange/2010/Autodiscover/Autodiscover/GetUserSettings\"",
+            )
+        } else {
+            request
+        };
+        let response = self.send(candidate, address, method, request.clone()).await?;
+        if response.status != 401 {
+            return Ok(response);
+        }
+        let Some(credentials) = self.credentials.clone() else {
+            self.log_attempt(candidate, address, method, url.as_str(), AttemptResult::AuthRequired);
+            return Err(EndpointResult::Continue { host_failed: false });
+        };
+        if url.scheme() != "https" || !self.net.is_allowed(url.host_str().unwrap_or("")) {
+            self.log_attempt(candidate, address, method, url.as_str(), AttemptResult::CredentialsWithheld {
+                reason: format!(
+                    "{} is not one of the hosts allowed to receive credentials (the mailbox domains, their subdomains and the endpoints you named)",
+                    url.host_str().unwrap_or("")
+                ),
+            });
+            return Err(EndpointResult::Continue { host_failed: false });
+        }
+        let mut authed = request;
+        authed.credentials = Some(credentials);
+        let response = self.send(candidate, address, method, authed).await?;
+        if response.status == 401 {
+            self.log_attempt(
+                candidate,
+                address,
+                method,
+                url.as_str(),
+                AttemptResult::CredentialsRejected,
+            );
+            return Err(EndpointResult::Continue { host_failed: false });
+        }
+        Ok(response)
+    }
+
+    async fn send(
+        &self,
+        candidate: &str,
+        address: &str,
+        method: Method,
+        request: HttpRequest,
+    ) -> Result<HttpResponse, EndpointResult> {
+        let url = request.url.to_string();
+        let (result, exchange) = self.net.send(request).await;
+        self.log_exchange(exchange);
+        match result {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                let host_failed = !matches!(e.failure, crate::net::NetFailure::RefusedByPolicy { .. });
+                self.log_attempt(
+                    candidate,
+                    address,
+                    method,
+                    &url,
+                    AttemptResult::Network { failure: e.failure },
+                );
+                Err(EndpointResult::Continue { host_failed })
+            }
+        }
+    }
+
+    /// Query one endpoint, following redirect URLs and HTTP 3xx from it.
+    pub async fn query(&self, candidate: &str, address: &str, start: Url, trail: &mut UrlTrail) -> EndpointResult {
+        let mut url = start;
+        loop {
+            let method = method_for(&url);
+            trail.visited.push(url.as_str().to_ascii_lowercase());
+            let response = match self.post(candidate, address, method, &url).await {
+                Ok(r) => r,
+                Err(outcome) => return outcome,
+            };
+            let next = match response.status {
+                200 => match self.interpret(candidate, address, method, &url, &response) {
+                    Interpreted::Done(outcome) => return outcome,
+                    Interpreted::FollowUrl(location) => (location, RedirectKind::Url),
+                },
+                301 | 302 | 303 | 307 | 308 => {
+                    let Some(location) = response.header("location").map(str::to_string) else {
+                        self.log_attempt(
+                            candidate,
+                            address,
+                            method,
+                            url.as_str(),
+                            AttemptResult::InvalidResponse {
+                                reason: format!("HTTP {} without a Location header", response.status),
+                            },
+                        );
+                        return EndpointResult::Continue { host_failed: false };
+                    };
+                    self.log_attempt(
+                        candidate,
+                        address,
+                        method,
+                        url.as_str(),
+                        AttemptResult::HttpRedirect {
+                            status: response.status,
+                            location: location.clone(),
+                        },
+                    );
+                    (location, RedirectKind::Http)
+                }
+                status => {
+                    self.log_attempt(
+                        candidate,
+                        address,
+                        method,
+                        url.as_str(),
+                        AttemptResult::HttpStatus { status },
+                    );
+                    return EndpointResult::Continue { host_failed: false };
+                }
+            };
+            let (location, kind) = next;
+            let target = match self.check_redirect(candidate, address, method, &url, &location, trail) {
+                Ok(t) => t,
+                Err(outcome) => return outcome,
+            };
+            trail.hops.push(RedirectHop {
+                kind,
+                from: url.to_string(),
+                to: target.to_string(),
+                cross_domain: different_domain(&host_domain(&url), &host_domain(&target)),
+            });
+            url = target;
+        }
+    }
+
+    fn interpret(
+        &self,
+        candidate: &str,
+        address: &str,
+        method: Method,
+        url: &Url,
+        response: &HttpResponse,
+    ) -> Interpreted {
+        let log = |result| self.log_attempt(candidate, address, method, url.as_str(), result);
+        let invalid = |reason: String| {
+            log(AttemptResult::InvalidResponse { reason });
+            Interpreted::Done(EndpointResult::Continue { host_failed: false })
+        };
+        if response.truncated {
+            return invalid("the answer is larger than 2 MiB".into());
+        }
+        let answer = match method {
+            Method::Soap => match soap_autodiscover::parse_response(&response.body) {
+                Ok(a) => Normalized::from_soap(a),
+                Err(e) => return invalid(e.to_string()),
+            },
+            _ => match pox::parse_response(&response.body) {
+                Ok(a) => Normalized::from_pox(a),
+                Err(e) => return invalid(e.to_string()),
+            },
+        };
+        match answer {
+            Normalized::Settings {
+                ews_url: Some(ews_url),
+                primary,
+                display_name,
+            } => {
+                log(AttemptResult::Settings {
+                    ews_url: ews_url.clone(),
+                });
+                match Url::parse(&ews_url) {
+                    Ok(u) if u.scheme() == "https" => {
+                        Interpreted::Done(EndpointResult::Decided(Box::new(Decision::Found(Found {
+                            ews_url,
+                            method,
+                            url: url.to_string(),
+                            candidate: candidate.to_string(),
+                            primary,
+                            display_name,
+                        }))))
+                    }
+                    Ok(u) => invalid(format!("the EWS URL uses {}://, not https", u.scheme())),
+                    Err(e) => invalid(format!("the EWS URL {ews_url:?} is not a URL: {e}")),
+                }
+            }
+            Normalized::Settings { ews_url: None, .. } => {
+                invalid("settings without an EWS URL (no EwsUrl, ASUrl, ExternalEwsUrl or InternalEwsUrl)".into())
+            }
+            Normalized::RedirectAddress(to) => {
+                if to.eq_ignore_ascii_case(address) {
+                    return invalid(format!(
+                        "redirect to the same address {to}: this URL is not valid for it"
+                    ));
+                }
+                log(AttemptResult::RedirectAddress { to: to.clone() });
+                Interpreted::Done(EndpointResult::Decided(Box::new(Decision::RedirectAddress {
+                    to,
+                    from_url: url.to_string(),
+                })))
+            }
+            Normalized::RedirectUrl(to) => {
+                log(AttemptResult::RedirectUrl { to: to.clone() });
+                Interpreted::FollowUrl(to)
+            }
+            Normalized::UserNotFound(message) => {
+                log(AttemptResult::UserNotFound {
+                    message: message.clone(),
+                });
+                Interpreted::Done(EndpointResult::Decided(Box::new(Decision::Fail(
+                    AutodiscoverFailure::UserNotFound {
+                        url: url.to_string(),
+                        message,
+                    },
+                ))))
+            }
+            Normalized::Error { code, message } => {
+                log(AttemptResult::ServiceError { code, message });
+                Interpreted::Done(EndpointResult::Continue { host_failed: false })
+            }
+        }
+    }
+}
+
+enum Interpreted {
+    Done(EndpointResult),
+    FollowUrl(String),
+}
+
+/// POX and SOAP answers in one shape.
+enum Normalized {
+    Settings {
+        ews_url: Option<String>,
+        primary: Option<String>,
+        display_name: Option<String>,
+    },
+    RedirectAddress(String),
+    RedirectUrl(String),
+    UserNotFound(String),
+    Error {
+        code: String,
+        message: String,
+    },
+}
+
+impl Normalized {
+    fn from_pox(a: PoxAnswer) -> Self {
+        match a {
+            PoxAnswer::Settings(s) => Normalized::Settings {
+                ews_url: s.ews_url,
+                primary: s.autodiscover_smtp_address,
+                display_name: s.display_name,
+            },
+            PoxAnswer::RedirectAddr(a) => Normalized::RedirectAddress(a),
+            PoxAnswer::RedirectUrl(u) => Normalized::RedirectUrl(u),
+            PoxAnswer::Error { code, message } if code == "500" => Normalized::UserNotFound(message),
+            PoxAnswer::Error { code, message } => Normalized::Error { code, message },
+        }
+    }
+
+    fn from_soap(a: SoapAnswer) -> Self {
+        match a {
+            SoapAnswer::Settings { ews_url, settings } => Normalized::Settings {
+                ews_url,
+                primary: settings.get("AutoDiscoverSMTPAddress").cloned(),
+                display_name: settings.get("UserDisplayName").cloned(),
+            },
+            SoapAnswer::RedirectAddress(a) => Normalized::RedirectAddress(a),
+            SoapAnswer::RedirectUrl(u) => Normalized::RedirectUrl(u),
+            SoapAnswer::InvalidUser(m) => Normalized::UserNotFound(m),
+            SoapAnswer::Error { code, message } => Normalized::Error { code, message },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn autodiscover_paths() {
+        let ok = |s: &str| is_autodiscover_path(&Url::parse(s).expect("url"));
+        assert!(ok("https://a.b/autodiscover/autodiscover.xml"));
+        assert!(ok("https://a.b/Autodiscover/AutoDiscover.svc"));
+        assert!(ok("https://a.b/autodiscover/x/y/autodiscover.xml"));
+        assert!(!ok("https://a.b/owa/"));
+        assert!(!ok("https://a.b/autodiscover.xml"));
+        assert!(!ok("https://a.b/x/autodiscover/autodiscover.xml"));
+    }
+
+    #[test]
+    fn cross_domain() {
+        assert!(!different_domain("contoso.com", "autodiscover.contoso.com"));
+        assert!(!different_domain("mail.contoso.com", "autodiscover.contoso.com"));
+        assert!(different_domain("contoso.com", "autodiscover-s.outlook.com"));
+    }
+}

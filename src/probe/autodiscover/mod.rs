@@ -1,0 +1,716 @@
+//! `autodiscover`: the EWS URL of each mailbox and how it was found.
+//!
+//! Candidates, in Microsoft's order: a URL the user named, Autodiscover v2
+//! (Exchange Online), `https://DOMAIN/autodiscover/...`, `https://autodiscover.DOMAIN/...`,
+//! the plain-HTTP redirect host, and SRV. They run concurrently and the answer
+//! is taken in that order. A higher-precedence candidate still silent when a
+//! lower one has answered gets a grace period, then is abandoned: an
+//! unreachable host must not add its whole timeout to the run. Address
+//! redirects restart discovery for the new address, one level at a time.
+
+mod endpoint;
+pub mod model;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
+use futures::FutureExt;
+use url::Url;
+
+pub use endpoint::{different_domain, is_autodiscover_path};
+use endpoint::{EndpointResult, UrlTrail};
+pub use model::*;
+
+use super::dns::{srv_order, DnsOutcome};
+use super::StepBuilder;
+use crate::config::Credentials;
+use crate::net::{HttpRequest, Net, NetFailure};
+use crate::protocol::address;
+use crate::protocol::autodiscover_v2::{self, V2Answer};
+use crate::report::{Exchange, Step, StepStatus};
+
+pub const MAX_REDIRECTS: u32 = 10;
+
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub ews_url: String,
+    pub method: Method,
+    pub url: String,
+    pub candidate: String,
+    pub primary: Option<String>,
+    pub display_name: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Decision {
+    Found(Found),
+    RedirectAddress { to: String, from_url: String },
+    Fail(AutodiscoverFailure),
+}
+
+/// Settings of the probe that do not change per mailbox.
+#[derive(Debug, Clone)]
+pub struct AutodiscoverSettings {
+    pub credentials: Option<Credentials>,
+    pub v2_host: String,
+    pub user_url: Option<Url>,
+    /// How long a silent higher-precedence candidate is awaited once a lower one answered.
+    pub grace: Duration,
+}
+
+impl AutodiscoverSettings {
+    pub fn grace_for(timeout: Duration) -> Duration {
+        (timeout / 5).min(Duration::from_secs(2))
+    }
+}
+
+/// One mailbox's discovery: the logs every candidate writes to.
+#[derive(Debug)]
+pub struct Discovery<'a> {
+    net: &'a Net,
+    credentials: Option<Credentials>,
+    settings: &'a AutodiscoverSettings,
+    attempts: Arc<Mutex<Vec<Attempt>>>,
+    evidence: Arc<Mutex<Vec<Exchange>>>,
+}
+
+struct GroupOutcome {
+    decision: Option<Decision>,
+    trail: UrlTrail,
+}
+
+#[derive(Debug, Clone)]
+enum Candidate {
+    Endpoints {
+        label: &'static str,
+        urls: Vec<Url>,
+    },
+    V2 {
+        url: Url,
+    },
+    HttpRedirect {
+        domain: String,
+    },
+    Srv {
+        domain: String,
+        known: Option<Vec<crate::net::dns::SrvTarget>>,
+    },
+}
+
+impl Candidate {
+    fn label(&self) -> &'static str {
+        match self {
+            Candidate::Endpoints { label, .. } => label,
+            Candidate::V2 { .. } => "v2",
+            Candidate::HttpRedirect { .. } => "http-redirect",
+            Candidate::Srv { .. } => "srv",
+        }
+    }
+}
+
+fn endpoints(host: &str) -> Vec<Url> {
+    ["svc", "xml"]
+        .iter()
+        .filter_map(|ext| Url::parse(&format!("https://{host}/autodiscover/autodiscover.{ext}")).ok())
+        .collect()
+}
+
+impl<'a> Discovery<'a> {
+    pub fn new(net: &'a Net, settings: &'a AutodiscoverSettings) -> Self {
+        Discovery {
+            net,
+            credentials: settings.credentials.clone(),
+            settings,
+            attempts: Arc::default(),
+            evidence: Arc::default(),
+        }
+    }
+
+    fn log_attempt(&self, candidate: &str, address: &str, method: Method, url: &str, result: AttemptResult) {
+        tracing::debug!(candidate, url, ?result, "autodiscover attempt");
+        if let Ok(mut a) = self.attempts.lock() {
+            a.push(Attempt {
+                candidate: candidate.to_string(),
+                address: address.to_string(),
+                method,
+                url: url.to_string(),
+                result,
+            });
+        }
+    }
+
+    fn log_exchange(&self, exchange: Exchange) {
+        if let Ok(mut e) = self.evidence.lock() {
+            e.push(exchange);
+        }
+    }
+
+    fn candidates(&self, domain: &str, dns: Option<&DnsOutcome>, first_level: bool) -> Vec<Candidate> {
+        let mut list = vec![];
+        if first_level {
+            if let Some(u) = &self.settings.user_url {
+                list.push(Candidate::Endpoints {
+                    label: "autodiscover-url",
+                    urls: vec![u.clone()],
+                });
+            }
+        }
+        if dns.is_some_and(|d| d.exchange_online) {
+            if let Ok(url) = Url::parse(&format!("https://{}", self.settings.v2_host)) {
+                list.push(Candidate::V2 { url });
+            }
+        }
+        list.push(Candidate::Endpoints {
+            label: "domain",
+            urls: endpoints(domain),
+        });
+        list.push(Candidate::Endpoints {
+            label: "autodiscover-host",
+            urls: endpoints(&format!("autodiscover.{domain}")),
+        });
+        list.push(Candidate::HttpRedirect {
+            domain: domain.to_string(),
+        });
+        list.push(Candidate::Srv {
+            domain: domain.to_string(),
+            known: dns.and_then(|d| d.srv.answer().cloned()),
+        });
+        list
+    }
+
+    async fn run_candidate(&self, candidate: Candidate, address: String, hops_before: u32) -> GroupOutcome {
+        let mut trail = UrlTrail {
+            hops_before,
+            ..UrlTrail::default()
+        };
+        let label = candidate.label();
+        let decision = match candidate {
+            Candidate::Endpoints { urls, .. } => {
+                let mut decision = None;
+                for url in urls {
+                    match self.query(label, &address, url, &mut trail).await {
+                        EndpointResult::Decided(d) => {
+                            decision = Some(*d);
+                            break;
+                        }
+                        EndpointResult::Continue { host_failed: true } => break,
+                        EndpointResult::Continue { host_failed: false } => {}
+                    }
+                }
+                decision
+            }
+            Candidate::V2 { url } => self.v2(&address, url).await,
+            Candidate::HttpRedirect { domain } => self.http_redirect(&address, &domain, &mut trail).await,
+            Candidate::Srv { domain, known } => self.srv(&address, &domain, known, &mut trail).await,
+        };
+        GroupOutcome { decision, trail }
+    }
+
+    async fn v2(&self, address: &str, base: Url) -> Option<Decision> {
+        let Ok(url) = base.join(&autodiscover_v2::request_path(address)) else {
+            self.log_attempt(
+                "v2",
+                address,
+                Method::V2,
+                base.as_str(),
+                AttemptResult::InvalidResponse {
+                    reason: "cannot build the v2 URL for this address".into(),
+                },
+            );
+            return None;
+        };
+        let (result, exchange) = self
+            .net
+            .send(HttpRequest::get(url.clone()).header("Accept", "application/json"))
+            .await;
+        self.log_exchange(exchange);
+        let log = |r| self.log_attempt("v2", address, Method::V2, url.as_str(), r);
+        let response = match result {
+            Ok(r) => r,
+            Err(e) => {
+                log(AttemptResult::Network { failure: e.failure });
+                return None;
+            }
+        };
+        if response.status != 200 {
+            log(AttemptResult::HttpStatus {
+                status: response.status,
+            });
+            return None;
+        }
+        match autodiscover_v2::parse_response(&response.body) {
+            Ok(V2Answer::Url(ews_url)) if ews_url.starts_with("https://") => {
+                log(AttemptResult::Settings {
+                    ews_url: ews_url.clone(),
+                });
+                Some(Decision::Found(Found {
+                    ews_url,
+                    method: Method::V2,
+                    url: url.to_string(),
+                    candidate: "v2".into(),
+                    primary: None,
+                    display_name: None,
+                }))
+            }
+            Ok(V2Answer::Url(other)) => {
+                log(AttemptResult::InvalidResponse {
+                    reason: format!("EWS URL {other:?} is not https"),
+                });
+                None
+            }
+            Ok(V2Answer::Error { code, message }) => {
+                log(AttemptResult::ServiceError { code, message });
+                None
+            }
+            Err(e) => {
+                log(AttemptResult::InvalidResponse { reason: e.to_string() });
+                None
+            }
+        }
+    }
+
+    /// The unauthenticated GET on `http://autodiscover.DOMAIN/autodiscover/autodiscover.xml`.
+    async fn http_redirect(&self, address: &str, domain: &str, trail: &mut UrlTrail) -> Option<Decision> {
+        let label = "http-redirect";
+        let Ok(url) = Url::parse(&format!("http://autodiscover.{domain}/autodiscover/autodiscover.xml")) else {
+            return None;
+        };
+        let (result, exchange) = self.net.send(HttpRequest::get(url.clone())).await;
+        self.log_exchange(exchange);
+        let log = |r| self.log_attempt(label, address, Method::HttpRedirect, url.as_str(), r);
+        let response = match result {
+            Ok(r) => r,
+            Err(e) => {
+                log(AttemptResult::Network { failure: e.failure });
+                return None;
+            }
+        };
+        if !matches!(response.status, 301 | 302 | 303 | 307) {
+            log(AttemptResult::HttpStatus {
+                status: response.status,
+            });
+            return None;
+        }
+        let Some(location) = response.header("location") else {
+            log(AttemptResult::InvalidResponse {
+                reason: format!("HTTP {} without a Location header", response.status),
+            });
+            return None;
+        };
+        log(AttemptResult::HttpRedirect {
+            status: response.status,
+            location: location.to_string(),
+        });
+        let refuse = |reason: String| {
+            log(AttemptResult::RedirectRefused {
+                location: location.to_string(),
+                reason,
+            });
+            None
+        };
+        let target = match url.join(location) {
+            Ok(t) => t,
+            Err(e) => return refuse(format!("the Location is not a URL: {e}")),
+        };
+        if target.scheme() != "https" {
+            return refuse(format!(
+                "redirect to {}:// refused: only https is followed",
+                target.scheme()
+            ));
+        }
+        if !is_autodiscover_path(&target) || !target.path().to_ascii_lowercase().ends_with(".xml") {
+            return refuse(format!(
+                "redirect to {} refused: not an autodiscover.xml path",
+                target.path()
+            ));
+        }
+        trail.hops.push(RedirectHop {
+            kind: RedirectKind::Http,
+            from: url.to_string(),
+            to: target.to_string(),
+            cross_domain: different_domain(domain, target.host_str().unwrap_or("")),
+        });
+        match self.query(label, address, target, trail).await {
+            EndpointResult::Decided(d) => Some(*d),
+            EndpointResult::Continue { .. } => None,
+        }
+    }
+
+    async fn srv(
+        &self,
+        address: &str,
+        domain: &str,
+        known: Option<Vec<crate::net::dns::SrvTarget>>,
+        trail: &mut UrlTrail,
+    ) -> Option<Decision> {
+        let name = format!("_autodiscover._tcp.{domain}");
+        let records = match known {
+            Some(r) => r,
+            None => match self.net.dns.srv(&name).await {
+                Ok(r) => r,
+                Err(f) => {
+                    self.log_attempt(
+                        "srv",
+                        address,
+                        Method::Pox,
+                        &name,
+                        AttemptResult::Skipped {
+                            reason: format!("no SRV record: {}", f.describe()),
+                        },
+                    );
+                    return None;
+                }
+            },
+        };
+        let (usable, skipped) = srv_order(&records);
+        for r in skipped {
+            self.log_attempt(
+                "srv",
+                address,
+                Method::Pox,
+                &format!("{}:{}", r.target, r.port),
+                AttemptResult::Skipped {
+                    reason: format!("SRV target on port {}: only port 443 is used", r.port),
+                },
+            );
+        }
+        if usable.is_empty() && records.is_empty() {
+            self.log_attempt(
+                "srv",
+                address,
+                Method::Pox,
+                &name,
+                AttemptResult::Skipped {
+                    reason: "no SRV record".into(),
+                },
+            );
+        }
+        for record in usable {
+            for url in endpoints(&record.target) {
+                match self.query("srv", address, url, trail).await {
+                    EndpointResult::Decided(d) => return Some(*d),
+                    EndpointResult::Continue { host_failed: true } => break,
+                    EndpointResult::Continue { host_failed: false } => {}
+                }
+            }
+        }
+        None
+    }
+
+    /// Run one level's candidates concurrently; decide in precedence order.
+    async fn level(
+        &self,
+        address: &str,
+        domain: &str,
+        dns: Option<&DnsOutcome>,
+        first_level: bool,
+        hops_before: u32,
+    ) -> Option<(Decision, UrlTrail)> {
+        let candidates = self.candidates(domain, dns, first_level);
+        let labels: Vec<&'static str> = candidates.iter().map(Candidate::label).collect();
+        let n = candidates.len();
+        let mut futures: FuturesUnordered<BoxFuture<'_, (usize, GroupOutcome)>> = candidates
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let address = address.to_string();
+                async move { (i, self.run_candidate(c, address, hops_before).await) }.boxed()
+            })
+            .collect();
+        let mut results: Vec<Option<GroupOutcome>> = (0..n).map(|_| None).collect();
+        let mut grace_until: Option<tokio::time::Instant> = None;
+        loop {
+            let first_pending = (0..n).find(|&i| match &results[i] {
+                None => true,
+                Some(r) => r.decision.is_some(),
+            });
+            let p = first_pending?;
+            if results[p].is_some() {
+                let r = results[p].take()?;
+                return r.decision.map(|d| (d, r.trail));
+            }
+            let later = (p + 1..n).find(|&j| results[j].as_ref().is_some_and(|r| r.decision.is_some()));
+            if later.is_some() && grace_until.is_none() {
+                grace_until = Some(tokio::time::Instant::now() + self.settings.grace);
+            }
+            let sleep = async {
+                match grace_until {
+                    Some(t) => tokio::time::sleep_until(t).await,
+                    None => futures::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                next = futures.next() => match next {
+                    Some((i, r)) => results[i] = Some(r),
+                    None => return None,
+                },
+                _ = sleep => {
+                    let j = later?;
+                    for (i, label) in labels.iter().enumerate().take(j) {
+                        if results[i].is_none() {
+                            self.log_attempt(label, address, Method::Pox, "", AttemptResult::Abandoned {
+                                grace_ms: u64::try_from(self.settings.grace.as_millis()).unwrap_or(u64::MAX),
+                            });
+                        }
+                    }
+                    let r = results[j].take()?;
+                    return r.decision.map(|d| (d, r.trail));
+                }
+            }
+        }
+    }
+
+    /// The whole discovery for one mailbox.
+    pub async fn run(&self, mailbox: &str, domain: &str, dns: Option<&DnsOutcome>) -> AutodiscoverOutcome {
+        let mut outcome = AutodiscoverOutcome {
+            mailbox: mailbox.to_string(),
+            ews_url: None,
+            method: None,
+            found_at: None,
+            candidate: None,
+            primary_smtp_address: None,
+            display_name: None,
+            resolved_address: mailbox.to_string(),
+            redirects: vec![],
+            attempts: vec![],
+            failure: None,
+        };
+        let mut address = mailbox.to_string();
+        let mut current_domain = domain.to_string();
+        let mut visited = vec![address.to_ascii_lowercase()];
+        let mut hops = 0u32;
+        let mut first = true;
+        let failure = loop {
+            let dns_here = if current_domain.eq_ignore_ascii_case(domain) {
+                dns
+            } else {
+                None
+            };
+            let decided = self.level(&address, &current_domain, dns_here, first, hops).await;
+            first = false;
+            let Some((decision, trail)) = decided else {
+                break Some(self.rank_failure(&address));
+            };
+            hops = trail.total();
+            outcome.redirects.extend(trail.hops);
+            match decision {
+                Decision::Found(found) => {
+                    outcome.ews_url = Some(found.ews_url);
+                    outcome.method = Some(found.method);
+                    outcome.found_at = Some(found.url);
+                    outcome.candidate = Some(found.candidate);
+                    outcome.primary_smtp_address = found.primary;
+                    outcome.display_name = found.display_name;
+                    break None;
+                }
+                Decision::Fail(f) => break Some(f),
+                Decision::RedirectAddress { to, from_url } => {
+                    if visited.contains(&to.to_ascii_lowercase()) {
+                        break Some(AutodiscoverFailure::RedirectLoop { repeated: to });
+                    }
+                    if hops >= MAX_REDIRECTS {
+                        break Some(AutodiscoverFailure::TooManyRedirects { limit: MAX_REDIRECTS });
+                    }
+                    let parsed = match address::parse(&to) {
+                        Ok(a) => a,
+                        Err(reason) => {
+                            break Some(AutodiscoverFailure::InvalidResponse {
+                                url: from_url,
+                                reason: format!("redirect to {to:?}, which is not an address: {reason}"),
+                            })
+                        }
+                    };
+                    hops += 1;
+                    outcome.redirects.push(RedirectHop {
+                        kind: RedirectKind::Address,
+                        from: address.clone(),
+                        to: to.clone(),
+                        cross_domain: different_domain(&current_domain, &parsed.domain),
+                    });
+                    visited.push(to.to_ascii_lowercase());
+                    current_domain = parsed.domain;
+                    address = to;
+                }
+            }
+        };
+        outcome.resolved_address = address;
+        outcome.failure = failure;
+        outcome.attempts = self.attempts.lock().map(|a| a.clone()).unwrap_or_default();
+        outcome
+    }
+
+    /// No candidate decided: the most telling failure among this address's attempts.
+    fn rank_failure(&self, address: &str) -> AutodiscoverFailure {
+        let attempts = self.attempts.lock().map(|a| a.clone()).unwrap_or_default();
+        let mut best: Option<(u8, AutodiscoverFailure)> = None;
+        let mut rejected = vec![];
+        let mut auth_required = vec![];
+        for a in attempts.iter().filter(|a| a.address.eq_ignore_ascii_case(address)) {
+            let ranked = match &a.result {
+                AttemptResult::RedirectRefused { location, reason } => Some((
+                    90,
+                    AutodiscoverFailure::InsecureRedirect {
+                        url: a.url.clone(),
+                        location: location.clone(),
+                        reason: reason.clone(),
+                    },
+                )),
+                AttemptResult::InvalidResponse { reason } => Some((
+                    80,
+                    AutodiscoverFailure::InvalidResponse {
+                        url: a.url.clone(),
+                        reason: reason.clone(),
+                    },
+                )),
+                AttemptResult::Network {
+                    failure: NetFailure::Tls { problem, message },
+                } => Some((
+                    70,
+                    AutodiscoverFailure::Tls {
+                        url: a.url.clone(),
+                        problem: *problem,
+                        message: message.clone(),
+                    },
+                )),
+                AttemptResult::CredentialsRejected => {
+                    rejected.push(a.url.clone());
+                    None
+                }
+                AttemptResult::ServiceError { code, message } => Some((
+                    60,
+                    AutodiscoverFailure::ServerError {
+                        url: a.url.clone(),
+                        detail: format!("autodiscover error {code}: {message}"),
+                    },
+                )),
+                AttemptResult::HttpStatus { status } if *status >= 500 => Some((
+                    55,
+                    AutodiscoverFailure::ServerError {
+                        url: a.url.clone(),
+                        detail: format!("HTTP {status}"),
+                    },
+                )),
+                AttemptResult::AuthRequired | AttemptResult::CredentialsWithheld { .. } => {
+                    auth_required.push(a.url.clone());
+                    None
+                }
+                AttemptResult::Network {
+                    failure: NetFailure::Dns { .. },
+                } => None,
+                AttemptResult::Network { failure } => Some((
+                    30,
+                    AutodiscoverFailure::Unreachable {
+                        url: a.url.clone(),
+                        failure: failure.clone(),
+                    },
+                )),
+                _ => None,
+            };
+            if let Some((rank, f)) = ranked {
+                if best.as_ref().is_none_or(|(r, _)| rank > *r) {
+                    best = Some((rank, f));
+                }
+            }
+        }
+        // One 401 is not proof of bad credentials; several are (PROTOCOL.md).
+        if rejected.len() >= 2 && best.as_ref().is_none_or(|(r, _)| *r < 65) {
+            return AutodiscoverFailure::CredentialsRejected { urls: rejected };
+        }
+        if let Some((_, f)) = best {
+            return f;
+        }
+        if !rejected.is_empty() {
+            return AutodiscoverFailure::CredentialsRejected { urls: rejected };
+        }
+        if !auth_required.is_empty() {
+            return AutodiscoverFailure::AuthRequired { urls: auth_required };
+        }
+        AutodiscoverFailure::NotFound
+    }
+
+    pub fn take_evidence(&self) -> Vec<Exchange> {
+        self.evidence
+            .lock()
+            .map(|mut e| std::mem::take(&mut *e))
+            .unwrap_or_default()
+    }
+}
+
+pub fn describe_failure(f: &AutodiscoverFailure) -> String {
+    match f {
+        AutodiscoverFailure::UserNotFound { url, message } => format!("{url} does not know this address: {message}"),
+        AutodiscoverFailure::RedirectLoop { repeated } => format!("redirect loop: {repeated} was reached twice"),
+        AutodiscoverFailure::TooManyRedirects { limit } => format!("more than {limit} redirects"),
+        AutodiscoverFailure::InsecureRedirect { url, location, reason } => {
+            format!("{url} redirected to {location}: {reason}")
+        }
+        AutodiscoverFailure::InvalidResponse { url, reason } => format!("{url}: {reason}"),
+        AutodiscoverFailure::Tls { url, message, .. } => format!("{url}: {message}"),
+        AutodiscoverFailure::ServerError { url, detail } => format!("{url}: {detail}"),
+        AutodiscoverFailure::Unreachable { url, failure } => format!("{url}: {}", failure.describe()),
+        AutodiscoverFailure::CredentialsRejected { urls } => {
+            format!("credentials rejected (401) by {}", urls.join(", "))
+        }
+        AutodiscoverFailure::AuthRequired { urls } => format!(
+            "{} asked for authentication and no credentials were given",
+            urls.join(", ")
+        ),
+        AutodiscoverFailure::NotFound => "no autodiscover endpoint answered for this address".into(),
+    }
+}
+
+/// Run the probe for one mailbox and build its step.
+pub async fn run(
+    net: &Net,
+    settings: &AutodiscoverSettings,
+    mailbox: &str,
+    domain: &str,
+    dns: Option<&DnsOutcome>,
+) -> (AutodiscoverOutcome, Step) {
+    let step = StepBuilder::new(
+        "autodiscover",
+        Some(mailbox),
+        Some(mailbox),
+        format!("Autodiscover for {mailbox}"),
+    );
+    let discovery = Discovery::new(net, settings);
+    let outcome = discovery.run(mailbox, domain, dns).await;
+    if let Some(url) = &outcome.ews_url {
+        if let Ok(u) = Url::parse(url) {
+            if let Some(h) = u.host_str() {
+                net.allow_host(h);
+            }
+        }
+    }
+    let (status, detail) = match (&outcome.ews_url, &outcome.failure) {
+        (Some(url), _) => {
+            let mut d = format!(
+                "EWS URL {url} via {} at {}",
+                outcome.method.map(Method::as_str).unwrap_or("?"),
+                outcome.found_at.as_deref().unwrap_or("?")
+            );
+            if !outcome.redirects.is_empty() {
+                let chain: Vec<String> = outcome.redirects.iter().map(|h| h.to.clone()).collect();
+                d.push_str(&format!(
+                    "; {} redirect(s): {}",
+                    outcome.redirects.len(),
+                    chain.join(" → ")
+                ));
+            }
+            if let Some(p) = &outcome.primary_smtp_address {
+                d.push_str(&format!("; primary SMTP address {p}"));
+            }
+            let cross: Vec<&RedirectHop> = outcome.redirects.iter().filter(|h| h.cross_domain).collect();
+            if !cross.is_empty() {
+                d.push_str(&format!("; redirected to another domain: {}", cross[0].to));
+            }
+            (StepStatus::Pass, d)
+        }
+        (None, Some(f)) => (StepStatus::Fail, describe_failure(f)),
+        (None, None) => (StepStatus::Fail, "no EWS URL found".to_string()),
+    };
+    let step = step.finish(status, detail, &outcome, discovery.take_evidence());
+    (outcome, step)
+}

@@ -1,0 +1,175 @@
+//! Typed outcome of the autodiscover probe (also its JSON observations).
+
+use serde::Serialize;
+
+use crate::net::{NetFailure, TlsProblem};
+
+/// Which autodiscover protocol answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    Pox,
+    Soap,
+    V2,
+    /// The unauthenticated GET on the plain-HTTP redirect host.
+    HttpRedirect,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Pox => "POX",
+            Method::Soap => "SOAP",
+            Method::V2 => "v2 JSON",
+            Method::HttpRedirect => "HTTP redirect",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RedirectKind {
+    /// POX `redirectAddr` or SOAP `RedirectAddress`.
+    Address,
+    /// POX `redirectUrl` or SOAP `RedirectUrl`.
+    Url,
+    /// An HTTP 3xx `Location`.
+    Http,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RedirectHop {
+    pub kind: RedirectKind,
+    pub from: String,
+    pub to: String,
+    /// The redirect leaves the domain it came from.
+    pub cross_domain: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum AttemptResult {
+    Settings {
+        ews_url: String,
+    },
+    RedirectAddress {
+        to: String,
+    },
+    RedirectUrl {
+        to: String,
+    },
+    HttpRedirect {
+        status: u16,
+        location: String,
+    },
+    UserNotFound {
+        message: String,
+    },
+    /// 401 and no credentials to offer.
+    AuthRequired,
+    /// 401 and exprobe would not send credentials here.
+    CredentialsWithheld {
+        reason: String,
+    },
+    /// 401 even with credentials.
+    CredentialsRejected,
+    InvalidResponse {
+        reason: String,
+    },
+    /// An autodiscover-level error code (POX 600..603, SOAP ServerBusy, ...).
+    ServiceError {
+        code: String,
+        message: String,
+    },
+    HttpStatus {
+        status: u16,
+    },
+    Network {
+        failure: NetFailure,
+    },
+    RedirectRefused {
+        location: String,
+        reason: String,
+    },
+    Skipped {
+        reason: String,
+    },
+    /// Still running when a lower-precedence candidate had answered and the grace period ended.
+    Abandoned {
+        grace_ms: u64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attempt {
+    /// Which candidate: `autodiscover-url`, `v2`, `domain`, `autodiscover-host`, `http-redirect`, `srv`.
+    pub candidate: String,
+    /// The address asked about.
+    pub address: String,
+    pub method: Method,
+    pub url: String,
+    #[serde(flatten)]
+    pub result: AttemptResult,
+}
+
+/// Why autodiscover produced no EWS URL. The report engine maps each to a code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AutodiscoverFailure {
+    UserNotFound {
+        url: String,
+        message: String,
+    },
+    RedirectLoop {
+        repeated: String,
+    },
+    TooManyRedirects {
+        limit: u32,
+    },
+    InsecureRedirect {
+        url: String,
+        location: String,
+        reason: String,
+    },
+    InvalidResponse {
+        url: String,
+        reason: String,
+    },
+    Tls {
+        url: String,
+        problem: TlsProblem,
+        message: String,
+    },
+    ServerError {
+        url: String,
+        detail: String,
+    },
+    Unreachable {
+        url: String,
+        failure: NetFailure,
+    },
+    CredentialsRejected {
+        urls: Vec<String>,
+    },
+    AuthRequired {
+        urls: Vec<String>,
+    },
+    NotFound,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AutodiscoverOutcome {
+    pub mailbox: String,
+    pub ews_url: Option<String>,
+    pub method: Option<Method>,
+    pub found_at: Option<String>,
+    pub candidate: Option<String>,
+    /// `AutoDiscoverSMTPAddress` (POX/SOAP), when the server told it.
+    pub primary_smtp_address: Option<String>,
+    pub display_name: Option<String>,
+    /// The address autodiscover finally answered for (after redirectAddr hops).
+    pub resolved_address: String,
+    pub redirects: Vec<RedirectHop>,
+    pub attempts: Vec<Attempt>,
+    pub failure: Option<AutodiscoverFailure>,
+}

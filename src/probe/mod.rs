@@ -1,0 +1,80 @@
+//! Probes: one module per step. Each returns a [`Step`] (status, detail,
+//! observations, evidence) and a typed outcome the report engine reasons over.
+
+pub mod autodiscover;
+pub mod dns;
+pub mod input;
+pub mod plan;
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::net::http::ms;
+use crate::report::{Exchange, Step, StepStatus};
+
+/// Builds a [`Step`] while a probe runs.
+#[derive(Debug)]
+pub struct StepBuilder {
+    id: String,
+    probe: &'static str,
+    mailbox: Option<String>,
+    title: String,
+    began: Instant,
+}
+
+impl StepBuilder {
+    pub fn new(probe: &'static str, subject: Option<&str>, mailbox: Option<&str>, title: impl Into<String>) -> Self {
+        StepBuilder {
+            id: match subject {
+                Some(s) => format!("{probe}:{s}"),
+                None => probe.to_string(),
+            },
+            probe,
+            mailbox: mailbox.map(str::to_string),
+            title: title.into(),
+            began: Instant::now(),
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn finish(
+        self,
+        status: StepStatus,
+        detail: impl Into<String>,
+        observations: &impl Serialize,
+        evidence: Vec<Exchange>,
+    ) -> Step {
+        Step {
+            id: self.id,
+            probe: self.probe.to_string(),
+            mailbox: self.mailbox,
+            title: self.title,
+            status,
+            duration_ms: ms(self.began.elapsed()),
+            detail: detail.into(),
+            skipped_because: None,
+            observations: serde_json::to_value(observations).unwrap_or(serde_json::Value::Null),
+            evidence,
+        }
+    }
+
+    /// Not run because the step `because` failed.
+    pub fn skip(self, because: &str, detail: impl Into<String>) -> Step {
+        Step {
+            id: self.id,
+            probe: self.probe.to_string(),
+            mailbox: self.mailbox,
+            title: self.title,
+            status: StepStatus::Skip,
+            duration_ms: 0,
+            detail: detail.into(),
+            skipped_because: Some(because.to_string()),
+            observations: serde_json::Value::Null,
+            evidence: vec![],
+        }
+    }
+}

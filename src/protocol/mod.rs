@@ -1,0 +1,7 @@
+//! Pure wire formats, no I/O.
+
+pub mod address;
+pub mod autodiscover_v2;
+pub mod pox;
+pub mod soap_autodiscover;
+pub mod xml;

@@ -1,0 +1,187 @@
+//! The `human` renderer: header, step tree, findings table, then the
+//! explanation and numbered remediation of every critical finding.
+
+use std::fmt::Write as _;
+
+use comfy_table::{presets, ContentArrangement, Table};
+
+use super::*;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HumanOptions {
+    pub color: bool,
+    pub show_http: bool,
+}
+
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn status(&self, s: OverallStatus) -> String {
+        let text = s.as_str().to_uppercase();
+        match s {
+            OverallStatus::Pass => self.wrap("1;32", &text),
+            OverallStatus::Warn => self.wrap("1;33", &text),
+            OverallStatus::Fail => self.wrap("1;31", &text),
+        }
+    }
+    fn mark(&self, s: StepStatus) -> String {
+        match s {
+            StepStatus::Pass => self.wrap("32", "✓"),
+            StepStatus::Warn => self.wrap("33", "!"),
+            StepStatus::Fail => self.wrap("31", "✗"),
+            StepStatus::Skip => self.wrap("2", "-"),
+        }
+    }
+}
+
+fn step_line(out: &mut String, p: &Paint, step: &Step, indent: &str, label: &str, show_http: bool) {
+    let _ = write!(
+        out,
+        "{indent}{} {label:<28} {:>6} ms  {}",
+        p.mark(step.status),
+        step.duration_ms,
+        step.detail
+    );
+    if let Some(b) = &step.skipped_because {
+        let _ = write!(out, " (skipped because {b} failed)");
+    }
+    out.push('\n');
+    if show_http {
+        for ex in &step.evidence {
+            let _ = writeln!(out, "{indent}    → {} {}", ex.request.method, ex.request.url);
+            for (n, v) in &ex.request.headers {
+                let _ = writeln!(out, "{indent}        {n}: {v}");
+            }
+            match (&ex.response, &ex.error) {
+                (Some(r), _) => {
+                    let _ = writeln!(
+                        out,
+                        "{indent}    ← {} ({} bytes, {} ms)",
+                        r.status, r.body_bytes, ex.duration_ms
+                    );
+                    for (n, v) in &r.headers {
+                        let _ = writeln!(out, "{indent}        {n}: {v}");
+                    }
+                }
+                (None, Some(e)) => {
+                    let _ = writeln!(out, "{indent}    ✗ {}: {} ({} ms)", e.kind, e.message, ex.duration_ms);
+                }
+                (None, None) => {}
+            }
+        }
+    }
+}
+
+pub fn render(report: &Report, options: HumanOptions) -> String {
+    let p = Paint { on: options.color };
+    let mut out = String::new();
+    let t = &report.target;
+    let who = match &t.service_account {
+        Some(sa) => format!(" as {sa}"),
+        None => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "{} {} — {} mailbox{}{who} (auth {}, api {})",
+        report.tool.name,
+        report.tool.version,
+        t.mailboxes.len(),
+        if t.mailboxes.len() == 1 { "" } else { "es" },
+        t.auth,
+        t.api
+    );
+    let _ = writeln!(
+        out,
+        "status {}   duration {} ms   started {}",
+        p.status(report.status),
+        report.duration_ms,
+        report.started_at
+    );
+    if report.insecure {
+        let _ = writeln!(
+            out,
+            "{}",
+            p.wrap(
+                "1;31",
+                "WARNING: --insecure: TLS certificates were NOT verified in this run"
+            )
+        );
+    }
+    out.push_str("\nSteps\n");
+    for step in report.steps.iter().filter(|s| s.mailbox.is_none()) {
+        let label = match step.id.split_once(':') {
+            Some((probe, subject)) => format!("{probe} {subject}"),
+            None => step.id.clone(),
+        };
+        step_line(&mut out, &p, step, "  ", &label, options.show_http);
+    }
+    for m in &t.mailboxes {
+        let mine: Vec<&Step> = report
+            .steps
+            .iter()
+            .filter(|s| s.mailbox.as_deref() == Some(m.as_str()))
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "  {m}");
+        for step in mine {
+            step_line(&mut out, &p, step, "    ", &step.probe, options.show_http);
+        }
+    }
+
+    if report.findings.is_empty() {
+        out.push_str("\nNo findings: every step passed.\n");
+        return out;
+    }
+    out.push_str("\nFindings\n");
+    let mut table = Table::new();
+    table
+        .load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(120)
+        .set_header(vec!["severity", "code", "mailbox", "title"]);
+    for f in &report.findings {
+        table.add_row(vec![
+            f.severity.as_str().to_string(),
+            f.code.clone(),
+            f.mailbox.clone().unwrap_or_else(|| "-".into()),
+            f.title.clone(),
+        ]);
+    }
+    let _ = writeln!(out, "{table}");
+
+    let critical: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Critical)
+        .collect();
+    if !critical.is_empty() {
+        out.push_str("\nWhat to do (root cause first)\n");
+    }
+    for (i, f) in critical.iter().enumerate() {
+        let who = f.mailbox.as_deref().map(|m| format!(" — {m}")).unwrap_or_default();
+        let _ = writeln!(out, "\n{}. {}{who}", i + 1, p.wrap("1", &f.code));
+        let _ = writeln!(out, "   {}", f.title);
+        if !f.detail.is_empty() {
+            let _ = writeln!(out, "   Seen: {}", f.detail);
+        }
+        let _ = writeln!(out, "   {}", f.explanation);
+        for (n, r) in f.remediation.iter().enumerate() {
+            let _ = writeln!(out, "   {}) {r}", n + 1);
+        }
+        if !f.evidence_steps.is_empty() {
+            let _ = writeln!(out, "   Evidence: {}", f.evidence_steps.join(", "));
+        }
+    }
+    out
+}

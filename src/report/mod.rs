@@ -1,0 +1,7 @@
+//! The report model and its renderers (pure functions of one [`Report`]).
+
+pub mod human;
+pub mod json;
+pub mod model;
+
+pub use model::*;

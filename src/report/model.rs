@@ -1,0 +1,195 @@
+//! The report: one value built per run, then rendered by pure functions.
+//! This is the JSON contract (`schema_version` 1: only additive changes).
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: ToolInfo,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub duration_ms: u64,
+    pub target: Target,
+    /// Certificate verification was turned off (`--insecure`).
+    pub insecure: bool,
+    pub status: OverallStatus,
+    pub steps: Vec<Step>,
+    /// Root cause first.
+    pub findings: Vec<Finding>,
+    pub mailboxes: Vec<MailboxResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Target {
+    pub mailboxes: Vec<String>,
+    pub service_account: Option<String>,
+    pub auth: String,
+    pub tenant: Option<String>,
+    pub api: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OverallStatus {
+    Pass,
+    Warn,
+    Fail,
+}
+
+impl OverallStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OverallStatus::Pass => "pass",
+            OverallStatus::Warn => "warn",
+            OverallStatus::Fail => "fail",
+        }
+    }
+
+    /// Nagios-compatible exit code.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            OverallStatus::Pass => 0,
+            OverallStatus::Warn => 1,
+            OverallStatus::Fail => 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    Pass,
+    Warn,
+    Fail,
+    Skip,
+}
+
+impl StepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Pass => "pass",
+            StepStatus::Warn => "warn",
+            StepStatus::Fail => "fail",
+            StepStatus::Skip => "skip",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Step {
+    /// Unique in the report: `probe` or `probe:subject` (a domain or mailbox).
+    pub id: String,
+    pub probe: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mailbox: Option<String>,
+    pub title: String,
+    pub status: StepStatus,
+    pub duration_ms: u64,
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped_because: Option<String>,
+    /// Typed facts the report engine reasoned over, as JSON.
+    #[serde(default)]
+    pub observations: serde_json::Value,
+    #[serde(default)]
+    pub evidence: Vec<Exchange>,
+}
+
+/// One network exchange, redacted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Exchange {
+    pub request: RequestRecord,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<ResponseRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ExchangeError>,
+    /// Milliseconds since the run started (for waterfalls).
+    #[serde(default)]
+    pub started_ms: u64,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RequestRecord {
+    pub method: String,
+    pub url: String,
+    /// Name/value pairs in order; secrets replaced by `[redacted]`.
+    pub headers: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_excerpt: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ResponseRecord {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body_excerpt: String,
+    /// Total body bytes read (capped at 2 MiB).
+    #[serde(default)]
+    pub body_bytes: u64,
+    #[serde(default)]
+    pub truncated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ExchangeError {
+    /// `dns`, `connect`, `tls`, `timeout`, `http`, `refused_by_policy`, `deadline`.
+    pub kind: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Critical,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Finding {
+    pub code: String,
+    pub severity: Severity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mailbox: Option<String>,
+    pub title: String,
+    /// What exprobe saw in this run: hosts, numbers, server messages.
+    #[serde(default)]
+    pub detail: String,
+    pub explanation: String,
+    pub remediation: Vec<String>,
+    pub evidence_steps: Vec<String>,
+    pub references: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MailboxResult {
+    pub address: String,
+    pub status: OverallStatus,
+    pub findings: Vec<String>,
+    /// Extra facts per mailbox, e.g. the EWS URL found.
+    #[serde(default)]
+    pub facts: BTreeMap<String, String>,
+}
