@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Method, Response};
 
-use super::scenario::{AutodiscoverAuth, Endpoint, HostSpec, Scenario, UserSpec};
+use super::scenario::{AuthScheme, AutodiscoverAuth, Endpoint, HostSpec, Scenario, UserSpec};
 use super::server::{respond, xml_response};
 use crate::protocol::pox::{escape, OUTLOOK_RESPONSE_NS, REQUEST_NS, RESPONSE_NS};
 use crate::protocol::soap_autodiscover::{AUTODISCOVER_NS, SOAP_ENVELOPE_NS};
@@ -38,18 +38,23 @@ pub fn answer(scenario: &Scenario, req: &AutodiscoverRequest<'_>) -> Option<Resp
     None
 }
 
-fn unauthorized(host: &str) -> Response<Full<Bytes>> {
-    respond(
-        401,
-        &[
-            ("WWW-Authenticate", "Negotiate".to_string()),
-            ("WWW-Authenticate", "NTLM".to_string()),
-            ("WWW-Authenticate", format!("Basic realm=\"{host}\"")),
-            ("X-SOAP-Enabled", "True".into()),
-            ("X-WSSecurity-Enabled", "True".into()),
-        ],
-        Bytes::new(),
-    )
+fn unauthorized(scenario: &Scenario, host: &str) -> Response<Full<Bytes>> {
+    let mut headers: Vec<(&str, String)> = scenario
+        .exchange
+        .auth_schemes
+        .iter()
+        .map(|s| {
+            let value = match s {
+                AuthScheme::Negotiate => "Negotiate".to_string(),
+                AuthScheme::Ntlm => "NTLM".to_string(),
+                AuthScheme::Basic => format!("Basic realm=\"{host}\""),
+            };
+            ("WWW-Authenticate", value)
+        })
+        .collect();
+    headers.push(("X-SOAP-Enabled", "True".into()));
+    headers.push(("X-WSSecurity-Enabled", "True".into()));
+    respond(401, &headers, Bytes::new())
 }
 
 /// Basic credentials of a known service account.
@@ -77,7 +82,7 @@ fn auth_gate(scenario: &Scenario, req: &AutodiscoverRequest<'_>) -> Option<Respo
     match scenario.exchange.autodiscover_auth {
         AutodiscoverAuth::None => None,
         AutodiscoverAuth::Basic if authorized(scenario, req.authorization) => None,
-        AutodiscoverAuth::Basic => Some(unauthorized(&req.host.name)),
+        AutodiscoverAuth::Basic => Some(unauthorized(scenario, &req.host.name)),
     }
 }
 

@@ -129,16 +129,42 @@ pub struct ServiceAccountSpec {
     pub mailbox: bool,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExchangeSpec {
     /// The organization's EWS URL, returned by autodiscover.
     pub ews_url: Option<String>,
     #[serde(default)]
     pub autodiscover_auth: AutodiscoverAuth,
-    /// `onprem` (default) or `online`: what autodiscover says in MicrosoftOnline.
+    /// Exchange Online (what autodiscover says in MicrosoftOnline).
     #[serde(default)]
     pub online: bool,
+    /// Schemes offered in `WWW-Authenticate` on a 401, in order.
+    #[serde(default = "default_schemes")]
+    pub auth_schemes: Vec<AuthScheme>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthScheme {
+    Negotiate,
+    Ntlm,
+    Basic,
+}
+
+fn default_schemes() -> Vec<AuthScheme> {
+    vec![AuthScheme::Negotiate, AuthScheme::Ntlm, AuthScheme::Basic]
+}
+
+impl Default for ExchangeSpec {
+    fn default() -> Self {
+        ExchangeSpec {
+            ews_url: None,
+            autodiscover_auth: AutodiscoverAuth::None,
+            online: false,
+            auth_schemes: default_schemes(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

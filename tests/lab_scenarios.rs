@@ -1,0 +1,173 @@
+//! Every built-in scenario through the real CLI against the lab, over real
+//! TLS and DNS; the JSON output decoded back into the typed model.
+
+mod common;
+
+use common::{codes, start};
+use exprobe::lab::Scenario;
+use exprobe::report::OverallStatus;
+
+/// Hosts that may ever receive credentials in the built-in scenarios: the
+/// mailbox and service-account domains and their subdomains.
+fn allowed(scenario: &Scenario, host: &str) -> bool {
+    let mut domains: Vec<String> = scenario
+        .check
+        .mailboxes
+        .iter()
+        .chain(scenario.check.service_account.iter())
+        .filter_map(|a| a.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()))
+        .collect();
+    domains.dedup();
+    domains.iter().any(|d| host == d || host.ends_with(&format!(".{d}")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_builtin_scenario_reports_exactly_its_expected_codes() {
+    let mut failures = vec![];
+    let mut authenticated_requests = 0;
+    for scenario in Scenario::all_builtin().expect("built-ins") {
+        let name = scenario.name.clone();
+        let mut expect = scenario.expect.clone();
+        expect.sort();
+        let running = start(scenario).await;
+        let (report, out) = running.check_json(&[]).await;
+        if codes(&report) != expect {
+            failures.push(format!("{name}: expected {expect:?}, got {:?}", codes(&report)));
+        }
+        assert_eq!(
+            out.status.code(),
+            Some(report.status.exit_code()),
+            "{name}: exit code follows status"
+        );
+        assert_eq!(
+            report.mailboxes.len(),
+            running.lab.scenario().check.mailboxes.len(),
+            "{name}: one result per mailbox"
+        );
+        assert_eq!(report.schema_version, 1);
+        for r in running.lab.requests() {
+            if let Some(auth) = r.header("authorization") {
+                authenticated_requests += 1;
+                assert_eq!(
+                    r.scheme, "https",
+                    "{name}: credentials sent over {} to {}{}: {auth}",
+                    r.scheme, r.host, r.path
+                );
+                assert!(
+                    allowed(running.lab.scenario(), &r.host),
+                    "{name}: credentials sent to {}",
+                    r.host
+                );
+            }
+        }
+        if expect.is_empty() {
+            assert_eq!(report.status, OverallStatus::Pass, "{name}");
+            let ews = report.mailboxes[0].facts.get("ews_url");
+            assert!(
+                ews.is_some_and(|u| u.starts_with("https://")),
+                "{name}: EWS URL found: {ews:?}"
+            );
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    // The security assertions above are not vacuous: credentials really were used.
+    assert!(authenticated_requests > 0, "no scenario sent credentials at all");
+}
+
+async fn observations(name: &str) -> serde_json::Value {
+    let running = start(Scenario::builtin(name).expect("scenario")).await;
+    let (report, _) = running.check_json(&[]).await;
+    report
+        .steps
+        .iter()
+        .find(|s| s.probe == "autodiscover")
+        .map(|s| s.observations.clone())
+        .expect("autodiscover step")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirect_addr_chain_reaches_the_primary_address_and_is_reported() {
+    let o = observations("autodiscover-redirect-addr").await;
+    let hops: Vec<(&str, &str)> = o["redirects"]
+        .as_array()
+        .expect("redirects")
+        .iter()
+        .map(|h| (h["from"].as_str().unwrap_or(""), h["to"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        hops,
+        [
+            ("pat@fabrikam.com", "pat@contoso.com"),
+            ("pat@contoso.com", "patricia.lee@contoso.com")
+        ]
+    );
+    assert_eq!(o["primary_smtp_address"], "patricia.lee@contoso.com");
+    assert_eq!(o["resolved_address"], "patricia.lee@contoso.com");
+    assert_eq!(o["redirects"][0]["cross_domain"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn srv_uses_only_the_port_443_record() {
+    let o = observations("autodiscover-srv").await;
+    assert_eq!(o["candidate"], "srv");
+    assert_eq!(
+        o["found_at"],
+        "https://mail.contoso.com/autodiscover/autodiscover.svc".replace(".svc", ".xml")
+    );
+    let skipped = o["attempts"]
+        .as_array()
+        .expect("attempts")
+        .iter()
+        .any(|a| a["result"] == "skipped" && a["url"] == "legacy.contoso.com:8443");
+    assert!(skipped, "the priority-0 record on port 8443 is skipped: {o:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_is_used_for_exchange_online() {
+    let o = observations("autodiscover-v2-online").await;
+    assert_eq!(o["method"], "v2");
+    assert_eq!(o["ews_url"], "https://outlook.office365.com/EWS/Exchange.asmx");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_redirect_host_is_asked_without_credentials() {
+    let running = start(Scenario::builtin("autodiscover-http-redirect").expect("scenario")).await;
+    let (report, _) = running.check_json(&[]).await;
+    assert!(codes(&report).is_empty());
+    let requests = running.lab.requests();
+    let plain: Vec<_> = requests.iter().filter(|r| r.scheme == "http").collect();
+    assert!(!plain.is_empty(), "the plain-HTTP redirect host was asked");
+    assert!(plain
+        .iter()
+        .all(|r| r.method == "GET" && r.header("authorization").is_none()));
+    assert!(requests
+        .iter()
+        .any(|r| r.host == "mail.contoso.com" && r.header("authorization").is_some_and(|a| a.starts_with("Basic "))));
+}
+
+/// The domain root accepts TCP and never answers; the run must not wait for
+/// the request timeout (10 s here) once autodiscover.<domain> has answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_first_candidate_does_not_cost_a_timeout() {
+    let running = start(Scenario::builtin("autodiscover-unreachable-first").expect("scenario")).await;
+    let began = std::time::Instant::now();
+    let (report, _) = running.check_json(&["--timeout=10"]).await;
+    let wall = began.elapsed();
+    assert!(codes(&report).is_empty());
+    assert!(
+        wall < std::time::Duration::from_secs(6),
+        "took {wall:?}: the silent candidate cost its timeout"
+    );
+    let o = &report
+        .steps
+        .iter()
+        .find(|s| s.probe == "autodiscover")
+        .expect("step")
+        .observations;
+    assert_eq!(o["candidate"], "autodiscover-host");
+    assert!(o["attempts"]
+        .as_array()
+        .expect("attempts")
+        .iter()
+        .any(|a| a["candidate"] == "domain" && a["result"] == "abandoned"));
+}

@@ -1,0 +1,54 @@
+"""Run exchangelib's SOAP autodiscover against an exprobe lab and print the EWS URL as JSON.
+
+Usage: exchangelib_autodiscover.py EMAIL DNS_IP DNS_PORT HTTPS_PORT HTTP_PORT CA_FILE [USERNAME]
+The password (if USERNAME is given) comes from the environment variable EXPROBE_PASSWORD.
+
+The lab listens on loopback ports chosen at start: name resolution is pointed at the lab's DNS
+server and connections to ports 443/80 are mapped to the lab's ports, the same way exprobe's
+--dns-server and --connect-to do. exchangelib itself is not modified.
+"""
+import json
+import os
+import sys
+
+import dns.resolver
+import urllib3.util.connection as urllib3_connection
+
+email, dns_ip, dns_port, https_port, http_port, ca_file = sys.argv[1:7]
+username = sys.argv[7] if len(sys.argv) > 7 else None
+port_map = {443: int(https_port), 80: int(http_port)}
+
+lab_resolver = dns.resolver.Resolver(configure=False)
+lab_resolver.nameservers = [dns_ip]
+lab_resolver.port = int(dns_port)
+
+_original_create_connection = urllib3_connection.create_connection
+
+
+def lab_create_connection(address, *args, **kwargs):
+    host, port = address
+    ip = str(lab_resolver.resolve(host.rstrip(".") + ".", "A")[0])
+    return _original_create_connection((ip, port_map.get(port, port)), *args, **kwargs)
+
+
+urllib3_connection.create_connection = lab_create_connection
+os.environ["REQUESTS_CA_BUNDLE"] = ca_file
+
+from exchangelib import Credentials  # noqa: E402
+from exchangelib.autodiscover import Autodiscovery, clear_cache  # noqa: E402
+
+Autodiscovery.DNS_RESOLVER_KWARGS = {"configure": False}
+Autodiscovery.DNS_RESOLVER_ATTRS = {"nameservers": [dns_ip], "port": int(dns_port), "timeout": 2}
+clear_cache()
+
+credentials = Credentials(username, os.environ["EXPROBE_PASSWORD"]) if username else None
+try:
+    ad_response, protocol = Autodiscovery(email=email, credentials=credentials).discover()
+except Exception as e:  # the test reports the exception class and message
+    print(json.dumps({"error": type(e).__name__, "message": str(e)}))
+    sys.exit(1)
+print(json.dumps({
+    "ews_url": ad_response.ews_url,
+    "autodiscover_smtp_address": ad_response.autodiscover_smtp_address,
+    "auth_type": protocol.config.auth_type,
+}))
