@@ -77,14 +77,8 @@ impl NetFailure {
             NetFailure::ConnectionReset => "connection reset or closed before an answer".into(),
             NetFailure::Unreachable { message } => message.clone(),
             NetFailure::Tls { problem, message } => {
-                let what = match problem {
-                    TlsProblem::CertificateExpired => "certificate expired",
-                    TlsProblem::CertificateNotYetValid => "certificate not yet valid",
-                    TlsProblem::NameMismatch => "certificate not valid for this host name",
-                    TlsProblem::Untrusted => "certificate issued by an untrusted authority",
-                    TlsProblem::Handshake => "TLS handshake failed",
-                };
-                format!("{what} ({message})")
+                let _ = problem;
+                format!("TLS: {message}")
             }
             NetFailure::Timeout => "no answer before the timeout".into(),
             NetFailure::Deadline => "the run's deadline was reached".into(),
@@ -94,8 +88,50 @@ impl NetFailure {
     }
 }
 
+fn date(t: rustls::pki_types::UnixTime) -> String {
+    let secs = i64::try_from(t.as_secs()).unwrap_or(i64::MAX);
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .map(|d| format!("{}", d.date()))
+        .unwrap_or_else(|_| format!("{secs} (UNIX)"))
+}
+
+fn days_between(a: rustls::pki_types::UnixTime, b: rustls::pki_types::UnixTime) -> u64 {
+    a.as_secs().abs_diff(b.as_secs()) / 86_400
+}
+
+/// A message an admin can act on, without the volatile verification timestamp.
+fn tls_message(err: &rustls::Error) -> String {
+    match err {
+        rustls::Error::InvalidCertificate(c) => match c {
+            CertificateError::ExpiredContext { time, not_after } => format!(
+                "certificate expired on {} ({} days ago)",
+                date(*not_after),
+                days_between(*time, *not_after)
+            ),
+            CertificateError::NotValidYetContext { time, not_before } => format!(
+                "certificate not valid before {} ({} days from now)",
+                date(*not_before),
+                days_between(*time, *not_before)
+            ),
+            CertificateError::NotValidForNameContext { expected, presented } => format!(
+                "certificate is for {}, not {}",
+                if presented.is_empty() {
+                    "no DNS name".to_string()
+                } else {
+                    presented.join(", ")
+                },
+                expected.to_str()
+            ),
+            CertificateError::UnknownIssuer => "certificate issued by an authority this machine does not trust".into(),
+            CertificateError::BadSignature => "certificate signature does not verify".into(),
+            other => format!("invalid certificate: {other:?}"),
+        },
+        other => other.to_string(),
+    }
+}
+
 fn from_rustls(err: &rustls::Error) -> NetFailure {
-    let message = err.to_string();
+    let message = tls_message(err);
     let problem = match err {
         rustls::Error::InvalidCertificate(c) => match c {
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => TlsProblem::CertificateExpired,

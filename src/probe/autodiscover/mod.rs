@@ -33,6 +33,16 @@ use crate::report::{Exchange, Step, StepStatus};
 
 pub const MAX_REDIRECTS: u32 = 10;
 
+/// Candidate labels in precedence order.
+pub const CANDIDATE_ORDER: &[&str] = &[
+    "autodiscover-url",
+    "v2",
+    "domain",
+    "autodiscover-host",
+    "http-redirect",
+    "srv",
+];
+
 #[derive(Debug, Clone)]
 pub struct Found {
     pub ews_url: String,
@@ -138,6 +148,17 @@ impl<'a> Discovery<'a> {
                 url: url.to_string(),
                 result,
             });
+        }
+    }
+
+    /// Once `winner` decided, attempts of lower-precedence candidates for this
+    /// address were speculative: whether they finished is a race, and they did
+    /// not shape the answer. Their exchanges stay in the evidence.
+    fn discard_speculative(&self, address: &str, winner: &str) {
+        let rank = |c: &str| CANDIDATE_ORDER.iter().position(|x| *x == c).unwrap_or(usize::MAX);
+        let limit = rank(winner);
+        if let Ok(mut a) = self.attempts.lock() {
+            a.retain(|at| !at.address.eq_ignore_ascii_case(address) || rank(&at.candidate) <= limit);
         }
     }
 
@@ -429,6 +450,7 @@ impl<'a> Discovery<'a> {
             let p = first_pending?;
             if results[p].is_some() {
                 let r = results[p].take()?;
+                self.discard_speculative(address, labels[p]);
                 return r.decision.map(|d| (d, r.trail));
             }
             let later = (p + 1..n).find(|&j| results[j].as_ref().is_some_and(|r| r.decision.is_some()));
@@ -456,6 +478,7 @@ impl<'a> Discovery<'a> {
                         }
                     }
                     let r = results[j].take()?;
+                    self.discard_speculative(address, labels[j]);
                     return r.decision.map(|d| (d, r.trail));
                 }
             }
@@ -537,13 +560,37 @@ impl<'a> Discovery<'a> {
         };
         outcome.resolved_address = address;
         outcome.failure = failure;
-        outcome.attempts = self.attempts.lock().map(|a| a.clone()).unwrap_or_default();
+        let mut attempts = self.attempts.lock().map(|a| a.clone()).unwrap_or_default();
+        // Concurrent candidates finish in any order; report them in precedence order.
+        let level = |a: &Attempt| {
+            visited
+                .iter()
+                .position(|v| v.eq_ignore_ascii_case(&a.address))
+                .unwrap_or(usize::MAX)
+        };
+        attempts.sort_by_key(|a| {
+            (
+                level(a),
+                CANDIDATE_ORDER
+                    .iter()
+                    .position(|c| *c == a.candidate)
+                    .unwrap_or(usize::MAX),
+            )
+        });
+        outcome.attempts = attempts;
         outcome
     }
 
     /// No candidate decided: the most telling failure among this address's attempts.
     fn rank_failure(&self, address: &str) -> AutodiscoverFailure {
-        let attempts = self.attempts.lock().map(|a| a.clone()).unwrap_or_default();
+        let mut attempts = self.attempts.lock().map(|a| a.clone()).unwrap_or_default();
+        // Equal ranks go to the higher-precedence candidate, whatever finished first.
+        attempts.sort_by_key(|a| {
+            CANDIDATE_ORDER
+                .iter()
+                .position(|c| *c == a.candidate)
+                .unwrap_or(usize::MAX)
+        });
         let mut best: Option<(u8, AutodiscoverFailure)> = None;
         let mut rejected = vec![];
         let mut auth_required = vec![];

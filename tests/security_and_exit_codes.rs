@@ -1,0 +1,219 @@
+//! Secrets never reach any output; credentials never go over http; exit codes 0/1/2/3.
+
+mod common;
+
+use base64::Engine as _;
+use common::{codes, run_exprobe, scenario_from_text, start};
+
+const CANARY: &str = "Canary-7f3a9c-Pa55";
+
+/// Autodiscover demands Basic; the root redirects to plain http after a 401
+/// would have been answered with credentials; the autodiscover host works.
+fn canary_scenario() -> String {
+    format!(
+        r#"
+name = "canary"
+description = "credentials in play on https, an http redirect on offer"
+expect = []
+[check]
+mailboxes = ["alice@contoso.com"]
+service_account = "svc-sync@contoso.com"
+[exchange]
+ews_url = "https://mail.contoso.com/EWS/Exchange.asmx"
+autodiscover_auth = "basic"
+[dns]
+mx = [{{ name = "contoso.com", exchange = "mail.contoso.com" }}]
+[[hosts]]
+name = "contoso.com"
+autodiscover = ["pox", "soap"]
+post_redirect = {{ status = 302, location = "http://mail.contoso.com/autodiscover/autodiscover.xml" }}
+[[hosts]]
+name = "autodiscover.contoso.com"
+autodiscover = ["pox"]
+http_redirect = {{ location = "http://mail.contoso.com/autodiscover/autodiscover.xml" }}
+[[hosts]]
+name = "mail.contoso.com"
+autodiscover = ["pox"]
+[[users]]
+address = "alice@contoso.com"
+[[service_accounts]]
+address = "svc-sync@contoso.com"
+password = "{CANARY}"
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canary_password_never_appears_in_any_output() {
+    let running = start(scenario_from_text(&canary_scenario())).await;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("svc-sync@contoso.com:{CANARY}"));
+    let out_file = running.dir.path().join("report.json");
+    let variants: Vec<Vec<String>> = vec![
+        running.check_args(&["--format=human", "--show-http", "-vv"]),
+        running.check_args(&["--format=json", "-vv"]),
+        running.check_args(&["--format=json", &format!("--output={}", out_file.display())]),
+        running.check_args(&["--format=human", "--show-http", "-v"]),
+    ];
+    for args in variants {
+        let out = running.run_cli(args.clone()).await;
+        let all = [
+            out.stdout.clone(),
+            out.stderr.clone(),
+            std::fs::read(&out_file).unwrap_or_default(),
+        ]
+        .concat();
+        let text = String::from_utf8_lossy(&all);
+        assert!(!text.contains(CANARY), "canary leaked with {args:?}");
+        assert!(!text.contains(&encoded), "base64 credentials leaked with {args:?}");
+        if args.iter().any(|a| a == "--show-http") {
+            assert!(
+                text.contains("Authorization: Basic [redacted]"),
+                "--show-http shows the redacted header"
+            );
+        }
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    // The test can fail: the password really was sent, over https, to the lab.
+    let requests = running.lab.requests();
+    assert!(requests
+        .iter()
+        .any(|r| r.scheme == "https" && r.header("authorization") == Some(format!("Basic {encoded}").as_str())));
+    for r in &requests {
+        if r.scheme == "http" {
+            assert!(
+                r.header("authorization").is_none(),
+                "credentials over http to {}{}",
+                r.host,
+                r.path
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insecure_redirect_is_never_followed_with_or_without_credentials() {
+    let text = canary_scenario().replace(
+        "[[hosts]]\nname = \"autodiscover.contoso.com\"\nautodiscover = [\"pox\"]\n",
+        "[[hosts]]\nname = \"autodiscover.contoso.com\"\n",
+    );
+    let running = start(scenario_from_text(&text)).await;
+    let (report, out) = running.check_json(&[]).await;
+    assert_eq!(codes(&report), ["autodiscover.insecure_redirect_refused"]);
+    assert_eq!(out.status.code(), Some(2));
+    let requests = running.lab.requests();
+    assert!(
+        !requests.iter().any(|r| r.scheme == "http" && r.method == "POST"),
+        "an http Location was followed"
+    );
+    assert!(requests
+        .iter()
+        .all(|r| r.scheme == "https" || r.header("authorization").is_none()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_codes_pass_warn_fail() {
+    let healthy = start(exprobe::lab::Scenario::builtin("autodiscover-pox-root").expect("scenario")).await;
+    let out = healthy.run_cli(healthy.check_args(&[])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+
+    // A warning only: the EWS URL given differs from autodiscover's.
+    let out = healthy
+        .run_cli(healthy.check_args(&["--ews-url=https://legacy.contoso.com/ews/exchange.asmx"]))
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("autodiscover.ews_url_mismatch"));
+
+    let broken = start(exprobe::lab::Scenario::builtin("tls-expired").expect("scenario")).await;
+    let out = broken.run_cli(broken.check_args(&[])).await;
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn exit_code_3_for_usage_and_input_errors() {
+    let cases: &[&[&str]] = &[
+        &["check", "--bogus-flag"],
+        &["check"],
+        &["check", "--mailbox=a@contoso.com", "--auth=basic"],
+        &[
+            "check",
+            "--mailbox=a@contoso.com",
+            "--service-account=s@contoso.com",
+            "--password-env=EXPROBE_UNSET_VAR_FOR_TEST",
+        ],
+        &["check", "--mailbox=a@contoso.com", "--connect-to=a:b:c:d"],
+        &[
+            "check",
+            "--mailbox=a@contoso.com",
+            "--ews-url=http://mail.contoso.com/EWS/Exchange.asmx",
+        ],
+        &["check", "--mailbox=a@contoso.com", "--ca-file=/nonexistent/ca.pem"],
+        &["check", "--mailboxes=/nonexistent/list.txt"],
+        &["check", "--mailbox=a@contoso.com", "--timeout=0"],
+        &["explain", "no.such_code"],
+        &["demo", "--scenario=no-such-scenario"],
+        &["lab", "serve", "--scenario=autodiscover-pox-root", "--bind=192.0.2.1"],
+        &["nonsense"],
+    ];
+    for args in cases {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let out = run_exprobe(&args, None);
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.stdout.is_empty(), "{args:?}: errors go to stderr");
+        assert!(!out.stderr.is_empty(), "{args:?}: a message explains the error");
+    }
+    for ok in [
+        &["--help"][..],
+        &["--version"],
+        &["explain"],
+        &["explain", "tls.certificate_expired"],
+        &["lab", "list"],
+        &["schema"],
+        &["completions", "bash"],
+    ] {
+        let args: Vec<String> = ok.iter().map(|s| s.to_string()).collect();
+        let out = run_exprobe(&args, None);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(!out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn invalid_mailbox_is_a_finding_not_a_crash() {
+    let args: Vec<String> = [
+        "check",
+        "--mailbox=not-an-address",
+        "--format=json",
+        "--dns-server=127.0.0.1:9",
+        "--timeout=1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let out = run_exprobe(&args, None);
+    let report: exprobe::report::Report = serde_json::from_slice(&out.stdout).expect("report");
+    assert_eq!(codes(&report), ["input.invalid_address"]);
+    assert_eq!(
+        report
+            .steps
+            .iter()
+            .find(|s| s.probe == "autodiscover")
+            .and_then(|s| s.skipped_because.clone())
+            .as_deref(),
+        Some("input")
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn schema_describes_the_report() {
+    let out = run_exprobe(&["schema".to_string()], None);
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).expect("schema is JSON");
+    for field in ["schema_version", "steps", "findings", "mailboxes", "insecure", "status"] {
+        assert!(schema["properties"][field].is_object(), "schema has {field}");
+    }
+}

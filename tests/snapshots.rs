@@ -1,0 +1,57 @@
+//! insta snapshots of the human and JSON reports (timings, timestamps and
+//! evidence redacted: they change from run to run).
+
+use exprobe::lab::Scenario;
+use exprobe::report::{human, Report};
+
+async fn report(name: &str) -> Report {
+    let (report, _) = exprobe::app::run_scenario(Scenario::builtin(name).expect("scenario"))
+        .await
+        .expect("run");
+    report
+}
+
+fn human_text(report: &Report) -> String {
+    human::render(
+        report,
+        human::HumanOptions {
+            color: false,
+            show_http: false,
+        },
+    )
+}
+
+macro_rules! snapshot_both {
+    ($name:literal, $human:ident, $json:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $human() {
+            let r = report($name).await;
+            insta::with_settings!({filters => vec![
+                (r" +\d+ ms\b", " [ms] ms"),
+                (r"started \S+", "started [time]"),
+            ]}, {
+                insta::assert_snapshot!(human_text(&r));
+            });
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $json() {
+            let r = report($name).await;
+            insta::assert_json_snapshot!(r, {
+                ".started_at" => "[time]",
+                ".duration_ms" => "[ms]",
+                ".steps[].duration_ms" => "[ms]",
+                ".steps[].evidence" => "[evidence]",
+            });
+        }
+    };
+}
+
+snapshot_both!("autodiscover-pox-root", human_pox_root, json_pox_root);
+snapshot_both!("autodiscover-redirect-addr", human_redirect_addr, json_redirect_addr);
+snapshot_both!("tls-expired", human_tls_expired, json_tls_expired);
+snapshot_both!(
+    "dns-domain-not-found",
+    human_dns_domain_not_found,
+    json_dns_domain_not_found
+);
