@@ -105,6 +105,32 @@ async fn bind_tcp(ip: IpAddr, what: &'static str) -> Result<TcpListener, LabErro
         .map_err(|source| LabError::Bind { what, source })
 }
 
+/// DNS over UDP and TCP on the same port number, as resolvers expect. The
+/// system picks the UDP port; the same TCP port may be taken, so retry.
+async fn bind_dns(ip: IpAddr) -> Result<(UdpSocket, TcpListener, SocketAddr), LabError> {
+    let mut last = None;
+    for _ in 0..20 {
+        let udp = UdpSocket::bind(SocketAddr::new(ip, 0))
+            .await
+            .map_err(|source| LabError::Bind {
+                what: "the DNS port (udp)",
+                source,
+            })?;
+        let addr = udp.local_addr().map_err(|source| LabError::Bind {
+            what: "the DNS port",
+            source,
+        })?;
+        match TcpListener::bind(addr).await {
+            Ok(tcp) => return Ok((udp, tcp, addr)),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(LabError::Bind {
+        what: "the DNS port (tcp)",
+        source: last.unwrap_or_else(|| std::io::Error::other("no port")),
+    })
+}
+
 impl Lab {
     /// Start the lab on `ip` (loopback only), on ports the system chooses.
     pub async fn start(scenario: Scenario, ip: IpAddr, record_to: Option<PathBuf>) -> Result<Lab, LabError> {
@@ -136,21 +162,7 @@ impl Lab {
         });
         let https = bind_tcp(ip, "the HTTPS port").await?;
         let http = bind_tcp(ip, "the HTTP port").await?;
-        let udp = UdpSocket::bind(SocketAddr::new(ip, 0))
-            .await
-            .map_err(|source| LabError::Bind {
-                what: "the DNS port (udp)",
-                source,
-            })?;
-        let dns_addr = udp.local_addr().map_err(|source| LabError::Bind {
-            what: "the DNS port",
-            source,
-        })?;
-        // DNS over TCP on the same port number as UDP, as resolvers expect.
-        let dns_tcp = TcpListener::bind(dns_addr).await.map_err(|source| LabError::Bind {
-            what: "the DNS port (tcp)",
-            source,
-        })?;
+        let (udp, dns_tcp, dns_addr) = bind_dns(ip).await?;
         let https_addr = https.local_addr().map_err(|source| LabError::Bind {
             what: "the HTTPS port",
             source,
