@@ -1,0 +1,313 @@
+//! Redirect kinds, hostile servers, latency and deadlines, against the lab.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{codes, scenario_from_text, start};
+
+fn base(extra: &str) -> String {
+    format!(
+        r#"
+name = "test"
+description = "test"
+[check]
+mailboxes = ["alice@contoso.com"]
+[exchange]
+ews_url = "https://mail.contoso.com/EWS/Exchange.asmx"
+[dns]
+mx = [{{ name = "contoso.com", exchange = "mail.contoso.com" }}]
+{extra}
+"#
+    )
+}
+
+async fn run(extra: &str, args: &[&str]) -> (exprobe::report::Report, common::Running) {
+    let running = start(scenario_from_text(&base(extra))).await;
+    let (report, _) = running.check_json(args).await;
+    (report, running)
+}
+
+fn observations(report: &exprobe::report::Report) -> serde_json::Value {
+    report
+        .steps
+        .iter()
+        .find(|s| s.probe == "autodiscover")
+        .map(|s| s.observations.clone())
+        .expect("step")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pox_redirect_url_is_followed() {
+    let (report, _) = run(
+        r#"
+[[hosts]]
+name = "contoso.com"
+autodiscover = ["pox"]
+[[hosts]]
+name = "autodiscover.contoso.com"
+[[hosts]]
+name = "mail.contoso.com"
+autodiscover = ["pox"]
+[[users]]
+address = "alice@contoso.com"
+redirect_url = "https://mail.contoso.com/autodiscover/autodiscover.xml"
+"#,
+        &[],
+    )
+    .await;
+    // The lab answers redirectUrl for alice on every host: mail.contoso.com too, so this loops.
+    assert_eq!(codes(&report), ["autodiscover.redirect_loop"]);
+    let o = observations(&report);
+    assert_eq!(o["redirects"][0]["kind"], "url");
+    assert_eq!(
+        o["redirects"][0]["to"],
+        "https://mail.contoso.com/autodiscover/autodiscover.xml"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soap_redirect_address_and_http_3xx_are_followed() {
+    let (report, running) = run(
+        r#"
+[[hosts]]
+name = "contoso.com"
+autodiscover = ["soap"]
+post_redirect = { status = 301, location = "https://autodiscover.contoso.com/autodiscover/autodiscover.svc" }
+[[hosts]]
+name = "autodiscover.contoso.com"
+autodiscover = ["soap"]
+[[users]]
+address = "alice@contoso.com"
+redirect_addr = "alice.smith@contoso.com"
+[[users]]
+address = "alice.smith@contoso.com"
+"#,
+        &[],
+    )
+    .await;
+    assert!(codes(&report).is_empty(), "{:?}", codes(&report));
+    let o = observations(&report);
+    let kinds: Vec<&str> = o["redirects"]
+        .as_array()
+        .expect("hops")
+        .iter()
+        .filter_map(|h| h["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"http") && kinds.contains(&"address"), "{kinds:?}");
+    assert_eq!(o["method"], "soap");
+    assert_eq!(o["resolved_address"], "alice.smith@contoso.com");
+    assert!(running
+        .lab
+        .requests()
+        .iter()
+        .all(|r| r.scheme == "https" || (r.method == "GET" && r.header("authorization").is_none())));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirect_to_a_non_autodiscover_path_is_refused() {
+    let (report, running) = run(
+        r#"
+[[hosts]]
+name = "contoso.com"
+autodiscover = ["pox"]
+post_redirect = { location = "https://mail.contoso.com/owa/" }
+[[hosts]]
+name = "mail.contoso.com"
+[[users]]
+address = "alice@contoso.com"
+"#,
+        &[],
+    )
+    .await;
+    assert_eq!(codes(&report), ["autodiscover.insecure_redirect_refused"]);
+    assert!(!running.lab.requests().iter().any(|r| r.path.starts_with("/owa")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_site_on_the_root_is_an_invalid_response_when_nothing_else_answers() {
+    let (report, _) = run(
+        r#"
+[[hosts]]
+name = "contoso.com"
+[[responses]]
+host = "contoso.com"
+path = "/autodiscover/autodiscover.xml"
+body = "<html><head><title>Contoso</title></head><body>Welcome</body></html>"
+headers = { "Content-Type" = "text/html" }
+"#,
+        &[],
+    )
+    .await;
+    assert_eq!(codes(&report), ["autodiscover.invalid_response"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_over_two_mebibytes_is_capped_and_reported() {
+    let huge = "x".repeat(3 << 20);
+    let (report, _) = run(
+        &format!(
+            r#"
+[[hosts]]
+name = "contoso.com"
+[[responses]]
+host = "contoso.com"
+path = "/autodiscover/autodiscover.xml"
+body = "{huge}"
+"#
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(codes(&report), ["autodiscover.invalid_response"]);
+    let step = report.steps.iter().find(|s| s.probe == "autodiscover").expect("step");
+    let capped = step
+        .evidence
+        .iter()
+        .filter_map(|e| e.response.as_ref())
+        .find(|r| r.truncated)
+        .expect("a truncated response");
+    assert_eq!(capped.body_bytes, 2 << 20);
+    assert!(
+        capped.body_excerpt.chars().count() <= 4097,
+        "evidence keeps an excerpt only"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_connections_are_network_unreachable() {
+    let (report, _) = run(
+        r#"
+[[hosts]]
+name = "contoso.com"
+behavior = "reset"
+[[hosts]]
+name = "autodiscover.contoso.com"
+behavior = "reset"
+"#,
+        &[],
+    )
+    .await;
+    assert_eq!(codes(&report), ["network.unreachable"]);
+    let f = &report.findings[0];
+    assert!(
+        f.detail.contains("contoso.com"),
+        "the finding names the host: {}",
+        f.detail
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hosts_that_never_answer_cost_one_timeout_not_one_per_request() {
+    let began = Instant::now();
+    let (report, _) = run(
+        r#"
+[[hosts]]
+name = "contoso.com"
+behavior = "hang"
+[[hosts]]
+name = "autodiscover.contoso.com"
+behavior = "hang"
+"#,
+        &["--timeout=1"],
+    )
+    .await;
+    let wall = began.elapsed();
+    assert_eq!(codes(&report), ["network.unreachable"]);
+    assert!(
+        report.findings[0].detail.contains("timeout"),
+        "{}",
+        report.findings[0].detail
+    );
+    // Candidates run concurrently and each host is abandoned after its first timeout.
+    assert!(wall < Duration::from_secs(4), "took {wall:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadline_bounds_the_whole_run() {
+    let began = Instant::now();
+    let (report, _) = run(
+        r#"
+[[hosts]]
+name = "contoso.com"
+behavior = "hang"
+[[hosts]]
+name = "autodiscover.contoso.com"
+behavior = "hang"
+"#,
+        &["--timeout=30", "--deadline=1"],
+    )
+    .await;
+    assert!(began.elapsed() < Duration::from_secs(5), "took {:?}", began.elapsed());
+    let o = observations(&report);
+    let text = o.to_string();
+    assert!(
+        text.contains("deadline"),
+        "attempts say the deadline stopped them: {text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latency_is_applied_and_measured() {
+    let (report, _) = run(
+        r#"
+[[hosts]]
+name = "contoso.com"
+autodiscover = ["pox"]
+latency_ms = 300
+[[users]]
+address = "alice@contoso.com"
+"#,
+        &[],
+    )
+    .await;
+    assert!(codes(&report).is_empty());
+    let step = report.steps.iter().find(|s| s.probe == "autodiscover").expect("step");
+    assert!(step.duration_ms >= 300, "{}", step.duration_ms);
+    assert!(step.evidence.iter().any(|e| e.duration_ms >= 300));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_mailboxes_each_get_exactly_one_result() {
+    let mut users = String::new();
+    let mut list = String::new();
+    for i in 0..40 {
+        if i % 3 != 0 {
+            users.push_str(&format!("[[users]]\naddress = \"user{i}@contoso.com\"\n"));
+        }
+        list.push_str(&format!("user{i}@contoso.com\n"));
+    }
+    list.push_str("not an address\n");
+    let running = start(scenario_from_text(&base(&format!(
+        "[[hosts]]\nname = \"contoso.com\"\nautodiscover = [\"pox\"]\n{users}"
+    ))))
+    .await;
+    let file = running.dir.path().join("mailboxes.txt");
+    std::fs::write(&file, format!("# everyone\n{list}")).expect("write list");
+    let mut args: Vec<String> = running
+        .check_args(&[])
+        .into_iter()
+        .filter(|a| !a.starts_with("--mailbox="))
+        .collect();
+    args.push(format!("--mailboxes={}", file.display()));
+    args.push("--format=json".into());
+    args.push("--concurrency=4".into());
+    let out = running.run_cli(args).await;
+    let report: exprobe::report::Report = serde_json::from_slice(&out.stdout).expect("report");
+    assert_eq!(report.mailboxes.len(), 41);
+    let not_found = report
+        .mailboxes
+        .iter()
+        .filter(|m| m.findings == ["autodiscover.user_not_found"])
+        .count();
+    assert_eq!(not_found, 14);
+    assert_eq!(
+        report
+            .mailboxes
+            .iter()
+            .filter(|m| m.findings == ["input.invalid_address"])
+            .count(),
+        1
+    );
+    assert_eq!(report.mailboxes.iter().filter(|m| m.findings.is_empty()).count(), 26);
+}
