@@ -734,24 +734,49 @@ pub async fn run(
     let (status, detail) = match (&outcome.ews_url, &outcome.failure) {
         (Some(url), _) => {
             let mut d = format!(
-                "EWS URL {url} via {} at {}",
+                "EWS URL {url} via {} at {} (candidate {})",
                 outcome.method.map(Method::as_str).unwrap_or("?"),
-                outcome.found_at.as_deref().unwrap_or("?")
+                outcome.found_at.as_deref().unwrap_or("?"),
+                outcome.candidate.as_deref().unwrap_or("?"),
             );
-            if !outcome.redirects.is_empty() {
-                let chain: Vec<String> = outcome.redirects.iter().map(|h| h.to.clone()).collect();
-                d.push_str(&format!(
-                    "; {} redirect(s): {}",
-                    outcome.redirects.len(),
-                    chain.join(" → ")
-                ));
+            let addresses: Vec<&str> = std::iter::once(outcome.mailbox.as_str())
+                .chain(
+                    outcome
+                        .redirects
+                        .iter()
+                        .filter(|h| h.kind == RedirectKind::Address)
+                        .map(|h| h.to.as_str()),
+                )
+                .collect();
+            if addresses.len() > 1 {
+                d.push_str(&format!("; address redirects {}", addresses.join(" → ")));
+            }
+            let url_hops = outcome
+                .redirects
+                .iter()
+                .filter(|h| h.kind != RedirectKind::Address)
+                .count();
+            if url_hops > 0 {
+                d.push_str(&format!("; {url_hops} URL redirect(s)"));
             }
             if let Some(p) = &outcome.primary_smtp_address {
                 d.push_str(&format!("; primary SMTP address {p}"));
             }
-            let cross: Vec<&RedirectHop> = outcome.redirects.iter().filter(|h| h.cross_domain).collect();
-            if !cross.is_empty() {
-                d.push_str(&format!("; redirected to another domain: {}", cross[0].to));
+            if let Some(hop) = outcome.redirects.iter().find(|h| h.cross_domain) {
+                d.push_str(&format!("; redirected to another domain ({} → {})", hop.from, hop.to));
+            }
+            let abandoned: Vec<&str> = outcome
+                .attempts
+                .iter()
+                .filter(|a| matches!(a.result, AttemptResult::Abandoned { .. }))
+                .map(|a| a.candidate.as_str())
+                .collect();
+            if !abandoned.is_empty() {
+                d.push_str(&format!(
+                    "; no answer from candidate {} within {} ms of a later one answering: abandoned",
+                    abandoned.join(", "),
+                    settings.grace.as_millis()
+                ));
             }
             (StepStatus::Pass, d)
         }
