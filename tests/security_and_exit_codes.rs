@@ -48,14 +48,23 @@ async fn canary_password_never_appears_in_any_output() {
     let running = start(scenario_from_text(&canary_scenario())).await;
     let encoded = base64::engine::general_purpose::STANDARD.encode(format!("svc-sync@contoso.com:{CANARY}"));
     let out_file = running.dir.path().join("report.json");
-    let variants: Vec<Vec<String>> = vec![
-        running.check_args(&["--format=human", "--show-http", "-vv"]),
-        running.check_args(&["--format=json", "-vv"]),
-        running.check_args(&["--format=json", &format!("--output={}", out_file.display())]),
-        running.check_args(&["--format=human", "--show-http", "-v"]),
+    // Every format, every log level, evidence shown; the last one turns on
+    // trace logs of every crate (hyper, reqwest, rustls) too.
+    let variants: Vec<(Vec<String>, &[(&str, &str)])> = vec![
+        (running.check_args(&["--format=human", "--show-http", "-vv"]), &[]),
+        (running.check_args(&["--format=json", "-vv"]), &[]),
+        (
+            running.check_args(&["--format=json", &format!("--output={}", out_file.display())]),
+            &[],
+        ),
+        (running.check_args(&["--format=human", "--show-http", "-v"]), &[]),
+        (
+            running.check_args(&["--format=human", "--show-http"]),
+            &[("EXPROBE_LOG", "trace")],
+        ),
     ];
-    for args in variants {
-        let out = running.run_cli(args.clone()).await;
+    for (args, env) in variants {
+        let out = running.run_cli_env(args.clone(), env).await;
         let all = [
             out.stdout.clone(),
             out.stderr.clone(),

@@ -40,8 +40,13 @@ impl Running {
 
     /// Run the real binary (off the runtime thread: the lab keeps serving).
     pub async fn run_cli(&self, args: Vec<String>) -> Output {
+        self.run_cli_env(args, &[]).await
+    }
+
+    pub async fn run_cli_env(&self, args: Vec<String>, env: &[(&str, &str)]) -> Output {
         let password = self.lab.password().map(|p| p.expose().to_string());
-        tokio::task::spawn_blocking(move || run_exprobe(&args, password.as_deref()))
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        tokio::task::spawn_blocking(move || run_exprobe_env(&args, password.as_deref(), &env))
             .await
             .expect("CLI thread")
     }
@@ -62,8 +67,18 @@ impl Running {
 }
 
 pub fn run_exprobe(args: &[String], password: Option<&str>) -> Output {
+    run_exprobe_env(args, password, &[])
+}
+
+pub fn run_exprobe_env(args: &[String], password: Option<&str>, env: &[(String, String)]) -> Output {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_exprobe"));
-    cmd.args(args).env_remove("EXPROBE_PASSWORD").env("NO_COLOR", "1");
+    cmd.args(args)
+        .env_remove("EXPROBE_PASSWORD")
+        .env_remove("EXPROBE_LOG")
+        .env("NO_COLOR", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     if let Some(p) = password {
         cmd.env(PASSWORD_ENV, p);
     }
