@@ -273,8 +273,12 @@ fn read_password(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<Option<
             path: "stdin".into(),
             source,
         })?)
-    } else {
+    } else if args.service_account.is_some() {
+        // The default variable only counts for a run that names a service account:
+        // a discovery-only run must not fail because it happens to be set.
         secrets.env(DEFAULT_PASSWORD_ENV)
+    } else {
+        None
     };
     match raw {
         None => Ok(None),

@@ -50,7 +50,8 @@ async fn canary_password_never_appears_in_any_output() {
     let out_file = running.dir.path().join("report.json");
     // Every format, every log level, evidence shown; the last one turns on
     // trace logs of every crate (hyper, reqwest, rustls) too.
-    let variants: Vec<(Vec<String>, &[(&str, &str)])> = vec![
+    type Variant<'a> = (Vec<String>, &'a [(&'a str, &'a str)]);
+    let variants: Vec<Variant> = vec![
         (running.check_args(&["--format=human", "--show-http", "-vv"]), &[]),
         (running.check_args(&["--format=json", "-vv"]), &[]),
         (

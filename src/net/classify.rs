@@ -76,10 +76,7 @@ impl NetFailure {
             NetFailure::ConnectionRefused => "connection refused".into(),
             NetFailure::ConnectionReset => "connection reset or closed before an answer".into(),
             NetFailure::Unreachable { message } => message.clone(),
-            NetFailure::Tls { problem, message } => {
-                let _ = problem;
-                format!("TLS: {message}")
-            }
+            NetFailure::Tls { message, .. } => format!("TLS: {message}"),
             NetFailure::Timeout => "no answer before the timeout".into(),
             NetFailure::Deadline => "the run's deadline was reached".into(),
             NetFailure::RefusedByPolicy { reason } => format!("not sent: {reason}"),

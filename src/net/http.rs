@@ -186,8 +186,8 @@ impl Net {
         Ok(client)
     }
 
-    /// Why credentials may not go with this request, if they may not.
-    fn credential_policy(&self, url: &url::Url) -> Option<String> {
+    /// Why credentials may not go with this request, if they may not (SPEC 6).
+    pub fn credential_policy(&self, url: &url::Url) -> Option<String> {
         if url.scheme() != "https" {
             return Some(format!("credentials are never sent over {}://", url.scheme()));
         }

@@ -157,13 +157,14 @@ impl Discovery<'_> {
             self.log_attempt(candidate, address, method, url.as_str(), AttemptResult::AuthRequired);
             return Err(EndpointResult::Continue { host_failed: false });
         };
-        if url.scheme() != "https" || !self.net.is_allowed(url.host_str().unwrap_or("")) {
-            self.log_attempt(candidate, address, method, url.as_str(), AttemptResult::CredentialsWithheld {
-                reason: format!(
-                    "{} is not one of the hosts allowed to receive credentials (the mailbox domains, their subdomains and the endpoints you named)",
-                    url.host_str().unwrap_or("")
-                ),
-            });
+        if let Some(reason) = self.net.credential_policy(url) {
+            self.log_attempt(
+                candidate,
+                address,
+                method,
+                url.as_str(),
+                AttemptResult::CredentialsWithheld { reason },
+            );
             return Err(EndpointResult::Continue { host_failed: false });
         }
         let mut authed = request;
