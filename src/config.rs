@@ -484,6 +484,60 @@ mod tests {
         assert!(parse_dns_server("dns.google").is_err());
     }
 
+    struct FakeSecrets(Option<&'static str>);
+
+    impl SecretSource for FakeSecrets {
+        fn env(&self, name: &str) -> Option<String> {
+            (name == DEFAULT_PASSWORD_ENV)
+                .then(|| self.0.map(str::to_string))
+                .flatten()
+        }
+        fn stdin_line(&self) -> std::io::Result<String> {
+            Ok("from-stdin\n".into())
+        }
+    }
+
+    fn parse(args: &[&str], secrets: &FakeSecrets) -> Result<CheckConfig, ConfigError> {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from(["exprobe", "check"].iter().chain(args)).expect("clap");
+        let crate::cli::Command::Check(check) = cli.command else {
+            panic!("check")
+        };
+        check_config(&check, secrets).map(|(c, _)| c)
+    }
+
+    #[test]
+    fn auth_mode_inference() {
+        let with_env = FakeSecrets(Some("pw"));
+        let without = FakeSecrets(None);
+        let m = "--mailbox=a@contoso.com";
+        let sa = "--service-account=svc@contoso.com";
+        // The default variable alone does not turn a discovery run into an error.
+        assert_eq!(parse(&[m], &with_env).map(|c| c.auth).ok(), Some(AuthMode::None));
+        assert_eq!(parse(&[m, sa], &with_env).map(|c| c.auth).ok(), Some(AuthMode::Basic));
+        assert_eq!(parse(&[m, sa], &without).map(|c| c.auth).ok(), Some(AuthMode::None));
+        assert_eq!(
+            parse(&[m, sa, "--password-stdin"], &without).map(|c| c.auth).ok(),
+            Some(AuthMode::Basic)
+        );
+        assert!(
+            parse(&[m, "--auth=basic", sa], &without).is_err(),
+            "basic without a password"
+        );
+        assert!(
+            parse(&[m, "--password-stdin"], &without).is_err(),
+            "an explicit password needs a service account"
+        );
+        assert!(
+            parse(&[m, sa, "--password-env=OTHER"], &with_env).is_err(),
+            "unset variable"
+        );
+        assert_eq!(
+            parse(&[m, sa, "--auth=none"], &with_env).map(|c| c.auth).ok(),
+            Some(AuthMode::None)
+        );
+    }
+
     #[test]
     fn mailbox_lists() {
         let plain = "# users\nalice@contoso.com\n\n bob@contoso.com \n";
