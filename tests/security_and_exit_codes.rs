@@ -34,11 +34,13 @@ http_redirect = {{ location = "http://mail.contoso.com/autodiscover/autodiscover
 [[hosts]]
 name = "mail.contoso.com"
 autodiscover = ["pox"]
+ews = true
 [[users]]
 address = "alice@contoso.com"
 [[service_accounts]]
 address = "svc-sync@contoso.com"
 password = "{CANARY}"
+application_impersonation = true
 "#
     )
 }
@@ -126,10 +128,9 @@ async fn exit_codes_pass_warn_fail() {
     let out = healthy.run_cli(healthy.check_args(&[])).await;
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
 
-    // A warning only: the EWS URL given differs from autodiscover's.
-    let out = healthy
-        .run_cli(healthy.check_args(&["--ews-url=https://legacy.contoso.com/ews/exchange.asmx"]))
-        .await;
+    // A warning only: the EWS URL given (which works) differs from autodiscover's.
+    let mismatch = start(exprobe::lab::Scenario::builtin("ews-url-mismatch").expect("scenario")).await;
+    let out = mismatch.run_cli(mismatch.check_args(&[])).await;
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(String::from_utf8_lossy(&out.stdout).contains("autodiscover.ews_url_mismatch"));
 

@@ -42,6 +42,7 @@ macro_rules! snapshot_both {
                 ".duration_ms" => "[ms]",
                 ".steps[].duration_ms" => "[ms]",
                 ".steps[].evidence" => "[evidence]",
+                ".steps[].observations.server_headers[\"request-id\"]" => "[request-id]",
             });
         }
     };
@@ -55,3 +56,9 @@ snapshot_both!(
     human_dns_domain_not_found,
     json_dns_domain_not_found
 );
+snapshot_both!(
+    "ews-impersonation-scope-excludes",
+    human_scope_excludes,
+    json_scope_excludes
+);
+snapshot_both!("ews-basic-on-online", human_basic_on_online, json_basic_on_online);

@@ -2,6 +2,7 @@
 //! cause first) → the [`Report`].
 
 pub mod catalogue;
+mod ews_rules;
 mod rules;
 
 use std::collections::BTreeMap;
@@ -43,6 +44,7 @@ fn status_of(findings: &[&Finding]) -> OverallStatus {
 
 pub fn build_report(config: &CheckConfig, outcome: RunOutcome) -> Report {
     let mut raised = rules::evaluate(config, &outcome);
+    ews_rules::evaluate(config, &outcome, &mut raised);
     // Root cause first: by severity, then by the stage that failed first.
     raised.sort_by_key(|r| {
         let sev = catalogue::lookup(r.code)

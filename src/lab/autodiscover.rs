@@ -1,12 +1,12 @@
 //! The lab's autodiscover answers (POX, SOAP GetUserSettings, v2 JSON),
 //! built from the organization model in the shapes of PROTOCOL.md.
 
-use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Method, Response};
 
-use super::scenario::{AuthScheme, AutodiscoverAuth, Endpoint, HostSpec, Scenario, UserSpec};
+use super::auth::{authorized, unauthorized};
+use super::scenario::{AutodiscoverAuth, Endpoint, HostSpec, Scenario, UserSpec};
 use super::server::{respond, xml_response};
 use crate::protocol::pox::{escape, OUTLOOK_RESPONSE_NS, REQUEST_NS, RESPONSE_NS};
 use crate::protocol::soap_autodiscover::{AUTODISCOVER_NS, SOAP_ENVELOPE_NS};
@@ -38,50 +38,10 @@ pub fn answer(scenario: &Scenario, req: &AutodiscoverRequest<'_>) -> Option<Resp
     None
 }
 
-fn unauthorized(scenario: &Scenario, host: &str) -> Response<Full<Bytes>> {
-    let mut headers: Vec<(&str, String)> = scenario
-        .exchange
-        .auth_schemes
-        .iter()
-        .map(|s| {
-            let value = match s {
-                AuthScheme::Negotiate => "Negotiate".to_string(),
-                AuthScheme::Ntlm => "NTLM".to_string(),
-                AuthScheme::Basic => format!("Basic realm=\"{host}\""),
-            };
-            ("WWW-Authenticate", value)
-        })
-        .collect();
-    headers.push(("X-SOAP-Enabled", "True".into()));
-    headers.push(("X-WSSecurity-Enabled", "True".into()));
-    respond(401, &headers, Bytes::new())
-}
-
-/// Basic credentials of a known service account.
-fn authorized(scenario: &Scenario, authorization: Option<&str>) -> bool {
-    let Some(value) = authorization else { return false };
-    let Some((scheme, token)) = value.split_once(' ') else {
-        return false;
-    };
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return false;
-    }
-    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(token.trim()) else {
-        return false;
-    };
-    let Ok(text) = String::from_utf8(decoded) else {
-        return false;
-    };
-    let Some((user, password)) = text.split_once(':') else {
-        return false;
-    };
-    scenario.service_account(user).is_some_and(|sa| sa.password == password)
-}
-
 fn auth_gate(scenario: &Scenario, req: &AutodiscoverRequest<'_>) -> Option<Response<Full<Bytes>>> {
     match scenario.exchange.autodiscover_auth {
         AutodiscoverAuth::None => None,
-        AutodiscoverAuth::Basic if authorized(scenario, req.authorization) => None,
+        AutodiscoverAuth::Basic if authorized(scenario, req.authorization).is_some() => None,
         AutodiscoverAuth::Basic => Some(unauthorized(scenario, &req.host.name)),
     }
 }

@@ -1,9 +1,11 @@
 //! The lab: a simulated organization on loopback (DNS, HTTPS, HTTP) driven by
 //! a scenario's model, used by `demo`, `lab serve` and the tests.
 
+mod auth;
 mod autodiscover;
 pub mod certs;
 pub mod dns;
+mod ews;
 pub mod scenario;
 mod server;
 
@@ -79,6 +81,8 @@ pub struct LabState {
     certs: certs::LabCertificates,
     recorder: Recorder,
     started: Instant,
+    ews_in_flight: std::sync::atomic::AtomicU32,
+    ews_impersonations: std::sync::atomic::AtomicU32,
 }
 
 /// A running lab. Dropping it stops every listener.
@@ -159,6 +163,8 @@ impl Lab {
                 file,
             },
             started: Instant::now(),
+            ews_in_flight: Default::default(),
+            ews_impersonations: Default::default(),
         });
         let https = bind_tcp(ip, "the HTTPS port").await?;
         let http = bind_tcp(ip, "the HTTP port").await?;
@@ -226,8 +232,11 @@ impl Lab {
         ]
     }
 
-    /// The service account's password, when the scenario has one.
+    /// The password the check sends: `check.password`, else the service account's.
     pub fn password(&self) -> Option<Secret> {
+        if let Some(p) = &self.scenario().check.password {
+            return Some(Secret::new(p.clone()));
+        }
         let sa = self.scenario().check.service_account.as_deref()?;
         self.scenario()
             .service_account(sa)

@@ -65,6 +65,8 @@ pub struct CheckSpec {
     pub autodiscover_url: Option<String>,
     /// Per-request timeout for this scenario's check (seconds).
     pub timeout: Option<f64>,
+    /// The password the check sends, when it is not the service account's (a wrong one).
+    pub password: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -97,6 +99,9 @@ pub struct HostSpec {
     /// Delay before every answer on this host, in milliseconds.
     #[serde(default)]
     pub latency_ms: u64,
+    /// Serves EWS at /EWS/Exchange.asmx.
+    #[serde(default)]
+    pub ews: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -114,6 +119,9 @@ pub struct UserSpec {
     pub redirect_url: Option<String>,
     /// This user's EWS URL, when not the organization's.
     pub ews_url: Option<String>,
+    /// Groups the user is a member of (impersonation scopes).
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -127,6 +135,14 @@ pub struct ServiceAccountSpec {
     pub password: String,
     #[serde(default = "yes")]
     pub mailbox: bool,
+    /// Holds the ApplicationImpersonation role (ms-Exch-EPI-May-Impersonate).
+    #[serde(default)]
+    pub application_impersonation: bool,
+    /// The role's scope: members of this group only (none: the whole organization).
+    pub impersonation_scope_group: Option<String>,
+    /// ms-Exch-EPI-Impersonation on the Client Access server (missing: ErrorImpersonationDenied).
+    #[serde(default = "yes")]
+    pub server_impersonation: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -142,6 +158,21 @@ pub struct ExchangeSpec {
     /// Schemes offered in `WWW-Authenticate` on a 401, in order.
     #[serde(default = "default_schemes")]
     pub auth_schemes: Vec<AuthScheme>,
+    /// EWS on (off: 403 to every authenticated request).
+    #[serde(default = "yes")]
+    pub ews_enabled: bool,
+    /// The first N impersonated requests get ErrorServerBusy.
+    #[serde(default)]
+    pub busy_first_impersonations: u32,
+    /// More than this many EWS requests at once get ErrorServerBusy.
+    pub concurrency_limit: Option<u32>,
+    /// BackOffMilliseconds sent with ErrorServerBusy.
+    #[serde(default = "default_back_off")]
+    pub busy_back_off_ms: u64,
+}
+
+fn default_back_off() -> u64 {
+    250
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -150,6 +181,7 @@ pub enum AuthScheme {
     Negotiate,
     Ntlm,
     Basic,
+    Bearer,
 }
 
 fn default_schemes() -> Vec<AuthScheme> {
@@ -163,6 +195,10 @@ impl Default for ExchangeSpec {
             autodiscover_auth: AutodiscoverAuth::None,
             online: false,
             auth_schemes: default_schemes(),
+            ews_enabled: true,
+            busy_first_impersonations: 0,
+            concurrency_limit: None,
+            busy_back_off_ms: default_back_off(),
         }
     }
 }
@@ -296,6 +332,19 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "tls-expired",
     "tls-wrong-name",
     "tls-untrusted",
+    "ews-onprem-healthy",
+    "ews-impersonation-denied",
+    "ews-impersonation-scope-excludes",
+    "ews-impersonation-server-denied",
+    "ews-mailbox-not-found",
+    "ews-alias-address",
+    "ews-domain-mismatch",
+    "ews-service-account-no-mailbox",
+    "ews-credentials-rejected",
+    "ews-basic-on-online",
+    "ews-disabled",
+    "ews-throttled-recovers",
+    "ews-url-mismatch",
 ];
 
 /// Body files the built-in scenarios refer to.

@@ -135,6 +135,9 @@ async fn route(
             _ => not_found(),
         };
     }
+    if spec.ews && path.eq_ignore_ascii_case("/ews/exchange.asmx") {
+        return super::ews::answer(&state, spec, authorization.as_deref(), &body).await;
+    }
     let request = AutodiscoverRequest {
         host: spec,
         method: &method,

@@ -3,6 +3,8 @@
 
 pub mod autodiscover;
 pub mod dns;
+pub mod ews;
+pub mod identity;
 pub mod input;
 pub mod plan;
 
@@ -60,6 +62,13 @@ impl StepBuilder {
             observations: serde_json::to_value(observations).unwrap_or(serde_json::Value::Null),
             evidence,
         }
+    }
+
+    /// Not run, though nothing failed (e.g. no credentials were given).
+    pub fn skip_without_cause(self, detail: impl Into<String>) -> Step {
+        let mut step = self.skip("", detail);
+        step.skipped_because = None;
+        step
     }
 
     /// Not run because the step `because` failed.

@@ -1,0 +1,222 @@
+//! The lab's EWS endpoint, driven by the organization model: Basic
+//! authentication of service accounts, ExchangeImpersonation checked against
+//! the ApplicationImpersonation role, its scope and the server right, aliases
+//! resolving to their mailbox, accounts without mailboxes, EWS turned off,
+//! and ErrorServerBusy with BackOffMilliseconds — in Exchange's exact shapes.
+
+use std::sync::atomic::Ordering;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::Response;
+
+use super::auth::{authorized, unauthorized};
+use super::scenario::{HostSpec, Scenario, ServiceAccountSpec, UserSpec};
+use super::server::{respond, xml_response};
+use super::LabState;
+use crate::protocol::ews::{ERRORS_NS, MESSAGES_NS, SOAP_NS, TYPES_NS};
+use crate::protocol::pox::escape;
+use crate::protocol::xml;
+
+const SERVER_VERSION: &str = "<h:ServerVersionInfo MajorVersion=\"15\" MinorVersion=\"0\" MajorBuildNumber=\"1497\" MinorBuildNumber=\"2\" Version=\"Exchange2013_SP1\" xmlns:h=\"http://schemas.microsoft.com/exchange/services/2006/types\" xmlns=\"http://schemas.microsoft.com/exchange/services/2006/types\" xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"/>";
+
+fn fault(code: &str, message: &str, values: &[(&str, String)]) -> Response<Full<Bytes>> {
+    let xml_values = if values.is_empty() {
+        String::new()
+    } else {
+        let inner: String = values
+            .iter()
+            .map(|(n, v)| format!("<t:Value Name=\"{n}\">{}</t:Value>", escape(v)))
+            .collect();
+        format!("<t:MessageXml xmlns:t=\"{TYPES_NS}\">{inner}</t:MessageXml>")
+    };
+    let message = escape(message);
+    xml_response(
+        500,
+        format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><s:Envelope xmlns:s=\"{SOAP_NS}\"><s:Body><s:Fault><faultcode xmlns:a=\"{TYPES_NS}\">a:{code}</faultcode><faultstring xml:lang=\"en-US\">{message}</faultstring><detail><e:ResponseCode xmlns:e=\"{ERRORS_NS}\">{code}</e:ResponseCode><e:Message xmlns:e=\"{ERRORS_NS}\">{message}</e:Message>{xml_values}</detail></s:Fault></s:Body></s:Envelope>"
+        ),
+    )
+}
+
+fn envelope(body: &str) -> Response<Full<Bytes>> {
+    xml_response(
+        200,
+        format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><s:Envelope xmlns:s=\"{SOAP_NS}\"><s:Header>{SERVER_VERSION}</s:Header><s:Body xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\">{body}</s:Body></s:Envelope>"
+        ),
+    )
+}
+
+fn response_error(operation: &str, code: &str, text: &str, tail: &str) -> Response<Full<Bytes>> {
+    envelope(&format!(
+        "<m:{operation}Response xmlns:m=\"{MESSAGES_NS}\" xmlns:t=\"{TYPES_NS}\"><m:ResponseMessages><m:{operation}ResponseMessage ResponseClass=\"Error\"><m:MessageText>{}</m:MessageText><m:ResponseCode>{code}</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>{tail}</m:{operation}ResponseMessage></m:ResponseMessages></m:{operation}Response>",
+        escape(text)
+    ))
+}
+
+fn inbox(user: &UserSpec) -> Response<Full<Bytes>> {
+    let id = base64::engine::general_purpose::STANDARD
+        .encode(format!("exprobe-lab-inbox:{}", user.address.to_ascii_lowercase()));
+    envelope(&format!(
+        "<m:GetFolderResponse xmlns:m=\"{MESSAGES_NS}\" xmlns:t=\"{TYPES_NS}\"><m:ResponseMessages><m:GetFolderResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:Folders><t:Folder><t:FolderId Id=\"{id}\" ChangeKey=\"AQAAABYAAAA7bxyXx5VvQLQd1uQdCqoKAAAAAAAE\"/><t:ParentFolderId Id=\"{id}\" ChangeKey=\"AQAAAA==\"/><t:FolderClass>IPF.Note</t:FolderClass><t:DisplayName>Inbox</t:DisplayName><t:TotalCount>0</t:TotalCount><t:ChildFolderCount>0</t:ChildFolderCount><t:UnreadCount>0</t:UnreadCount></t:Folder></m:Folders></m:GetFolderResponseMessage></m:ResponseMessages></m:GetFolderResponse>"
+    ))
+}
+
+struct EwsRequest {
+    operation: String,
+    /// (element name, value) of ConnectingSID's child.
+    impersonate: Option<(String, String)>,
+}
+
+fn parse_request(body: &[u8]) -> Option<EwsRequest> {
+    let doc = xml::parse(body).ok()?;
+    if !doc.root.is(SOAP_NS, "Envelope") {
+        return None;
+    }
+    let operation = doc.root.child("Body")?.children.first()?.name.clone();
+    let impersonate = doc
+        .root
+        .child("Header")
+        .and_then(|h| h.child("ExchangeImpersonation"))
+        .and_then(|i| i.child("ConnectingSID"))
+        .and_then(|c| c.children.first())
+        .map(|e| (e.name.clone(), e.text.trim().to_string()));
+    Some(EwsRequest { operation, impersonate })
+}
+
+fn busy(scenario: &Scenario) -> Response<Full<Bytes>> {
+    fault(
+        "ErrorServerBusy",
+        "The server cannot service this request right now. Try again later.",
+        &[("BackOffMilliseconds", scenario.exchange.busy_back_off_ms.to_string())],
+    )
+}
+
+/// Decrements the in-flight count when the request is answered.
+struct InFlight<'a>(&'a std::sync::atomic::AtomicU32);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+pub async fn answer(
+    state: &LabState,
+    host: &HostSpec,
+    authorization: Option<&str>,
+    body: &[u8],
+) -> Response<Full<Bytes>> {
+    let scenario = &state.scenario;
+    let Some(account) = authorized(scenario, authorization) else {
+        return unauthorized(scenario, &host.name);
+    };
+    if !scenario.exchange.ews_enabled {
+        return respond(403, &[], Bytes::new());
+    }
+    let in_flight = state.ews_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    let _guard = InFlight(&state.ews_in_flight);
+    if scenario
+        .exchange
+        .concurrency_limit
+        .is_some_and(|limit| in_flight > limit)
+    {
+        return busy(scenario);
+    }
+    let Some(request) = parse_request(body) else {
+        return fault("ErrorSchemaValidation", "The request failed schema validation.", &[]);
+    };
+    match &request.impersonate {
+        Some((kind, value)) => {
+            let n = state.ews_impersonations.fetch_add(1, Ordering::SeqCst);
+            if n < scenario.exchange.busy_first_impersonations {
+                return busy(scenario);
+            }
+            impersonated(scenario, account, &request.operation, kind, value)
+        }
+        None => own(scenario, account, &request.operation),
+    }
+}
+
+/// A request as the service account itself.
+fn own(scenario: &Scenario, account: &ServiceAccountSpec, operation: &str) -> Response<Full<Bytes>> {
+    match operation {
+        "ConvertId" => response_error(
+            "ConvertId",
+            "ErrorInvalidSmtpAddress",
+            "The SMTP address format is invalid.",
+            "",
+        ),
+        "GetFolder" if account.mailbox => inbox(&UserSpec {
+            address: account.address.clone(),
+            aliases: vec![],
+            display_name: None,
+            mailbox: true,
+            redirect_addr: None,
+            redirect_url: None,
+            ews_url: None,
+            groups: vec![],
+        }),
+        "GetFolder" => response_error(
+            "GetFolder",
+            "ErrorMissingEmailAddress",
+            "When making a request as an account that does not have a mailbox, you must specify the mailbox primary SMTP address for any distinguished folder Ids.",
+            "<m:Folders/>",
+        ),
+        _ => {
+            let _ = scenario;
+            fault("ErrorInvalidRequest", "The request is invalid.", &[])
+        }
+    }
+}
+
+fn impersonated(
+    scenario: &Scenario,
+    account: &ServiceAccountSpec,
+    operation: &str,
+    kind: &str,
+    value: &str,
+) -> Response<Full<Bytes>> {
+    if !account.server_impersonation {
+        return fault(
+            "ErrorImpersonationDenied",
+            "The server to which the application is connected cannot impersonate the requested user due to insufficient permission.",
+            &[],
+        );
+    }
+    let user = match kind {
+        "SmtpAddress" | "PrimarySmtpAddress" | "PrincipalName" => scenario.user(value).filter(|u| u.mailbox),
+        _ => None,
+    };
+    let Some(user) = user else {
+        return fault(
+            "ErrorNonExistentMailbox",
+            "The SMTP address has no mailbox associated with it.",
+            &[("SmtpAddress", value.to_string())],
+        );
+    };
+    if kind == "PrimarySmtpAddress" && !user.address.eq_ignore_ascii_case(value) {
+        return fault(
+            "ErrorNonPrimarySmtpAddress",
+            "The SMTP address provided isn't the primary address of the mailbox.",
+            &[("Primary", user.address.clone())],
+        );
+    }
+    let in_scope = match &account.impersonation_scope_group {
+        None => true,
+        Some(group) => user.groups.iter().any(|g| g.eq_ignore_ascii_case(group)),
+    };
+    if !account.application_impersonation || !in_scope {
+        return fault(
+            "ErrorImpersonateUserDenied",
+            "The account does not have permission to impersonate the requested user.",
+            &[],
+        );
+    }
+    match operation {
+        "GetFolder" => inbox(user),
+        _ => fault("ErrorInvalidRequest", "The request is invalid.", &[]),
+    }
+}

@@ -1,0 +1,370 @@
+//! `ews.reach`, `ews.auth` and `ews.impersonation`.
+//!
+//! reach: TLS and an unauthenticated POST — which schemes are offered, the
+//! server's headers and version. auth: the service account itself (ConvertId
+//! needs no mailbox; GetFolder of its own inbox tells whether it has one).
+//! impersonation: GetFolder of each mailbox's inbox with ExchangeImpersonation
+//! and X-AnchorMailbox, honouring ErrorServerBusy's back-off a bounded number of times.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+use url::Url;
+
+use super::StepBuilder;
+use crate::config::Credentials;
+use crate::net::{HttpRequest, Net, NetFailure};
+use crate::protocol::ews::{self, EwsReply, ServerVersion};
+use crate::report::{Exchange, Step, StepStatus};
+
+/// Headers worth keeping from an EWS answer (they identify the servers involved).
+const SERVER_HEADERS: &[&str] = &[
+    "server",
+    "x-feserver",
+    "x-beserver",
+    "x-calculatedbetarget",
+    "x-owa-version",
+    "x-diaginfo",
+    "x-cascerrorcode",
+    "request-id",
+    "x-ms-diagnostics",
+];
+pub const MAX_BUSY_RETRIES: u32 = 3;
+const MAX_BACK_OFF: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReachOutcome {
+    pub url: String,
+    pub failure: Option<NetFailure>,
+    pub http_status: Option<u16>,
+    pub reply: Option<EwsReply>,
+    /// Schemes offered in `WWW-Authenticate`, as sent.
+    pub schemes: Vec<String>,
+    pub server_headers: BTreeMap<String, String>,
+}
+
+impl ReachOutcome {
+    pub fn offers(&self, scheme: &str) -> bool {
+        self.schemes.iter().any(|s| s.eq_ignore_ascii_case(scheme))
+    }
+
+    /// The endpoint answered like EWS (a 401 challenge or a SOAP answer).
+    pub fn is_ews(&self) -> bool {
+        matches!(
+            self.reply,
+            Some(EwsReply::Unauthorized { .. } | EwsReply::Success { .. } | EwsReply::Error { .. })
+        )
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthOutcome {
+    pub url: String,
+    pub failure: Option<NetFailure>,
+    /// The ConvertId probe's answer: credentials accepted or not.
+    pub probe: Option<EwsReply>,
+    /// GetFolder of the service account's own inbox.
+    pub own_inbox: Option<EwsReply>,
+    pub server_version: Option<ServerVersion>,
+    pub has_mailbox: Option<bool>,
+}
+
+impl AuthOutcome {
+    pub fn credentials_accepted(&self) -> bool {
+        matches!(self.probe, Some(EwsReply::Success { .. } | EwsReply::Error { .. }))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BackOff {
+    pub code: String,
+    pub back_off_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImpersonationOutcome {
+    pub mailbox: String,
+    pub url: String,
+    pub failure: Option<NetFailure>,
+    pub reply: Option<EwsReply>,
+    /// Busy answers honoured before the final one.
+    pub back_offs: Vec<BackOff>,
+}
+
+fn server_headers(headers: &[(String, String)]) -> BTreeMap<String, String> {
+    headers
+        .iter()
+        .filter(|(n, _)| SERVER_HEADERS.contains(&n.to_ascii_lowercase().as_str()))
+        .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+        .collect()
+}
+
+fn soap_request(url: &Url, body: String) -> HttpRequest {
+    HttpRequest::post(url.clone(), "text/xml; charset=utf-8", body.into_bytes()).header("Accept", "text/xml")
+}
+
+fn describe_reply(reply: &EwsReply) -> String {
+    match reply {
+        EwsReply::Success { operation, .. } => format!("{operation}: NoError"),
+        EwsReply::Error { http_status, error, .. } => {
+            let inner = if error.effective_code() != error.code {
+                format!(" (inner {})", error.effective_code())
+            } else {
+                String::new()
+            };
+            format!("HTTP {http_status} {}{inner}: {}", error.code, error.message)
+        }
+        EwsReply::Unauthorized {
+            challenges,
+            diagnostics,
+        } => {
+            let schemes: Vec<&str> = challenges.iter().map(|c| c.scheme.as_str()).collect();
+            let diag = diagnostics
+                .as_ref()
+                .and_then(|d| d.reason.clone())
+                .map(|r| format!("; x-ms-diagnostics: {r}"))
+                .unwrap_or_default();
+            format!(
+                "HTTP 401, offers {}{diag}",
+                if schemes.is_empty() {
+                    "no scheme".to_string()
+                } else {
+                    schemes.join(", ")
+                }
+            )
+        }
+        EwsReply::Forbidden { diagnostics, .. } => format!(
+            "HTTP 403{}",
+            diagnostics
+                .as_ref()
+                .and_then(|d| d.reason.clone())
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        ),
+        EwsReply::Locked => "HTTP 456: account locked (or MFA required)".into(),
+        EwsReply::Throttled { status, retry_after } => format!(
+            "HTTP {status}{}",
+            retry_after.map(|r| format!(", Retry-After {r} s")).unwrap_or_default()
+        ),
+        EwsReply::Redirected { status, location } => {
+            format!("HTTP {status} to {}", location.as_deref().unwrap_or("(no Location)"))
+        }
+        EwsReply::NotSoap {
+            http_status,
+            body,
+            reason,
+        } => format!("HTTP {http_status}, not SOAP ({body:?}): {reason}"),
+    }
+}
+
+pub async fn reach(net: &Net, url: &Url) -> (ReachOutcome, Step) {
+    let host = url.host_str().unwrap_or("").to_string();
+    let step = StepBuilder::new("ews.reach", Some(&host), None, format!("EWS endpoint {url} answers"));
+    let (result, exchange) = net.send(soap_request(url, ews::convert_id_probe())).await;
+    let mut outcome = ReachOutcome {
+        url: url.to_string(),
+        failure: None,
+        http_status: None,
+        reply: None,
+        schemes: vec![],
+        server_headers: BTreeMap::new(),
+    };
+    let (status, detail) = match result {
+        Err(e) => {
+            let d = format!("{e}");
+            outcome.failure = Some(e.failure);
+            (StepStatus::Fail, d)
+        }
+        Ok(response) => {
+            let reply = ews::classify(response.status, &response.headers, &response.body);
+            outcome.http_status = Some(response.status);
+            outcome.server_headers = server_headers(&response.headers);
+            if let EwsReply::Unauthorized { challenges, .. } = &reply {
+                outcome.schemes = challenges.iter().map(|c| c.scheme.clone()).collect();
+            }
+            let d = describe_reply(&reply);
+            outcome.reply = Some(reply);
+            (
+                if outcome.is_ews() {
+                    StepStatus::Pass
+                } else {
+                    StepStatus::Fail
+                },
+                d,
+            )
+        }
+    };
+    let step = step.finish(status, detail, &outcome, vec![exchange]);
+    (outcome, step)
+}
+
+pub async fn auth(net: &Net, url: &Url, credentials: &Credentials, account: &str) -> (AuthOutcome, Step) {
+    let step = StepBuilder::new("ews.auth", None, None, format!("{account} signs in to EWS"));
+    let mut evidence = vec![];
+    let mut outcome = AuthOutcome {
+        url: url.to_string(),
+        failure: None,
+        probe: None,
+        own_inbox: None,
+        server_version: None,
+        has_mailbox: None,
+    };
+    let mut request = soap_request(url, ews::convert_id_probe());
+    request.credentials = Some(credentials.clone());
+    let (result, exchange) = net.send(request).await;
+    evidence.push(exchange);
+    let response = match result {
+        Err(e) => {
+            let detail = e.to_string();
+            outcome.failure = Some(e.failure);
+            return (
+                outcome.clone(),
+                step.finish(StepStatus::Fail, detail, &outcome, evidence),
+            );
+        }
+        Ok(r) => r,
+    };
+    let probe = ews::classify(response.status, &response.headers, &response.body);
+    if let EwsReply::Success { server_version, .. } | EwsReply::Error { server_version, .. } = &probe {
+        outcome.server_version = server_version.clone();
+    }
+    outcome.probe = Some(probe.clone());
+    if !outcome.credentials_accepted() {
+        let detail = describe_reply(&probe);
+        return (
+            outcome.clone(),
+            step.finish(StepStatus::Fail, detail, &outcome, evidence),
+        );
+    }
+    let mut request = soap_request(url, ews::get_inbox(None));
+    request.credentials = Some(credentials.clone());
+    let (result, exchange) = net.send(request).await;
+    evidence.push(exchange);
+    let (status, detail) = match result {
+        Err(e) => (
+            StepStatus::Warn,
+            format!("credentials accepted; own inbox not checked: {e}"),
+        ),
+        Ok(response) => {
+            let own = ews::classify(response.status, &response.headers, &response.body);
+            outcome.has_mailbox = match &own {
+                EwsReply::Success { .. } => Some(true),
+                EwsReply::Error { error, .. }
+                    if matches!(
+                        error.effective_code(),
+                        "ErrorMissingEmailAddress" | "ErrorNonExistentMailbox" | "ErrorMailboxNotFound"
+                    ) =>
+                {
+                    Some(false)
+                }
+                _ => None,
+            };
+            let version = outcome
+                .server_version
+                .as_ref()
+                .and_then(|v| v.version.clone())
+                .map(|v| format!(" (server {v})"))
+                .unwrap_or_default();
+            let d = match outcome.has_mailbox {
+                Some(true) => format!("credentials accepted{version}; the service account has a mailbox"),
+                Some(false) => format!(
+                    "credentials accepted{version}; the service account has no mailbox ({})",
+                    describe_reply(&own)
+                ),
+                None => format!("credentials accepted{version}; own inbox: {}", describe_reply(&own)),
+            };
+            outcome.own_inbox = Some(own);
+            (
+                if outcome.has_mailbox == Some(true) {
+                    StepStatus::Pass
+                } else {
+                    StepStatus::Warn
+                },
+                d,
+            )
+        }
+    };
+    (outcome.clone(), step.finish(status, detail, &outcome, evidence))
+}
+
+pub async fn impersonate(
+    net: &Net,
+    url: &Url,
+    credentials: &Credentials,
+    mailbox: &str,
+) -> (ImpersonationOutcome, Step) {
+    let step = StepBuilder::new(
+        "ews.impersonation",
+        Some(mailbox),
+        Some(mailbox),
+        format!("Impersonate {mailbox} over EWS"),
+    );
+    let mut evidence: Vec<Exchange> = vec![];
+    let mut outcome = ImpersonationOutcome {
+        mailbox: mailbox.to_string(),
+        url: url.to_string(),
+        failure: None,
+        reply: None,
+        back_offs: vec![],
+    };
+    loop {
+        let mut request = soap_request(url, ews::get_inbox(Some(mailbox))).header("X-AnchorMailbox", mailbox);
+        request.credentials = Some(credentials.clone());
+        let (result, exchange) = net.send(request).await;
+        evidence.push(exchange);
+        let response = match result {
+            Err(e) => {
+                let detail = e.to_string();
+                outcome.failure = Some(e.failure);
+                return (
+                    outcome.clone(),
+                    step.finish(StepStatus::Fail, detail, &outcome, evidence),
+                );
+            }
+            Ok(r) => r,
+        };
+        let reply = ews::classify(response.status, &response.headers, &response.body);
+        // Busy: wait as told, a bounded number of times, within the run's deadline.
+        let wait = match &reply {
+            EwsReply::Error { error, .. } if ews::THROTTLING_CODES.contains(&error.effective_code()) => Some((
+                error.effective_code().to_string(),
+                error
+                    .back_off_ms()
+                    .map(Duration::from_millis)
+                    .unwrap_or(Duration::from_secs(1)),
+            )),
+            EwsReply::Throttled { status, retry_after } => {
+                Some((format!("HTTP {status}"), Duration::from_secs(retry_after.unwrap_or(1))))
+            }
+            _ => None,
+        };
+        if let Some((code, back_off)) = wait {
+            let back_off = back_off.min(MAX_BACK_OFF);
+            if (outcome.back_offs.len() as u32) < MAX_BUSY_RETRIES && back_off < net.remaining() {
+                outcome.back_offs.push(BackOff {
+                    code,
+                    back_off_ms: u64::try_from(back_off.as_millis()).unwrap_or(u64::MAX),
+                });
+                tokio::time::sleep(back_off).await;
+                continue;
+            }
+        }
+        let mut detail = describe_reply(&reply);
+        if !outcome.back_offs.is_empty() {
+            let waits: Vec<String> = outcome
+                .back_offs
+                .iter()
+                .map(|b| format!("{} {} ms", b.code, b.back_off_ms))
+                .collect();
+            detail = format!("{detail} after backing off: {}", waits.join(", "));
+        }
+        let status = if matches!(reply, EwsReply::Success { .. }) {
+            StepStatus::Pass
+        } else {
+            StepStatus::Fail
+        };
+        outcome.reply = Some(reply);
+        return (outcome.clone(), step.finish(status, detail, &outcome, evidence));
+    }
+}
