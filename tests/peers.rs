@@ -76,3 +76,86 @@ async fn exchangelib_soap_autodiscover_finds_the_ews_url_exprobe_reports() {
             && r.header("authorization").is_some_and(|a| a.starts_with("Basic "))
             && r.header("user-agent").is_some_and(|u| u.contains("exchangelib"))));
 }
+
+async fn exchangelib_impersonation(
+    python: String,
+    scenario: &str,
+    mailbox: &str,
+) -> (serde_json::Value, common::Running) {
+    let running = start(Scenario::builtin(scenario).expect("scenario")).await;
+    let lab = &running.lab;
+    let script = format!(
+        "{}/tests/peers/exchangelib_impersonation.py",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let args = vec![
+        script,
+        "https://mail.contoso.com/EWS/Exchange.asmx".to_string(),
+        mailbox.to_string(),
+        "svc-sync@contoso.com".to_string(),
+        lab.dns_addr.ip().to_string(),
+        lab.dns_addr.port().to_string(),
+        lab.https_addr.port().to_string(),
+        running.ca.display().to_string(),
+    ];
+    let password = lab.password().expect("password").expose().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .args(&args)
+            .env("EXPROBE_PASSWORD", password)
+            .output()
+            .expect("run python")
+    })
+    .await
+    .expect("thread");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_else(|e| {
+        panic!(
+            "exchangelib printed no JSON ({e}): {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (value, running)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exchangelib_impersonated_getfolder_succeeds_on_the_healthy_lab() {
+    let Some(python) = python() else {
+        eprintln!("SKIPPED exchangelib peer test: no Python with exchangelib (set EXPROBE_PYTHON or run .ci/run)");
+        return;
+    };
+    let (value, running) = exchangelib_impersonation(python, "ews-onprem-healthy", "alice@contoso.com").await;
+    assert_eq!(value["ok"], true, "{value}");
+    assert_eq!(value["name"], "Inbox");
+    assert!(
+        value["version"].as_str().is_some_and(|v| v.contains("15.0.1497")),
+        "exchangelib read ServerVersionInfo: {value}"
+    );
+    // exchangelib impersonated with the header and X-AnchorMailbox, over https with Basic.
+    let requests = running.lab.requests();
+    let impersonated: Vec<_> = requests
+        .iter()
+        .filter(|r| r.body.contains("ExchangeImpersonation"))
+        .collect();
+    assert!(!impersonated.is_empty());
+    assert!(impersonated
+        .iter()
+        .all(|r| r.scheme == "https" && r.header("authorization").is_some_and(|a| a.starts_with("Basic "))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exchangelib_raises_error_impersonate_user_denied_without_the_role() {
+    let Some(python) = python() else {
+        eprintln!("SKIPPED exchangelib peer test: no Python with exchangelib (set EXPROBE_PYTHON or run .ci/run)");
+        return;
+    };
+    let (value, running) = exchangelib_impersonation(python, "ews-impersonation-denied", "alice@contoso.com").await;
+    assert_eq!(value["ok"], false, "{value}");
+    assert_eq!(value["error"], "ErrorImpersonateUserDenied", "{value}");
+    // exprobe reports the same thing for the same lab.
+    let (report, _) = running.check_json(&[]).await;
+    assert!(report
+        .findings
+        .iter()
+        .any(|f| f.code == "impersonation.denied" && f.mailbox.as_deref() == Some("alice@contoso.com")));
+}
