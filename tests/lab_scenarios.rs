@@ -25,6 +25,7 @@ fn allowed(scenario: &Scenario, host: &str) -> bool {
 async fn every_builtin_scenario_reports_exactly_its_expected_codes() {
     let mut failures = vec![];
     let mut authenticated_requests = 0;
+    let mut impersonated_requests = 0;
     for scenario in Scenario::all_builtin().expect("built-ins") {
         let name = scenario.name.clone();
         let mut expect = scenario.expect.clone();
@@ -46,6 +47,16 @@ async fn every_builtin_scenario_reports_exactly_its_expected_codes() {
         );
         assert_eq!(report.schema_version, 1);
         for r in running.lab.requests() {
+            if let Some(start) = r.body.find("<t:SmtpAddress>") {
+                impersonated_requests += 1;
+                let rest = &r.body[start + "<t:SmtpAddress>".len()..];
+                let target = &rest[..rest.find('<').unwrap_or(0)];
+                assert_eq!(
+                    r.header("x-anchormailbox"),
+                    Some(target),
+                    "{name}: X-AnchorMailbox with every impersonated request"
+                );
+            }
             if let Some(auth) = r.header("authorization") {
                 authenticated_requests += 1;
                 assert_eq!(
@@ -72,6 +83,7 @@ async fn every_builtin_scenario_reports_exactly_its_expected_codes() {
     assert!(failures.is_empty(), "{failures:#?}");
     // The security assertions above are not vacuous: credentials really were used.
     assert!(authenticated_requests > 0, "no scenario sent credentials at all");
+    assert!(impersonated_requests > 0, "no scenario impersonated at all");
 }
 
 async fn observations(name: &str) -> serde_json::Value {
@@ -170,4 +182,62 @@ async fn unreachable_first_candidate_does_not_cost_a_timeout() {
         .expect("attempts")
         .iter()
         .any(|a| a["candidate"] == "domain" && a["result"] == "abandoned"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_busy_back_off_is_honoured_and_visible() {
+    let running = start(Scenario::builtin("ews-throttled-recovers").expect("scenario")).await;
+    let (report, _) = running.check_json(&[]).await;
+    assert!(codes(&report).is_empty());
+    let step = report
+        .steps
+        .iter()
+        .find(|s| s.probe == "ews.impersonation")
+        .expect("step");
+    let back_offs = step.observations["back_offs"].as_array().expect("back_offs");
+    assert_eq!(back_offs.len(), 2);
+    assert!(back_offs
+        .iter()
+        .all(|b| b["code"] == "ErrorServerBusy" && b["back_off_ms"] == 300));
+    assert_eq!(step.evidence.len(), 3, "two busy answers and the success are evidence");
+    assert!(step.evidence[0]
+        .response
+        .as_ref()
+        .is_some_and(|r| r.status == 500 && r.body_excerpt.contains("BackOffMilliseconds")));
+    // The second attempt came after the back-off.
+    assert!(step.evidence[1].started_ms >= step.evidence[0].started_ms + 300);
+    assert!(step.duration_ms >= 600);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scoped_role_denies_only_the_mailbox_outside_the_scope() {
+    let running = start(Scenario::builtin("ews-impersonation-scope-excludes").expect("scenario")).await;
+    let (report, out) = running.check_json(&[]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let by_mailbox: std::collections::BTreeMap<&str, &Vec<String>> = report
+        .mailboxes
+        .iter()
+        .map(|m| (m.address.as_str(), &m.findings))
+        .collect();
+    assert!(by_mailbox["alice@contoso.com"].is_empty());
+    assert_eq!(
+        *by_mailbox["bob@contoso.com"],
+        ["impersonation.denied", "permissions.recently_changed"]
+    );
+    // Root cause first: the denial before the propagation advice.
+    assert_eq!(report.findings[0].code, "impersonation.denied");
+    assert_eq!(
+        report.findings.last().map(|f| f.code.as_str()),
+        Some("permissions.recently_changed")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_sign_in_skips_impersonation_with_the_reason() {
+    let running = start(Scenario::builtin("ews-credentials-rejected").expect("scenario")).await;
+    let (report, _) = running.check_json(&[]).await;
+    assert_eq!(codes(&report), ["ews.credentials_rejected"]);
+    let skipped: Vec<_> = report.steps.iter().filter(|s| s.probe == "ews.impersonation").collect();
+    assert_eq!(skipped.len(), 2);
+    assert!(skipped.iter().all(|s| s.skipped_because.as_deref() == Some("ews.auth")));
 }
