@@ -94,6 +94,12 @@ pub struct SecretArgs {
     /// Read the password from the first line of stdin.
     #[arg(long, group = "password_source")]
     pub password_stdin: bool,
+    /// Read a bearer access token from this environment variable (default EXPROBE_ACCESS_TOKEN).
+    #[arg(long, value_name = "VAR", group = "token_source")]
+    pub access_token_env: Option<String>,
+    /// Read a bearer access token from the first line of this file.
+    #[arg(long, value_name = "FILE", group = "token_source")]
+    pub access_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -138,6 +144,8 @@ pub struct OutputArgs {
 pub enum AuthArg {
     /// HTTP Basic with the service account's password.
     Basic,
+    /// A bearer access token you already have (OAuth).
+    Token,
     /// No credentials: discovery only (DNS, autodiscover, reachability).
     None,
 }

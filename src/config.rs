@@ -29,6 +29,7 @@ pub enum ConfigError {
 #[serde(rename_all = "kebab-case")]
 pub enum AuthMode {
     Basic,
+    Token,
     None,
 }
 
@@ -36,6 +37,7 @@ impl AuthMode {
     pub fn as_str(self) -> &'static str {
         match self {
             AuthMode::Basic => "basic",
+            AuthMode::Token => "token",
             AuthMode::None => "none",
         }
     }
@@ -45,6 +47,17 @@ impl AuthMode {
 #[derive(Debug, Clone)]
 pub enum Credentials {
     Basic { username: String, password: Secret },
+    Bearer { token: Secret },
+}
+
+impl Credentials {
+    /// The `WWW-Authenticate` scheme these credentials need.
+    pub fn scheme(&self) -> &'static str {
+        match self {
+            Credentials::Basic { .. } => "basic",
+            Credentials::Bearer { .. } => "bearer",
+        }
+    }
 }
 
 /// `--connect-to HOST:PORT:ADDR:PORT` (curl semantics).
@@ -171,6 +184,7 @@ impl SecretSource for ProcessSecrets {
 }
 
 pub const DEFAULT_PASSWORD_ENV: &str = "EXPROBE_PASSWORD";
+pub const DEFAULT_ACCESS_TOKEN_ENV: &str = "EXPROBE_ACCESS_TOKEN";
 
 pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(CheckConfig, OutputConfig), ConfigError> {
     let mut mailboxes: Vec<String> = args.mailboxes.iter().map(|m| m.trim().to_string()).collect();
@@ -197,9 +211,16 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
     }
 
     let password = read_password(args, secrets)?;
-    let auth = match (args.auth, &password) {
-        (Some(AuthArg::Basic), _) | (None, Some(_)) => AuthMode::Basic,
-        (Some(AuthArg::None), _) | (None, None) => AuthMode::None,
+    let token = read_token(args, secrets)?;
+    let explicit_token = args.secrets.access_token_env.is_some() || args.secrets.access_token_file.is_some();
+    let auth = match (args.auth, &password, &token) {
+        (Some(AuthArg::Basic), _, _) => AuthMode::Basic,
+        (Some(AuthArg::Token), _, _) => AuthMode::Token,
+        (Some(AuthArg::None), _, _) => AuthMode::None,
+        (None, _, Some(_)) if explicit_token => AuthMode::Token,
+        (None, Some(_), _) => AuthMode::Basic,
+        (None, None, Some(_)) => AuthMode::Token,
+        (None, None, None) => AuthMode::None,
     };
     let credentials = match auth {
         AuthMode::Basic => {
@@ -215,6 +236,13 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
             })?;
             Some(Credentials::Basic { username, password })
         }
+        AuthMode::Token => Some(Credentials::Bearer {
+            token: token.ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "--auth token needs an access token: --access-token-env VAR, --access-token-file FILE, or {DEFAULT_ACCESS_TOKEN_ENV}"
+                ))
+            })?,
+        }),
         AuthMode::None => None,
     };
 
@@ -289,6 +317,26 @@ fn read_password(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<Option<
             }
             Ok(Some(Secret::new(first)))
         }
+    }
+}
+
+fn read_token(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<Option<Secret>, ConfigError> {
+    let s = &args.secrets;
+    let raw = if let Some(var) = &s.access_token_env {
+        Some(
+            secrets
+                .env(var)
+                .ok_or_else(|| ConfigError::Invalid(format!("--access-token-env {var}: the variable is not set")))?,
+        )
+    } else if let Some(path) = &s.access_token_file {
+        Some(read_text(path, "access token")?)
+    } else {
+        secrets.env(DEFAULT_ACCESS_TOKEN_ENV)
+    };
+    match raw.map(|r| r.lines().next().unwrap_or("").trim().to_string()) {
+        None => Ok(None),
+        Some(t) if t.is_empty() => Err(ConfigError::Invalid("the access token given is empty".into())),
+        Some(t) => Ok(Some(Secret::new(t))),
     }
 }
 

@@ -311,3 +311,63 @@ async fn many_mailboxes_each_get_exactly_one_result() {
     );
     assert_eq!(report.mailboxes.iter().filter(|m| m.findings.is_empty()).count(), 26);
 }
+
+/// Past the EWS concurrency limit the lab answers ErrorServerBusy with
+/// BackOffMilliseconds; exprobe backs off, and every mailbox still gets
+/// exactly one result: success, or ews.throttled if the server stayed busy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_limit_is_answered_busy_and_backed_off() {
+    let mut users = String::new();
+    let mut mailboxes = vec![];
+    for i in 0..6 {
+        users.push_str(&format!("[[users]]\naddress = \"u{i}@contoso.com\"\n"));
+        mailboxes.push(format!("--mailbox=u{i}@contoso.com"));
+    }
+    let text = base(&format!(
+        r#"
+[[hosts]]
+name = "contoso.com"
+autodiscover = ["pox"]
+{users}
+[[service_accounts]]
+address = "svc-sync@contoso.com"
+password = "Lab-Pa55word!"
+application_impersonation = true
+"#
+    ))
+    .replace(
+        "[check]\nmailboxes = [\"alice@contoso.com\"]",
+        "[check]\nmailboxes = [\"u0@contoso.com\"]\nservice_account = \"svc-sync@contoso.com\"",
+    )
+    .replace(
+        "[exchange]\n",
+        "[exchange]\nconcurrency_limit = 1\nbusy_back_off_ms = 50\n",
+    )
+    .replace("ews = true\n", "ews = true\nlatency_ms = 150\n");
+    let running = start(scenario_from_text(&text)).await;
+    let mut args: Vec<String> = running.check_args(&["--format=json", "--concurrency=6"]);
+    args.retain(|a| !a.starts_with("--mailbox="));
+    args.extend(mailboxes);
+    let out = running.run_cli(args).await;
+    let report: exprobe::report::Report = serde_json::from_slice(&out.stdout).expect("report");
+    assert_eq!(report.mailboxes.len(), 6);
+    for m in &report.mailboxes {
+        assert!(
+            m.findings.is_empty() || m.findings == ["ews.throttled"],
+            "{}: {:?}",
+            m.address,
+            m.findings
+        );
+    }
+    let busy = running.lab.requests().len();
+    let backed_off: usize = report
+        .steps
+        .iter()
+        .filter(|s| s.probe == "ews.impersonation")
+        .map(|s| s.observations["back_offs"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert!(
+        backed_off > 0,
+        "some requests were answered busy and backed off ({busy} requests seen)"
+    );
+}

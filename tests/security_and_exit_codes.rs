@@ -228,3 +228,46 @@ fn schema_describes_the_report() {
         assert!(schema["properties"][field].is_object(), "schema has {field}");
     }
 }
+
+/// A bearer token given by env goes only to EWS over https, never to output;
+/// Exchange Online's rejection (401 + x-ms-diagnostics) is explained.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canary_access_token_is_sent_as_bearer_and_never_printed() {
+    const TOKEN: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.Q2FuYXJ5VG9rZW4tOWQ0ZQ.c2lnbmF0dXJl";
+    let running = start(exprobe::lab::Scenario::builtin("autodiscover-v2-online").expect("scenario")).await;
+    let args: Vec<String> = running
+        .check_args(&[
+            "--auth=token",
+            "--access-token-env=EXPROBE_TEST_TOKEN",
+            "--show-http",
+            "-vv",
+        ])
+        .into_iter()
+        .collect();
+    let mut json_args = args.clone();
+    json_args.push("--format=json".into());
+    for a in [args, json_args] {
+        let out = running
+            .run_cli_env(a.clone(), &[("EXPROBE_TEST_TOKEN", TOKEN), ("EXPROBE_LOG", "trace")])
+            .await;
+        let text = String::from_utf8_lossy(&[out.stdout.clone(), out.stderr.clone()].concat()).into_owned();
+        for part in TOKEN.split('.') {
+            assert!(!text.contains(part), "a part of the token leaked with {a:?}");
+        }
+        assert!(text.contains("ews.credentials_rejected"), "{text}");
+        assert!(
+            text.contains("The token has an invalid signature."),
+            "x-ms-diagnostics reason shown"
+        );
+        assert_eq!(out.status.code(), Some(2));
+    }
+    let requests = running.lab.requests();
+    let bearer: Vec<_> = requests
+        .iter()
+        .filter(|r| r.header("authorization") == Some(&format!("Bearer {TOKEN}")))
+        .collect();
+    assert!(!bearer.is_empty(), "the token was really sent");
+    assert!(bearer.iter().all(|r| r.scheme == "https"
+        && r.host == "outlook.office365.com"
+        && r.path.eq_ignore_ascii_case("/EWS/Exchange.asmx")));
+}

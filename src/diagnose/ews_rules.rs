@@ -132,10 +132,19 @@ pub fn evaluate(config: &CheckConfig, outcome: &RunOutcome, raised: &mut Vec<Rai
                 reply_code(reply).unwrap_or("server.error"),
                 format!("{}: {}", reach.url, describe(reply)),
             );
-        } else if config.auth == AuthMode::Basic && !reach.schemes.is_empty() && !reach.offers("basic") {
+        } else if let Some(c) = config
+            .credentials
+            .as_ref()
+            .filter(|c| !reach.schemes.is_empty() && !reach.offers(c.scheme()))
+        {
             raise(
                 "ews.auth_scheme_unavailable",
-                format!("{} offers {} but not Basic", reach.url, reach.schemes.join(", ")),
+                format!(
+                    "{} offers {} but not {}",
+                    reach.url,
+                    reach.schemes.join(", "),
+                    c.scheme()
+                ),
             );
         }
     }

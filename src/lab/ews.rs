@@ -110,6 +110,9 @@ pub async fn answer(
     body: &[u8],
 ) -> Response<Full<Bytes>> {
     let scenario = &state.scenario;
+    if let Some(rejected) = bearer_rejected(scenario, authorization) {
+        return rejected;
+    }
     let Some(account) = authorized(scenario, authorization) else {
         return unauthorized(scenario, &host.name);
     };
@@ -118,6 +121,9 @@ pub async fn answer(
     }
     let in_flight = state.ews_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     let _guard = InFlight(&state.ews_in_flight);
+    if host.latency_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(host.latency_ms)).await;
+    }
     if scenario
         .exchange
         .concurrency_limit
@@ -138,6 +144,34 @@ pub async fn answer(
         }
         None => own(scenario, account, &request.operation),
     }
+}
+
+/// Exchange Online's answer to a bearer token it cannot validate. The lab
+/// issues no tokens yet, so every token is one it cannot validate.
+fn bearer_rejected(scenario: &Scenario, authorization: Option<&str>) -> Option<Response<Full<Bytes>>> {
+    let (scheme, _) = authorization?.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer")
+        || !scenario
+            .exchange
+            .auth_schemes
+            .contains(&super::scenario::AuthScheme::Bearer)
+    {
+        return None;
+    }
+    Some(respond(
+        401,
+        &[
+            (
+                "WWW-Authenticate",
+                format!("{}, error=\"invalid_token\"", super::auth::BEARER_CHALLENGE),
+            ),
+            (
+                "x-ms-diagnostics",
+                "2000001;reason=\"The token has an invalid signature.\";error_category=\"invalid_signature\"".into(),
+            ),
+        ],
+        Bytes::new(),
+    ))
 }
 
 /// A request as the service account itself.

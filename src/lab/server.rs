@@ -108,7 +108,9 @@ async fn route(
     });
     let scenario = &state.scenario;
     let spec = scenario.host(&host);
-    if let Some(h) = spec {
+    let is_ews = spec.is_some_and(|h| h.ews) && path.eq_ignore_ascii_case("/ews/exchange.asmx");
+    if let Some(h) = spec.filter(|_| !is_ews) {
+        // EWS applies its latency itself, while the request counts as in flight.
         if h.latency_ms > 0 {
             tokio::time::sleep(Duration::from_millis(h.latency_ms)).await;
         }
@@ -135,7 +137,7 @@ async fn route(
             _ => not_found(),
         };
     }
-    if spec.ews && path.eq_ignore_ascii_case("/ews/exchange.asmx") {
+    if is_ews {
         return super::ews::answer(&state, spec, authorization.as_deref(), &body).await;
     }
     let request = AutodiscoverRequest {

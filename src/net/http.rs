@@ -207,12 +207,18 @@ impl Net {
         let host = request.url.host_str().unwrap_or("").to_string();
         let port = request.url.port_or_known_default().unwrap_or(0);
         let mut headers = request.headers.clone();
-        if let Some(Credentials::Basic { username, password }) = &request.credentials {
-            let raw = format!("{username}:{}", password.expose());
-            headers.push((
-                "Authorization".into(),
-                format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw)),
-            ));
+        match &request.credentials {
+            Some(Credentials::Basic { username, password }) => {
+                let raw = format!("{username}:{}", password.expose());
+                headers.push((
+                    "Authorization".into(),
+                    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw)),
+                ));
+            }
+            Some(Credentials::Bearer { token }) => {
+                headers.push(("Authorization".into(), format!("Bearer {}", token.expose())));
+            }
+            None => {}
         }
         let content_type = request
             .headers

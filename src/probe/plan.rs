@@ -15,7 +15,7 @@ use super::ews::{self, AuthOutcome, ImpersonationOutcome, ReachOutcome};
 use super::identity::{self, IdentityOutcome};
 use super::input::{self, InputOutcome};
 use super::StepBuilder;
-use crate::config::{AuthMode, CheckConfig};
+use crate::config::CheckConfig;
 use crate::net::http::NetSetupError;
 use crate::net::{AllowedHosts, Net};
 use crate::report::Step;
@@ -82,8 +82,13 @@ fn ews_blocked(config: &CheckConfig, reach: Option<&ReachOutcome>) -> Option<(St
     if !reach.is_ews() {
         return Some((step, "the EWS endpoint did not answer like EWS".into()));
     }
-    if config.auth == AuthMode::Basic && !reach.schemes.is_empty() && !reach.offers("basic") {
-        return Some((step, "the endpoint does not offer Basic authentication".into()));
+    if let Some(c) = &config.credentials {
+        if !reach.schemes.is_empty() && !reach.offers(c.scheme()) {
+            return Some((
+                step,
+                format!("the endpoint does not offer {} authentication", c.scheme()),
+            ));
+        }
     }
     None
 }
@@ -175,9 +180,14 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
     let mut ews_reach = vec![];
     for (o, mut s) in reach_results {
         // Reachable, but not for this mode: the step fails here, not later.
-        if config.auth == AuthMode::Basic && o.is_ews() && !o.schemes.is_empty() && !o.offers("basic") {
+        if let Some(c) = config
+            .credentials
+            .as_ref()
+            .filter(|c| o.is_ews() && !o.schemes.is_empty() && !o.offers(c.scheme()))
+        {
             s.status = crate::report::StepStatus::Fail;
-            s.detail.push_str("; Basic (this check's scheme) is not offered");
+            s.detail
+                .push_str(&format!("; {} (this check's scheme) is not offered", c.scheme()));
         }
         ews_reach.push(o);
         global_steps.push(s);

@@ -153,7 +153,11 @@ impl Discovery<'_> {
         if response.status != 401 {
             return Ok(response);
         }
-        let Some(credentials) = self.credentials.clone() else {
+        let Some(credentials) = self
+            .credentials
+            .clone()
+            .filter(|c| matches!(c, crate::config::Credentials::Basic { .. }))
+        else {
             self.log_attempt(candidate, address, method, url.as_str(), AttemptResult::AuthRequired);
             return Err(EndpointResult::Continue { host_failed: false });
         };
