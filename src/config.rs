@@ -54,8 +54,8 @@ impl Credentials {
     /// The `WWW-Authenticate` scheme these credentials need.
     pub fn scheme(&self) -> &'static str {
         match self {
-            Credentials::Basic { .. } => "basic",
-            Credentials::Bearer { .. } => "bearer",
+            Credentials::Basic { .. } => "Basic",
+            Credentials::Bearer { .. } => "Bearer",
         }
     }
 }
