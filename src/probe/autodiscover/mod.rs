@@ -8,7 +8,9 @@
 //! unreachable host must not add its whole timeout to the run. Address
 //! redirects restart discovery for the new address, one level at a time.
 
+mod candidates;
 mod endpoint;
+mod failure;
 pub mod model;
 
 use std::sync::{Arc, Mutex};
@@ -21,14 +23,14 @@ use url::Url;
 
 pub use endpoint::{different_domain, is_autodiscover_path};
 use endpoint::{EndpointResult, UrlTrail};
+pub use failure::describe_failure;
 pub use model::*;
 
-use super::dns::{srv_order, DnsOutcome};
+use super::dns::DnsOutcome;
 use super::StepBuilder;
 use crate::config::Credentials;
-use crate::net::{HttpRequest, Net, NetFailure};
+use crate::net::Net;
 use crate::protocol::address;
-use crate::protocol::autodiscover_v2::{self, V2Answer};
 use crate::report::{Exchange, Step, StepStatus};
 
 pub const MAX_REDIRECTS: u32 = 10;
@@ -229,197 +231,6 @@ impl<'a> Discovery<'a> {
         GroupOutcome { decision, trail }
     }
 
-    async fn v2(&self, address: &str, base: Url) -> Option<Decision> {
-        let Ok(url) = base.join(&autodiscover_v2::request_path(address)) else {
-            self.log_attempt(
-                "v2",
-                address,
-                Method::V2,
-                base.as_str(),
-                AttemptResult::InvalidResponse {
-                    reason: "cannot build the v2 URL for this address".into(),
-                },
-            );
-            return None;
-        };
-        let (result, exchange) = self
-            .net
-            .send(HttpRequest::get(url.clone()).header("Accept", "application/json"))
-            .await;
-        self.log_exchange(exchange);
-        let log = |r| self.log_attempt("v2", address, Method::V2, url.as_str(), r);
-        let response = match result {
-            Ok(r) => r,
-            Err(e) => {
-                log(AttemptResult::Network { failure: e.failure });
-                return None;
-            }
-        };
-        if response.status != 200 {
-            log(AttemptResult::HttpStatus {
-                status: response.status,
-            });
-            return None;
-        }
-        match autodiscover_v2::parse_response(&response.body) {
-            Ok(V2Answer::Url(ews_url)) if ews_url.starts_with("https://") => {
-                log(AttemptResult::Settings {
-                    ews_url: ews_url.clone(),
-                });
-                Some(Decision::Found(Found {
-                    ews_url,
-                    method: Method::V2,
-                    url: url.to_string(),
-                    candidate: "v2".into(),
-                    primary: None,
-                    display_name: None,
-                }))
-            }
-            Ok(V2Answer::Url(other)) => {
-                log(AttemptResult::InvalidResponse {
-                    reason: format!("EWS URL {other:?} is not https"),
-                });
-                None
-            }
-            Ok(V2Answer::Error { code, message }) => {
-                log(AttemptResult::ServiceError { code, message });
-                None
-            }
-            Err(e) => {
-                log(AttemptResult::InvalidResponse { reason: e.to_string() });
-                None
-            }
-        }
-    }
-
-    /// The unauthenticated GET on `http://autodiscover.DOMAIN/autodiscover/autodiscover.xml`.
-    async fn http_redirect(&self, address: &str, domain: &str, trail: &mut UrlTrail) -> Option<Decision> {
-        let label = "http-redirect";
-        let Ok(url) = Url::parse(&format!("http://autodiscover.{domain}/autodiscover/autodiscover.xml")) else {
-            return None;
-        };
-        let (result, exchange) = self.net.send(HttpRequest::get(url.clone())).await;
-        self.log_exchange(exchange);
-        let log = |r| self.log_attempt(label, address, Method::HttpRedirect, url.as_str(), r);
-        let response = match result {
-            Ok(r) => r,
-            Err(e) => {
-                log(AttemptResult::Network { failure: e.failure });
-                return None;
-            }
-        };
-        if !matches!(response.status, 301 | 302 | 303 | 307) {
-            log(AttemptResult::HttpStatus {
-                status: response.status,
-            });
-            return None;
-        }
-        let Some(location) = response.header("location") else {
-            log(AttemptResult::InvalidResponse {
-                reason: format!("HTTP {} without a Location header", response.status),
-            });
-            return None;
-        };
-        log(AttemptResult::HttpRedirect {
-            status: response.status,
-            location: location.to_string(),
-        });
-        let refuse = |reason: String| {
-            log(AttemptResult::RedirectRefused {
-                location: location.to_string(),
-                reason,
-            });
-            None
-        };
-        let target = match url.join(location) {
-            Ok(t) => t,
-            Err(e) => return refuse(format!("the Location is not a URL: {e}")),
-        };
-        if target.scheme() != "https" {
-            return refuse(format!(
-                "redirect to {}:// refused: only https is followed",
-                target.scheme()
-            ));
-        }
-        if !is_autodiscover_path(&target) || !target.path().to_ascii_lowercase().ends_with(".xml") {
-            return refuse(format!(
-                "redirect to {} refused: not an autodiscover.xml path",
-                target.path()
-            ));
-        }
-        trail.hops.push(RedirectHop {
-            kind: RedirectKind::Http,
-            from: url.to_string(),
-            to: target.to_string(),
-            cross_domain: different_domain(domain, target.host_str().unwrap_or("")),
-        });
-        match self.query(label, address, target, trail).await {
-            EndpointResult::Decided(d) => Some(*d),
-            EndpointResult::Continue { .. } => None,
-        }
-    }
-
-    async fn srv(
-        &self,
-        address: &str,
-        domain: &str,
-        known: Option<Vec<crate::net::dns::SrvTarget>>,
-        trail: &mut UrlTrail,
-    ) -> Option<Decision> {
-        let name = format!("_autodiscover._tcp.{domain}");
-        let records = match known {
-            Some(r) => r,
-            None => match self.net.dns.srv(&name).await {
-                Ok(r) => r,
-                Err(f) => {
-                    self.log_attempt(
-                        "srv",
-                        address,
-                        Method::Pox,
-                        &name,
-                        AttemptResult::Skipped {
-                            reason: format!("no SRV record: {}", f.describe()),
-                        },
-                    );
-                    return None;
-                }
-            },
-        };
-        let (usable, skipped) = srv_order(&records);
-        for r in skipped {
-            self.log_attempt(
-                "srv",
-                address,
-                Method::Pox,
-                &format!("{}:{}", r.target, r.port),
-                AttemptResult::Skipped {
-                    reason: format!("SRV target on port {}: only port 443 is used", r.port),
-                },
-            );
-        }
-        if usable.is_empty() && records.is_empty() {
-            self.log_attempt(
-                "srv",
-                address,
-                Method::Pox,
-                &name,
-                AttemptResult::Skipped {
-                    reason: "no SRV record".into(),
-                },
-            );
-        }
-        for record in usable {
-            for url in endpoints(&record.target) {
-                match self.query("srv", address, url, trail).await {
-                    EndpointResult::Decided(d) => return Some(*d),
-                    EndpointResult::Continue { host_failed: true } => break,
-                    EndpointResult::Continue { host_failed: false } => {}
-                }
-            }
-        }
-        None
-    }
-
     /// Run one level's candidates concurrently; decide in precedence order.
     async fn level(
         &self,
@@ -581,130 +392,11 @@ impl<'a> Discovery<'a> {
         outcome
     }
 
-    /// No candidate decided: the most telling failure among this address's attempts.
-    fn rank_failure(&self, address: &str) -> AutodiscoverFailure {
-        let mut attempts = self.attempts.lock().map(|a| a.clone()).unwrap_or_default();
-        // Equal ranks go to the higher-precedence candidate, whatever finished first.
-        attempts.sort_by_key(|a| {
-            CANDIDATE_ORDER
-                .iter()
-                .position(|c| *c == a.candidate)
-                .unwrap_or(usize::MAX)
-        });
-        let mut best: Option<(u8, AutodiscoverFailure)> = None;
-        let mut rejected = vec![];
-        let mut auth_required = vec![];
-        for a in attempts.iter().filter(|a| a.address.eq_ignore_ascii_case(address)) {
-            let ranked = match &a.result {
-                AttemptResult::RedirectRefused { location, reason } => Some((
-                    90,
-                    AutodiscoverFailure::InsecureRedirect {
-                        url: a.url.clone(),
-                        location: location.clone(),
-                        reason: reason.clone(),
-                    },
-                )),
-                AttemptResult::InvalidResponse { reason } => Some((
-                    80,
-                    AutodiscoverFailure::InvalidResponse {
-                        url: a.url.clone(),
-                        reason: reason.clone(),
-                    },
-                )),
-                AttemptResult::Network {
-                    failure: NetFailure::Tls { problem, message },
-                } => Some((
-                    70,
-                    AutodiscoverFailure::Tls {
-                        url: a.url.clone(),
-                        problem: *problem,
-                        message: message.clone(),
-                    },
-                )),
-                AttemptResult::CredentialsRejected => {
-                    rejected.push(a.url.clone());
-                    None
-                }
-                AttemptResult::ServiceError { code, message } => Some((
-                    60,
-                    AutodiscoverFailure::ServerError {
-                        url: a.url.clone(),
-                        detail: format!("autodiscover error {code}: {message}"),
-                    },
-                )),
-                AttemptResult::HttpStatus { status } if *status >= 500 => Some((
-                    55,
-                    AutodiscoverFailure::ServerError {
-                        url: a.url.clone(),
-                        detail: format!("HTTP {status}"),
-                    },
-                )),
-                AttemptResult::AuthRequired | AttemptResult::CredentialsWithheld { .. } => {
-                    auth_required.push(a.url.clone());
-                    None
-                }
-                AttemptResult::Network {
-                    failure: NetFailure::Dns { .. },
-                } => None,
-                AttemptResult::Network { failure } => Some((
-                    30,
-                    AutodiscoverFailure::Unreachable {
-                        url: a.url.clone(),
-                        failure: failure.clone(),
-                    },
-                )),
-                _ => None,
-            };
-            if let Some((rank, f)) = ranked {
-                if best.as_ref().is_none_or(|(r, _)| rank > *r) {
-                    best = Some((rank, f));
-                }
-            }
-        }
-        // One 401 is not proof of bad credentials; several are (PROTOCOL.md).
-        if rejected.len() >= 2 && best.as_ref().is_none_or(|(r, _)| *r < 65) {
-            return AutodiscoverFailure::CredentialsRejected { urls: rejected };
-        }
-        if let Some((_, f)) = best {
-            return f;
-        }
-        if !rejected.is_empty() {
-            return AutodiscoverFailure::CredentialsRejected { urls: rejected };
-        }
-        if !auth_required.is_empty() {
-            return AutodiscoverFailure::AuthRequired { urls: auth_required };
-        }
-        AutodiscoverFailure::NotFound
-    }
-
     pub fn take_evidence(&self) -> Vec<Exchange> {
         self.evidence
             .lock()
             .map(|mut e| std::mem::take(&mut *e))
             .unwrap_or_default()
-    }
-}
-
-pub fn describe_failure(f: &AutodiscoverFailure) -> String {
-    match f {
-        AutodiscoverFailure::UserNotFound { url, message } => format!("{url} does not know this address: {message}"),
-        AutodiscoverFailure::RedirectLoop { repeated } => format!("redirect loop: {repeated} was reached twice"),
-        AutodiscoverFailure::TooManyRedirects { limit } => format!("more than {limit} redirects"),
-        AutodiscoverFailure::InsecureRedirect { url, location, reason } => {
-            format!("{url} redirected to {location}: {reason}")
-        }
-        AutodiscoverFailure::InvalidResponse { url, reason } => format!("{url}: {reason}"),
-        AutodiscoverFailure::Tls { url, message, .. } => format!("{url}: {message}"),
-        AutodiscoverFailure::ServerError { url, detail } => format!("{url}: {detail}"),
-        AutodiscoverFailure::Unreachable { url, failure } => format!("{url}: {}", failure.describe()),
-        AutodiscoverFailure::CredentialsRejected { urls } => {
-            format!("credentials rejected (401) by {}", urls.join(", "))
-        }
-        AutodiscoverFailure::AuthRequired { urls } => format!(
-            "{} asked for authentication and no credentials were given",
-            urls.join(", ")
-        ),
-        AutodiscoverFailure::NotFound => "no autodiscover endpoint answered for this address".into(),
     }
 }
 

@@ -1,0 +1,126 @@
+//! When no candidate decided: the most telling failure, and its wording.
+
+use super::model::{AttemptResult, AutodiscoverFailure};
+use super::{Discovery, CANDIDATE_ORDER};
+use crate::net::NetFailure;
+
+impl Discovery<'_> {
+    /// No candidate decided: the most telling failure among this address's attempts.
+    pub(super) fn rank_failure(&self, address: &str) -> AutodiscoverFailure {
+        let mut attempts = self.attempts.lock().map(|a| a.clone()).unwrap_or_default();
+        // Equal ranks go to the higher-precedence candidate, whatever finished first.
+        attempts.sort_by_key(|a| {
+            CANDIDATE_ORDER
+                .iter()
+                .position(|c| *c == a.candidate)
+                .unwrap_or(usize::MAX)
+        });
+        let mut best: Option<(u8, AutodiscoverFailure)> = None;
+        let mut rejected = vec![];
+        let mut auth_required = vec![];
+        for a in attempts.iter().filter(|a| a.address.eq_ignore_ascii_case(address)) {
+            let ranked = match &a.result {
+                AttemptResult::RedirectRefused { location, reason } => Some((
+                    90,
+                    AutodiscoverFailure::InsecureRedirect {
+                        url: a.url.clone(),
+                        location: location.clone(),
+                        reason: reason.clone(),
+                    },
+                )),
+                AttemptResult::InvalidResponse { reason } => Some((
+                    80,
+                    AutodiscoverFailure::InvalidResponse {
+                        url: a.url.clone(),
+                        reason: reason.clone(),
+                    },
+                )),
+                AttemptResult::Network {
+                    failure: NetFailure::Tls { problem, message },
+                } => Some((
+                    70,
+                    AutodiscoverFailure::Tls {
+                        url: a.url.clone(),
+                        problem: *problem,
+                        message: message.clone(),
+                    },
+                )),
+                AttemptResult::CredentialsRejected => {
+                    rejected.push(a.url.clone());
+                    None
+                }
+                AttemptResult::ServiceError { code, message } => Some((
+                    60,
+                    AutodiscoverFailure::ServerError {
+                        url: a.url.clone(),
+                        detail: format!("autodiscover error {code}: {message}"),
+                    },
+                )),
+                AttemptResult::HttpStatus { status } if *status >= 500 => Some((
+                    55,
+                    AutodiscoverFailure::ServerError {
+                        url: a.url.clone(),
+                        detail: format!("HTTP {status}"),
+                    },
+                )),
+                AttemptResult::AuthRequired | AttemptResult::CredentialsWithheld { .. } => {
+                    auth_required.push(a.url.clone());
+                    None
+                }
+                AttemptResult::Network {
+                    failure: NetFailure::Dns { .. },
+                } => None,
+                AttemptResult::Network { failure } => Some((
+                    30,
+                    AutodiscoverFailure::Unreachable {
+                        url: a.url.clone(),
+                        failure: failure.clone(),
+                    },
+                )),
+                _ => None,
+            };
+            if let Some((rank, f)) = ranked {
+                if best.as_ref().is_none_or(|(r, _)| rank > *r) {
+                    best = Some((rank, f));
+                }
+            }
+        }
+        // One 401 is not proof of bad credentials; several are (PROTOCOL.md).
+        if rejected.len() >= 2 && best.as_ref().is_none_or(|(r, _)| *r < 65) {
+            return AutodiscoverFailure::CredentialsRejected { urls: rejected };
+        }
+        if let Some((_, f)) = best {
+            return f;
+        }
+        if !rejected.is_empty() {
+            return AutodiscoverFailure::CredentialsRejected { urls: rejected };
+        }
+        if !auth_required.is_empty() {
+            return AutodiscoverFailure::AuthRequired { urls: auth_required };
+        }
+        AutodiscoverFailure::NotFound
+    }
+}
+
+pub fn describe_failure(f: &AutodiscoverFailure) -> String {
+    match f {
+        AutodiscoverFailure::UserNotFound { url, message } => format!("{url} does not know this address: {message}"),
+        AutodiscoverFailure::RedirectLoop { repeated } => format!("redirect loop: {repeated} was reached twice"),
+        AutodiscoverFailure::TooManyRedirects { limit } => format!("more than {limit} redirects"),
+        AutodiscoverFailure::InsecureRedirect { url, location, reason } => {
+            format!("{url} redirected to {location}: {reason}")
+        }
+        AutodiscoverFailure::InvalidResponse { url, reason } => format!("{url}: {reason}"),
+        AutodiscoverFailure::Tls { url, message, .. } => format!("{url}: {message}"),
+        AutodiscoverFailure::ServerError { url, detail } => format!("{url}: {detail}"),
+        AutodiscoverFailure::Unreachable { url, failure } => format!("{url}: {}", failure.describe()),
+        AutodiscoverFailure::CredentialsRejected { urls } => {
+            format!("credentials rejected (401) by {}", urls.join(", "))
+        }
+        AutodiscoverFailure::AuthRequired { urls } => format!(
+            "{} asked for authentication and no credentials were given",
+            urls.join(", ")
+        ),
+        AutodiscoverFailure::NotFound => "no autodiscover endpoint answered for this address".into(),
+    }
+}
