@@ -1,0 +1,181 @@
+//! Microsoft identity platform token endpoint: request forms and responses.
+//! Errors are classified by AADSTS number (`error_codes[0]`, else the
+//! `AADSTSnnnn` in `error_description`), never by message text, and keep the
+//! trace and correlation ids Microsoft support asks for.
+
+use serde::{Deserialize, Serialize};
+
+use crate::secret::Secret;
+
+pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// `application/x-www-form-urlencoded` body from pairs.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
+pub fn client_credentials_secret(client_id: &str, scope: &str, secret: &Secret) -> String {
+    form(&[
+        ("client_id", client_id),
+        ("scope", scope),
+        ("grant_type", "client_credentials"),
+        ("client_secret", secret.expose()),
+    ])
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenSuccess {
+    pub token_type: String,
+    pub expires_in: Option<u64>,
+    pub access_token: Secret,
+    pub refresh_token: Option<Secret>,
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TokenError {
+    pub http_status: u16,
+    pub error: String,
+    pub description: String,
+    /// The AADSTS number that classifies the error.
+    pub aadsts: Option<u32>,
+    pub error_codes: Vec<u32>,
+    pub trace_id: Option<String>,
+    pub correlation_id: Option<String>,
+    pub timestamp: Option<String>,
+    pub suberror: Option<String>,
+    pub error_uri: Option<String>,
+}
+
+impl TokenError {
+    /// The first line of the description, without the trace/correlation tail.
+    pub fn summary(&self) -> String {
+        let first = self.description.lines().next().unwrap_or("");
+        first.split(" Trace ID:").next().unwrap_or(first).trim().to_string()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum TokenResponse {
+    Success(TokenSuccess),
+    Error(TokenError),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OAuthParseError {
+    #[error("the token endpoint answered HTTP {status} with a body that is not JSON: {reason}")]
+    NotJson { status: u16, reason: String },
+    #[error("the token endpoint answered HTTP {0} with neither an access_token nor an error")]
+    Empty(u16),
+}
+
+#[derive(Deserialize)]
+struct Raw {
+    token_type: Option<String>,
+    expires_in: Option<serde_json::Value>,
+    access_token: Option<String>,
+    refresh_token: Option<String>,
+    scope: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+    #[serde(default)]
+    error_codes: Vec<u32>,
+    trace_id: Option<String>,
+    correlation_id: Option<String>,
+    timestamp: Option<String>,
+    suberror: Option<String>,
+    error_uri: Option<String>,
+}
+
+/// `AADSTSnnnn` in a description.
+pub fn aadsts_in(text: &str) -> Option<u32> {
+    let at = text.find("AADSTS")?;
+    let digits: String = text[at + 6..].chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+pub fn parse_token_response(status: u16, body: &[u8]) -> Result<TokenResponse, OAuthParseError> {
+    let raw: Raw = serde_json::from_slice(body).map_err(|e| OAuthParseError::NotJson {
+        status,
+        reason: e.to_string(),
+    })?;
+    if let Some(error) = raw.error {
+        let description = raw.error_description.unwrap_or_default();
+        let aadsts = raw.error_codes.first().copied().or_else(|| aadsts_in(&description));
+        return Ok(TokenResponse::Error(TokenError {
+            http_status: status,
+            error,
+            description,
+            aadsts,
+            error_codes: raw.error_codes,
+            trace_id: raw.trace_id,
+            correlation_id: raw.correlation_id,
+            timestamp: raw.timestamp,
+            suberror: raw.suberror,
+            error_uri: raw.error_uri,
+        }));
+    }
+    match raw.access_token {
+        Some(token) if !token.is_empty() => Ok(TokenResponse::Success(TokenSuccess {
+            token_type: raw.token_type.unwrap_or_else(|| "Bearer".into()),
+            expires_in: raw
+                .expires_in
+                .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))),
+            access_token: Secret::new(token),
+            refresh_token: raw.refresh_token.map(Secret::new),
+            scope: raw.scope,
+        })),
+        _ => Err(OAuthParseError::Empty(status)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_first_then_description() {
+        let body = br#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '1a2b'. Trace ID: 0b9c Correlation ID: 77aa Timestamp: 2026-11-22 05:31:00Z","error_codes":[7000215],"timestamp":"2026-11-22 05:31:00Z","trace_id":"0b9c","correlation_id":"77aa","error_uri":"https://login.microsoftonline.com/error?code=7000215"}"#;
+        let TokenResponse::Error(e) = parse_token_response(401, body).expect("parse") else {
+            panic!()
+        };
+        assert_eq!(e.aadsts, Some(7000215));
+        assert_eq!(e.trace_id.as_deref(), Some("0b9c"));
+        assert!(e
+            .summary()
+            .starts_with("AADSTS7000215: Invalid client secret provided."));
+        assert!(!e.summary().contains("Trace ID"));
+        let no_codes = br#"{"error":"invalid_request","error_description":"AADSTS90002: Tenant 'x' not found."}"#;
+        let TokenResponse::Error(e) = parse_token_response(400, no_codes).expect("parse") else {
+            panic!()
+        };
+        assert_eq!(e.aadsts, Some(90002));
+    }
+
+    #[test]
+    fn success_and_odd_bodies() {
+        let TokenResponse::Success(s) = parse_token_response(
+            200,
+            br#"{"token_type":"Bearer","expires_in":"3599","access_token":"eyJ.a.b"}"#,
+        )
+        .expect("ok") else {
+            panic!()
+        };
+        assert_eq!(s.expires_in, Some(3599));
+        assert!(!format!("{s:?}").contains("eyJ"));
+        assert!(matches!(
+            parse_token_response(200, b"<html>"),
+            Err(OAuthParseError::NotJson { .. })
+        ));
+        assert_eq!(
+            parse_token_response(200, b"{}").err(),
+            Some(OAuthParseError::Empty(200))
+        );
+        assert_eq!(aadsts_in("no code"), None);
+        assert_eq!(aadsts_in("AADSTS"), None);
+    }
+}
