@@ -8,13 +8,17 @@ use common::start;
 use exprobe::lab::Scenario;
 
 fn python() -> Option<String> {
+    python_with("exchangelib")
+}
+
+fn python_with(module: &str) -> Option<String> {
     let candidates = [
         std::env::var("EXPROBE_PYTHON").ok(),
         Some(format!("{}/.venv/bin/python", env!("CARGO_MANIFEST_DIR"))),
     ];
     candidates.into_iter().flatten().find(|p| {
         std::process::Command::new(p)
-            .args(["-c", "import exchangelib"])
+            .args(["-c", &format!("import {module}")])
             .output()
             .is_ok_and(|o| o.status.success())
     })
@@ -158,4 +162,81 @@ async fn exchangelib_raises_error_impersonate_user_denied_without_the_role() {
         .findings
         .iter()
         .any(|f| f.code == "impersonation.denied" && f.mailbox.as_deref() == Some("alice@contoso.com")));
+}
+
+async fn msal(secret: &str) -> (serde_json::Value, common::Running) {
+    let python = python_with("msal").expect("checked by the caller");
+    let path = format!(
+        "{}/tests/peers/entra-client-credentials.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let running = start(Scenario::from_file(std::path::Path::new(&path)).expect("scenario")).await;
+    let lab = &running.lab;
+    let args = vec![
+        format!("{}/tests/peers/msal_client_credentials.py", env!("CARGO_MANIFEST_DIR")),
+        "contoso.com".to_string(),
+        "2b7e1c9d-4a5f-4e3b-8c6d-0a1b2c3d4e5f".to_string(),
+        "https://outlook.office365.com/.default".to_string(),
+        lab.dns_addr.ip().to_string(),
+        lab.dns_addr.port().to_string(),
+        lab.https_addr.port().to_string(),
+        running.ca.display().to_string(),
+    ];
+    let secret = secret.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .args(&args)
+            .env("EXPROBE_CLIENT_SECRET", secret)
+            .output()
+            .expect("run python")
+    })
+    .await
+    .expect("thread");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_else(|e| {
+        panic!(
+            "MSAL printed no JSON ({e}): {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (value, running)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msal_client_credentials_get_a_token_from_the_lab_authority() {
+    if python_with("msal").is_none() {
+        eprintln!("SKIPPED MSAL peer test: no Python with msal (set EXPROBE_PYTHON or run .ci/run)");
+        return;
+    }
+    let (value, running) = msal("Lab~Secret.Value_123").await;
+    assert_eq!(value["ok"], true, "{value}");
+    let claims = &value["claims"];
+    assert_eq!(claims["aud"], "https://outlook.office365.com");
+    assert_eq!(claims["tid"], "6f3c3f2a-9d41-4c1e-9a57-1b2f3c4d5e6f");
+    assert_eq!(claims["idtyp"], "app");
+    assert_eq!(claims["roles"], serde_json::json!(["full_access_as_app"]));
+    // MSAL found the tenant by domain through openid-configuration, then used its token endpoint.
+    let paths: Vec<String> = running.lab.requests().iter().map(|r| r.path.clone()).collect();
+    assert!(
+        paths
+            .iter()
+            .any(|p| p == "/contoso.com/v2.0/.well-known/openid-configuration"),
+        "{paths:?}"
+    );
+    assert!(paths.iter().any(|p| p.ends_with("/oauth2/v2.0/token")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msal_gets_aadsts7000215_for_a_wrong_secret() {
+    if python_with("msal").is_none() {
+        eprintln!("SKIPPED MSAL peer test: no Python with msal (set EXPROBE_PYTHON or run .ci/run)");
+        return;
+    }
+    let (value, _) = msal("not-the-secret").await;
+    assert_eq!(value["ok"], false);
+    assert_eq!(value["error"], "invalid_client");
+    assert_eq!(value["error_codes"], serde_json::json!([7000215]));
+    assert!(value["error_description"]
+        .as_str()
+        .is_some_and(|d| d.starts_with("AADSTS7000215:") && d.contains("Trace ID:")));
 }

@@ -5,6 +5,7 @@ mod auth;
 mod autodiscover;
 pub mod certs;
 pub mod dns;
+pub mod entra;
 mod ews;
 pub mod scenario;
 mod server;
@@ -83,6 +84,7 @@ pub struct LabState {
     started: Instant,
     ews_in_flight: std::sync::atomic::AtomicU32,
     ews_impersonations: std::sync::atomic::AtomicU32,
+    tokens: entra::TokenIssuer,
 }
 
 /// A running lab. Dropping it stops every listener.
@@ -165,6 +167,7 @@ impl Lab {
             started: Instant::now(),
             ews_in_flight: Default::default(),
             ews_impersonations: Default::default(),
+            tokens: entra::TokenIssuer::load(),
         });
         let https = bind_tcp(ip, "the HTTPS port").await?;
         let http = bind_tcp(ip, "the HTTP port").await?;

@@ -102,6 +102,9 @@ pub struct HostSpec {
     /// Serves EWS at /EWS/Exchange.asmx.
     #[serde(default)]
     pub ews: bool,
+    /// Serves Entra ID (login.microsoftonline.com): discovery, realm, token endpoint, keys.
+    #[serde(default)]
+    pub entra: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -126,6 +129,53 @@ pub struct UserSpec {
 
 fn yes() -> bool {
     true
+}
+
+/// An Entra ID tenant and its verified domains.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSpec {
+    pub id: String,
+    pub name: String,
+    pub domains: Vec<String>,
+    /// Federated domains (getuserrealm NameSpaceType Federated); else Managed.
+    #[serde(default)]
+    pub federated: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSecretSpec {
+    pub value: String,
+    #[serde(default)]
+    pub expired: bool,
+}
+
+/// An app registration and its service principals.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSpec {
+    pub client_id: String,
+    /// Home tenant id.
+    pub tenant: String,
+    pub display_name: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub secrets: Vec<AppSecretSpec>,
+    /// Application permissions with admin consent (full_access_as_app, Mail.Read, User.Read.All, ...).
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Other tenants where the app has a service principal (multi-tenant apps).
+    #[serde(default)]
+    pub consented_in: Vec<String>,
+    /// Lifetime of the tokens issued to it, in seconds (negative: already expired).
+    #[serde(default = "default_token_lifetime")]
+    pub token_lifetime_secs: i64,
+}
+
+fn default_token_lifetime() -> i64 {
+    3599
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -302,6 +352,10 @@ pub struct Scenario {
     #[serde(default)]
     pub service_accounts: Vec<ServiceAccountSpec>,
     #[serde(default)]
+    pub tenants: Vec<TenantSpec>,
+    #[serde(default)]
+    pub apps: Vec<AppSpec>,
+    #[serde(default)]
     pub responses: Vec<RawResponse>,
     /// Bodies of `responses`, loaded when the scenario is.
     #[serde(skip)]
@@ -437,6 +491,17 @@ impl Scenario {
         self.users.iter().find(|u| {
             u.address.eq_ignore_ascii_case(address) || u.aliases.iter().any(|a| a.eq_ignore_ascii_case(address))
         })
+    }
+
+    /// A tenant by id or by one of its domains.
+    pub fn tenant(&self, id_or_domain: &str) -> Option<&TenantSpec> {
+        self.tenants.iter().find(|t| {
+            t.id.eq_ignore_ascii_case(id_or_domain) || t.domains.iter().any(|d| d.eq_ignore_ascii_case(id_or_domain))
+        })
+    }
+
+    pub fn app(&self, client_id: &str) -> Option<&AppSpec> {
+        self.apps.iter().find(|a| a.client_id.eq_ignore_ascii_case(client_id))
     }
 
     pub fn service_account(&self, address: &str) -> Option<&ServiceAccountSpec> {

@@ -137,6 +137,9 @@ async fn route(
             _ => not_found(),
         };
     }
+    if spec.entra {
+        return super::entra::answer(scenario, &state.tokens, &host, &method, &path, query.as_deref(), &body);
+    }
     if is_ews {
         return super::ews::answer(&state, spec, authorization.as_deref(), &body).await;
     }

@@ -1,0 +1,409 @@
+//! The lab's Entra ID: instance and tenant discovery, getuserrealm, JWKS and
+//! the v2.0 token endpoint for client credentials. Tokens are real RS256 JWTs
+//! in the v1 shape Exchange and Graph tokens have; errors carry Microsoft's
+//! JSON shape, status codes and AADSTS numbers.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Method, Response};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde_json::{json, Value};
+
+use super::scenario::{AppSpec, Scenario, TenantSpec};
+use super::server::respond;
+
+const SIGNING_KEY: &[u8] = include_bytes!("../../fixtures/keys/lab-token-signing.key.pem");
+const PUBLIC_KEY: &[u8] = include_bytes!("../../fixtures/keys/lab-token-signing.pub.pem");
+const JWKS: &str = include_str!("../../fixtures/keys/lab-token-signing.jwks.json");
+const KEY_ID: &str = "XvtzEbqQNNAN3nK2YzjE6Ses-AY";
+
+pub const EWS_RESOURCE: &str = "https://outlook.office365.com";
+pub const EWS_APP_ID: &str = "00000002-0000-0ff1-ce00-000000000000";
+pub const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
+pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+
+/// Signs the tokens the lab issues and checks the ones it receives.
+pub struct TokenIssuer {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl std::fmt::Debug for TokenIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenIssuer")
+    }
+}
+
+/// Why the lab rejects a bearer token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenRejection {
+    Malformed,
+    BadSignature,
+    Expired,
+}
+
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl TokenIssuer {
+    pub fn load() -> Self {
+        TokenIssuer {
+            encoding: EncodingKey::from_rsa_pem(SIGNING_KEY).expect("the lab's signing key parses"),
+            decoding: DecodingKey::from_rsa_pem(PUBLIC_KEY).expect("the lab's public key parses"),
+        }
+    }
+
+    pub fn issue(&self, claims: &Value) -> String {
+        let mut header = Header::new(Algorithm::RS256);
+        header.typ = Some("JWT".into());
+        header.x5t = Some(KEY_ID.into());
+        header.kid = Some(KEY_ID.into());
+        jsonwebtoken::encode(&header, claims, &self.encoding).expect("RS256 signing with the lab key")
+    }
+
+    /// The claims of a token this lab issued (signature and lifetime checked; audience left to the caller).
+    pub fn verify(&self, token: &str) -> Result<Value, TokenRejection> {
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        validation.required_spec_claims.clear();
+        match jsonwebtoken::decode::<Value>(token, &self.decoding, &validation) {
+            Ok(data) => Ok(data.claims),
+            Err(e) => Err(match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenRejection::Expired,
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenRejection::BadSignature,
+                _ => TokenRejection::Malformed,
+            }),
+        }
+    }
+}
+
+fn json_response(status: u16, body: Value) -> Response<Full<Bytes>> {
+    respond(
+        status,
+        &[
+            ("Content-Type", "application/json; charset=utf-8".into()),
+            ("Cache-Control", "no-store, no-cache".into()),
+        ],
+        Bytes::from(body.to_string()),
+    )
+}
+
+fn uuid_like(seed: &str) -> String {
+    // Stable per input, shaped like a GUID: evidence stays readable across runs.
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in seed.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100000001b3);
+    }
+    let h2 = h.rotate_left(29) ^ 0x9e3779b97f4a7c15;
+    format!(
+        "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+        h >> 32,
+        (h >> 16) & 0xffff,
+        h & 0xfff,
+        h2 & 0xfff,
+        h2 >> 16 & 0xffff_ffff_ffff
+    )
+}
+
+/// Microsoft's token error JSON.
+pub fn aadsts(status: u16, error: &str, code: u32, text: &str) -> Response<Full<Bytes>> {
+    let trace = uuid_like(&format!("trace{code}{text}"));
+    let correlation = uuid_like(&format!("corr{code}{text}"));
+    let ts = time::OffsetDateTime::now_utc();
+    let timestamp = format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}Z",
+        ts.year(),
+        u8::from(ts.month()),
+        ts.day(),
+        ts.hour(),
+        ts.minute(),
+        ts.second()
+    );
+    json_response(
+        status,
+        json!({
+            "error": error,
+            "error_description": format!("AADSTS{code}: {text} Trace ID: {trace} Correlation ID: {correlation} Timestamp: {timestamp}"),
+            "error_codes": [code],
+            "timestamp": timestamp,
+            "trace_id": trace,
+            "correlation_id": correlation,
+            "error_uri": format!("https://login.microsoftonline.com/error?code={code}"),
+        }),
+    )
+}
+
+fn tenant_not_found(tenant: &str) -> Response<Full<Bytes>> {
+    aadsts(
+        400,
+        "invalid_tenant",
+        90002,
+        &format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."),
+    )
+}
+
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.into_owned())
+}
+
+pub fn answer(
+    scenario: &Scenario,
+    issuer: &TokenIssuer,
+    host: &str,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    body: &[u8],
+) -> Response<Full<Bytes>> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let authority = format!("https://{host}");
+    match (method, segments.as_slice()) {
+        (&Method::GET, ["common", "discovery", "instance"]) => json_response(
+            200,
+            json!({
+                "tenant_discovery_endpoint": format!("{authority}/common/v2.0/.well-known/openid-configuration"),
+                "api-version": "1.1",
+                "metadata": [{
+                    "preferred_network": host,
+                    "preferred_cache": host,
+                    "aliases": [host]
+                }]
+            }),
+        ),
+        (&Method::GET, ["getuserrealm.srf"]) => {
+            let login = query_param(query, "login").unwrap_or_default();
+            let domain = login.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_default();
+            match scenario.tenant(&domain) {
+                Some(t) => {
+                    let mut v = json!({
+                        "State": 4, "UserState": 1, "Login": login,
+                        "NameSpaceType": if t.federated { "Federated" } else { "Managed" },
+                        "DomainName": domain, "FederationBrandName": t.name,
+                        "CloudInstanceName": "microsoftonline.com"
+                    });
+                    if t.federated {
+                        v["AuthURL"] = json!(format!("https://sts.{domain}/adfs/ls/?username={login}&wa=wsignin1.0"));
+                    }
+                    json_response(200, v)
+                }
+                None => json_response(
+                    200,
+                    json!({"State": 4, "UserState": 1, "Login": login, "NameSpaceType": "Unknown"}),
+                ),
+            }
+        }
+        (&Method::GET, [tenant, "v2.0", ".well-known", "openid-configuration"]) => match scenario.tenant(tenant) {
+            Some(t) => json_response(
+                200,
+                json!({
+                    "token_endpoint": format!("{authority}/{}/oauth2/v2.0/token", t.id),
+                    "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+                    "jwks_uri": format!("{authority}/{}/discovery/v2.0/keys", t.id),
+                    "response_modes_supported": ["query", "fragment", "form_post"],
+                    "subject_types_supported": ["pairwise"],
+                    "id_token_signing_alg_values_supported": ["RS256"],
+                    "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+                    "scopes_supported": ["openid", "profile", "email", "offline_access"],
+                    "issuer": format!("https://login.microsoftonline.com/{}/v2.0", t.id),
+                    "request_uri_parameter_supported": false,
+                    "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
+                    "authorization_endpoint": format!("{authority}/{}/oauth2/v2.0/authorize", t.id),
+                    "device_authorization_endpoint": format!("{authority}/{}/oauth2/v2.0/devicecode", t.id),
+                    "http_logout_supported": true,
+                    "frontchannel_logout_supported": true,
+                    "end_session_endpoint": format!("{authority}/{}/oauth2/v2.0/logout", t.id),
+                    "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nonce", "tid", "ver", "oid", "preferred_username", "name"],
+                    "kerberos_endpoint": format!("{authority}/{}/kerberos", t.id),
+                    "tenant_region_scope": "NA",
+                    "cloud_instance_name": "microsoftonline.com",
+                    "cloud_graph_host_name": "graph.windows.net",
+                    "msgraph_host": "graph.microsoft.com",
+                    "rbac_url": "https://pas.windows.net"
+                }),
+            ),
+            None => tenant_not_found(tenant),
+        },
+        (&Method::GET, [_, "discovery", "v2.0", "keys"]) | (&Method::GET, ["common", "discovery", "keys"]) => respond(
+            200,
+            &[("Content-Type", "application/json; charset=utf-8".into())],
+            Bytes::from_static(JWKS.as_bytes()),
+        ),
+        (&Method::POST, [tenant, "oauth2", "v2.0", "token"]) => token(scenario, issuer, tenant, body),
+        _ => json_response(404, json!({"error": "not_found"})),
+    }
+}
+
+fn token(scenario: &Scenario, issuer: &TokenIssuer, tenant_in_path: &str, body: &[u8]) -> Response<Full<Bytes>> {
+    let form = Form(url::form_urlencoded::parse(body).into_owned().collect());
+    let get = |k: &str| form.get(k);
+    let Some(tenant) = scenario.tenant(tenant_in_path) else {
+        return tenant_not_found(tenant_in_path);
+    };
+    match get("grant_type") {
+        Some("client_credentials") => client_credentials(scenario, issuer, tenant, &form),
+        Some(other) => aadsts(
+            400,
+            "unsupported_grant_type",
+            70003,
+            &format!("The app requested an unsupported grant type '{other}'."),
+        ),
+        None => aadsts(
+            400,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'grant_type'.",
+        ),
+    }
+}
+
+/// A parsed form body.
+struct Form(Vec<(String, String)>);
+
+impl Form {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+fn client_credentials(
+    scenario: &Scenario,
+    issuer: &TokenIssuer,
+    tenant: &TenantSpec,
+    form: &Form,
+) -> Response<Full<Bytes>> {
+    let get = |k: &str| form.get(k);
+    let Some(client_id) = get("client_id") else {
+        return aadsts(
+            400,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'client_id'.",
+        );
+    };
+    let app = scenario.app(client_id).filter(|a| {
+        a.tenant.eq_ignore_ascii_case(&tenant.id) || a.consented_in.iter().any(|t| t.eq_ignore_ascii_case(&tenant.id))
+    });
+    let Some(app) = app else {
+        return aadsts(
+            400,
+            "unauthorized_client",
+            700016,
+            &format!("Application with identifier '{client_id}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", tenant.name),
+        );
+    };
+    if !app.enabled {
+        return aadsts(
+            400,
+            "unauthorized_client",
+            7000112,
+            &format!("Application '{}'({}) is disabled.", app.client_id, app.display_name),
+        );
+    }
+    match get("client_secret") {
+        Some(secret) => match app.secrets.iter().find(|s| s.value == secret) {
+            Some(s) if s.expired => {
+                return aadsts(
+                    401,
+                    "invalid_client",
+                    7000222,
+                    &format!("The provided client secret keys for app '{}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.", app.client_id),
+                )
+            }
+            Some(_) => {}
+            None => {
+                return aadsts(
+                    401,
+                    "invalid_client",
+                    7000215,
+                    &format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.", app.client_id),
+                )
+            }
+        },
+        None => {
+            return aadsts(
+                401,
+                "invalid_client",
+                7000218,
+                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+            )
+        }
+    }
+    let scope = get("scope").unwrap_or("");
+    let Some(resource) = scope.strip_suffix("/.default") else {
+        return aadsts(
+            400,
+            "invalid_scope",
+            1002012,
+            &format!("The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."),
+        );
+    };
+    let audience = match resource.trim_end_matches('/') {
+        EWS_RESOURCE | EWS_APP_ID => EWS_RESOURCE,
+        GRAPH_RESOURCE | GRAPH_APP_ID => GRAPH_RESOURCE,
+        other => {
+            return aadsts(
+                400,
+                "invalid_resource",
+                500011,
+                &format!("The resource principal named {other} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.", tenant.name),
+            )
+        }
+    };
+    let access_token = issuer.issue(&app_token_claims(app, tenant, audience));
+    json_response(
+        200,
+        json!({"token_type": "Bearer", "expires_in": app.token_lifetime_secs.max(0), "ext_expires_in": app.token_lifetime_secs.max(0), "access_token": access_token}),
+    )
+}
+
+/// Which consented roles belong to which resource.
+pub fn roles_for(app: &AppSpec, audience: &str) -> Vec<String> {
+    app.roles
+        .iter()
+        .filter(|r| {
+            let ews = r.as_str() == "full_access_as_app" || r.starts_with("EWS.");
+            if audience == EWS_RESOURCE {
+                ews
+            } else {
+                !ews
+            }
+        })
+        .cloned()
+        .collect()
+}
+
+fn app_token_claims(app: &AppSpec, tenant: &TenantSpec, audience: &str) -> Value {
+    let iat = now();
+    let mut claims = json!({
+        "aud": audience,
+        "iss": format!("https://sts.windows.net/{}/", tenant.id),
+        "iat": iat,
+        "nbf": iat,
+        "exp": iat + app.token_lifetime_secs,
+        "aio": "E2RgYJjAmLm3+yFMqsWtb8Y4+tKIAQ==",
+        "app_displayname": app.display_name,
+        "appid": app.client_id,
+        "appidacr": "1",
+        "idp": format!("https://sts.windows.net/{}/", tenant.id),
+        "idtyp": "app",
+        "oid": uuid_like(&format!("sp{}{}", app.client_id, tenant.id)),
+        "sub": uuid_like(&format!("sp{}{}", app.client_id, tenant.id)),
+        "tid": tenant.id,
+        "ver": "1.0"
+    });
+    let roles = roles_for(app, audience);
+    // Client credentials succeed without admin consent: the token then simply has no roles claim.
+    if !roles.is_empty() {
+        claims["roles"] = json!(roles);
+    }
+    claims
+}
