@@ -58,6 +58,15 @@ pub struct CheckArgs {
     /// Authentication mode; inferred from the secrets given when omitted.
     #[arg(long, value_enum)]
     pub auth: Option<AuthArg>,
+    /// Which mailbox APIs to probe (default: both for app mode, ews otherwise).
+    #[arg(long, value_enum)]
+    pub api: Option<ApiArg>,
+    /// Tenant id or domain (OAuth modes).
+    #[arg(long, value_name = "ID|DOMAIN")]
+    pub tenant: Option<String>,
+    /// Application (client) id (OAuth modes).
+    #[arg(long, value_name = "GUID")]
+    pub client_id: Option<String>,
 
     #[command(flatten)]
     pub secrets: SecretArgs,
@@ -71,6 +80,12 @@ pub struct CheckArgs {
     /// Host of Autodiscover v2 (Exchange Online).
     #[arg(long, value_name = "HOST", default_value = "outlook.office365.com")]
     pub autodiscover_v2_host: String,
+    /// The Microsoft identity platform.
+    #[arg(long, value_name = "URL", default_value = "https://login.microsoftonline.com")]
+    pub authority: String,
+    /// Microsoft Graph.
+    #[arg(long, value_name = "URL", default_value = "https://graph.microsoft.com")]
+    pub graph_url: String,
 
     #[command(flatten)]
     pub net: NetArgs,
@@ -94,6 +109,12 @@ pub struct SecretArgs {
     /// Read the password from the first line of stdin.
     #[arg(long, group = "password_source")]
     pub password_stdin: bool,
+    /// Read the client secret from this environment variable (default EXPROBE_CLIENT_SECRET).
+    #[arg(long, value_name = "VAR", group = "secret_source")]
+    pub client_secret_env: Option<String>,
+    /// Read the client secret from the first line of this file.
+    #[arg(long, value_name = "FILE", group = "secret_source")]
+    pub client_secret_file: Option<PathBuf>,
     /// Read a bearer access token from this environment variable (default EXPROBE_ACCESS_TOKEN).
     #[arg(long, value_name = "VAR", group = "token_source")]
     pub access_token_env: Option<String>,
@@ -146,8 +167,17 @@ pub enum AuthArg {
     Basic,
     /// A bearer access token you already have (OAuth).
     Token,
+    /// OAuth client credentials: an app with a client secret.
+    App,
     /// No credentials: discovery only (DNS, autodiscover, reachability).
     None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApiArg {
+    Ews,
+    Graph,
+    Both,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

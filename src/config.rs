@@ -30,6 +30,7 @@ pub enum ConfigError {
 pub enum AuthMode {
     Basic,
     Token,
+    App,
     None,
 }
 
@@ -38,6 +39,7 @@ impl AuthMode {
         match self {
             AuthMode::Basic => "basic",
             AuthMode::Token => "token",
+            AuthMode::App => "app",
             AuthMode::None => "none",
         }
     }
@@ -61,6 +63,39 @@ impl Credentials {
 }
 
 /// `--connect-to HOST:PORT:ADDR:PORT` (curl semantics).
+/// Which mailbox APIs are probed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Api {
+    Ews,
+    Graph,
+    Both,
+}
+
+impl Api {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Api::Ews => "ews",
+            Api::Graph => "graph",
+            Api::Both => "both",
+        }
+    }
+    pub fn ews(self) -> bool {
+        matches!(self, Api::Ews | Api::Both)
+    }
+    pub fn graph(self) -> bool {
+        matches!(self, Api::Graph | Api::Both)
+    }
+}
+
+/// OAuth client credentials (`--auth app`).
+#[derive(Debug, Clone)]
+pub struct AppCredentials {
+    pub tenant: String,
+    pub client_id: String,
+    pub secret: Secret,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectTo {
     /// Empty matches any host.
@@ -108,7 +143,12 @@ pub struct Endpoints {
     pub ews_url: Option<url::Url>,
     pub autodiscover_url: Option<url::Url>,
     pub autodiscover_v2_host: String,
+    pub authority: url::Url,
+    pub graph_url: url::Url,
 }
+
+pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
+pub const DEFAULT_GRAPH: &str = "https://graph.microsoft.com";
 
 impl Default for Endpoints {
     fn default() -> Self {
@@ -116,6 +156,8 @@ impl Default for Endpoints {
             ews_url: None,
             autodiscover_url: None,
             autodiscover_v2_host: "outlook.office365.com".to_string(),
+            authority: url::Url::parse(DEFAULT_AUTHORITY).expect("constant URL"),
+            graph_url: url::Url::parse(DEFAULT_GRAPH).expect("constant URL"),
         }
     }
 }
@@ -128,6 +170,9 @@ pub struct CheckConfig {
     pub service_account: Option<String>,
     pub auth: AuthMode,
     pub credentials: Option<Credentials>,
+    /// Client credentials for `--auth app`.
+    pub app: Option<AppCredentials>,
+    pub api: Api,
     pub endpoints: Endpoints,
     pub net: NetConfig,
     pub concurrency: usize,
@@ -141,6 +186,8 @@ impl CheckConfig {
             service_account: None,
             auth: AuthMode::None,
             credentials: None,
+            app: None,
+            api: Api::Ews,
             endpoints: Endpoints::default(),
             net: NetConfig::default(),
             concurrency: 8,
@@ -185,6 +232,7 @@ impl SecretSource for ProcessSecrets {
 
 pub const DEFAULT_PASSWORD_ENV: &str = "EXPROBE_PASSWORD";
 pub const DEFAULT_ACCESS_TOKEN_ENV: &str = "EXPROBE_ACCESS_TOKEN";
+pub const DEFAULT_CLIENT_SECRET_ENV: &str = "EXPROBE_CLIENT_SECRET";
 
 pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(CheckConfig, OutputConfig), ConfigError> {
     let mut mailboxes: Vec<String> = args.mailboxes.iter().map(|m| m.trim().to_string()).collect();
@@ -212,11 +260,14 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
 
     let password = read_password(args, secrets)?;
     let token = read_token(args, secrets)?;
+    let client_secret = read_client_secret(args, secrets)?;
     let explicit_token = args.secrets.access_token_env.is_some() || args.secrets.access_token_file.is_some();
     let auth = match (args.auth, &password, &token) {
         (Some(AuthArg::Basic), _, _) => AuthMode::Basic,
         (Some(AuthArg::Token), _, _) => AuthMode::Token,
+        (Some(AuthArg::App), _, _) => AuthMode::App,
         (Some(AuthArg::None), _, _) => AuthMode::None,
+        (None, _, _) if client_secret.is_some() && args.client_id.is_some() => AuthMode::App,
         (None, _, Some(_)) if explicit_token => AuthMode::Token,
         (None, Some(_), _) => AuthMode::Basic,
         (None, None, Some(_)) => AuthMode::Token,
@@ -243,8 +294,31 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
                 ))
             })?,
         }),
-        AuthMode::None => None,
+        AuthMode::None | AuthMode::App => None,
     };
+    let app = match auth {
+        AuthMode::App => Some(AppCredentials {
+            tenant: args.tenant.clone().ok_or_else(|| ConfigError::Invalid("--auth app needs --tenant ID|DOMAIN".into()))?,
+            client_id: args.client_id.clone().ok_or_else(|| ConfigError::Invalid("--auth app needs --client-id GUID".into()))?,
+            secret: client_secret.ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "--auth app needs a client secret: --client-secret-env VAR, --client-secret-file FILE, or {DEFAULT_CLIENT_SECRET_ENV}"
+                ))
+            })?,
+        }),
+        _ => None,
+    };
+    let api = match (args.api, auth) {
+        (Some(crate::cli::ApiArg::Ews), _) => Api::Ews,
+        (Some(crate::cli::ApiArg::Graph), _) => Api::Graph,
+        (Some(crate::cli::ApiArg::Both), _) | (None, AuthMode::App) => Api::Both,
+        (None, _) => Api::Ews,
+    };
+    if api.graph() && !matches!(auth, AuthMode::App | AuthMode::Token | AuthMode::None) {
+        return Err(ConfigError::Invalid(
+            "--api graph needs an OAuth mode (--auth app or --auth token)".into(),
+        ));
+    }
 
     let endpoints = Endpoints {
         ews_url: args
@@ -258,6 +332,8 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
             .map(|u| parse_https_url(u, "--autodiscover-url"))
             .transpose()?,
         autodiscover_v2_host: parse_host(&args.autodiscover_v2_host, "--autodiscover-v2-host")?,
+        authority: parse_https_url(&args.authority, "--authority")?,
+        graph_url: parse_https_url(&args.graph_url, "--graph-url")?,
     };
 
     let net = net_config(&args.net)?;
@@ -277,6 +353,8 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
             service_account: args.service_account.clone(),
             auth,
             credentials,
+            app,
+            api,
             endpoints,
             net,
             concurrency: usize::from(args.concurrency),
@@ -317,6 +395,28 @@ fn read_password(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<Option<
             }
             Ok(Some(Secret::new(first)))
         }
+    }
+}
+
+fn read_client_secret(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<Option<Secret>, ConfigError> {
+    let s = &args.secrets;
+    let raw = if let Some(var) = &s.client_secret_env {
+        Some(
+            secrets
+                .env(var)
+                .ok_or_else(|| ConfigError::Invalid(format!("--client-secret-env {var}: the variable is not set")))?,
+        )
+    } else if let Some(path) = &s.client_secret_file {
+        Some(read_text(path, "client secret")?)
+    } else if args.client_id.is_some() {
+        secrets.env(DEFAULT_CLIENT_SECRET_ENV)
+    } else {
+        None
+    };
+    match raw.map(|r| r.lines().next().unwrap_or("").trim_end_matches('\r').to_string()) {
+        None => Ok(None),
+        Some(t) if t.is_empty() => Err(ConfigError::Invalid("the client secret given is empty".into())),
+        Some(t) => Ok(Some(Secret::new(t))),
     }
 }
 

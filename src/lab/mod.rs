@@ -20,7 +20,7 @@ use hickory_server::ServerFuture;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 
-use crate::config::{AuthMode, CheckConfig, ConnectTo, Credentials, Endpoints, NetConfig};
+use crate::config::{Api, AppCredentials, AuthMode, CheckConfig, ConnectTo, Credentials, Endpoints, NetConfig};
 use crate::secret::Secret;
 pub use scenario::{Scenario, ScenarioError};
 
@@ -235,8 +235,12 @@ impl Lab {
         ]
     }
 
-    /// The password the check sends: `check.password`, else the service account's.
+    /// The secret the check sends: the client secret in app scenarios, else
+    /// `check.password`, else the service account's password.
     pub fn password(&self) -> Option<Secret> {
+        if let Some(app) = self.app_credentials() {
+            return Some(app.secret);
+        }
         if let Some(p) = &self.scenario().check.password {
             return Some(Secret::new(p.clone()));
         }
@@ -257,14 +261,25 @@ impl Lab {
             _ => None,
         };
         let timeout = Duration::from_secs_f64(s.check.timeout.unwrap_or(10.0));
+        let app = self.app_credentials();
+        let api = match s.check.api.as_deref() {
+            Some("graph") => Api::Graph,
+            Some("both") => Api::Both,
+            Some(_) => Api::Ews,
+            None if app.is_some() => Api::Both,
+            None => Api::Ews,
+        };
+        let (auth, credentials) = match (&app, credentials) {
+            (Some(_), _) => (AuthMode::App, None),
+            (None, Some(c)) => (AuthMode::Basic, Some(c)),
+            (None, None) => (AuthMode::None, None),
+        };
         CheckConfig {
+            app,
+            api,
             mailboxes: s.check.mailboxes.clone(),
             service_account: s.check.service_account.clone(),
-            auth: if credentials.is_some() {
-                AuthMode::Basic
-            } else {
-                AuthMode::None
-            },
+            auth,
             credentials,
             endpoints: Endpoints {
                 ews_url: s.check.ews_url.as_deref().and_then(|u| url::Url::parse(u).ok()),
@@ -287,6 +302,25 @@ impl Lab {
         }
     }
 
+    /// The client credentials the check uses, for `auth = "app"` scenarios.
+    pub fn app_credentials(&self) -> Option<AppCredentials> {
+        let s = self.scenario();
+        if s.check.auth.as_deref() != Some("app") {
+            return None;
+        }
+        let client_id = s.check.client_id.clone()?;
+        let secret = s.check.client_secret.clone().or_else(|| {
+            s.app(&client_id)
+                .and_then(|a| a.secrets.iter().find(|x| !x.expired).or(a.secrets.first()))
+                .map(|x| x.value.clone())
+        })?;
+        Some(AppCredentials {
+            tenant: s.check.tenant.clone()?,
+            client_id,
+            secret: Secret::new(secret),
+        })
+    }
+
     /// `check` arguments that target this lab (the password comes from `password_env`).
     pub fn check_args(&self, ca_file: &std::path::Path, password_env: &str) -> Vec<String> {
         let s = self.scenario();
@@ -294,11 +328,19 @@ impl Lab {
         for m in &s.check.mailboxes {
             args.push(format!("--mailbox={m}"));
         }
-        if let Some(sa) = &s.check.service_account {
+        if let Some(app) = self.app_credentials() {
+            args.push("--auth=app".into());
+            args.push(format!("--tenant={}", app.tenant));
+            args.push(format!("--client-id={}", app.client_id));
+            args.push(format!("--client-secret-env={password_env}"));
+        } else if let Some(sa) = &s.check.service_account {
             args.push(format!("--service-account={sa}"));
             if self.password().is_some() {
                 args.push(format!("--password-env={password_env}"));
             }
+        }
+        if let Some(api) = &s.check.api {
+            args.push(format!("--api={api}"));
         }
         if let Some(u) = &s.check.ews_url {
             args.push(format!("--ews-url={u}"));

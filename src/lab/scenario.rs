@@ -67,6 +67,14 @@ pub struct CheckSpec {
     pub timeout: Option<f64>,
     /// The password the check sends, when it is not the service account's (a wrong one).
     pub password: Option<String>,
+    /// `app` for OAuth client credentials (default: Basic with a service account, else none).
+    pub auth: Option<String>,
+    pub tenant: Option<String>,
+    pub client_id: Option<String>,
+    /// The client secret the check sends (default: the app's first unexpired secret).
+    pub client_secret: Option<String>,
+    /// `ews`, `graph` or `both`.
+    pub api: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

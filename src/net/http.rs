@@ -27,6 +27,8 @@ pub struct HttpRequest {
     pub headers: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,
     pub credentials: Option<Credentials>,
+    /// The body itself carries a secret (a client secret, a password grant).
+    pub secret_body: bool,
 }
 
 impl HttpRequest {
@@ -37,6 +39,7 @@ impl HttpRequest {
             headers: vec![],
             body: None,
             credentials: None,
+            secret_body: false,
         }
     }
 
@@ -47,6 +50,7 @@ impl HttpRequest {
             headers: vec![("Content-Type".into(), content_type.into())],
             body: Some(body),
             credentials: None,
+            secret_body: false,
         }
     }
 
@@ -200,6 +204,12 @@ impl Net {
         None
     }
 
+    /// Send a request whose body carries a secret: the credential policy applies.
+    pub async fn send_secret_body(&self, mut request: HttpRequest) -> (Result<HttpResponse, NetError>, Exchange) {
+        request.secret_body = true;
+        self.send(request).await
+    }
+
     /// Send one request. Always returns the evidence, even when nothing was sent.
     pub async fn send(&self, request: HttpRequest) -> (Result<HttpResponse, NetError>, Exchange) {
         let started_ms = self.elapsed_ms();
@@ -256,7 +266,7 @@ impl Net {
             )
         };
 
-        if request.credentials.is_some() {
+        if request.credentials.is_some() || request.secret_body {
             if let Some(reason) = self.credential_policy(&request.url) {
                 tracing::warn!(url = %request.url, %reason, "credentials withheld");
                 return fail(NetFailure::RefusedByPolicy { reason }, record, began);

@@ -21,6 +21,17 @@ pub struct IdentityOutcome {
     pub mailbox_domain: String,
     pub service_account_domain: Option<String>,
     pub domain_mismatch: bool,
+    /// The mailbox's tenant (from `realm`) and the token's (`tid`), when known.
+    pub mailbox_tenant: Option<String>,
+    pub token_tenant: Option<String>,
+    pub tenant_mismatch: bool,
+}
+
+/// Tenants known for one mailbox.
+#[derive(Debug, Clone, Default)]
+pub struct Tenants {
+    pub mailbox: Option<String>,
+    pub token: Option<String>,
 }
 
 fn domain(addr: &str) -> Option<String> {
@@ -32,6 +43,8 @@ pub fn run(
     service_account: Option<&str>,
     autodiscover: Option<&AutodiscoverOutcome>,
     impersonation: Option<&ImpersonationOutcome>,
+    graph_user: Option<&crate::protocol::graph::GraphUser>,
+    tenants: &Tenants,
 ) -> (IdentityOutcome, Step) {
     let step = StepBuilder::new(
         "identity",
@@ -45,10 +58,20 @@ pub fn run(
         }
         _ => None,
     });
-    let (primary, source) = match (autodiscover.and_then(|a| a.primary_smtp_address.clone()), from_ews) {
-        (Some(p), _) => (Some(p), Some("autodiscover".to_string())),
-        (None, Some(p)) => (Some(p), Some("ews".to_string())),
-        (None, None) => (None, None),
+    let from_graph = graph_user.and_then(|u| u.primary_smtp());
+    let (primary, source) = match (
+        autodiscover.and_then(|a| a.primary_smtp_address.clone()),
+        from_ews,
+        from_graph,
+    ) {
+        (Some(p), _, _) => (Some(p), Some("autodiscover".to_string())),
+        (None, Some(p), _) => (Some(p), Some("ews".to_string())),
+        (None, None, Some(p)) => (Some(p), Some("graph".to_string())),
+        (None, None, None) => (None, None),
+    };
+    let tenant_mismatch = match (&tenants.mailbox, &tenants.token) {
+        (Some(m), Some(t)) => !m.eq_ignore_ascii_case(t),
+        _ => false,
     };
     let alias = primary.as_deref().is_some_and(|p| !p.eq_ignore_ascii_case(mailbox));
     let mailbox_domain = domain(mailbox).unwrap_or_default();
@@ -62,6 +85,9 @@ pub fn run(
         mailbox_domain: mailbox_domain.clone(),
         service_account_domain: sa_domain.clone(),
         domain_mismatch,
+        mailbox_tenant: tenants.mailbox.clone(),
+        token_tenant: tenants.token.clone(),
+        tenant_mismatch,
     };
     let mut parts = vec![];
     match (&primary, alias) {
@@ -78,7 +104,16 @@ pub fn run(
             parts.push(format!("service account in the same domain ({d})"));
         }
     }
-    let status = if alias || domain_mismatch {
+    if let (Some(m), Some(t)) = (&tenants.mailbox, &tenants.token) {
+        if tenant_mismatch {
+            parts.push(format!("the token is for tenant {t}, the mailbox is in tenant {m}"));
+        } else {
+            parts.push(format!("same tenant as the token ({t})"));
+        }
+    }
+    let status = if tenant_mismatch {
+        StepStatus::Fail
+    } else if alias || domain_mismatch {
         StepStatus::Warn
     } else {
         StepStatus::Pass

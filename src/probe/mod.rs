@@ -4,8 +4,10 @@
 pub mod autodiscover;
 pub mod dns;
 pub mod ews;
+pub mod graph;
 pub mod identity;
 pub mod input;
+pub mod oauth;
 pub mod plan;
 
 use std::time::Instant;

@@ -12,10 +12,12 @@ use url::Url;
 use super::autodiscover::{self, AutodiscoverOutcome, AutodiscoverSettings};
 use super::dns::{self as dns_probe, DnsOutcome};
 use super::ews::{self, AuthOutcome, ImpersonationOutcome, ReachOutcome};
+use super::graph::{self as graph_probe, GraphOutcome};
 use super::identity::{self, IdentityOutcome};
 use super::input::{self, InputOutcome};
+use super::oauth::{self, RealmOutcome, TokenOutcome};
 use super::StepBuilder;
-use crate::config::CheckConfig;
+use crate::config::{AuthMode, CheckConfig, Credentials};
 use crate::net::http::NetSetupError;
 use crate::net::{AllowedHosts, Net};
 use crate::report::Step;
@@ -34,6 +36,9 @@ pub struct RunOutcome {
     pub ews_auth: Option<AuthOutcome>,
     pub impersonation: Vec<ImpersonationOutcome>,
     pub identity: Vec<IdentityOutcome>,
+    pub realm: Vec<RealmOutcome>,
+    pub tokens: Vec<TokenOutcome>,
+    pub graph: Vec<GraphOutcome>,
     pub steps: Vec<Step>,
     pub insecure: bool,
 }
@@ -47,6 +52,14 @@ impl RunOutcome {
         self.autodiscover.iter().find(|a| a.mailbox == mailbox)
     }
 
+    pub fn realm_for(&self, domain: &str) -> Option<&RealmOutcome> {
+        self.realm.iter().find(|r| r.domain.eq_ignore_ascii_case(domain))
+    }
+
+    pub fn token_for(&self, api: &str) -> Option<&TokenOutcome> {
+        self.tokens.iter().find(|t| t.api == api)
+    }
+
     pub fn reach_for(&self, url: &str) -> Option<&ReachOutcome> {
         self.ews_reach.iter().find(|r| r.url == url)
     }
@@ -56,6 +69,13 @@ pub fn allowed_hosts(config: &CheckConfig, input: &InputOutcome) -> AllowedHosts
     let mut allowed = AllowedHosts::default();
     for d in &input.domains {
         allowed.add_domain(d);
+    }
+    if matches!(config.auth, AuthMode::App | AuthMode::Token) {
+        for url in [&config.endpoints.authority, &config.endpoints.graph_url] {
+            if let Some(h) = url.host_str() {
+                allowed.add_host(h);
+            }
+        }
     }
     for url in [&config.endpoints.ews_url, &config.endpoints.autodiscover_url]
         .into_iter()
@@ -76,13 +96,13 @@ fn host_of(url: &str) -> String {
 }
 
 /// Why the EWS steps cannot run against `url`, as (step that failed, detail).
-fn ews_blocked(config: &CheckConfig, reach: Option<&ReachOutcome>) -> Option<(String, String)> {
+fn ews_blocked(credentials: Option<&Credentials>, reach: Option<&ReachOutcome>) -> Option<(String, String)> {
     let reach = reach?;
     let step = format!("ews.reach:{}", host_of(&reach.url));
     if !reach.is_ews() {
         return Some((step, "the EWS endpoint did not answer like EWS".into()));
     }
-    if let Some(c) = &config.credentials {
+    if let Some(c) = credentials {
         if !reach.schemes.is_empty() && !reach.offers(c.scheme()) {
             return Some((
                 step,
@@ -102,11 +122,42 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
     let mut mailbox_steps: BTreeMap<String, Vec<Step>> = BTreeMap::new();
     let mut push = |m: &str, s: Step| mailbox_steps.entry(m.to_string()).or_default().push(s);
 
-    let dns_results: Vec<(DnsOutcome, Step)> =
-        futures::future::join_all(input.domains.iter().map(|d| dns_probe::run(&net.dns, d))).await;
+    let oauth_mode = matches!(config.auth, AuthMode::App | AuthMode::Token);
+    let authority = &config.endpoints.authority;
+    let realm_domains: Vec<(String, String)> = if oauth_mode {
+        input
+            .domains
+            .iter()
+            .map(|d| {
+                let login = input
+                    .mailboxes
+                    .iter()
+                    .find(|(_, a)| &a.domain == d)
+                    .map(|(m, _)| m.clone())
+                    .unwrap_or_else(|| format!("user@{d}"));
+                (d.clone(), login)
+            })
+            .collect()
+    } else {
+        vec![]
+    };
+    type Stepped<T> = Vec<(T, Step)>;
+    let (dns_results, realm_results): (Stepped<DnsOutcome>, Stepped<RealmOutcome>) = tokio::join!(
+        futures::future::join_all(input.domains.iter().map(|d| dns_probe::run(&net.dns, d))),
+        futures::future::join_all(
+            realm_domains
+                .iter()
+                .map(|(d, login)| oauth::realm(&net, authority, d, login))
+        )
+    );
     let mut dns = vec![];
     for (o, s) in dns_results {
         dns.push(o);
+        global_steps.push(s);
+    }
+    let mut realm = vec![];
+    for (o, s) in realm_results {
+        realm.push(o);
         global_steps.push(s);
     }
 
@@ -167,6 +218,71 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
         }
     }
 
+    // token: acquired (app) or given (token), one per API probed.
+    let mut tokens: Vec<TokenOutcome> = vec![];
+    let mut ews_token = None;
+    let mut graph_token = None;
+    let apis: Vec<(&str, &str)> = [
+        ("ews", "https://outlook.office365.com"),
+        ("graph", "https://graph.microsoft.com"),
+    ]
+    .into_iter()
+    .filter(|(api, _)| {
+        if *api == "ews" {
+            config.api.ews()
+        } else {
+            config.api.graph()
+        }
+    })
+    .collect();
+    if let Some(app) = &config.app {
+        let results = futures::future::join_all(
+            apis.iter()
+                .map(|(api, resource)| oauth::acquire(&net, authority, app, api, resource)),
+        )
+        .await;
+        for (o, token, s) in results {
+            if o.usable() {
+                if o.api == "ews" {
+                    ews_token = token
+                } else {
+                    graph_token = token
+                }
+            }
+            tokens.push(o);
+            global_steps.push(s);
+        }
+    } else if let Some(Credentials::Bearer { token }) = &config.credentials {
+        for (api, _) in &apis {
+            let (o, s) = oauth::given(api, token);
+            if o.usable() {
+                if *api == "ews" {
+                    ews_token = Some(token.clone())
+                } else {
+                    graph_token = Some(token.clone())
+                }
+            }
+            tokens.push(o);
+            global_steps.push(s);
+        }
+    }
+    let token_tenant: Option<String> = tokens
+        .iter()
+        .find_map(|t| t.claims.as_ref().and_then(|c| c.tid.clone()));
+    // A token of another tenant than the mailbox's: its calls cannot work; say why once.
+    let tenant_blocked = |mailbox: &str| -> Option<String> {
+        let domain = input.domain_of(mailbox)?;
+        let mailbox_tenant = realm.iter().find(|r| r.domain == domain)?.tenant_id()?;
+        let tid = token_tenant.as_deref()?;
+        (!tid.eq_ignore_ascii_case(mailbox_tenant))
+            .then(|| format!("the token is for tenant {tid}; the mailbox is in tenant {mailbox_tenant}"))
+    };
+    // What EWS is called with: the Basic or given credentials, or the app's EWS token.
+    let ews_credentials: Option<Credentials> = match config.auth {
+        AuthMode::App => ews_token.clone().map(|token| Credentials::Bearer { token }),
+        _ => config.credentials.clone(),
+    };
+
     // ews.reach, once per distinct EWS URL.
     let mut distinct: Vec<String> = ews_urls.values().cloned().collect();
     distinct.sort();
@@ -197,7 +313,17 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
     let first_url = config.mailboxes.iter().find_map(|m| ews_urls.get(m)).cloned();
     let auth_step = StepBuilder::new("ews.auth", None, None, "The service account signs in to EWS");
     let mut ews_auth = None;
-    match (&config.credentials, &first_url) {
+    match (&ews_credentials, &first_url) {
+        _ if !config.api.ews() => global_steps.push(auth_step.skip_without_cause("EWS is not probed (--api graph)")),
+        _ if config.auth == AuthMode::App => {
+            if ews_token.is_some() {
+                global_steps.push(auth_step.skip_without_cause(
+                    "app-only tokens reach mailboxes only by impersonating them: see ews.impersonation",
+                ))
+            } else {
+                global_steps.push(auth_step.skip("token:ews", "no usable EWS token"))
+            }
+        }
         (None, _) => global_steps.push(auth_step.skip_without_cause("no credentials given: discovery only")),
         (Some(_), None) => {
             let because = config
@@ -209,7 +335,7 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
         }
         (Some(credentials), Some(url)) => {
             let reach = ews_reach.iter().find(|r| &r.url == url);
-            match ews_blocked(config, reach) {
+            match ews_blocked(ews_credentials.as_ref(), reach) {
                 Some((because, why)) => global_steps.push(auth_step.skip(&because, why)),
                 None => {
                     if let Ok(u) = Url::parse(url) {
@@ -224,11 +350,14 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
     }
 
     // ews.impersonation per mailbox.
-    let auth_ok = ews_auth.as_ref().is_some_and(AuthOutcome::credentials_accepted);
+    // App-only tokens skip ews.auth: a usable token stands for it.
+    let auth_ok = ews_auth.as_ref().is_some_and(AuthOutcome::credentials_accepted)
+        || (config.auth == AuthMode::App && ews_token.is_some());
     let impersonations: Vec<(String, Option<ImpersonationOutcome>, Step)> = stream::iter(config.mailboxes.iter())
         .map(|mailbox| {
             let (net, ews_urls, ews_reach, input) = (&net, &ews_urls, &ews_reach, &input);
             let auth_ran = ews_auth.is_some();
+            let (ews_credentials, tenant_blocked) = (&ews_credentials, &tenant_blocked);
             async move {
                 let step = StepBuilder::new(
                     "ews.impersonation",
@@ -239,13 +368,26 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
                 if input.domain_of(mailbox).is_none() {
                     return (mailbox.clone(), None, step.skip("input", "not a valid address"));
                 }
-                let Some(credentials) = &config.credentials else {
+                if !config.api.ews() {
+                    return (
+                        mailbox.clone(),
+                        None,
+                        step.skip_without_cause("EWS is not probed (--api graph)"),
+                    );
+                }
+                let Some(credentials) = ews_credentials else {
+                    if config.auth == AuthMode::App {
+                        return (mailbox.clone(), None, step.skip("token:ews", "no usable EWS token"));
+                    }
                     return (
                         mailbox.clone(),
                         None,
                         step.skip_without_cause("no credentials given: discovery only"),
                     );
                 };
+                if let Some(why) = tenant_blocked(mailbox) {
+                    return (mailbox.clone(), None, step.skip("token:ews", why));
+                }
                 let Some(url) = ews_urls.get(mailbox) else {
                     return (
                         mailbox.clone(),
@@ -253,7 +395,7 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
                         step.skip(&format!("autodiscover:{mailbox}"), "no EWS URL for this mailbox"),
                     );
                 };
-                if let Some((because, why)) = ews_blocked(config, ews_reach.iter().find(|r| &r.url == url)) {
+                if let Some((because, why)) = ews_blocked(Some(credentials), ews_reach.iter().find(|r| &r.url == url)) {
                     return (mailbox.clone(), None, step.skip(&because, why));
                 }
                 if !auth_ok {
@@ -284,12 +426,66 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
         impersonation.extend(o);
     }
 
+    // graph.mailbox per mailbox.
+    let graph_results: Vec<(String, Option<GraphOutcome>, Step)> =
+        stream::iter(config.mailboxes.iter().filter(|_| config.api.graph()))
+            .map(|mailbox| {
+                let (net, input, graph_token, tenant_blocked) = (&net, &input, &graph_token, &tenant_blocked);
+                async move {
+                    let step = StepBuilder::new(
+                        "graph.mailbox",
+                        Some(mailbox),
+                        Some(mailbox),
+                        format!("Read {mailbox} through Microsoft Graph"),
+                    );
+                    if input.domain_of(mailbox).is_none() {
+                        return (mailbox.clone(), None, step.skip("input", "not a valid address"));
+                    }
+                    let Some(token) = graph_token else {
+                        return (mailbox.clone(), None, step.skip("token:graph", "no usable Graph token"));
+                    };
+                    if let Some(why) = tenant_blocked(mailbox) {
+                        return (mailbox.clone(), None, step.skip("token:graph", why));
+                    }
+                    let (o, s) = graph_probe::mailbox(net, &config.endpoints.graph_url, token, mailbox).await;
+                    (mailbox.clone(), Some(o), s)
+                }
+            })
+            .buffered(config.concurrency.max(1))
+            .collect()
+            .await;
+    let mut graph = vec![];
+    for (m, o, s) in graph_results {
+        push(&m, s);
+        graph.extend(o);
+    }
+
     // identity per valid mailbox.
     let mut identities = vec![];
     for (mailbox, _) in &input.mailboxes {
         let ad = autodiscover.iter().find(|a| &a.mailbox == mailbox);
         let imp = impersonation.iter().find(|i| &i.mailbox == mailbox);
-        let (o, s) = identity::run(mailbox, config.service_account.as_deref(), ad, imp);
+        let graph_user = graph
+            .iter()
+            .find(|g| &g.mailbox == mailbox)
+            .and_then(|g| g.user.as_ref());
+        let domain = input.domain_of(mailbox).unwrap_or("");
+        let mailbox_tenant = realm
+            .iter()
+            .find(|r| r.domain == domain)
+            .and_then(|r| r.tenant_id().map(str::to_string));
+        let tenants = identity::Tenants {
+            mailbox: mailbox_tenant,
+            token: token_tenant.clone(),
+        };
+        let (o, s) = identity::run(
+            mailbox,
+            config.service_account.as_deref(),
+            ad,
+            imp,
+            graph_user,
+            &tenants,
+        );
         push(mailbox, s);
         identities.push(o);
     }
@@ -309,6 +505,9 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
         ews_auth,
         impersonation,
         identity: identities,
+        realm,
+        tokens,
+        graph,
         steps,
         insecure: config.net.insecure,
     })

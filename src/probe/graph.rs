@@ -1,0 +1,169 @@
+//! `graph.mailbox`: per mailbox, the inbox (`mailFolders/inbox?$select=id`)
+//! and the user (`?$select=mail,userPrincipalName,proxyAddresses`) with an
+//! app token; Graph error codes parsed, `Retry-After` honoured a few times.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use url::Url;
+
+use super::StepBuilder;
+use crate::config::Credentials;
+use crate::net::{HttpRequest, Net, NetFailure};
+use crate::protocol::graph::{self, GraphError, GraphUser};
+use crate::report::{Exchange, Step, StepStatus};
+use crate::secret::Secret;
+
+const MAX_RETRIES: u32 = 3;
+const MAX_WAIT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GraphCall {
+    pub url: String,
+    pub status: Option<u16>,
+    pub error: Option<GraphError>,
+    pub failure: Option<NetFailure>,
+    pub retries: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GraphOutcome {
+    pub mailbox: String,
+    pub inbox: GraphCall,
+    pub inbox_id: Option<String>,
+    pub user_call: GraphCall,
+    pub user: Option<GraphUser>,
+}
+
+async fn call(net: &Net, url: Url, token: &Secret, evidence: &mut Vec<Exchange>) -> (GraphCall, Option<Vec<u8>>) {
+    let mut outcome = GraphCall {
+        url: url.to_string(),
+        status: None,
+        error: None,
+        failure: None,
+        retries: vec![],
+    };
+    loop {
+        let mut request = HttpRequest::get(url.clone()).header("Accept", "application/json");
+        request.credentials = Some(Credentials::Bearer { token: token.clone() });
+        let (result, ex) = net.send(request).await;
+        evidence.push(ex);
+        let response = match result {
+            Err(e) => {
+                outcome.failure = Some(e.failure);
+                return (outcome, None);
+            }
+            Ok(r) => r,
+        };
+        outcome.status = Some(response.status);
+        if matches!(response.status, 429 | 503) && (outcome.retries.len() as u32) < MAX_RETRIES {
+            let wait = response
+                .header("retry-after")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs)
+                .unwrap_or(Duration::from_secs(1))
+                .min(MAX_WAIT);
+            if wait < net.remaining() {
+                outcome
+                    .retries
+                    .push(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+        }
+        if response.status == 200 {
+            return (outcome, Some(response.body));
+        }
+        outcome.error = Some(
+            graph::parse_error(response.status, &response.body).unwrap_or(GraphError {
+                http_status: response.status,
+                code: String::new(),
+                message: String::from_utf8_lossy(&response.body[..response.body.len().min(200)]).into_owned(),
+                request_id: None,
+                date: None,
+            }),
+        );
+        return (outcome, None);
+    }
+}
+
+fn users_url(base: &Url, mailbox: &str, tail: &str) -> Option<Url> {
+    Url::parse(&format!(
+        "{}/v1.0/users/{}{tail}",
+        base.as_str().trim_end_matches('/'),
+        mailbox
+    ))
+    .ok()
+}
+
+fn describe(c: &GraphCall) -> String {
+    match (&c.failure, &c.error) {
+        (Some(f), _) => f.describe(),
+        (None, Some(e)) => format!("HTTP {} {}: {}", e.http_status, e.code, e.message),
+        (None, None) => "ok".into(),
+    }
+}
+
+pub async fn mailbox(net: &Net, graph_url: &Url, token: &Secret, mailbox: &str) -> (GraphOutcome, Step) {
+    let step = StepBuilder::new(
+        "graph.mailbox",
+        Some(mailbox),
+        Some(mailbox),
+        format!("Read {mailbox} through Microsoft Graph"),
+    );
+    let mut evidence = vec![];
+    let inbox_url = users_url(graph_url, mailbox, "/mailFolders/inbox?$select=id");
+    let user_url = users_url(graph_url, mailbox, "?$select=mail,userPrincipalName,proxyAddresses");
+    let (Some(inbox_url), Some(user_url)) = (inbox_url, user_url) else {
+        return (
+            GraphOutcome {
+                mailbox: mailbox.into(),
+                inbox: GraphCall {
+                    url: String::new(),
+                    status: None,
+                    error: None,
+                    failure: None,
+                    retries: vec![],
+                },
+                inbox_id: None,
+                user_call: GraphCall {
+                    url: String::new(),
+                    status: None,
+                    error: None,
+                    failure: None,
+                    retries: vec![],
+                },
+                user: None,
+            },
+            step.skip("input", "cannot build a Graph URL for this address"),
+        );
+    };
+    let (inbox, inbox_body) = call(net, inbox_url, token, &mut evidence).await;
+    let (user_call, user_body) = call(net, user_url, token, &mut evidence).await;
+    let inbox_id = inbox_body
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_string));
+    let user = user_body.and_then(|b| graph::parse_user(&b));
+    let outcome = GraphOutcome {
+        mailbox: mailbox.into(),
+        inbox,
+        inbox_id,
+        user_call,
+        user,
+    };
+    let ok = outcome.inbox_id.is_some() && outcome.user.is_some();
+    let detail = format!(
+        "inbox: {}; user: {}",
+        if outcome.inbox_id.is_some() {
+            "readable".into()
+        } else {
+            describe(&outcome.inbox)
+        },
+        match &outcome.user {
+            Some(u) => format!("primary {}", u.primary_smtp().unwrap_or_else(|| "?".into())),
+            None => describe(&outcome.user_call),
+        }
+    );
+    let status = if ok { StepStatus::Pass } else { StepStatus::Fail };
+    (outcome.clone(), step.finish(status, detail, &outcome, evidence))
+}

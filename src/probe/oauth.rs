@@ -1,0 +1,433 @@
+//! `realm` (tenant discovery without credentials) and `token` (acquire a token
+//! for each API probed, decode its claims without trusting them, check them).
+
+use serde::Serialize;
+use url::Url;
+
+use super::StepBuilder;
+use crate::config::AppCredentials;
+use crate::net::{HttpRequest, Net, NetFailure};
+use crate::protocol::entra::{self, OpenIdConfiguration, UserRealm};
+use crate::protocol::jwt::{self, TokenClaims};
+use crate::protocol::oauth::{self, TokenError, TokenResponse};
+use crate::report::{Step, StepStatus};
+use crate::secret::Secret;
+
+pub const EWS_AUDIENCES: &[&str] = &[
+    "https://outlook.office365.com",
+    "https://outlook.office.com",
+    "00000002-0000-0ff1-ce00-000000000000",
+];
+pub const GRAPH_AUDIENCES: &[&str] = &["https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000"];
+/// Clock skew tolerated before a token counts as not yet valid.
+pub const SKEW_SECS: i64 = 300;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RealmOutcome {
+    pub domain: String,
+    pub openid: Option<OpenIdConfiguration>,
+    pub openid_error: Option<TokenError>,
+    pub realm: Option<UserRealm>,
+    pub failure: Option<NetFailure>,
+}
+
+impl RealmOutcome {
+    pub fn tenant_id(&self) -> Option<&str> {
+        self.openid.as_ref().and_then(|o| o.tenant_id.as_deref())
+    }
+}
+
+fn authority_url(authority: &Url, path: &str) -> Option<Url> {
+    Url::parse(&format!(
+        "{}/{}",
+        authority.as_str().trim_end_matches('/'),
+        path.trim_start_matches('/')
+    ))
+    .ok()
+}
+
+pub async fn realm(net: &Net, authority: &Url, domain: &str, login: &str) -> (RealmOutcome, Step) {
+    let step = StepBuilder::new("realm", Some(domain), None, format!("Tenant of {domain}"));
+    let mut outcome = RealmOutcome {
+        domain: domain.to_string(),
+        openid: None,
+        openid_error: None,
+        realm: None,
+        failure: None,
+    };
+    let mut evidence = vec![];
+    if let Some(url) = authority_url(authority, &format!("{domain}/v2.0/.well-known/openid-configuration")) {
+        let (result, ex) = net.send(HttpRequest::get(url)).await;
+        evidence.push(ex);
+        match result {
+            Ok(r) if r.status == 200 => outcome.openid = entra::parse_openid_configuration(&r.body).ok(),
+            Ok(r) => {
+                if let Ok(TokenResponse::Error(e)) = oauth::parse_token_response(r.status, &r.body) {
+                    outcome.openid_error = Some(e);
+                }
+            }
+            Err(e) => outcome.failure = Some(e.failure),
+        }
+    }
+    let mut realm_url = authority_url(authority, "getuserrealm.srf");
+    if let Some(u) = realm_url.as_mut() {
+        u.query_pairs_mut().append_pair("login", login).append_pair("json", "1");
+    }
+    if let (Some(url), None) = (realm_url, &outcome.failure) {
+        let (result, ex) = net.send(HttpRequest::get(url)).await;
+        evidence.push(ex);
+        if let Some(r) = result.as_ref().ok().filter(|r| r.status == 200) {
+            outcome.realm = entra::parse_user_realm(&r.body).ok();
+        }
+    }
+    let namespace = outcome
+        .realm
+        .as_ref()
+        .map(|r| r.namespace_type.clone())
+        .unwrap_or_else(|| "?".into());
+    let (status, detail) = match (&outcome.failure, outcome.tenant_id(), &outcome.openid_error) {
+        (Some(f), _, _) => (StepStatus::Fail, format!("{}: {}", authority, f.describe())),
+        (None, Some(tid), _) => (StepStatus::Pass, format!("tenant {tid}; namespace {namespace}")),
+        (None, None, Some(e)) => (
+            StepStatus::Warn,
+            format!("no tenant: {}; namespace {namespace}", e.summary()),
+        ),
+        (None, None, None) => (StepStatus::Warn, format!("no tenant found; namespace {namespace}")),
+    };
+    (outcome.clone(), step.finish(status, detail, &outcome, evidence))
+}
+
+/// A claims check that failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum ClaimProblem {
+    Expired { exp: i64, now: i64 },
+    NotYetValid { nbf: i64, now: i64 },
+    WrongAudience { audience: Vec<String>, expected: String },
+    MissingRole { roles: Vec<String>, needed: String },
+    MissingScope { scopes: Vec<String>, needed: String },
+    Malformed { reason: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenOutcome {
+    /// `ews` or `graph`.
+    pub api: String,
+    pub scope: String,
+    pub error: Option<TokenError>,
+    pub failure: Option<NetFailure>,
+    pub unexpected_answer: Option<String>,
+    /// Decoded, not verified: Exchange and Graph tokens cannot be verified by third parties.
+    pub header: Option<serde_json::Value>,
+    pub claims: Option<TokenClaims>,
+    pub problems: Vec<ClaimProblem>,
+}
+
+impl TokenOutcome {
+    pub fn usable(&self) -> bool {
+        self.claims.is_some() && self.problems.is_empty()
+    }
+}
+
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Check a token's claims for one API.
+pub fn check_claims(api: &str, claims: &TokenClaims, now: i64) -> Vec<ClaimProblem> {
+    let mut problems = vec![];
+    if let Some(exp) = claims.exp.filter(|exp| *exp <= now) {
+        problems.push(ClaimProblem::Expired { exp, now });
+    }
+    if let Some(nbf) = claims.nbf.filter(|nbf| *nbf > now + SKEW_SECS) {
+        problems.push(ClaimProblem::NotYetValid { nbf, now });
+    }
+    let (audiences, expected) = if api == "ews" {
+        (EWS_AUDIENCES, EWS_AUDIENCES[0])
+    } else {
+        (GRAPH_AUDIENCES, GRAPH_AUDIENCES[0])
+    };
+    if !claims.aud.iter().any(|a| {
+        audiences
+            .iter()
+            .any(|x| a.trim_end_matches('/').eq_ignore_ascii_case(x))
+    }) {
+        problems.push(ClaimProblem::WrongAudience {
+            audience: claims.aud.clone(),
+            expected: expected.to_string(),
+        });
+        return problems;
+    }
+    if claims.is_app_only() {
+        let ok = if api == "ews" {
+            claims
+                .roles
+                .iter()
+                .any(|r| r == "full_access_as_app" || r == "EWS.AccessAsApp")
+        } else {
+            claims.roles.iter().any(|r| r.starts_with("Mail."))
+        };
+        if !ok {
+            problems.push(ClaimProblem::MissingRole {
+                roles: claims.roles.clone(),
+                needed: if api == "ews" {
+                    "full_access_as_app".into()
+                } else {
+                    "Mail.Read (or another Mail.* application permission)".into()
+                },
+            });
+        }
+    } else {
+        let scopes: Vec<String> = claims.scopes().iter().map(|s| s.to_string()).collect();
+        let ok = if api == "ews" {
+            scopes.iter().any(|s| s == "EWS.AccessAsUser.All")
+        } else {
+            scopes.iter().any(|s| s.starts_with("Mail."))
+        };
+        if !ok {
+            problems.push(ClaimProblem::MissingScope {
+                scopes,
+                needed: if api == "ews" {
+                    "EWS.AccessAsUser.All".into()
+                } else {
+                    "Mail.Read".into()
+                },
+            });
+        }
+    }
+    problems
+}
+
+fn describe_problem(p: &ClaimProblem) -> String {
+    match p {
+        ClaimProblem::Expired { exp, now } => format!("expired {} s ago", now - exp),
+        ClaimProblem::NotYetValid { nbf, now } => format!("not valid for another {} s (clock skew?)", nbf - now),
+        ClaimProblem::WrongAudience { audience, expected } => {
+            format!("audience {} is not {expected}", audience.join(", "))
+        }
+        ClaimProblem::MissingRole { roles, needed } => {
+            format!("no {needed} in roles [{}]: admin consent missing", roles.join(", "))
+        }
+        ClaimProblem::MissingScope { scopes, needed } => format!("no {needed} in scopes [{}]", scopes.join(", ")),
+        ClaimProblem::Malformed { reason } => reason.clone(),
+    }
+}
+
+/// Decode a token and check it; the outcome never holds the token itself.
+pub fn inspect(api: &str, scope: &str, token: &Secret) -> TokenOutcome {
+    let mut outcome = TokenOutcome {
+        api: api.into(),
+        scope: scope.into(),
+        error: None,
+        failure: None,
+        unexpected_answer: None,
+        header: None,
+        claims: None,
+        problems: vec![],
+    };
+    match jwt::decode(token.expose()) {
+        Ok((header, claims)) => {
+            // Only the fields that explain a failure; the signature is never shown.
+            outcome.header = Some(
+                serde_json::json!({"alg": header.get("alg"), "typ": header.get("typ"), "x5t": header.get("x5t"), "has_nonce": header.get("nonce").is_some()}),
+            );
+            outcome.problems = check_claims(api, &claims, now());
+            outcome.claims = Some(claims);
+        }
+        Err(e) => outcome.problems.push(ClaimProblem::Malformed { reason: e.to_string() }),
+    }
+    outcome
+}
+
+fn summary(outcome: &TokenOutcome) -> (StepStatus, String) {
+    if let Some(e) = &outcome.error {
+        return (
+            StepStatus::Fail,
+            format!(
+                "{} ({}; trace {}, correlation {})",
+                e.summary(),
+                e.error,
+                e.trace_id.as_deref().unwrap_or("-"),
+                e.correlation_id.as_deref().unwrap_or("-")
+            ),
+        );
+    }
+    if let Some(f) = &outcome.failure {
+        return (StepStatus::Fail, f.describe());
+    }
+    if let Some(a) = &outcome.unexpected_answer {
+        return (StepStatus::Fail, a.clone());
+    }
+    let Some(c) = &outcome.claims else {
+        return (
+            StepStatus::Fail,
+            outcome
+                .problems
+                .iter()
+                .map(describe_problem)
+                .collect::<Vec<_>>()
+                .join("; "),
+        );
+    };
+    let who = if c.is_app_only() {
+        format!(
+            "app-only for {}",
+            c.app_displayname.as_deref().or(c.client_id()).unwrap_or("?")
+        )
+    } else {
+        format!(
+            "delegated for {}",
+            c.upn.as_deref().or(c.unique_name.as_deref()).unwrap_or("?")
+        )
+    };
+    let base = format!(
+        "{who}; aud {}; tenant {}; roles [{}]{}; claims decoded, not verified (only Microsoft can verify Exchange and Graph tokens)",
+        c.aud.join(", "),
+        c.tid.as_deref().unwrap_or("?"),
+        c.roles.join(", "),
+        c.scp.as_deref().map(|s| format!("; scp {s}")).unwrap_or_default()
+    );
+    if outcome.problems.is_empty() {
+        (StepStatus::Pass, base)
+    } else {
+        (
+            StepStatus::Fail,
+            format!(
+                "{}; {base}",
+                outcome
+                    .problems
+                    .iter()
+                    .map(describe_problem)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        )
+    }
+}
+
+/// Client credentials with a secret for `api` (`ews` or `graph`).
+pub async fn acquire(
+    net: &Net,
+    authority: &Url,
+    app: &AppCredentials,
+    api: &str,
+    resource: &str,
+) -> (TokenOutcome, Option<Secret>, Step) {
+    let step = StepBuilder::new(
+        "token",
+        Some(api),
+        None,
+        format!("Token for {}", if api == "ews" { "EWS" } else { "Microsoft Graph" }),
+    );
+    let scope = format!("{}/.default", resource.trim_end_matches('/'));
+    let mut outcome = inspect(api, &scope, &Secret::new(""));
+    outcome.problems.clear();
+    let mut evidence = vec![];
+    let mut token = None;
+    match authority_url(authority, &format!("{}/oauth2/v2.0/token", app.tenant)) {
+        None => outcome.unexpected_answer = Some(format!("cannot build a token URL from tenant {:?}", app.tenant)),
+        Some(url) => {
+            let mut request = HttpRequest::post(
+                url,
+                "application/x-www-form-urlencoded",
+                oauth::client_credentials_secret(&app.client_id, &scope, &app.secret).into_bytes(),
+            );
+            request.headers.push(("Accept".into(), "application/json".into()));
+            let (result, ex) = net.send_secret_body(request).await;
+            evidence.push(ex);
+            match result {
+                Err(e) => outcome.failure = Some(e.failure),
+                Ok(r) => match oauth::parse_token_response(r.status, &r.body) {
+                    Ok(TokenResponse::Error(e)) => outcome.error = Some(e),
+                    Ok(TokenResponse::Success(s)) => {
+                        let inspected = inspect(api, &scope, &s.access_token);
+                        outcome.header = inspected.header;
+                        outcome.claims = inspected.claims;
+                        outcome.problems = inspected.problems;
+                        token = Some(s.access_token);
+                    }
+                    Err(e) => outcome.unexpected_answer = Some(e.to_string()),
+                },
+            }
+        }
+    }
+    let (status, detail) = summary(&outcome);
+    let step = step.finish(status, detail, &outcome, evidence);
+    (outcome, token, step)
+}
+
+/// A token the user gave (`--auth token`): checked for `api`, never shown.
+pub fn given(api: &str, token: &Secret) -> (TokenOutcome, Step) {
+    let step = StepBuilder::new("token", Some(api), None, "The access token given".to_string());
+    let outcome = inspect(api, "", token);
+    let (status, detail) = summary(&outcome);
+    let step = step.finish(status, detail, &outcome, vec![]);
+    (outcome, step)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(aud: &str, roles: &[&str], exp: i64) -> TokenClaims {
+        TokenClaims {
+            aud: vec![aud.into()],
+            roles: roles.iter().map(|s| s.to_string()).collect(),
+            exp: Some(exp),
+            nbf: Some(0),
+            idtyp: Some("app".into()),
+            ..TokenClaims::default()
+        }
+    }
+
+    #[test]
+    fn claims_checks_table() {
+        let now = 1_000_000;
+        assert!(check_claims(
+            "ews",
+            &claims("https://outlook.office365.com", &["full_access_as_app"], now + 60),
+            now
+        )
+        .is_empty());
+        assert!(check_claims(
+            "graph",
+            &claims("00000003-0000-0000-c000-000000000000", &["Mail.Read"], now + 60),
+            now
+        )
+        .is_empty());
+        assert!(matches!(
+            check_claims(
+                "ews",
+                &claims("https://outlook.office365.com", &["full_access_as_app"], now - 1),
+                now
+            )[..],
+            [ClaimProblem::Expired { .. }]
+        ));
+        assert!(matches!(
+            check_claims(
+                "ews",
+                &claims("https://graph.microsoft.com", &["Mail.Read"], now + 60),
+                now
+            )[..],
+            [ClaimProblem::WrongAudience { .. }]
+        ));
+        assert!(matches!(
+            check_claims("ews", &claims("https://outlook.office365.com", &[], now + 60), now)[..],
+            [ClaimProblem::MissingRole { .. }]
+        ));
+        assert!(matches!(
+            check_claims(
+                "graph",
+                &claims("https://graph.microsoft.com", &["User.Read.All"], now + 60),
+                now
+            )[..],
+            [ClaimProblem::MissingRole { .. }]
+        ));
+        let mut future = claims("https://outlook.office365.com", &["full_access_as_app"], now + 9999);
+        future.nbf = Some(now + SKEW_SECS + 60);
+        assert!(matches!(
+            check_claims("ews", &future, now)[..],
+            [ClaimProblem::NotYetValid { .. }]
+        ));
+    }
+}
