@@ -223,7 +223,7 @@ fn shell_quote(s: &str) -> String {
 fn explain(args: &ExplainArgs) -> Result<i32, AppError> {
     let Some(code) = &args.code else {
         let mut text = String::new();
-        for e in catalogue::CATALOGUE {
+        for e in catalogue::all() {
             text.push_str(&format!("{:<42} {:<8} {}\n", e.code, e.severity.as_str(), e.title));
         }
         emit(&text)?;

@@ -441,8 +441,13 @@ pub const CATALOGUE: &[Entry] = &[
     },
 ];
 
+/// Every entry: discovery, transport and EWS here; OAuth, tokens, Graph and organization in `catalogue_oauth`.
+pub fn all() -> impl Iterator<Item = &'static Entry> {
+    CATALOGUE.iter().chain(super::catalogue_oauth::ENTRIES.iter())
+}
+
 pub fn lookup(code: &str) -> Option<&'static Entry> {
-    CATALOGUE.iter().find(|e| e.code == code)
+    all().find(|e| e.code == code)
 }
 
 #[cfg(test)]
@@ -452,7 +457,7 @@ mod tests {
     #[test]
     fn codes_are_unique_lowercase_dotted_and_complete() {
         let mut seen = std::collections::HashSet::new();
-        for e in CATALOGUE {
+        for e in all() {
             assert!(seen.insert(e.code), "duplicate {}", e.code);
             assert!(e.code.contains('.') && e.code == e.code.to_lowercase(), "{}", e.code);
             assert!(!e.remediation.is_empty() && !e.explanation.is_empty(), "{}", e.code);

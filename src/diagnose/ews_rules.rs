@@ -33,7 +33,19 @@ fn net_code(failure: &NetFailure) -> &'static str {
 pub fn reply_code(reply: &EwsReply) -> Option<&'static str> {
     Some(match reply {
         EwsReply::Success { .. } => return None,
+        EwsReply::Unauthorized {
+            diagnostics: Some(d), ..
+        } if d.id == Some(2000002) => "token.expired",
+        EwsReply::Unauthorized {
+            diagnostics: Some(d), ..
+        } if d.id == Some(2000003) => "token.wrong_audience",
+        EwsReply::Unauthorized {
+            diagnostics: Some(d), ..
+        } if d.id == Some(2000004) => "token.wrong_tenant",
         EwsReply::Unauthorized { .. } => "ews.credentials_rejected",
+        EwsReply::Forbidden {
+            diagnostics: Some(d), ..
+        } if d.id == Some(2000008) => "token.missing_role",
         EwsReply::Forbidden { .. } => "ews.disabled",
         EwsReply::Locked => "ews.account_locked",
         EwsReply::Throttled { .. } => "ews.throttled",
@@ -216,7 +228,6 @@ pub fn evaluate(config: &CheckConfig, outcome: &RunOutcome, raised: &mut Vec<Rai
         }
     }
     // ews.impersonation
-    let mut denied = vec![];
     for imp in &outcome.impersonation {
         let step = format!("ews.impersonation:{}", imp.mailbox);
         let (code, detail) = match (&imp.failure, &imp.reply) {
@@ -228,9 +239,6 @@ pub fn evaluate(config: &CheckConfig, outcome: &RunOutcome, raised: &mut Vec<Rai
             },
             (None, None) => continue,
         };
-        if matches!(code, "impersonation.denied" | "impersonation.server_denied") {
-            denied.push(imp.mailbox.clone());
-        }
         let detail = if imp.back_offs.is_empty() {
             detail
         } else {
@@ -242,16 +250,6 @@ pub fn evaluate(config: &CheckConfig, outcome: &RunOutcome, raised: &mut Vec<Rai
             affects: vec![imp.mailbox.clone()],
             detail,
             evidence_steps: vec![step],
-            stage: STAGE_IMPERSONATION,
-        });
-    }
-    if !denied.is_empty() {
-        raised.push(Raised {
-            code: "permissions.recently_changed",
-            mailbox: None,
-            detail: "if the role was assigned in the last two hours, wait and re-run".into(),
-            evidence_steps: denied.iter().map(|m| format!("ews.impersonation:{m}")).collect(),
-            affects: denied,
             stage: STAGE_IMPERSONATION,
         });
     }

@@ -2,7 +2,9 @@
 //! cause first) → the [`Report`].
 
 pub mod catalogue;
+mod catalogue_oauth;
 mod ews_rules;
+mod oauth_rules;
 mod rules;
 
 use std::collections::BTreeMap;
@@ -45,6 +47,7 @@ fn status_of(findings: &[&Finding]) -> OverallStatus {
 pub fn build_report(config: &CheckConfig, outcome: RunOutcome) -> Report {
     let mut raised = rules::evaluate(config, &outcome);
     ews_rules::evaluate(config, &outcome, &mut raised);
+    oauth_rules::evaluate(config, &outcome, &mut raised);
     // Root cause first: by severity, then by the stage that failed first.
     raised.sort_by_key(|r| {
         let sev = catalogue::lookup(r.code)
