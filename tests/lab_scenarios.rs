@@ -18,7 +18,18 @@ fn allowed(scenario: &Scenario, host: &str) -> bool {
         .filter_map(|a| a.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()))
         .collect();
     domains.dedup();
+    // SPEC 6: also the EWS host of a validated autodiscover answer, and in OAuth
+    // modes the authority and Graph hosts.
+    let ews_host = scenario
+        .exchange
+        .ews_url
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok())
+        .and_then(|u| u.host_str().map(str::to_string));
+    let oauth = scenario.check.auth.as_deref() == Some("app");
     domains.iter().any(|d| host == d || host.ends_with(&format!(".{d}")))
+        || ews_host.as_deref() == Some(host)
+        || (oauth && (host == "graph.microsoft.com" || host == "login.microsoftonline.com"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,6 +66,17 @@ async fn every_builtin_scenario_reports_exactly_its_expected_codes() {
                     r.header("x-anchormailbox"),
                     Some(target),
                     "{name}: X-AnchorMailbox with every impersonated request"
+                );
+            }
+            if r.body.contains("client_secret=") {
+                assert!(
+                    r.scheme == "https"
+                        && r.host == "login.microsoftonline.com"
+                        && r.path.ends_with("/oauth2/v2.0/token"),
+                    "{name}: a client secret went to {}://{}{}",
+                    r.scheme,
+                    r.host,
+                    r.path
                 );
             }
             if let Some(auth) = r.header("authorization") {

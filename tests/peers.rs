@@ -164,13 +164,16 @@ async fn exchangelib_raises_error_impersonate_user_denied_without_the_role() {
         .any(|f| f.code == "impersonation.denied" && f.mailbox.as_deref() == Some("alice@contoso.com")));
 }
 
-async fn msal(secret: &str) -> (serde_json::Value, common::Running) {
+/// MSAL's client credentials against a scenario's lab, with the secret that scenario's check sends.
+async fn msal(scenario: &str) -> (serde_json::Value, common::Running) {
     let python = python_with("msal").expect("checked by the caller");
-    let path = format!(
-        "{}/tests/peers/entra-client-credentials.toml",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let running = start(Scenario::from_file(std::path::Path::new(&path)).expect("scenario")).await;
+    let running = start(Scenario::builtin(scenario).expect("scenario")).await;
+    let secret = running
+        .lab
+        .password()
+        .expect("the scenario's client secret")
+        .expose()
+        .to_string();
     let lab = &running.lab;
     let args = vec![
         format!("{}/tests/peers/msal_client_credentials.py", env!("CARGO_MANIFEST_DIR")),
@@ -182,7 +185,6 @@ async fn msal(secret: &str) -> (serde_json::Value, common::Running) {
         lab.https_addr.port().to_string(),
         running.ca.display().to_string(),
     ];
-    let secret = secret.to_string();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(python)
             .args(&args)
@@ -208,7 +210,7 @@ async fn msal_client_credentials_get_a_token_from_the_lab_authority() {
         eprintln!("SKIPPED MSAL peer test: no Python with msal (set EXPROBE_PYTHON or run .ci/run)");
         return;
     }
-    let (value, running) = msal("Lab~Secret.Value_123").await;
+    let (value, running) = msal("online-app-healthy").await;
     assert_eq!(value["ok"], true, "{value}");
     let claims = &value["claims"];
     assert_eq!(claims["aud"], "https://outlook.office365.com");
@@ -232,11 +234,17 @@ async fn msal_gets_aadsts7000215_for_a_wrong_secret() {
         eprintln!("SKIPPED MSAL peer test: no Python with msal (set EXPROBE_PYTHON or run .ci/run)");
         return;
     }
-    let (value, _) = msal("not-the-secret").await;
+    let (value, running) = msal("oauth-invalid-secret").await;
     assert_eq!(value["ok"], false);
     assert_eq!(value["error"], "invalid_client");
     assert_eq!(value["error_codes"], serde_json::json!([7000215]));
     assert!(value["error_description"]
         .as_str()
         .is_some_and(|d| d.starts_with("AADSTS7000215:") && d.contains("Trace ID:")));
+    // exprobe reports the same for the same lab.
+    let (report, _) = running.check_json(&[]).await;
+    assert!(report
+        .findings
+        .iter()
+        .any(|f| f.code == "oauth.invalid_client_secret" && f.detail.contains("trace id")));
 }

@@ -271,3 +271,70 @@ async fn canary_access_token_is_sent_as_bearer_and_never_printed() {
         && r.host == "outlook.office365.com"
         && r.path.eq_ignore_ascii_case("/EWS/Exchange.asmx")));
 }
+
+/// The client secret goes only in the token request body to the authority,
+/// over https; no output shows it, at any log level or format.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canary_client_secret_never_appears_in_any_output() {
+    const SECRET: &str = "Canary~Client.Secret_5e7f";
+    let text = std::fs::read_to_string(format!(
+        "{}/fixtures/scenarios/online-app-healthy.toml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture")
+    .replace("Lab~Secret.Value_123", SECRET);
+    let running = start(scenario_from_text(&text)).await;
+    let out_file = running.dir.path().join("r.json");
+    for extra in [
+        vec!["--format=human", "--show-http", "-vv"],
+        vec!["--format=json"],
+        vec!["--format=json", "--output"],
+    ] {
+        let mut args: Vec<&str> = extra.clone();
+        let output_arg = format!("--output={}", out_file.display());
+        if let Some(last) = args.last_mut().filter(|a| **a == "--output") {
+            *last = &output_arg;
+        }
+        let out = running
+            .run_cli_env(running.check_args(&args), &[("EXPROBE_LOG", "trace")])
+            .await;
+        let all = [
+            out.stdout.clone(),
+            out.stderr.clone(),
+            std::fs::read(&out_file).unwrap_or_default(),
+        ]
+        .concat();
+        let text = String::from_utf8_lossy(&all);
+        assert!(!text.contains(SECRET), "client secret leaked with {extra:?}");
+        assert!(
+            !text.contains("Canary~Client"),
+            "part of the client secret leaked with {extra:?}"
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "healthy but for the EWS retirement warning: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let requests = running.lab.requests();
+    let with_secret: Vec<_> = requests
+        .iter()
+        .filter(|r| r.body.contains("client_secret=Canary"))
+        .collect();
+    assert!(!with_secret.is_empty(), "the secret was really sent");
+    assert!(with_secret
+        .iter()
+        .all(|r| r.scheme == "https" && r.host == "login.microsoftonline.com"));
+    // Tokens went as Bearer to EWS and Graph only.
+    for r in requests
+        .iter()
+        .filter(|r| r.header("authorization").is_some_and(|a| a.starts_with("Bearer ")))
+    {
+        assert!(
+            r.host == "outlook.office365.com" || r.host == "graph.microsoft.com",
+            "a token went to {}",
+            r.host
+        );
+    }
+}

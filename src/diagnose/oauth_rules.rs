@@ -136,7 +136,15 @@ pub fn evaluate(_config: &CheckConfig, outcome: &RunOutcome, raised: &mut Vec<Ra
             });
             continue;
         }
-        for p in &t.problems {
+        // A missing role or scope is shown by the API's own denial when it was called.
+        let api_called = if t.api == "ews" {
+            !outcome.impersonation.is_empty()
+        } else {
+            !outcome.graph.is_empty()
+        };
+        for p in t.problems.iter().filter(|p| {
+            !(api_called && matches!(p, ClaimProblem::MissingRole { .. } | ClaimProblem::MissingScope { .. }))
+        }) {
             let detail = match p {
                 ClaimProblem::MissingRole { roles, needed } => format!(
                     "the {} token has roles [{}], not {needed}: admin consent is missing",
@@ -155,13 +163,19 @@ pub fn evaluate(_config: &CheckConfig, outcome: &RunOutcome, raised: &mut Vec<Ra
             });
         }
     }
-    // graph.mailbox
+    // graph.mailbox; a 403 to a token with no roles at all is the missing consent.
+    let graph_unconsented = outcome.token_for("graph").is_some_and(|t| t.has_no_roles());
     for g in &outcome.graph {
         let step = format!("graph.mailbox:{}", g.mailbox);
         let mut codes: Vec<(&'static str, String)> = vec![];
         for call in [&g.inbox, &g.user_call] {
             if let Some(e) = &call.error {
-                let code = graph_code(e);
+                let code = match graph_code(e) {
+                    "graph.access_denied" | "graph.insufficient_privileges" if graph_unconsented => {
+                        "token.missing_role"
+                    }
+                    other => other,
+                };
                 if !codes.iter().any(|(c, _)| *c == code) {
                     codes.push((
                         code,

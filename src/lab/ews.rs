@@ -110,11 +110,13 @@ pub async fn answer(
     body: &[u8],
 ) -> Response<Full<Bytes>> {
     let scenario = &state.scenario;
-    if let Some(rejected) = bearer_rejected(scenario, authorization) {
-        return rejected;
-    }
-    let Some(account) = authorized(scenario, authorization) else {
-        return unauthorized(scenario, &host.name);
+    let principal = match bearer(state, authorization) {
+        Some(Ok(p)) => p,
+        Some(Err(rejected)) => return rejected,
+        None => match authorized(scenario, authorization) {
+            Some(account) => Principal::Account(account),
+            None => return unauthorized(scenario, &host.name),
+        },
     };
     if !scenario.exchange.ews_enabled {
         return respond(403, &[], Bytes::new());
@@ -140,26 +142,31 @@ pub async fn answer(
             if n < scenario.exchange.busy_first_impersonations {
                 return busy(scenario);
             }
-            impersonated(scenario, account, &request.operation, kind, value)
+            impersonated(scenario, &principal, &request.operation, kind, value)
         }
-        None => own(scenario, account, &request.operation),
+        None => match principal {
+            Principal::Account(account) => own(scenario, account, &request.operation),
+            Principal::App { .. } => fault(
+                "ErrorInvalidExchangeImpersonationHeaderData",
+                "ExchangeImpersonation SOAP header must be present for this type of OAuth token.",
+                &[],
+            ),
+        },
     }
 }
 
-/// Exchange Online's answer to a bearer token it cannot validate. The lab
-/// issues no tokens yet, so every token is one it cannot validate.
-fn bearer_rejected(scenario: &Scenario, authorization: Option<&str>) -> Option<Response<Full<Bytes>>> {
-    let (scheme, _) = authorization?.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer")
-        || !scenario
-            .exchange
-            .auth_schemes
-            .contains(&super::scenario::AuthScheme::Bearer)
-    {
-        return None;
-    }
-    Some(respond(
-        401,
+/// Who a request runs as.
+enum Principal<'a> {
+    Account(&'a ServiceAccountSpec),
+    /// An app-only token the lab issued, for tenant `tid`.
+    App {
+        tid: String,
+    },
+}
+
+fn bearer_failure(status: u16, id: u32, reason: &str, category: &str) -> Response<Full<Bytes>> {
+    respond(
+        status,
         &[
             (
                 "WWW-Authenticate",
@@ -167,11 +174,69 @@ fn bearer_rejected(scenario: &Scenario, authorization: Option<&str>) -> Option<R
             ),
             (
                 "x-ms-diagnostics",
-                "2000001;reason=\"The token has an invalid signature.\";error_category=\"invalid_signature\"".into(),
+                format!("{id};reason=\"{reason}\";error_category=\"{category}\""),
             ),
         ],
         Bytes::new(),
-    ))
+    )
+}
+
+/// A bearer token, checked as Exchange Online does: signature, lifetime,
+/// audience, and for app-only tokens the full_access_as_app role.
+fn bearer(state: &LabState, authorization: Option<&str>) -> Option<Result<Principal<'static>, Response<Full<Bytes>>>> {
+    let (scheme, token) = authorization?.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer")
+        || !state
+            .scenario
+            .exchange
+            .auth_schemes
+            .contains(&super::scenario::AuthScheme::Bearer)
+    {
+        return None;
+    }
+    let claims = match state.tokens.verify(token.trim()) {
+        Ok(c) => c,
+        Err(super::entra::TokenRejection::Expired) => {
+            return Some(Err(bearer_failure(
+                401,
+                2000002,
+                "The token has expired.",
+                "invalid_token",
+            )))
+        }
+        Err(_) => {
+            return Some(Err(bearer_failure(
+                401,
+                2000001,
+                "The token has an invalid signature.",
+                "invalid_signature",
+            )))
+        }
+    };
+    let aud = claims["aud"].as_str().unwrap_or("");
+    if aud != super::entra::EWS_RESOURCE && aud != super::entra::EWS_APP_ID {
+        return Some(Err(bearer_failure(
+            401,
+            2000003,
+            &format!("The audience claim value is invalid '{aud}'."),
+            "invalid_resource",
+        )));
+    }
+    let roles: Vec<&str> = claims["roles"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    if !roles.contains(&"full_access_as_app") {
+        return Some(Err(bearer_failure(
+            403,
+            2000008,
+            "The token contains not enough scope to make this call.",
+            "invalid_grant",
+        )));
+    }
+    Some(Ok(Principal::App {
+        tid: claims["tid"].as_str().unwrap_or("").to_string(),
+    }))
 }
 
 /// A request as the service account itself.
@@ -208,12 +273,16 @@ fn own(scenario: &Scenario, account: &ServiceAccountSpec, operation: &str) -> Re
 
 fn impersonated(
     scenario: &Scenario,
-    account: &ServiceAccountSpec,
+    principal: &Principal<'_>,
     operation: &str,
     kind: &str,
     value: &str,
 ) -> Response<Full<Bytes>> {
-    if !account.server_impersonation {
+    let account = match principal {
+        Principal::Account(a) => Some(*a),
+        Principal::App { .. } => None,
+    };
+    if account.is_some_and(|a| !a.server_impersonation) {
         return fault(
             "ErrorImpersonationDenied",
             "The server to which the application is connected cannot impersonate the requested user due to insufficient permission.",
@@ -224,6 +293,13 @@ fn impersonated(
         "SmtpAddress" | "PrimarySmtpAddress" | "PrincipalName" => scenario.user(value).filter(|u| u.mailbox),
         _ => None,
     };
+    // An app's token sees only the mailboxes of its own tenant.
+    let user = user.filter(|u| match principal {
+        Principal::App { tid } => scenario
+            .tenant_of_address(&u.address)
+            .is_some_and(|t| t.id.eq_ignore_ascii_case(tid.as_str())),
+        Principal::Account(_) => true,
+    });
     let Some(user) = user else {
         return fault(
             "ErrorNonExistentMailbox",
@@ -238,11 +314,14 @@ fn impersonated(
             &[("Primary", user.address.clone())],
         );
     }
-    let in_scope = match &account.impersonation_scope_group {
-        None => true,
-        Some(group) => user.groups.iter().any(|g| g.eq_ignore_ascii_case(group)),
-    };
-    if !account.application_impersonation || !in_scope {
+    let denied = account.is_some_and(|account| {
+        let in_scope = match &account.impersonation_scope_group {
+            None => true,
+            Some(group) => user.groups.iter().any(|g| g.eq_ignore_ascii_case(group)),
+        };
+        !account.application_impersonation || !in_scope
+    });
+    if denied {
         return fault(
             "ErrorImpersonateUserDenied",
             "The account does not have permission to impersonate the requested user.",

@@ -7,6 +7,7 @@ pub mod certs;
 pub mod dns;
 pub mod entra;
 mod ews;
+mod graph;
 pub mod scenario;
 mod server;
 

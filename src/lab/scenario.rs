@@ -113,6 +113,9 @@ pub struct HostSpec {
     /// Serves Entra ID (login.microsoftonline.com): discovery, realm, token endpoint, keys.
     #[serde(default)]
     pub entra: bool,
+    /// Serves Microsoft Graph's two mailbox calls.
+    #[serde(default)]
+    pub graph: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -180,6 +183,11 @@ pub struct AppSpec {
     /// Lifetime of the tokens issued to it, in seconds (negative: already expired).
     #[serde(default = "default_token_lifetime")]
     pub token_lifetime_secs: i64,
+    /// An application access policy: Graph mail access only to members of this group.
+    pub access_policy_group: Option<String>,
+    /// false: Graph cannot find the app's service principal (Authorization_IdentityNotFound).
+    #[serde(default = "yes")]
+    pub graph_identity: bool,
 }
 
 fn default_token_lifetime() -> i64 {
@@ -407,6 +415,18 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "ews-disabled",
     "ews-throttled-recovers",
     "ews-url-mismatch",
+    "online-app-healthy",
+    "oauth-invalid-secret",
+    "oauth-secret-expired",
+    "oauth-app-not-found",
+    "oauth-tenant-not-found",
+    "oauth-consent-missing",
+    "ews-app-token-scope-missing",
+    "graph-access-policy-denied",
+    "graph-identity-not-found",
+    "graph-insufficient-privileges",
+    "graph-mailbox-not-found",
+    "online-cross-tenant",
 ];
 
 /// Body files the built-in scenarios refer to.
@@ -506,6 +526,11 @@ impl Scenario {
         self.tenants.iter().find(|t| {
             t.id.eq_ignore_ascii_case(id_or_domain) || t.domains.iter().any(|d| d.eq_ignore_ascii_case(id_or_domain))
         })
+    }
+
+    /// The tenant a mailbox address belongs to, by its domain.
+    pub fn tenant_of_address(&self, address: &str) -> Option<&TenantSpec> {
+        self.tenant(address.rsplit_once('@')?.1)
     }
 
     pub fn app(&self, client_id: &str) -> Option<&AppSpec> {

@@ -137,6 +137,9 @@ async fn route(
             _ => not_found(),
         };
     }
+    if spec.graph {
+        return super::graph::answer(&state, &path, authorization.as_deref());
+    }
     if spec.entra {
         return super::entra::answer(scenario, &state.tokens, &host, &method, &path, query.as_deref(), &body);
     }

@@ -124,8 +124,22 @@ pub struct TokenOutcome {
 }
 
 impl TokenOutcome {
+    /// Worth calling the API with. Roles and scopes do not decide it: with
+    /// RBAC for Applications, Exchange grants access that no `roles` claim
+    /// shows, so the server's answer is the authority there.
     pub fn usable(&self) -> bool {
-        self.claims.is_some() && self.problems.is_empty()
+        self.claims.is_some()
+            && self
+                .problems
+                .iter()
+                .all(|p| matches!(p, ClaimProblem::MissingRole { .. } | ClaimProblem::MissingScope { .. }))
+    }
+
+    /// An app-only token with no roles at all: nothing was consented.
+    pub fn has_no_roles(&self) -> bool {
+        self.claims
+            .as_ref()
+            .is_some_and(|c| c.is_app_only() && c.roles.is_empty())
     }
 }
 

@@ -284,7 +284,12 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
     };
 
     // ews.reach, once per distinct EWS URL.
-    let mut distinct: Vec<String> = ews_urls.values().cloned().collect();
+    // Graph only: EWS is not touched at all.
+    let mut distinct: Vec<String> = if config.api.ews() {
+        ews_urls.values().cloned().collect()
+    } else {
+        vec![]
+    };
     distinct.sort();
     distinct.dedup();
     let reach_results: Vec<(ReachOutcome, Step)> =

@@ -1,0 +1,182 @@
+//! The lab's Microsoft Graph: the two mailbox calls exprobe makes, answered
+//! from the model — token checks, consented roles, application access
+//! policies, the app's service principal, mailbox existence — with Graph's
+//! error JSON.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::Response;
+use serde_json::{json, Value};
+
+use super::entra::{TokenRejection, GRAPH_APP_ID, GRAPH_RESOURCE};
+use super::server::respond;
+use super::LabState;
+
+fn graph_error(status: u16, code: &str, message: &str) -> Response<Full<Bytes>> {
+    let body = json!({
+        "error": {
+            "code": code,
+            "message": message,
+            "innerError": {
+                "date": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                "request-id": "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a",
+                "client-request-id": "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a"
+            }
+        }
+    });
+    respond(
+        status,
+        &[("Content-Type", "application/json".into())],
+        Bytes::from(body.to_string()),
+    )
+}
+
+fn ok(body: Value) -> Response<Full<Bytes>> {
+    respond(
+        200,
+        &[(
+            "Content-Type",
+            "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8".into(),
+        )],
+        Bytes::from(body.to_string()),
+    )
+}
+
+pub fn answer(state: &LabState, path: &str, authorization: Option<&str>) -> Response<Full<Bytes>> {
+    let scenario = &state.scenario;
+    let Some(token) = authorization.and_then(|a| a.strip_prefix("Bearer ")) else {
+        return graph_error(401, "InvalidAuthenticationToken", "Access token is empty.");
+    };
+    let claims = match state.tokens.verify(token.trim()) {
+        Ok(c) => c,
+        Err(TokenRejection::Expired) => {
+            return graph_error(
+                401,
+                "InvalidAuthenticationToken",
+                "Lifetime validation failed, the token is expired.",
+            )
+        }
+        Err(_) => return graph_error(401, "InvalidAuthenticationToken", "Access token validation failure."),
+    };
+    let aud = claims["aud"].as_str().unwrap_or("");
+    if aud != GRAPH_RESOURCE && aud != GRAPH_APP_ID {
+        return graph_error(
+            401,
+            "InvalidAuthenticationToken",
+            "Access token validation failure. Invalid audience.",
+        );
+    }
+    let app = claims["appid"].as_str().and_then(|id| scenario.app(id));
+    if !app.is_some_and(|a| a.graph_identity) {
+        return graph_error(
+            401,
+            "Authorization_IdentityNotFound",
+            "The identity of the calling application could not be established.",
+        );
+    }
+    let app = app.expect("checked just above");
+    let tid = claims["tid"].as_str().unwrap_or("");
+    let roles: Vec<String> = claims["roles"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (address, folder) = match segments.as_slice() {
+        ["v1.0", "users", who] => (*who, false),
+        ["v1.0", "users", who, "mailFolders", "inbox"] => (*who, true),
+        _ => {
+            return graph_error(
+                400,
+                "BadRequest",
+                &format!(
+                    "Resource not found for the segment '{}'.",
+                    segments.last().unwrap_or(&"")
+                ),
+            )
+        }
+    };
+    let address = percent_decode(address);
+    // The token's tenant sees only its own users.
+    let user = scenario.user(&address).filter(|u| {
+        scenario
+            .tenant_of_address(&u.address)
+            .is_some_and(|t| t.id.eq_ignore_ascii_case(tid))
+    });
+    if folder {
+        if !roles.iter().any(|r| r.starts_with("Mail.")) {
+            return graph_error(
+                403,
+                "ErrorAccessDenied",
+                "Access is denied. Check credentials and try again.",
+            );
+        }
+        let Some(user) = user else {
+            return graph_error(
+                404,
+                "ErrorInvalidUser",
+                &format!("The requested user '{address}' is invalid."),
+            );
+        };
+        if !user.mailbox {
+            return graph_error(
+                404,
+                "MailboxNotEnabledForRESTAPI",
+                "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
+            );
+        }
+        if let Some(group) = &app.access_policy_group {
+            if !user.groups.iter().any(|g| g.eq_ignore_ascii_case(group)) {
+                return graph_error(
+                    403,
+                    "ErrorAccessDenied",
+                    "Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.",
+                );
+            }
+        }
+        return ok(json!({
+            "@odata.context": format!("https://graph.microsoft.com/v1.0/$metadata#users('{address}')/mailFolders(id)/$entity"),
+            "id": format!("AAMkAGI2TG93AAA={}", user.address.len())
+        }));
+    }
+    if !roles.iter().any(|r| {
+        matches!(
+            r.as_str(),
+            "User.Read.All" | "User.ReadBasic.All" | "Directory.Read.All" | "User.ReadWrite.All"
+        )
+    }) {
+        return graph_error(
+            403,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        );
+    }
+    let Some(user) = user else {
+        return graph_error(
+            404,
+            "Request_ResourceNotFound",
+            &format!(
+                "Resource '{address}' does not exist or one of its queried reference-property objects are not present."
+            ),
+        );
+    };
+    let mut proxies = vec![format!("SMTP:{}", user.address)];
+    proxies.extend(user.aliases.iter().map(|a| format!("smtp:{a}")));
+    ok(json!({
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users(mail,userPrincipalName,proxyAddresses)/$entity",
+        "mail": user.address,
+        "userPrincipalName": user.address,
+        "proxyAddresses": proxies
+    }))
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(s.as_bytes())
+        .map(|(k, v)| {
+            if v.is_empty() {
+                k.into_owned()
+            } else {
+                format!("{k}={v}")
+            }
+        })
+        .collect()
+}
