@@ -233,7 +233,17 @@ fn schema_describes_the_report() {
 /// Exchange Online's rejection (401 + x-ms-diagnostics) is explained.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn canary_access_token_is_sent_as_bearer_and_never_printed() {
-    const TOKEN: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.Q2FuYXJ5VG9rZW4tOWQ0ZQ.c2lnbmF0dXJl";
+    // Well-formed claims for EWS, a forged signature: sent, then rejected by the server.
+    let b64 = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+    let token_owned = format!(
+        "{}.{}.{}",
+        b64(r#"{"typ":"JWT","alg":"RS256","x5t":"canary"}"#),
+        b64(
+            r#"{"aud":"https://outlook.office365.com","tid":"6f3c3f2a-9d41-4c1e-9a57-1b2f3c4d5e6f","appid":"canary-app","roles":["full_access_as_app"],"idtyp":"app","exp":4102444800,"nbf":0,"ver":"1.0"}"#
+        ),
+        b64("Canary-signature-9d4e-not-real")
+    );
+    let token: &str = &token_owned;
     let running = start(exprobe::lab::Scenario::builtin("autodiscover-v2-online").expect("scenario")).await;
     let args: Vec<String> = running
         .check_args(&[
@@ -248,10 +258,10 @@ async fn canary_access_token_is_sent_as_bearer_and_never_printed() {
     json_args.push("--format=json".into());
     for a in [args, json_args] {
         let out = running
-            .run_cli_env(a.clone(), &[("EXPROBE_TEST_TOKEN", TOKEN), ("EXPROBE_LOG", "trace")])
+            .run_cli_env(a.clone(), &[("EXPROBE_TEST_TOKEN", token), ("EXPROBE_LOG", "trace")])
             .await;
         let text = String::from_utf8_lossy(&[out.stdout.clone(), out.stderr.clone()].concat()).into_owned();
-        for part in TOKEN.split('.') {
+        for part in token.split('.') {
             assert!(!text.contains(part), "a part of the token leaked with {a:?}");
         }
         assert!(text.contains("ews.credentials_rejected"), "{text}");
@@ -264,7 +274,7 @@ async fn canary_access_token_is_sent_as_bearer_and_never_printed() {
     let requests = running.lab.requests();
     let bearer: Vec<_> = requests
         .iter()
-        .filter(|r| r.header("authorization") == Some(&format!("Bearer {TOKEN}")))
+        .filter(|r| r.header("authorization") == Some(&format!("Bearer {token}")))
         .collect();
     assert!(!bearer.is_empty(), "the token was really sent");
     assert!(bearer.iter().all(|r| r.scheme == "https"

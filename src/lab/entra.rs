@@ -381,6 +381,23 @@ pub fn roles_for(app: &AppSpec, audience: &str) -> Vec<String> {
         .collect()
 }
 
+/// A token for `app` in its home tenant, as the token endpoint would issue it.
+pub fn mint(
+    scenario: &Scenario,
+    issuer: &TokenIssuer,
+    client_id: &str,
+    audience: &str,
+    expired: bool,
+) -> Option<String> {
+    let app = scenario.app(client_id)?;
+    let tenant = scenario.tenant(&app.tenant)?;
+    let mut app = app.clone();
+    if expired {
+        app.token_lifetime_secs = -600;
+    }
+    Some(issuer.issue(&app_token_claims(&app, tenant, audience)))
+}
+
 fn app_token_claims(app: &AppSpec, tenant: &TenantSpec, audience: &str) -> Value {
     let iat = now();
     let mut claims = json!({

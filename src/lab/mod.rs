@@ -236,11 +236,26 @@ impl Lab {
         ]
     }
 
-    /// The secret the check sends: the client secret in app scenarios, else
-    /// `check.password`, else the service account's password.
+    /// The token a `token`-mode check is given, minted by this lab's Entra ID.
+    pub fn given_token(&self) -> Option<Secret> {
+        let s = self.scenario();
+        let spec = s
+            .check
+            .token
+            .as_ref()
+            .filter(|_| s.check.auth.as_deref() == Some("token"))?;
+        entra::mint(s, &self.state.tokens, &spec.client_id, &spec.audience, spec.expired).map(Secret::new)
+    }
+
+    /// The secret the check sends: the client secret in app scenarios, the
+    /// minted token in token scenarios, else `check.password`, else the
+    /// service account's password.
     pub fn password(&self) -> Option<Secret> {
         if let Some(app) = self.app_credentials() {
             return Some(app.secret);
+        }
+        if let Some(token) = self.given_token() {
+            return Some(token);
         }
         if let Some(p) = &self.scenario().check.password {
             return Some(Secret::new(p.clone()));
@@ -270,8 +285,10 @@ impl Lab {
             None if app.is_some() => Api::Both,
             None => Api::Ews,
         };
+        let given = self.given_token();
         let (auth, credentials) = match (&app, credentials) {
             (Some(_), _) => (AuthMode::App, None),
+            (None, _) if given.is_some() => (AuthMode::Token, given.map(|token| Credentials::Bearer { token })),
             (None, Some(c)) => (AuthMode::Basic, Some(c)),
             (None, None) => (AuthMode::None, None),
         };
@@ -329,7 +346,10 @@ impl Lab {
         for m in &s.check.mailboxes {
             args.push(format!("--mailbox={m}"));
         }
-        if let Some(app) = self.app_credentials() {
+        if self.given_token().is_some() {
+            args.push("--auth=token".into());
+            args.push(format!("--access-token-env={password_env}"));
+        } else if let Some(app) = self.app_credentials() {
             args.push("--auth=app".into());
             args.push(format!("--tenant={}", app.tenant));
             args.push(format!("--client-id={}", app.client_id));

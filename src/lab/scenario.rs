@@ -75,6 +75,19 @@ pub struct CheckSpec {
     pub client_secret: Option<String>,
     /// `ews`, `graph` or `both`.
     pub api: Option<String>,
+    /// `auth = "token"`: the lab mints this token at start and the check is given it.
+    pub token: Option<GivenTokenSpec>,
+}
+
+/// A token the lab mints for a `token`-mode check.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GivenTokenSpec {
+    pub client_id: String,
+    /// `https://outlook.office365.com` or `https://graph.microsoft.com`.
+    pub audience: String,
+    #[serde(default)]
+    pub expired: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -427,6 +440,8 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "graph-insufficient-privileges",
     "graph-mailbox-not-found",
     "online-cross-tenant",
+    "token-expired",
+    "token-wrong-audience",
 ];
 
 /// Body files the built-in scenarios refer to.

@@ -86,7 +86,8 @@ pub async fn realm(net: &Net, authority: &Url, domain: &str, login: &str) -> (Re
         .map(|r| r.namespace_type.clone())
         .unwrap_or_else(|| "?".into());
     let (status, detail) = match (&outcome.failure, outcome.tenant_id(), &outcome.openid_error) {
-        (Some(f), _, _) => (StepStatus::Fail, format!("{}: {}", authority, f.describe())),
+        // Tenant discovery informs; its absence blocks nothing.
+        (Some(f), _, _) => (StepStatus::Warn, format!("{}: {}", authority, f.describe())),
         (None, Some(tid), _) => (StepStatus::Pass, format!("tenant {tid}; namespace {namespace}")),
         (None, None, Some(e)) => (
             StepStatus::Warn,

@@ -279,9 +279,13 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
     };
     // What EWS is called with: the Basic or given credentials, or the app's EWS token.
     let ews_credentials: Option<Credentials> = match config.auth {
-        AuthMode::App => ews_token.clone().map(|token| Credentials::Bearer { token }),
+        AuthMode::App | AuthMode::Token => ews_token.clone().map(|token| Credentials::Bearer { token }),
         _ => config.credentials.clone(),
     };
+    // App-only tokens act only by impersonating a mailbox: no sign-in of their own.
+    let ews_app_only = tokens
+        .iter()
+        .any(|t| t.api == "ews" && t.claims.as_ref().is_some_and(|c| c.is_app_only()));
 
     // ews.reach, once per distinct EWS URL.
     // Graph only: EWS is not touched at all.
@@ -320,7 +324,7 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
     let mut ews_auth = None;
     match (&ews_credentials, &first_url) {
         _ if !config.api.ews() => global_steps.push(auth_step.skip_without_cause("EWS is not probed (--api graph)")),
-        _ if config.auth == AuthMode::App => {
+        _ if oauth_mode && (ews_app_only || ews_token.is_none()) => {
             if ews_token.is_some() {
                 global_steps.push(auth_step.skip_without_cause(
                     "app-only tokens reach mailboxes only by impersonating them: see ews.impersonation",
@@ -356,8 +360,8 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
 
     // ews.impersonation per mailbox.
     // App-only tokens skip ews.auth: a usable token stands for it.
-    let auth_ok = ews_auth.as_ref().is_some_and(AuthOutcome::credentials_accepted)
-        || (config.auth == AuthMode::App && ews_token.is_some());
+    let auth_ok =
+        ews_auth.as_ref().is_some_and(AuthOutcome::credentials_accepted) || (ews_app_only && ews_token.is_some());
     let impersonations: Vec<(String, Option<ImpersonationOutcome>, Step)> = stream::iter(config.mailboxes.iter())
         .map(|mailbox| {
             let (net, ews_urls, ews_reach, input) = (&net, &ews_urls, &ews_reach, &input);
@@ -381,7 +385,7 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
                     );
                 }
                 let Some(credentials) = ews_credentials else {
-                    if config.auth == AuthMode::App {
+                    if oauth_mode {
                         return (mailbox.clone(), None, step.skip("token:ews", "no usable EWS token"));
                     }
                     return (
