@@ -115,6 +115,12 @@ pub struct SecretArgs {
     /// Read the client secret from the first line of this file.
     #[arg(long, value_name = "FILE", group = "secret_source")]
     pub client_secret_file: Option<PathBuf>,
+    /// Read the service account's refresh token from this environment variable (default EXPROBE_REFRESH_TOKEN).
+    #[arg(long, value_name = "VAR", group = "refresh_source")]
+    pub refresh_token_env: Option<String>,
+    /// Read the refresh token from the first line of this file.
+    #[arg(long, value_name = "FILE", group = "refresh_source")]
+    pub refresh_token_file: Option<PathBuf>,
     /// Read a bearer access token from this environment variable (default EXPROBE_ACCESS_TOKEN).
     #[arg(long, value_name = "VAR", group = "token_source")]
     pub access_token_env: Option<String>,
@@ -169,6 +175,10 @@ pub enum AuthArg {
     Token,
     /// OAuth client credentials: an app with a client secret.
     App,
+    /// The service account's OAuth refresh token (delegated).
+    RefreshToken,
+    /// OAuth resource-owner password grant for the service account (delegated).
+    PasswordGrant,
     /// No credentials: discovery only (DNS, autodiscover, reachability).
     None,
 }

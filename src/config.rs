@@ -31,6 +31,8 @@ pub enum AuthMode {
     Basic,
     Token,
     App,
+    RefreshToken,
+    PasswordGrant,
     None,
 }
 
@@ -40,6 +42,8 @@ impl AuthMode {
             AuthMode::Basic => "basic",
             AuthMode::Token => "token",
             AuthMode::App => "app",
+            AuthMode::RefreshToken => "refresh-token",
+            AuthMode::PasswordGrant => "password-grant",
             AuthMode::None => "none",
         }
     }
@@ -94,6 +98,23 @@ pub struct AppCredentials {
     pub tenant: String,
     pub client_id: String,
     pub secret: Secret,
+}
+
+/// How a delegated token is obtained for the service account.
+#[derive(Debug, Clone)]
+pub enum DelegatedGrant {
+    RefreshToken(Secret),
+    Password { username: String, password: Secret },
+}
+
+/// Delegated OAuth (`--auth refresh-token`, `--auth password-grant`).
+#[derive(Debug, Clone)]
+pub struct DelegatedCredentials {
+    pub tenant: String,
+    pub client_id: String,
+    /// For confidential clients; public clients send none.
+    pub client_secret: Option<Secret>,
+    pub grant: DelegatedGrant,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,6 +193,8 @@ pub struct CheckConfig {
     pub credentials: Option<Credentials>,
     /// Client credentials for `--auth app`.
     pub app: Option<AppCredentials>,
+    /// Delegated credentials for `--auth refresh-token` / `password-grant`.
+    pub delegated: Option<DelegatedCredentials>,
     pub api: Api,
     pub endpoints: Endpoints,
     pub net: NetConfig,
@@ -187,6 +210,7 @@ impl CheckConfig {
             auth: AuthMode::None,
             credentials: None,
             app: None,
+            delegated: None,
             api: Api::Ews,
             endpoints: Endpoints::default(),
             net: NetConfig::default(),
@@ -233,6 +257,7 @@ impl SecretSource for ProcessSecrets {
 pub const DEFAULT_PASSWORD_ENV: &str = "EXPROBE_PASSWORD";
 pub const DEFAULT_ACCESS_TOKEN_ENV: &str = "EXPROBE_ACCESS_TOKEN";
 pub const DEFAULT_CLIENT_SECRET_ENV: &str = "EXPROBE_CLIENT_SECRET";
+pub const DEFAULT_REFRESH_TOKEN_ENV: &str = "EXPROBE_REFRESH_TOKEN";
 
 pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(CheckConfig, OutputConfig), ConfigError> {
     let mut mailboxes: Vec<String> = args.mailboxes.iter().map(|m| m.trim().to_string()).collect();
@@ -266,6 +291,8 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
         (Some(AuthArg::Basic), _, _) => AuthMode::Basic,
         (Some(AuthArg::Token), _, _) => AuthMode::Token,
         (Some(AuthArg::App), _, _) => AuthMode::App,
+        (Some(AuthArg::RefreshToken), _, _) => AuthMode::RefreshToken,
+        (Some(AuthArg::PasswordGrant), _, _) => AuthMode::PasswordGrant,
         (Some(AuthArg::None), _, _) => AuthMode::None,
         (None, _, _) if client_secret.is_some() && args.client_id.is_some() => AuthMode::App,
         (None, _, Some(_)) if explicit_token => AuthMode::Token,
@@ -279,7 +306,7 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
                 .service_account
                 .clone()
                 .ok_or_else(|| ConfigError::Invalid("--auth basic needs --service-account ADDR".into()))?;
-            let password = password.ok_or_else(|| {
+            let password = password.clone().ok_or_else(|| {
                 ConfigError::Invalid(format!(
                     "--auth basic needs a password: --password-env VAR, --password-file FILE, \
                      --password-stdin, or {DEFAULT_PASSWORD_ENV}"
@@ -294,7 +321,33 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
                 ))
             })?,
         }),
-        AuthMode::None | AuthMode::App => None,
+        AuthMode::None | AuthMode::App | AuthMode::RefreshToken | AuthMode::PasswordGrant => None,
+    };
+    let delegated = match auth {
+        AuthMode::RefreshToken | AuthMode::PasswordGrant => {
+            let need = |what: &str| ConfigError::Invalid(format!("--auth {} needs {what}", auth.as_str()));
+            let tenant = args.tenant.clone().ok_or_else(|| need("--tenant ID|DOMAIN"))?;
+            let client_id = args.client_id.clone().ok_or_else(|| need("--client-id GUID"))?;
+            let grant = if auth == AuthMode::RefreshToken {
+                DelegatedGrant::RefreshToken(read_refresh_token(args, secrets)?.ok_or_else(|| {
+                    need(
+                        "a refresh token: --refresh-token-env VAR, --refresh-token-file FILE, or EXPROBE_REFRESH_TOKEN",
+                    )
+                })?)
+            } else {
+                DelegatedGrant::Password {
+                    username: args.service_account.clone().ok_or_else(|| need("--service-account ADDR"))?,
+                    password: password.clone().ok_or_else(|| need("a password: --password-env VAR, --password-file FILE, --password-stdin or EXPROBE_PASSWORD"))?,
+                }
+            };
+            Some(DelegatedCredentials {
+                tenant,
+                client_id,
+                client_secret: client_secret.clone(),
+                grant,
+            })
+        }
+        _ => None,
     };
     let app = match auth {
         AuthMode::App => Some(AppCredentials {
@@ -311,10 +364,11 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
     let api = match (args.api, auth) {
         (Some(crate::cli::ApiArg::Ews), _) => Api::Ews,
         (Some(crate::cli::ApiArg::Graph), _) => Api::Graph,
-        (Some(crate::cli::ApiArg::Both), _) | (None, AuthMode::App) => Api::Both,
+        (Some(crate::cli::ApiArg::Both), _)
+        | (None, AuthMode::App | AuthMode::RefreshToken | AuthMode::PasswordGrant) => Api::Both,
         (None, _) => Api::Ews,
     };
-    if api.graph() && !matches!(auth, AuthMode::App | AuthMode::Token | AuthMode::None) {
+    if api.graph() && matches!(auth, AuthMode::Basic) {
         return Err(ConfigError::Invalid(
             "--api graph needs an OAuth mode (--auth app or --auth token)".into(),
         ));
@@ -354,6 +408,7 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
             auth,
             credentials,
             app,
+            delegated,
             api,
             endpoints,
             net,
@@ -416,6 +471,26 @@ fn read_client_secret(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<Op
     match raw.map(|r| r.lines().next().unwrap_or("").trim_end_matches('\r').to_string()) {
         None => Ok(None),
         Some(t) if t.is_empty() => Err(ConfigError::Invalid("the client secret given is empty".into())),
+        Some(t) => Ok(Some(Secret::new(t))),
+    }
+}
+
+fn read_refresh_token(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<Option<Secret>, ConfigError> {
+    let s = &args.secrets;
+    let raw = if let Some(var) = &s.refresh_token_env {
+        Some(
+            secrets
+                .env(var)
+                .ok_or_else(|| ConfigError::Invalid(format!("--refresh-token-env {var}: the variable is not set")))?,
+        )
+    } else if let Some(path) = &s.refresh_token_file {
+        Some(read_text(path, "refresh token")?)
+    } else {
+        secrets.env(DEFAULT_REFRESH_TOKEN_ENV)
+    };
+    match raw.map(|r| r.lines().next().unwrap_or("").trim().to_string()) {
+        None => Ok(None),
+        Some(t) if t.is_empty() => Err(ConfigError::Invalid("the refresh token given is empty".into())),
         Some(t) => Ok(Some(Secret::new(t))),
     }
 }

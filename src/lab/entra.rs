@@ -250,6 +250,7 @@ fn token(scenario: &Scenario, issuer: &TokenIssuer, tenant_in_path: &str, body: 
     };
     match get("grant_type") {
         Some("client_credentials") => client_credentials(scenario, issuer, tenant, &form),
+        Some("refresh_token") | Some("password") => delegated(scenario, issuer, tenant, &form),
         Some(other) => aadsts(
             400,
             "unsupported_grant_type",
@@ -362,6 +363,133 @@ fn client_credentials(
     json_response(
         200,
         json!({"token_type": "Bearer", "expires_in": app.token_lifetime_secs.max(0), "ext_expires_in": app.token_lifetime_secs.max(0), "access_token": access_token}),
+    )
+}
+
+/// The app for a delegated grant, or the error Entra ID gives.
+fn delegated_app<'a>(
+    scenario: &'a Scenario,
+    tenant: &TenantSpec,
+    form: &Form,
+) -> Result<&'a AppSpec, Box<Response<Full<Bytes>>>> {
+    let Some(client_id) = form.get("client_id") else {
+        return Err(Box::new(aadsts(
+            400,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'client_id'.",
+        )));
+    };
+    let app = scenario.app(client_id).filter(|a| {
+        a.tenant.eq_ignore_ascii_case(&tenant.id) || a.consented_in.iter().any(|t| t.eq_ignore_ascii_case(&tenant.id))
+    });
+    let Some(app) = app else {
+        return Err(Box::new(aadsts(400, "unauthorized_client", 700016, &format!("Application with identifier '{client_id}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", tenant.name))));
+    };
+    match form.get("client_secret") {
+        Some(secret) if !app.secrets.iter().any(|s| s.value == secret && !s.expired) => Err(Box::new(aadsts(
+            401,
+            "invalid_client",
+            7000215,
+            &format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.", app.client_id),
+        ))),
+        None if !app.public_client => Err(Box::new(aadsts(
+            401,
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        ))),
+        _ => Ok(app),
+    }
+}
+
+/// Refresh-token and password grants for a service account.
+fn delegated(scenario: &Scenario, issuer: &TokenIssuer, tenant: &TenantSpec, form: &Form) -> Response<Full<Bytes>> {
+    let app = match delegated_app(scenario, tenant, form) {
+        Ok(a) => a,
+        Err(e) => return *e,
+    };
+    let account = if form.get("grant_type") == Some("refresh_token") {
+        let presented = form.get("refresh_token").unwrap_or("");
+        match scenario.service_accounts.iter().find(|s| s.refresh_token.as_deref() == Some(presented)) {
+            Some(sa) if sa.refresh_token_expired => {
+                return aadsts(400, "invalid_grant", 70008, "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.")
+            }
+            Some(sa) => sa,
+            None => return aadsts(400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid."),
+        }
+    } else {
+        let username = form.get("username").unwrap_or("");
+        let Some(sa) = scenario.service_account(username) else {
+            return aadsts(400, "invalid_grant", 50034, &format!("The user account {username} does not exist in the {} directory. To sign into this application, the account must be added to the directory.", tenant.id));
+        };
+        if form.get("password") != Some(sa.password.as_str()) {
+            return aadsts(
+                400,
+                "invalid_grant",
+                50126,
+                "Error validating credentials due to invalid username or password.",
+            );
+        }
+        if sa.mfa_required {
+            return aadsts(400, "invalid_grant", 50076, "Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '00000002-0000-0ff1-ce00-000000000000'.");
+        }
+        sa
+    };
+    let scope = form.get("scope").unwrap_or("");
+    let first = scope
+        .split_whitespace()
+        .find(|s| *s != "offline_access" && *s != "openid" && *s != "profile")
+        .unwrap_or("");
+    let (resource, permission) = first.rsplit_once('/').unwrap_or(("", ""));
+    let audience = match resource.trim_end_matches('/') {
+        EWS_RESOURCE | EWS_APP_ID => EWS_RESOURCE,
+        GRAPH_RESOURCE | GRAPH_APP_ID => GRAPH_RESOURCE,
+        other => {
+            return aadsts(
+                400,
+                "invalid_resource",
+                500011,
+                &format!(
+                    "The resource principal named {other} was not found in the tenant named {}.",
+                    tenant.name
+                ),
+            )
+        }
+    };
+    let iat = now();
+    let oid = uuid_like(&format!("user{}", account.address));
+    let claims = json!({
+        "aud": audience,
+        "iss": format!("https://sts.windows.net/{}/", tenant.id),
+        "iat": iat, "nbf": iat, "exp": iat + app.token_lifetime_secs,
+        "acr": "1", "amr": ["pwd"],
+        "app_displayname": app.display_name,
+        "appid": app.client_id,
+        "appidacr": if app.public_client { "0" } else { "1" },
+        "idtyp": "user",
+        "ipaddr": "127.0.0.1",
+        "name": account.address,
+        "oid": oid,
+        "scp": permission,
+        "sub": uuid_like(&format!("sub{}", account.address)),
+        "tid": tenant.id,
+        "unique_name": account.address,
+        "upn": account.address,
+        "ver": "1.0"
+    });
+    let access_token = issuer.issue(&claims);
+    // The refresh token rotates as Entra ID's does; the lab keeps accepting the model's value.
+    json_response(
+        200,
+        json!({
+            "token_type": "Bearer",
+            "scope": format!("{first} offline_access"),
+            "expires_in": app.token_lifetime_secs.max(0),
+            "ext_expires_in": app.token_lifetime_secs.max(0),
+            "access_token": access_token,
+            "refresh_token": account.refresh_token.clone().unwrap_or_else(|| uuid_like(&account.address)),
+        }),
     )
 }
 

@@ -145,7 +145,7 @@ pub async fn answer(
             impersonated(scenario, &principal, &request.operation, kind, value)
         }
         None => match principal {
-            Principal::Account(account) => own(scenario, account, &request.operation),
+            Principal::Account(account) | Principal::Delegated(account) => own(scenario, account, &request.operation),
             Principal::App { .. } => fault(
                 "ErrorInvalidExchangeImpersonationHeaderData",
                 "ExchangeImpersonation SOAP header must be present for this type of OAuth token.",
@@ -162,6 +162,8 @@ enum Principal<'a> {
     App {
         tid: String,
     },
+    /// A delegated token the lab issued for a service account.
+    Delegated(&'a ServiceAccountSpec),
 }
 
 fn bearer_failure(status: u16, id: u32, reason: &str, category: &str) -> Response<Full<Bytes>> {
@@ -183,7 +185,10 @@ fn bearer_failure(status: u16, id: u32, reason: &str, category: &str) -> Respons
 
 /// A bearer token, checked as Exchange Online does: signature, lifetime,
 /// audience, and for app-only tokens the full_access_as_app role.
-fn bearer(state: &LabState, authorization: Option<&str>) -> Option<Result<Principal<'static>, Response<Full<Bytes>>>> {
+fn bearer<'a>(
+    state: &'a LabState,
+    authorization: Option<&str>,
+) -> Option<Result<Principal<'a>, Response<Full<Bytes>>>> {
     let (scheme, token) = authorization?.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("bearer")
         || !state
@@ -222,17 +227,37 @@ fn bearer(state: &LabState, authorization: Option<&str>) -> Option<Result<Princi
             "invalid_resource",
         )));
     }
+    let not_enough = || {
+        Some(Err(bearer_failure(
+            403,
+            2000008,
+            "The token contains not enough scope to make this call.",
+            "invalid_grant",
+        )))
+    };
+    if claims["idtyp"] == "user" || claims.get("scp").is_some() {
+        // Delegated: the account itself, with EWS.AccessAsUser.All.
+        let scopes = claims["scp"].as_str().unwrap_or("");
+        if !scopes.split_whitespace().any(|s| s == "EWS.AccessAsUser.All") {
+            return not_enough();
+        }
+        let upn = claims["upn"].as_str().unwrap_or("");
+        return match state.scenario.service_account(upn) {
+            Some(account) => Some(Ok(Principal::Delegated(account))),
+            None => Some(Err(bearer_failure(
+                401,
+                2000005,
+                "The user specified by the user-context in the token does not exist.",
+                "invalid_user",
+            ))),
+        };
+    }
     let roles: Vec<&str> = claims["roles"]
         .as_array()
         .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
         .unwrap_or_default();
     if !roles.contains(&"full_access_as_app") {
-        return Some(Err(bearer_failure(
-            403,
-            2000008,
-            "The token contains not enough scope to make this call.",
-            "invalid_grant",
-        )));
+        return not_enough();
     }
     Some(Ok(Principal::App {
         tid: claims["tid"].as_str().unwrap_or("").to_string(),
@@ -279,7 +304,7 @@ fn impersonated(
     value: &str,
 ) -> Response<Full<Bytes>> {
     let account = match principal {
-        Principal::Account(a) => Some(*a),
+        Principal::Account(a) | Principal::Delegated(a) => Some(*a),
         Principal::App { .. } => None,
     };
     if account.is_some_and(|a| !a.server_impersonation) {
@@ -298,7 +323,7 @@ fn impersonated(
         Principal::App { tid } => scenario
             .tenant_of_address(&u.address)
             .is_some_and(|t| t.id.eq_ignore_ascii_case(tid.as_str())),
-        Principal::Account(_) => true,
+        Principal::Account(_) | Principal::Delegated(_) => true,
     });
     let Some(user) = user else {
         return fault(

@@ -21,7 +21,10 @@ use hickory_server::ServerFuture;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 
-use crate::config::{Api, AppCredentials, AuthMode, CheckConfig, ConnectTo, Credentials, Endpoints, NetConfig};
+use crate::config::{
+    Api, AppCredentials, AuthMode, CheckConfig, ConnectTo, Credentials, DelegatedCredentials, DelegatedGrant,
+    Endpoints, NetConfig,
+};
 use crate::secret::Secret;
 pub use scenario::{Scenario, ScenarioError};
 
@@ -236,6 +239,27 @@ impl Lab {
         ]
     }
 
+    /// Delegated credentials for `refresh-token` / `password-grant` scenarios.
+    pub fn delegated_credentials(&self) -> Option<DelegatedCredentials> {
+        let s = self.scenario();
+        let mode = s.check.auth.as_deref()?;
+        let sa = s.service_account(s.check.service_account.as_deref()?)?;
+        let grant = match mode {
+            "refresh-token" => DelegatedGrant::RefreshToken(Secret::new(sa.refresh_token.clone()?)),
+            "password-grant" => DelegatedGrant::Password {
+                username: sa.address.clone(),
+                password: Secret::new(s.check.password.clone().unwrap_or_else(|| sa.password.clone())),
+            },
+            _ => return None,
+        };
+        Some(DelegatedCredentials {
+            tenant: s.check.tenant.clone()?,
+            client_id: s.check.client_id.clone()?,
+            client_secret: s.check.client_secret.clone().map(Secret::new),
+            grant,
+        })
+    }
+
     /// The token a `token`-mode check is given, minted by this lab's Entra ID.
     pub fn given_token(&self) -> Option<Secret> {
         let s = self.scenario();
@@ -256,6 +280,12 @@ impl Lab {
         }
         if let Some(token) = self.given_token() {
             return Some(token);
+        }
+        if let Some(d) = self.delegated_credentials() {
+            return Some(match d.grant {
+                DelegatedGrant::RefreshToken(t) => t,
+                DelegatedGrant::Password { password, .. } => password,
+            });
         }
         if let Some(p) = &self.scenario().check.password {
             return Some(Secret::new(p.clone()));
@@ -282,18 +312,31 @@ impl Lab {
             Some("graph") => Api::Graph,
             Some("both") => Api::Both,
             Some(_) => Api::Ews,
-            None if app.is_some() => Api::Both,
+            None if app.is_some() || self.delegated_credentials().is_some() => Api::Both,
             None => Api::Ews,
         };
         let given = self.given_token();
+        let delegated = self.delegated_credentials();
         let (auth, credentials) = match (&app, credentials) {
             (Some(_), _) => (AuthMode::App, None),
+            (None, _) if delegated.is_some() => (
+                if matches!(
+                    delegated.as_ref().map(|d| &d.grant),
+                    Some(DelegatedGrant::RefreshToken(_))
+                ) {
+                    AuthMode::RefreshToken
+                } else {
+                    AuthMode::PasswordGrant
+                },
+                None,
+            ),
             (None, _) if given.is_some() => (AuthMode::Token, given.map(|token| Credentials::Bearer { token })),
             (None, Some(c)) => (AuthMode::Basic, Some(c)),
             (None, None) => (AuthMode::None, None),
         };
         CheckConfig {
             app,
+            delegated,
             api,
             mailboxes: s.check.mailboxes.clone(),
             service_account: s.check.service_account.clone(),
@@ -346,7 +389,22 @@ impl Lab {
         for m in &s.check.mailboxes {
             args.push(format!("--mailbox={m}"));
         }
-        if self.given_token().is_some() {
+        if let Some(d) = self.delegated_credentials() {
+            let refresh = matches!(d.grant, DelegatedGrant::RefreshToken(_));
+            args.push(format!(
+                "--auth={}",
+                if refresh { "refresh-token" } else { "password-grant" }
+            ));
+            args.push(format!("--tenant={}", d.tenant));
+            args.push(format!("--client-id={}", d.client_id));
+            if let Some(sa) = &s.check.service_account {
+                args.push(format!("--service-account={sa}"));
+            }
+            args.push(format!(
+                "--{}-env={password_env}",
+                if refresh { "refresh-token" } else { "password" }
+            ));
+        } else if self.given_token().is_some() {
             args.push("--auth=token".into());
             args.push(format!("--access-token-env={password_env}"));
         } else if let Some(app) = self.app_credentials() {

@@ -201,6 +201,9 @@ pub struct AppSpec {
     /// false: Graph cannot find the app's service principal (Authorization_IdentityNotFound).
     #[serde(default = "yes")]
     pub graph_identity: bool,
+    /// A public client: delegated grants without a client secret.
+    #[serde(default)]
+    pub public_client: bool,
 }
 
 fn default_token_lifetime() -> i64 {
@@ -222,6 +225,13 @@ pub struct ServiceAccountSpec {
     /// ms-Exch-EPI-Impersonation on the Client Access server (missing: ErrorImpersonationDenied).
     #[serde(default = "yes")]
     pub server_impersonation: bool,
+    /// The account's OAuth refresh token (lab data).
+    pub refresh_token: Option<String>,
+    #[serde(default)]
+    pub refresh_token_expired: bool,
+    /// The password grant needs MFA for this account (AADSTS50076).
+    #[serde(default)]
+    pub mfa_required: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -442,6 +452,9 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "online-cross-tenant",
     "token-expired",
     "token-wrong-audience",
+    "online-refresh-token-healthy",
+    "oauth-refresh-token-expired",
+    "oauth-mfa-required",
 ];
 
 /// Body files the built-in scenarios refer to.

@@ -320,11 +320,51 @@ fn summary(outcome: &TokenOutcome) -> (StepStatus, String) {
     }
 }
 
-/// Client credentials with a secret for `api` (`ews` or `graph`).
+/// How to ask for a token.
+#[derive(Debug, Clone, Copy)]
+pub enum Grant<'a> {
+    App(&'a AppCredentials),
+    Delegated(&'a crate::config::DelegatedCredentials),
+}
+
+impl Grant<'_> {
+    fn tenant(&self) -> &str {
+        match self {
+            Grant::App(a) => &a.tenant,
+            Grant::Delegated(d) => &d.tenant,
+        }
+    }
+
+    /// Scope for `resource`: `/.default` for apps; the delegated permission otherwise.
+    fn scope(&self, api: &str, resource: &str) -> String {
+        let resource = resource.trim_end_matches('/');
+        match self {
+            Grant::App(_) => format!("{resource}/.default"),
+            Grant::Delegated(_) if api == "ews" => format!("{resource}/EWS.AccessAsUser.All offline_access"),
+            Grant::Delegated(_) => format!("{resource}/Mail.Read offline_access"),
+        }
+    }
+
+    fn form(&self, scope: &str) -> String {
+        match self {
+            Grant::App(a) => oauth::client_credentials_secret(&a.client_id, scope, &a.secret),
+            Grant::Delegated(d) => match &d.grant {
+                crate::config::DelegatedGrant::RefreshToken(t) => {
+                    oauth::refresh_token_grant(&d.client_id, scope, t, d.client_secret.as_ref())
+                }
+                crate::config::DelegatedGrant::Password { username, password } => {
+                    oauth::password_grant(&d.client_id, scope, username, password, d.client_secret.as_ref())
+                }
+            },
+        }
+    }
+}
+
+/// Acquire a token for `api` (`ews` or `graph`) with `grant`.
 pub async fn acquire(
     net: &Net,
     authority: &Url,
-    app: &AppCredentials,
+    grant: Grant<'_>,
     api: &str,
     resource: &str,
 ) -> (TokenOutcome, Option<Secret>, Step) {
@@ -334,18 +374,18 @@ pub async fn acquire(
         None,
         format!("Token for {}", if api == "ews" { "EWS" } else { "Microsoft Graph" }),
     );
-    let scope = format!("{}/.default", resource.trim_end_matches('/'));
+    let scope = grant.scope(api, resource);
     let mut outcome = inspect(api, &scope, &Secret::new(""));
     outcome.problems.clear();
     let mut evidence = vec![];
     let mut token = None;
-    match authority_url(authority, &format!("{}/oauth2/v2.0/token", app.tenant)) {
-        None => outcome.unexpected_answer = Some(format!("cannot build a token URL from tenant {:?}", app.tenant)),
+    match authority_url(authority, &format!("{}/oauth2/v2.0/token", grant.tenant())) {
+        None => outcome.unexpected_answer = Some(format!("cannot build a token URL from tenant {:?}", grant.tenant())),
         Some(url) => {
             let mut request = HttpRequest::post(
                 url,
                 "application/x-www-form-urlencoded",
-                oauth::client_credentials_secret(&app.client_id, &scope, &app.secret).into_bytes(),
+                grant.form(&scope).into_bytes(),
             );
             request.headers.push(("Accept".into(), "application/json".into()));
             let (result, ex) = net.send_secret_body(request).await;

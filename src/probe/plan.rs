@@ -70,7 +70,10 @@ pub fn allowed_hosts(config: &CheckConfig, input: &InputOutcome) -> AllowedHosts
     for d in &input.domains {
         allowed.add_domain(d);
     }
-    if matches!(config.auth, AuthMode::App | AuthMode::Token) {
+    if matches!(
+        config.auth,
+        AuthMode::App | AuthMode::Token | AuthMode::RefreshToken | AuthMode::PasswordGrant
+    ) {
         for url in [&config.endpoints.authority, &config.endpoints.graph_url] {
             if let Some(h) = url.host_str() {
                 allowed.add_host(h);
@@ -122,7 +125,10 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
     let mut mailbox_steps: BTreeMap<String, Vec<Step>> = BTreeMap::new();
     let mut push = |m: &str, s: Step| mailbox_steps.entry(m.to_string()).or_default().push(s);
 
-    let oauth_mode = matches!(config.auth, AuthMode::App | AuthMode::Token);
+    let oauth_mode = matches!(
+        config.auth,
+        AuthMode::App | AuthMode::Token | AuthMode::RefreshToken | AuthMode::PasswordGrant
+    );
     let authority = &config.endpoints.authority;
     let realm_domains: Vec<(String, String)> = if oauth_mode {
         input
@@ -235,10 +241,15 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
         }
     })
     .collect();
-    if let Some(app) = &config.app {
+    let grant = match (&config.app, &config.delegated) {
+        (Some(app), _) => Some(oauth::Grant::App(app)),
+        (None, Some(d)) => Some(oauth::Grant::Delegated(d)),
+        (None, None) => None,
+    };
+    if let Some(grant) = grant {
         let results = futures::future::join_all(
             apis.iter()
-                .map(|(api, resource)| oauth::acquire(&net, authority, app, api, resource)),
+                .map(|(api, resource)| oauth::acquire(&net, authority, grant, api, resource)),
         )
         .await;
         for (o, token, s) in results {
@@ -279,7 +290,9 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
     };
     // What EWS is called with: the Basic or given credentials, or the app's EWS token.
     let ews_credentials: Option<Credentials> = match config.auth {
-        AuthMode::App | AuthMode::Token => ews_token.clone().map(|token| Credentials::Bearer { token }),
+        AuthMode::App | AuthMode::Token | AuthMode::RefreshToken | AuthMode::PasswordGrant => {
+            ews_token.clone().map(|token| Credentials::Bearer { token })
+        }
         _ => config.credentials.clone(),
     };
     // App-only tokens act only by impersonating a mailbox: no sign-in of their own.

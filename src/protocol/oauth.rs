@@ -27,6 +27,46 @@ pub fn client_credentials_secret(client_id: &str, scope: &str, secret: &Secret) 
     ])
 }
 
+/// `grant_type=refresh_token` (delegated), with a secret for confidential clients.
+pub fn refresh_token_grant(
+    client_id: &str,
+    scope: &str,
+    refresh_token: &Secret,
+    client_secret: Option<&Secret>,
+) -> String {
+    let mut pairs = vec![
+        ("client_id", client_id),
+        ("scope", scope),
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token.expose()),
+    ];
+    if let Some(s) = client_secret {
+        pairs.push(("client_secret", s.expose()));
+    }
+    form(&pairs)
+}
+
+/// `grant_type=password` (ROPC, delegated).
+pub fn password_grant(
+    client_id: &str,
+    scope: &str,
+    username: &str,
+    password: &Secret,
+    client_secret: Option<&Secret>,
+) -> String {
+    let mut pairs = vec![
+        ("client_id", client_id),
+        ("scope", scope),
+        ("grant_type", "password"),
+        ("username", username),
+        ("password", password.expose()),
+    ];
+    if let Some(s) = client_secret {
+        pairs.push(("client_secret", s.expose()));
+    }
+    form(&pairs)
+}
+
 #[derive(Debug, Clone)]
 pub struct TokenSuccess {
     pub token_type: String,
