@@ -348,3 +348,45 @@ async fn canary_client_secret_never_appears_in_any_output() {
         );
     }
 }
+
+/// Refresh tokens and ROPC passwords go only in token request bodies to the
+/// authority over https; no output shows them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canary_refresh_token_and_grant_password_never_appear() {
+    for (fixture, from, canary) in [
+        (
+            "online-refresh-token-healthy",
+            "0.AXEAlab-refresh-token-for-svc-sync",
+            "0.Canary-refresh-8c1d",
+        ),
+        ("oauth-mfa-required", "Lab-Pa55word!", "Canary-grant-Pa55-3b7a"),
+    ] {
+        let text = std::fs::read_to_string(format!(
+            "{}/fixtures/scenarios/{fixture}.toml",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("fixture")
+        .replace(from, canary);
+        let running = start(scenario_from_text(&text)).await;
+        for extra in [vec!["--format=human", "--show-http", "-vv"], vec!["--format=json"]] {
+            let out = running
+                .run_cli_env(running.check_args(&extra), &[("EXPROBE_LOG", "trace")])
+                .await;
+            let all = String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).into_owned();
+            assert!(!all.contains(canary), "{fixture}: the secret leaked with {extra:?}");
+            assert!(
+                !all.contains(&canary.replace('.', "%2E")),
+                "{fixture}: the secret leaked url-encoded"
+            );
+        }
+        let requests = running.lab.requests();
+        let carrying: Vec<_> = requests.iter().filter(|r| r.body.contains(&canary[2..])).collect();
+        assert!(!carrying.is_empty(), "{fixture}: the secret was really sent");
+        assert!(
+            carrying
+                .iter()
+                .all(|r| r.scheme == "https" && r.host == "login.microsoftonline.com"),
+            "{fixture}"
+        );
+    }
+}
