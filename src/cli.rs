@@ -115,6 +115,12 @@ pub struct SecretArgs {
     /// Read the client secret from the first line of this file.
     #[arg(long, value_name = "FILE", group = "secret_source")]
     pub client_secret_file: Option<PathBuf>,
+    /// The app's certificate (PEM), for a signed client assertion instead of a secret.
+    #[arg(long, value_name = "PEM", requires = "private_key")]
+    pub certificate: Option<PathBuf>,
+    /// The certificate's RSA private key (PEM).
+    #[arg(long, value_name = "PEM", requires = "certificate")]
+    pub private_key: Option<PathBuf>,
     /// Read the service account's refresh token from this environment variable (default EXPROBE_REFRESH_TOKEN).
     #[arg(long, value_name = "VAR", group = "refresh_source")]
     pub refresh_token_env: Option<String>,

@@ -97,7 +97,18 @@ impl Api {
 pub struct AppCredentials {
     pub tenant: String,
     pub client_id: String,
-    pub secret: Secret,
+    pub credential: AppCredential,
+}
+
+/// What proves the app's identity.
+#[derive(Debug, Clone)]
+pub enum AppCredential {
+    Secret(Secret),
+    /// A certificate (DER) and its private key (PEM): a signed client assertion.
+    Certificate {
+        certificate_der: Vec<u8>,
+        private_key_pem: Secret,
+    },
 }
 
 /// How a delegated token is obtained for the service account.
@@ -294,7 +305,9 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
         (Some(AuthArg::RefreshToken), _, _) => AuthMode::RefreshToken,
         (Some(AuthArg::PasswordGrant), _, _) => AuthMode::PasswordGrant,
         (Some(AuthArg::None), _, _) => AuthMode::None,
-        (None, _, _) if client_secret.is_some() && args.client_id.is_some() => AuthMode::App,
+        (None, _, _) if (client_secret.is_some() || args.secrets.certificate.is_some()) && args.client_id.is_some() => {
+            AuthMode::App
+        }
         (None, _, Some(_)) if explicit_token => AuthMode::Token,
         (None, Some(_), _) => AuthMode::Basic,
         (None, None, Some(_)) => AuthMode::Token,
@@ -353,11 +366,14 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
         AuthMode::App => Some(AppCredentials {
             tenant: args.tenant.clone().ok_or_else(|| ConfigError::Invalid("--auth app needs --tenant ID|DOMAIN".into()))?,
             client_id: args.client_id.clone().ok_or_else(|| ConfigError::Invalid("--auth app needs --client-id GUID".into()))?,
-            secret: client_secret.ok_or_else(|| {
-                ConfigError::Invalid(format!(
-                    "--auth app needs a client secret: --client-secret-env VAR, --client-secret-file FILE, or {DEFAULT_CLIENT_SECRET_ENV}"
-                ))
-            })?,
+            credential: match (&args.secrets.certificate, &args.secrets.private_key) {
+                (Some(cert), Some(key)) => read_certificate(cert, key)?,
+                _ => AppCredential::Secret(client_secret.clone().ok_or_else(|| {
+                    ConfigError::Invalid(format!(
+                        "--auth app needs a client secret (--client-secret-env VAR, --client-secret-file FILE, or {DEFAULT_CLIENT_SECRET_ENV}) or --certificate and --private-key"
+                    ))
+                })?),
+            },
         }),
         _ => None,
     };
@@ -473,6 +489,34 @@ fn read_client_secret(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<Op
         Some(t) if t.is_empty() => Err(ConfigError::Invalid("the client secret given is empty".into())),
         Some(t) => Ok(Some(Secret::new(t))),
     }
+}
+
+fn read_certificate(cert: &Path, key: &Path) -> Result<AppCredential, ConfigError> {
+    let pem = std::fs::read(cert).map_err(|source| ConfigError::Read {
+        what: "certificate",
+        path: cert.display().to_string(),
+        source,
+    })?;
+    let certificate_der = rustls_pemfile::certs(&mut &pem[..])
+        .next()
+        .and_then(Result::ok)
+        .map(|c| c.to_vec())
+        .ok_or_else(|| ConfigError::Invalid(format!("--certificate {}: no PEM certificate in it", cert.display())))?;
+    let key_pem = std::fs::read_to_string(key).map_err(|source| ConfigError::Read {
+        what: "private key",
+        path: key.display().to_string(),
+        source,
+    })?;
+    if jsonwebtoken::EncodingKey::from_rsa_pem(key_pem.as_bytes()).is_err() {
+        return Err(ConfigError::Invalid(format!(
+            "--private-key {}: not an RSA private key in PEM",
+            key.display()
+        )));
+    }
+    Ok(AppCredential::Certificate {
+        certificate_der,
+        private_key_pem: Secret::new(key_pem),
+    })
 }
 
 fn read_refresh_token(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<Option<Secret>, ConfigError> {

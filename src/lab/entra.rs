@@ -237,19 +237,28 @@ pub fn answer(
             &[("Content-Type", "application/json; charset=utf-8".into())],
             Bytes::from_static(JWKS.as_bytes()),
         ),
-        (&Method::POST, [tenant, "oauth2", "v2.0", "token"]) => token(scenario, issuer, tenant, body),
+        (&Method::POST, [tenant, "oauth2", "v2.0", "token"]) => {
+            let token_url = format!("{authority}/{tenant}/oauth2/v2.0/token");
+            token(scenario, issuer, tenant, &token_url, body)
+        }
         _ => json_response(404, json!({"error": "not_found"})),
     }
 }
 
-fn token(scenario: &Scenario, issuer: &TokenIssuer, tenant_in_path: &str, body: &[u8]) -> Response<Full<Bytes>> {
+fn token(
+    scenario: &Scenario,
+    issuer: &TokenIssuer,
+    tenant_in_path: &str,
+    token_url: &str,
+    body: &[u8],
+) -> Response<Full<Bytes>> {
     let form = Form(url::form_urlencoded::parse(body).into_owned().collect());
     let get = |k: &str| form.get(k);
     let Some(tenant) = scenario.tenant(tenant_in_path) else {
         return tenant_not_found(tenant_in_path);
     };
     match get("grant_type") {
-        Some("client_credentials") => client_credentials(scenario, issuer, tenant, &form),
+        Some("client_credentials") => client_credentials(scenario, issuer, tenant, token_url, &form),
         Some("refresh_token") | Some("password") => delegated(scenario, issuer, tenant, &form),
         Some(other) => aadsts(
             400,
@@ -275,10 +284,64 @@ impl Form {
     }
 }
 
+/// Check a client assertion against the app's registered certificates.
+fn check_assertion(app: &AppSpec, assertion: &str, token_url: &str) -> Result<(), Box<Response<Full<Bytes>>>> {
+    let thumbprint = jsonwebtoken::decode_header(assertion)
+        .ok()
+        .and_then(|h| h.x5t)
+        .unwrap_or_default();
+    let registered = app
+        .certificates
+        .iter()
+        .filter_map(|n| super::keys::client(n))
+        .find(|k| {
+            rustls_pemfile::certs(&mut k.certificate.as_bytes())
+                .next()
+                .and_then(Result::ok)
+                .is_some_and(|der| crate::protocol::oauth::x5t(&der) == thumbprint)
+        });
+    let rejected = |reason: &str| {
+        Box::new(aadsts(
+            401,
+            "invalid_client",
+            700027,
+            &format!("Client assertion contains an invalid signature. [Reason - {reason}, Thumbprint of key used by client: '{thumbprint}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{}'.]", app.client_id),
+        ))
+    };
+    let Some(keys) = registered else {
+        return Err(rejected("The key was not found."));
+    };
+    let key = DecodingKey::from_rsa_pem(keys.public_key.as_bytes()).map_err(|_| rejected("The key was not found."))?;
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_audience(&[token_url]);
+    validation.leeway = 300;
+    match jsonwebtoken::decode::<Value>(assertion, &key, &validation) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature | jsonwebtoken::errors::ErrorKind::ImmatureSignature => {
+                Box::new(aadsts(
+                    400,
+                    "invalid_client",
+                    700024,
+                    "Client assertion is not within its valid time range.",
+                ))
+            }
+            jsonwebtoken::errors::ErrorKind::InvalidAudience => Box::new(aadsts(
+                400,
+                "invalid_client",
+                700021,
+                "Client assertion audience claim does not match Realm issuer.",
+            )),
+            _ => rejected("The provided signature value did not match the expected signature value."),
+        }),
+    }
+}
+
 fn client_credentials(
     scenario: &Scenario,
     issuer: &TokenIssuer,
     tenant: &TenantSpec,
+    token_url: &str,
     form: &Form,
 ) -> Response<Full<Bytes>> {
     let get = |k: &str| form.get(k);
@@ -309,7 +372,20 @@ fn client_credentials(
             &format!("Application '{}'({}) is disabled.", app.client_id, app.display_name),
         );
     }
-    match get("client_secret") {
+    if let Some(assertion) = get("client_assertion") {
+        if get("client_assertion_type") != Some(crate::protocol::oauth::CLIENT_ASSERTION_TYPE) {
+            return aadsts(
+                400,
+                "invalid_request",
+                900144,
+                "The request body must contain the following parameter: 'client_assertion_type'.",
+            );
+        }
+        if let Err(e) = check_assertion(app, assertion, token_url) {
+            return *e;
+        }
+    } else {
+        match get("client_secret") {
         Some(secret) => match app.secrets.iter().find(|s| s.value == secret) {
             Some(s) if s.expired => {
                 return aadsts(
@@ -337,6 +413,7 @@ fn client_credentials(
                 "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
             )
         }
+    }
     }
     let scope = get("scope").unwrap_or("");
     let Some(resource) = scope.strip_suffix("/.default") else {

@@ -8,6 +8,7 @@ pub mod dns;
 pub mod entra;
 mod ews;
 mod graph;
+pub mod keys;
 pub mod scenario;
 mod server;
 
@@ -22,8 +23,8 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 
 use crate::config::{
-    Api, AppCredentials, AuthMode, CheckConfig, ConnectTo, Credentials, DelegatedCredentials, DelegatedGrant,
-    Endpoints, NetConfig,
+    Api, AppCredential, AppCredentials, AuthMode, CheckConfig, ConnectTo, Credentials, DelegatedCredentials,
+    DelegatedGrant, Endpoints, NetConfig,
 };
 use crate::secret::Secret;
 pub use scenario::{Scenario, ScenarioError};
@@ -276,7 +277,10 @@ impl Lab {
     /// service account's password.
     pub fn password(&self) -> Option<Secret> {
         if let Some(app) = self.app_credentials() {
-            return Some(app.secret);
+            return match app.credential {
+                AppCredential::Secret(s) => Some(s),
+                AppCredential::Certificate { .. } => None,
+            };
         }
         if let Some(token) = self.given_token() {
             return Some(token);
@@ -370,15 +374,31 @@ impl Lab {
             return None;
         }
         let client_id = s.check.client_id.clone()?;
-        let secret = s.check.client_secret.clone().or_else(|| {
-            s.app(&client_id)
-                .and_then(|a| a.secrets.iter().find(|x| !x.expired).or(a.secrets.first()))
-                .map(|x| x.value.clone())
-        })?;
+        let credential = match &s.check.certificate {
+            Some(name) => {
+                let keys = keys::client(name)?;
+                let der = rustls_pemfile::certs(&mut keys.certificate.as_bytes())
+                    .next()?
+                    .ok()?
+                    .to_vec();
+                AppCredential::Certificate {
+                    certificate_der: der,
+                    private_key_pem: Secret::new(keys.private_key),
+                }
+            }
+            None => {
+                let secret = s.check.client_secret.clone().or_else(|| {
+                    s.app(&client_id)
+                        .and_then(|a| a.secrets.iter().find(|x| !x.expired).or(a.secrets.first()))
+                        .map(|x| x.value.clone())
+                })?;
+                AppCredential::Secret(Secret::new(secret))
+            }
+        };
         Some(AppCredentials {
             tenant: s.check.tenant.clone()?,
             client_id,
-            secret: Secret::new(secret),
+            credential,
         })
     }
 
@@ -411,7 +431,20 @@ impl Lab {
             args.push("--auth=app".into());
             args.push(format!("--tenant={}", app.tenant));
             args.push(format!("--client-id={}", app.client_id));
-            args.push(format!("--client-secret-env={password_env}"));
+            match (&s.check.certificate, ca_file.parent()) {
+                // The key set goes beside the CA file, where the check can read it.
+                (Some(name), Some(dir)) => {
+                    if let Some(k) = keys::client(name) {
+                        let cert = dir.join(format!("{name}.cert.pem"));
+                        let key = dir.join(format!("{name}.key.pem"));
+                        if std::fs::write(&cert, k.certificate).is_ok() && std::fs::write(&key, k.private_key).is_ok() {
+                            args.push(format!("--certificate={}", cert.display()));
+                            args.push(format!("--private-key={}", key.display()));
+                        }
+                    }
+                }
+                _ => args.push(format!("--client-secret-env={password_env}")),
+            }
         } else if let Some(sa) = &s.check.service_account {
             args.push(format!("--service-account={sa}"));
             if self.password().is_some() {

@@ -77,6 +77,8 @@ pub struct CheckSpec {
     pub api: Option<String>,
     /// `auth = "token"`: the lab mints this token at start and the check is given it.
     pub token: Option<GivenTokenSpec>,
+    /// `auth = "app"` with this certificate key set instead of a secret (`app-client`, `other-client`).
+    pub certificate: Option<String>,
 }
 
 /// A token the lab mints for a `token`-mode check.
@@ -204,6 +206,9 @@ pub struct AppSpec {
     /// A public client: delegated grants without a client secret.
     #[serde(default)]
     pub public_client: bool,
+    /// Certificate credentials registered on the app (key set names).
+    #[serde(default)]
+    pub certificates: Vec<String>,
 }
 
 fn default_token_lifetime() -> i64 {
@@ -455,6 +460,8 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "online-refresh-token-healthy",
     "oauth-refresh-token-expired",
     "oauth-mfa-required",
+    "online-app-certificate-healthy",
+    "oauth-certificate-rejected",
 ];
 
 /// Body files the built-in scenarios refer to.

@@ -345,9 +345,21 @@ impl Grant<'_> {
         }
     }
 
-    fn form(&self, scope: &str) -> String {
-        match self {
-            Grant::App(a) => oauth::client_credentials_secret(&a.client_id, scope, &a.secret),
+    fn form(&self, scope: &str, token_url: &str) -> Result<String, String> {
+        Ok(match self {
+            Grant::App(a) => match &a.credential {
+                crate::config::AppCredential::Secret(secret) => {
+                    oauth::client_credentials_secret(&a.client_id, scope, secret)
+                }
+                crate::config::AppCredential::Certificate {
+                    certificate_der,
+                    private_key_pem,
+                } => {
+                    let assertion =
+                        oauth::client_assertion(&a.client_id, token_url, certificate_der, private_key_pem, now())?;
+                    oauth::client_credentials_assertion(&a.client_id, scope, &assertion)
+                }
+            },
             Grant::Delegated(d) => match &d.grant {
                 crate::config::DelegatedGrant::RefreshToken(t) => {
                     oauth::refresh_token_grant(&d.client_id, scope, t, d.client_secret.as_ref())
@@ -356,7 +368,7 @@ impl Grant<'_> {
                     oauth::password_grant(&d.client_id, scope, username, password, d.client_secret.as_ref())
                 }
             },
-        }
+        })
     }
 }
 
@@ -382,11 +394,15 @@ pub async fn acquire(
     match authority_url(authority, &format!("{}/oauth2/v2.0/token", grant.tenant())) {
         None => outcome.unexpected_answer = Some(format!("cannot build a token URL from tenant {:?}", grant.tenant())),
         Some(url) => {
-            let mut request = HttpRequest::post(
-                url,
-                "application/x-www-form-urlencoded",
-                grant.form(&scope).into_bytes(),
-            );
+            let body = match grant.form(&scope, url.as_str()) {
+                Ok(b) => b,
+                Err(why) => {
+                    outcome.unexpected_answer = Some(why);
+                    let (status, detail) = summary(&outcome);
+                    return (outcome.clone(), None, step.finish(status, detail, &outcome, evidence));
+                }
+            };
+            let mut request = HttpRequest::post(url, "application/x-www-form-urlencoded", body.into_bytes());
             request.headers.push(("Accept".into(), "application/json".into()));
             let (result, ex) = net.send_secret_body(request).await;
             evidence.push(ex);

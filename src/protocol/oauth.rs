@@ -67,6 +67,52 @@ pub fn password_grant(
     form(&pairs)
 }
 
+pub fn client_credentials_assertion(client_id: &str, scope: &str, assertion: &Secret) -> String {
+    form(&[
+        ("client_id", client_id),
+        ("scope", scope),
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", CLIENT_ASSERTION_TYPE),
+        ("client_assertion", assertion.expose()),
+    ])
+}
+
+/// SHA-1 thumbprint of a certificate, base64url: the `x5t` header.
+pub fn x5t(certificate_der: &[u8]) -> String {
+    use base64::Engine as _;
+    let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, certificate_der);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
+}
+
+/// A client assertion (RS256, `x5t`) for the token endpoint `audience`, valid ten minutes.
+pub fn client_assertion(
+    client_id: &str,
+    audience: &str,
+    certificate_der: &[u8],
+    private_key_pem: &Secret,
+    now: i64,
+) -> Result<Secret, String> {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.typ = Some("JWT".into());
+    header.x5t = Some(x5t(certificate_der));
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let jti_digest = ring::digest::digest(
+        &ring::digest::SHA256,
+        format!("{client_id}{now}{n}{}", std::process::id()).as_bytes(),
+    );
+    let jti: String = jti_digest.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let claims = serde_json::json!({
+        "aud": audience, "iss": client_id, "sub": client_id, "jti": jti,
+        "nbf": now, "iat": now, "exp": now + 600
+    });
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(private_key_pem.expose().as_bytes())
+        .map_err(|e| format!("the private key: {e}"))?;
+    jsonwebtoken::encode(&header, &claims, &key)
+        .map(Secret::new)
+        .map_err(|e| format!("signing the client assertion: {e}"))
+}
+
 #[derive(Debug, Clone)]
 pub struct TokenSuccess {
     pub token_type: String,
