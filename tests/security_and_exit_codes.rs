@@ -390,3 +390,38 @@ async fn canary_refresh_token_and_grant_password_never_appear() {
         );
     }
 }
+
+/// Certificate mode: the signed client assertion and the private key never
+/// reach output; the assertion went to the authority only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_assertion_and_private_key_never_appear() {
+    let running = start(exprobe::lab::Scenario::builtin("online-app-certificate-healthy").expect("scenario")).await;
+    let key_line = exprobe::lab::keys::client("app-client")
+        .expect("keys")
+        .private_key
+        .lines()
+        .nth(3)
+        .expect("a key line")
+        .to_string();
+    for extra in [vec!["--format=human", "--show-http", "-vv"], vec!["--format=json"]] {
+        let out = running
+            .run_cli_env(running.check_args(&extra), &[("EXPROBE_LOG", "trace")])
+            .await;
+        let text = String::from_utf8_lossy(&[out.stdout.clone(), out.stderr.clone()].concat()).into_owned();
+        assert!(!text.contains(&key_line), "private key leaked with {extra:?}");
+        assert!(
+            !text.contains("client_assertion=eyJ"),
+            "client assertion leaked with {extra:?}"
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+    }
+    let requests = running.lab.requests();
+    let assertions: Vec<_> = requests
+        .iter()
+        .filter(|r| r.body.contains("client_assertion=eyJ"))
+        .collect();
+    assert!(!assertions.is_empty());
+    assert!(assertions
+        .iter()
+        .all(|r| r.scheme == "https" && r.host == "login.microsoftonline.com"));
+}

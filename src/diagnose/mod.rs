@@ -13,6 +13,7 @@ use crate::config::CheckConfig;
 use crate::probe::plan::RunOutcome;
 use crate::report::*;
 
+pub use oauth_rules::{aadsts_code, graph_code};
 pub use rules::Raised;
 
 fn finding_of(r: &Raised) -> Finding {
