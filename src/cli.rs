@@ -121,6 +121,9 @@ pub struct SecretArgs {
     /// The certificate's RSA private key (PEM).
     #[arg(long, value_name = "PEM", requires = "certificate")]
     pub private_key: Option<PathBuf>,
+    /// Client assertion signature: RS256 with `x5t`, or PS256 with `x5t#S256`.
+    #[arg(long, value_enum, default_value_t = AssertionAlg::Rs256)]
+    pub assertion_alg: AssertionAlg,
     /// Read the service account's refresh token from this environment variable (default EXPROBE_REFRESH_TOKEN).
     #[arg(long, value_name = "VAR", group = "refresh_source")]
     pub refresh_token_env: Option<String>,
@@ -187,6 +190,12 @@ pub enum AuthArg {
     PasswordGrant,
     /// No credentials: discovery only (DNS, autodiscover, reachability).
     None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AssertionAlg {
+    Rs256,
+    Ps256,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

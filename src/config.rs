@@ -108,6 +108,8 @@ pub enum AppCredential {
     Certificate {
         certificate_der: Vec<u8>,
         private_key_pem: Secret,
+        /// PS256 with `x5t#S256` instead of RS256 with `x5t`.
+        pss: bool,
     },
 }
 
@@ -367,7 +369,9 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
             tenant: args.tenant.clone().ok_or_else(|| ConfigError::Invalid("--auth app needs --tenant ID|DOMAIN".into()))?,
             client_id: args.client_id.clone().ok_or_else(|| ConfigError::Invalid("--auth app needs --client-id GUID".into()))?,
             credential: match (&args.secrets.certificate, &args.secrets.private_key) {
-                (Some(cert), Some(key)) => read_certificate(cert, key)?,
+                (Some(cert), Some(key)) => {
+                    read_certificate(cert, key, args.secrets.assertion_alg == crate::cli::AssertionAlg::Ps256)?
+                }
                 _ => AppCredential::Secret(client_secret.clone().ok_or_else(|| {
                     ConfigError::Invalid(format!(
                         "--auth app needs a client secret (--client-secret-env VAR, --client-secret-file FILE, or {DEFAULT_CLIENT_SECRET_ENV}) or --certificate and --private-key"
@@ -491,7 +495,7 @@ fn read_client_secret(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<Op
     }
 }
 
-fn read_certificate(cert: &Path, key: &Path) -> Result<AppCredential, ConfigError> {
+fn read_certificate(cert: &Path, key: &Path, pss: bool) -> Result<AppCredential, ConfigError> {
     let pem = std::fs::read(cert).map_err(|source| ConfigError::Read {
         what: "certificate",
         path: cert.display().to_string(),
@@ -516,6 +520,7 @@ fn read_certificate(cert: &Path, key: &Path) -> Result<AppCredential, ConfigErro
     Ok(AppCredential::Certificate {
         certificate_der,
         private_key_pem: Secret::new(key_pem),
+        pss,
     })
 }
 

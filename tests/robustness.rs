@@ -371,3 +371,61 @@ application_impersonation = true
         "some requests were answered busy and backed off ({busy} requests seen)"
     );
 }
+
+/// Graph's 429 with Retry-After is waited out a bounded number of times.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_retry_after_is_honoured() {
+    let text = std::fs::read_to_string(format!(
+        "{}/fixtures/scenarios/graph-mailbox-not-found.toml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture")
+    .replace(
+        "mailboxes = [\"ghost@contoso.com\"]",
+        "mailboxes = [\"alice@contoso.com\"]",
+    )
+    .replace("expect = [\"mailbox.not_found\"]", "expect = []")
+    .replace("roles = [", "graph_throttle_first = 2\nroles = [");
+    let running = start(scenario_from_text(&text)).await;
+    let began = Instant::now();
+    let (report, _) = running.check_json(&[]).await;
+    assert!(codes(&report).is_empty(), "{:?}", codes(&report));
+    let step = report.steps.iter().find(|s| s.probe == "graph.mailbox").expect("step");
+    let retries = step.observations["inbox"]["retries"].as_array().expect("retries");
+    assert_eq!(retries.len(), 2, "{}", step.observations);
+    assert!(retries.iter().all(|r| r == 1000));
+    assert!(began.elapsed() >= Duration::from_secs(2));
+    assert_eq!(step.evidence.len(), 4, "two 429s, the inbox, the user");
+}
+
+/// PS256 client assertions name the certificate by its SHA-256 thumbprint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ps256_client_assertion_with_x5t_s256_is_accepted() {
+    let text = std::fs::read_to_string(format!(
+        "{}/fixtures/scenarios/online-app-certificate-healthy.toml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture")
+    .replace(
+        "certificate = \"app-client\"\n",
+        "certificate = \"app-client\"\nassertion_alg = \"ps256\"\n",
+    );
+    let running = start(scenario_from_text(&text)).await;
+    let (report, _) = running.check_json(&[]).await;
+    assert_eq!(codes(&report), ["exchange_online.ews_retirement"]);
+    let body = running
+        .lab
+        .requests()
+        .into_iter()
+        .find(|r| r.body.contains("client_assertion="))
+        .expect("a token request")
+        .body;
+    let assertion = url::form_urlencoded::parse(body.as_bytes())
+        .find(|(k, _)| k == "client_assertion")
+        .expect("assertion")
+        .1
+        .into_owned();
+    let header = jsonwebtoken::decode_header(&assertion).expect("a JWT");
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::PS256);
+    assert!(header.x5t_s256.is_some() && header.x5t.is_none());
+}

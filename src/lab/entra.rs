@@ -286,10 +286,17 @@ impl Form {
 
 /// Check a client assertion against the app's registered certificates.
 fn check_assertion(app: &AppSpec, assertion: &str, token_url: &str) -> Result<(), Box<Response<Full<Bytes>>>> {
-    let thumbprint = jsonwebtoken::decode_header(assertion)
-        .ok()
-        .and_then(|h| h.x5t)
-        .unwrap_or_default();
+    let header = jsonwebtoken::decode_header(assertion).ok();
+    let alg = header
+        .as_ref()
+        .map(|h| h.alg)
+        .filter(|a| matches!(a, Algorithm::RS256 | Algorithm::PS256));
+    // RS256 names the key by its SHA-1 thumbprint, PS256 by its SHA-256 one.
+    let (thumbprint, by_sha256) = match header.as_ref() {
+        Some(h) if h.alg == Algorithm::PS256 => (h.x5t_s256.clone().unwrap_or_default(), true),
+        Some(h) => (h.x5t.clone().unwrap_or_default(), false),
+        None => (String::new(), false),
+    };
     let registered = app
         .certificates
         .iter()
@@ -298,7 +305,14 @@ fn check_assertion(app: &AppSpec, assertion: &str, token_url: &str) -> Result<()
             rustls_pemfile::certs(&mut k.certificate.as_bytes())
                 .next()
                 .and_then(Result::ok)
-                .is_some_and(|der| crate::protocol::oauth::x5t(&der) == thumbprint)
+                .is_some_and(|der| {
+                    let t = if by_sha256 {
+                        crate::protocol::oauth::x5t_s256(&der)
+                    } else {
+                        crate::protocol::oauth::x5t(&der)
+                    };
+                    t == thumbprint
+                })
         });
     let rejected = |reason: &str| {
         Box::new(aadsts(
@@ -312,7 +326,10 @@ fn check_assertion(app: &AppSpec, assertion: &str, token_url: &str) -> Result<()
         return Err(rejected("The key was not found."));
     };
     let key = DecodingKey::from_rsa_pem(keys.public_key.as_bytes()).map_err(|_| rejected("The key was not found."))?;
-    let mut validation = Validation::new(Algorithm::RS256);
+    let Some(alg) = alg else {
+        return Err(rejected("The signature algorithm is not supported."));
+    };
+    let mut validation = Validation::new(alg);
     validation.set_audience(&[token_url]);
     validation.leeway = 300;
     match jsonwebtoken::decode::<Value>(assertion, &key, &validation) {

@@ -75,6 +75,17 @@ pub fn answer(state: &LabState, path: &str, authorization: Option<&str>) -> Resp
         );
     }
     let app = app.expect("checked just above");
+    let n = state.graph_calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    if n < app.graph_throttle_first {
+        let mut r = graph_error(
+            429,
+            "ApplicationThrottled",
+            "Application is over its MailboxConcurrency limit.",
+        );
+        r.headers_mut()
+            .insert("Retry-After", hyper::header::HeaderValue::from_static("1"));
+        return r;
+    }
     let tid = claims["tid"].as_str().unwrap_or("");
     let roles: Vec<String> = claims["roles"]
         .as_array()

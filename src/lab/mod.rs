@@ -90,6 +90,7 @@ pub struct LabState {
     ews_in_flight: std::sync::atomic::AtomicU32,
     ews_impersonations: std::sync::atomic::AtomicU32,
     tokens: entra::TokenIssuer,
+    graph_calls: std::sync::atomic::AtomicU32,
 }
 
 /// A running lab. Dropping it stops every listener.
@@ -173,6 +174,7 @@ impl Lab {
             ews_in_flight: Default::default(),
             ews_impersonations: Default::default(),
             tokens: entra::TokenIssuer::load(),
+            graph_calls: Default::default(),
         });
         let https = bind_tcp(ip, "the HTTPS port").await?;
         let http = bind_tcp(ip, "the HTTP port").await?;
@@ -384,6 +386,7 @@ impl Lab {
                 AppCredential::Certificate {
                     certificate_der: der,
                     private_key_pem: Secret::new(keys.private_key),
+                    pss: s.check.assertion_alg.as_deref() == Some("ps256"),
                 }
             }
             None => {
@@ -440,6 +443,9 @@ impl Lab {
                         if std::fs::write(&cert, k.certificate).is_ok() && std::fs::write(&key, k.private_key).is_ok() {
                             args.push(format!("--certificate={}", cert.display()));
                             args.push(format!("--private-key={}", key.display()));
+                            if let Some(alg) = &s.check.assertion_alg {
+                                args.push(format!("--assertion-alg={alg}"));
+                            }
                         }
                     }
                 }

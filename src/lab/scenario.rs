@@ -79,6 +79,8 @@ pub struct CheckSpec {
     pub token: Option<GivenTokenSpec>,
     /// `auth = "app"` with this certificate key set instead of a secret (`app-client`, `other-client`).
     pub certificate: Option<String>,
+    /// `rs256` (default) or `ps256`.
+    pub assertion_alg: Option<String>,
 }
 
 /// A token the lab mints for a `token`-mode check.
@@ -209,6 +211,9 @@ pub struct AppSpec {
     /// Certificate credentials registered on the app (key set names).
     #[serde(default)]
     pub certificates: Vec<String>,
+    /// Graph answers the first N calls with 429 and `Retry-After: 1`.
+    #[serde(default)]
+    pub graph_throttle_first: u32,
 }
 
 fn default_token_lifetime() -> i64 {

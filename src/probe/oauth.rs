@@ -354,9 +354,16 @@ impl Grant<'_> {
                 crate::config::AppCredential::Certificate {
                     certificate_der,
                     private_key_pem,
+                    pss,
                 } => {
-                    let assertion =
-                        oauth::client_assertion(&a.client_id, token_url, certificate_der, private_key_pem, now())?;
+                    let assertion = oauth::client_assertion(
+                        &a.client_id,
+                        token_url,
+                        certificate_der,
+                        private_key_pem,
+                        *pss,
+                        now(),
+                    )?;
                     oauth::client_credentials_assertion(&a.client_id, scope, &assertion)
                 }
             },

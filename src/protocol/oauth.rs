@@ -84,17 +84,35 @@ pub fn x5t(certificate_der: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
 }
 
-/// A client assertion (RS256, `x5t`) for the token endpoint `audience`, valid ten minutes.
+/// SHA-256 thumbprint of a certificate, base64url: the `x5t#S256` header.
+pub fn x5t_s256(certificate_der: &[u8]) -> String {
+    use base64::Engine as _;
+    let digest = ring::digest::digest(&ring::digest::SHA256, certificate_der);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
+}
+
+/// A client assertion for the token endpoint `audience`, valid ten minutes:
+/// RS256 with `x5t`, or (`pss`) PS256 with `x5t#S256`.
 pub fn client_assertion(
     client_id: &str,
     audience: &str,
     certificate_der: &[u8],
     private_key_pem: &Secret,
+    pss: bool,
     now: i64,
 ) -> Result<Secret, String> {
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    let alg = if pss {
+        jsonwebtoken::Algorithm::PS256
+    } else {
+        jsonwebtoken::Algorithm::RS256
+    };
+    let mut header = jsonwebtoken::Header::new(alg);
     header.typ = Some("JWT".into());
-    header.x5t = Some(x5t(certificate_der));
+    if pss {
+        header.x5t_s256 = Some(x5t_s256(certificate_der));
+    } else {
+        header.x5t = Some(x5t(certificate_der));
+    }
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let jti_digest = ring::digest::digest(
