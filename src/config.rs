@@ -438,63 +438,6 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
     ))
 }
 
-fn read_password(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<Option<Secret>, ConfigError> {
-    let s = &args.secrets;
-    let raw = if let Some(var) = &s.password_env {
-        Some(
-            secrets
-                .env(var)
-                .ok_or_else(|| ConfigError::Invalid(format!("--password-env {var}: the variable is not set")))?,
-        )
-    } else if let Some(path) = &s.password_file {
-        Some(read_text(path, "password")?)
-    } else if s.password_stdin {
-        Some(secrets.stdin_line().map_err(|source| ConfigError::Read {
-            what: "password",
-            path: "stdin".into(),
-            source,
-        })?)
-    } else if args.service_account.is_some() {
-        // The default variable only counts for a run that names a service account:
-        // a discovery-only run must not fail because it happens to be set.
-        secrets.env(DEFAULT_PASSWORD_ENV)
-    } else {
-        None
-    };
-    match raw {
-        None => Ok(None),
-        Some(raw) => {
-            let first = raw.lines().next().unwrap_or("").trim_end_matches('\r').to_string();
-            if first.is_empty() {
-                return Err(ConfigError::Invalid("the password given is empty".into()));
-            }
-            Ok(Some(Secret::new(first)))
-        }
-    }
-}
-
-fn read_client_secret(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<Option<Secret>, ConfigError> {
-    let s = &args.secrets;
-    let raw = if let Some(var) = &s.client_secret_env {
-        Some(
-            secrets
-                .env(var)
-                .ok_or_else(|| ConfigError::Invalid(format!("--client-secret-env {var}: the variable is not set")))?,
-        )
-    } else if let Some(path) = &s.client_secret_file {
-        Some(read_text(path, "client secret")?)
-    } else if args.client_id.is_some() {
-        secrets.env(DEFAULT_CLIENT_SECRET_ENV)
-    } else {
-        None
-    };
-    match raw.map(|r| r.lines().next().unwrap_or("").trim_end_matches('\r').to_string()) {
-        None => Ok(None),
-        Some(t) if t.is_empty() => Err(ConfigError::Invalid("the client secret given is empty".into())),
-        Some(t) => Ok(Some(Secret::new(t))),
-    }
-}
-
 fn read_certificate(cert: &Path, key: &Path, pss: bool) -> Result<AppCredential, ConfigError> {
     let pem = std::fs::read(cert).map_err(|source| ConfigError::Read {
         what: "certificate",
@@ -524,44 +467,108 @@ fn read_certificate(cert: &Path, key: &Path, pss: bool) -> Result<AppCredential,
     })
 }
 
-fn read_refresh_token(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<Option<Secret>, ConfigError> {
-    let s = &args.secrets;
-    let raw = if let Some(var) = &s.refresh_token_env {
+/// Where one kind of secret may come from: `--NAME-env`, `--NAME-file`,
+/// stdin (passwords only), or a default variable when that counts.
+struct SecretSources<'a> {
+    what: &'static str,
+    flag: &'static str,
+    env: Option<&'a String>,
+    file: Option<&'a PathBuf>,
+    stdin: bool,
+    default_env: Option<&'static str>,
+    /// Tokens lose surrounding whitespace; passwords and secrets only a trailing CR.
+    trim: bool,
+}
+
+fn read_secret(src: SecretSources<'_>, secrets: &dyn SecretSource) -> Result<Option<Secret>, ConfigError> {
+    let raw = if let Some(var) = src.env {
         Some(
             secrets
                 .env(var)
-                .ok_or_else(|| ConfigError::Invalid(format!("--refresh-token-env {var}: the variable is not set")))?,
+                .ok_or_else(|| ConfigError::Invalid(format!("--{}-env {var}: the variable is not set", src.flag)))?,
         )
-    } else if let Some(path) = &s.refresh_token_file {
-        Some(read_text(path, "refresh token")?)
+    } else if let Some(path) = src.file {
+        Some(read_text(path, src.what)?)
+    } else if src.stdin {
+        Some(secrets.stdin_line().map_err(|source| ConfigError::Read {
+            what: src.what,
+            path: "stdin".into(),
+            source,
+        })?)
     } else {
-        secrets.env(DEFAULT_REFRESH_TOKEN_ENV)
+        src.default_env.and_then(|v| secrets.env(v))
     };
-    match raw.map(|r| r.lines().next().unwrap_or("").trim().to_string()) {
-        None => Ok(None),
-        Some(t) if t.is_empty() => Err(ConfigError::Invalid("the refresh token given is empty".into())),
-        Some(t) => Ok(Some(Secret::new(t))),
+    let Some(raw) = raw else { return Ok(None) };
+    let first = raw.lines().next().unwrap_or("");
+    let value = if src.trim {
+        first.trim()
+    } else {
+        first.trim_end_matches('\r')
+    };
+    if value.is_empty() {
+        return Err(ConfigError::Invalid(format!("the {} given is empty", src.what)));
     }
+    Ok(Some(Secret::new(value)))
+}
+
+fn read_password(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<Option<Secret>, ConfigError> {
+    let s = &args.secrets;
+    // The default variable only counts for a run that names a service account:
+    // a discovery-only run must not fail because it happens to be set.
+    let default_env = args.service_account.is_some().then_some(DEFAULT_PASSWORD_ENV);
+    let src = SecretSources {
+        what: "password",
+        flag: "password",
+        env: s.password_env.as_ref(),
+        file: s.password_file.as_ref(),
+        stdin: s.password_stdin,
+        default_env,
+        trim: false,
+    };
+    read_secret(src, secrets)
+}
+
+fn read_client_secret(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<Option<Secret>, ConfigError> {
+    let s = &args.secrets;
+    let default_env = args.client_id.is_some().then_some(DEFAULT_CLIENT_SECRET_ENV);
+    let src = SecretSources {
+        what: "client secret",
+        flag: "client-secret",
+        env: s.client_secret_env.as_ref(),
+        file: s.client_secret_file.as_ref(),
+        stdin: false,
+        default_env,
+        trim: false,
+    };
+    read_secret(src, secrets)
+}
+
+fn read_refresh_token(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<Option<Secret>, ConfigError> {
+    let s = &args.secrets;
+    let src = SecretSources {
+        what: "refresh token",
+        flag: "refresh-token",
+        env: s.refresh_token_env.as_ref(),
+        file: s.refresh_token_file.as_ref(),
+        stdin: false,
+        default_env: Some(DEFAULT_REFRESH_TOKEN_ENV),
+        trim: true,
+    };
+    read_secret(src, secrets)
 }
 
 fn read_token(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<Option<Secret>, ConfigError> {
     let s = &args.secrets;
-    let raw = if let Some(var) = &s.access_token_env {
-        Some(
-            secrets
-                .env(var)
-                .ok_or_else(|| ConfigError::Invalid(format!("--access-token-env {var}: the variable is not set")))?,
-        )
-    } else if let Some(path) = &s.access_token_file {
-        Some(read_text(path, "access token")?)
-    } else {
-        secrets.env(DEFAULT_ACCESS_TOKEN_ENV)
+    let src = SecretSources {
+        what: "access token",
+        flag: "access-token",
+        env: s.access_token_env.as_ref(),
+        file: s.access_token_file.as_ref(),
+        stdin: false,
+        default_env: Some(DEFAULT_ACCESS_TOKEN_ENV),
+        trim: true,
     };
-    match raw.map(|r| r.lines().next().unwrap_or("").trim().to_string()) {
-        None => Ok(None),
-        Some(t) if t.is_empty() => Err(ConfigError::Invalid("the access token given is empty".into())),
-        Some(t) => Ok(Some(Secret::new(t))),
-    }
+    read_secret(src, secrets)
 }
 
 fn read_text(path: &Path, what: &'static str) -> Result<String, ConfigError> {

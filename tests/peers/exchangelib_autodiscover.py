@@ -11,28 +11,11 @@ import json
 import os
 import sys
 
-import dns.resolver
-import urllib3.util.connection as urllib3_connection
+from labnet import use_lab
 
 email, dns_ip, dns_port, https_port, http_port, ca_file = sys.argv[1:7]
 username = sys.argv[7] if len(sys.argv) > 7 else None
-port_map = {443: int(https_port), 80: int(http_port)}
-
-lab_resolver = dns.resolver.Resolver(configure=False)
-lab_resolver.nameservers = [dns_ip]
-lab_resolver.port = int(dns_port)
-
-_original_create_connection = urllib3_connection.create_connection
-
-
-def lab_create_connection(address, *args, **kwargs):
-    host, port = address
-    ip = str(lab_resolver.resolve(host.rstrip(".") + ".", "A")[0])
-    return _original_create_connection((ip, port_map.get(port, port)), *args, **kwargs)
-
-
-urllib3_connection.create_connection = lab_create_connection
-os.environ["REQUESTS_CA_BUNDLE"] = ca_file
+use_lab(dns_ip, dns_port, https_port, http_port, ca_file)
 
 from exchangelib import Credentials  # noqa: E402
 from exchangelib.autodiscover import Autodiscovery, clear_cache  # noqa: E402

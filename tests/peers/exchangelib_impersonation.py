@@ -9,24 +9,10 @@ import json
 import os
 import sys
 
-import dns.resolver
-import urllib3.util.connection as urllib3_connection
+from labnet import use_lab
 
 ews_url, mailbox, username, dns_ip, dns_port, https_port, ca_file = sys.argv[1:8]
-lab_resolver = dns.resolver.Resolver(configure=False)
-lab_resolver.nameservers = [dns_ip]
-lab_resolver.port = int(dns_port)
-_original_create_connection = urllib3_connection.create_connection
-
-
-def lab_create_connection(address, *args, **kwargs):
-    host, port = address
-    ip = str(lab_resolver.resolve(host.rstrip(".") + ".", "A")[0])
-    return _original_create_connection((ip, int(https_port) if port == 443 else port), *args, **kwargs)
-
-
-urllib3_connection.create_connection = lab_create_connection
-os.environ["REQUESTS_CA_BUNDLE"] = ca_file
+use_lab(dns_ip, dns_port, https_port, ca_file=ca_file)
 
 from exchangelib import BASIC, IMPERSONATION, Account, Configuration, Credentials  # noqa: E402
 from exchangelib.errors import EWSError  # noqa: E402
