@@ -44,6 +44,7 @@ fn problem_code(p: &ClaimProblem) -> &'static str {
         ClaimProblem::WrongAudience { .. } => "token.wrong_audience",
         ClaimProblem::MissingRole { .. } => "token.missing_role",
         ClaimProblem::MissingScope { .. } => "token.missing_scope",
+        ClaimProblem::WrongTenant { .. } => "token.wrong_tenant",
         ClaimProblem::Malformed { .. } => "token.malformed",
     }
 }

@@ -107,7 +107,21 @@ pub enum ClaimProblem {
     WrongAudience { audience: Vec<String>, expected: String },
     MissingRole { roles: Vec<String>, needed: String },
     MissingScope { scopes: Vec<String>, needed: String },
+    WrongTenant { tid: String, expected: String },
     Malformed { reason: String },
+}
+
+/// A tenant given as an id (GUID), not a domain.
+fn tenant_id(tenant: &str) -> Option<&str> {
+    let ok = tenant.len() == 36
+        && tenant.chars().enumerate().all(|(i, c)| {
+            if [8, 13, 18, 23].contains(&i) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        });
+    ok.then_some(tenant)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -224,6 +238,7 @@ fn describe_problem(p: &ClaimProblem) -> String {
             format!("no {needed} in roles [{}]: admin consent missing", roles.join(", "))
         }
         ClaimProblem::MissingScope { scopes, needed } => format!("no {needed} in scopes [{}]", scopes.join(", ")),
+        ClaimProblem::WrongTenant { tid, expected } => format!("issued by tenant {tid}, not {expected}"),
         ClaimProblem::Malformed { reason } => reason.clone(),
     }
 }
@@ -420,8 +435,20 @@ pub async fn acquire(
                     Ok(TokenResponse::Success(s)) => {
                         let inspected = inspect(api, &scope, &s.access_token);
                         outcome.header = inspected.header;
-                        outcome.claims = inspected.claims;
                         outcome.problems = inspected.problems;
+                        // Asked of one tenant by id: the token must come from it.
+                        if let (Some(expected), Some(tid)) = (
+                            tenant_id(grant.tenant()),
+                            inspected.claims.as_ref().and_then(|c| c.tid.clone()),
+                        ) {
+                            if !tid.eq_ignore_ascii_case(expected) {
+                                outcome.problems.push(ClaimProblem::WrongTenant {
+                                    tid,
+                                    expected: expected.to_string(),
+                                });
+                            }
+                        }
+                        outcome.claims = inspected.claims;
                         token = Some(s.access_token);
                     }
                     Err(e) => outcome.unexpected_answer = Some(e.to_string()),
@@ -456,6 +483,16 @@ mod tests {
             idtyp: Some("app".into()),
             ..TokenClaims::default()
         }
+    }
+
+    #[test]
+    fn tenant_ids_and_domains() {
+        assert_eq!(
+            tenant_id("6f3c3f2a-9d41-4c1e-9a57-1b2f3c4d5e6f"),
+            Some("6f3c3f2a-9d41-4c1e-9a57-1b2f3c4d5e6f")
+        );
+        assert_eq!(tenant_id("contoso.onmicrosoft.com"), None);
+        assert_eq!(tenant_id("6f3c3f2a_9d41-4c1e-9a57-1b2f3c4d5e6f"), None);
     }
 
     #[test]
