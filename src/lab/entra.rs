@@ -362,24 +362,9 @@ fn client_credentials(
     form: &Form,
 ) -> Response<Full<Bytes>> {
     let get = |k: &str| form.get(k);
-    let Some(client_id) = get("client_id") else {
-        return aadsts(
-            400,
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'client_id'.",
-        );
-    };
-    let app = scenario.app(client_id).filter(|a| {
-        a.tenant.eq_ignore_ascii_case(&tenant.id) || a.consented_in.iter().any(|t| t.eq_ignore_ascii_case(&tenant.id))
-    });
-    let Some(app) = app else {
-        return aadsts(
-            400,
-            "unauthorized_client",
-            700016,
-            &format!("Application with identifier '{client_id}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", tenant.name),
-        );
+    let app = match registered_app(scenario, tenant, form) {
+        Ok(a) => a,
+        Err(e) => return *e,
     };
     if !app.enabled {
         return aadsts(
@@ -460,8 +445,8 @@ fn client_credentials(
     )
 }
 
-/// The app for a delegated grant, or the error Entra ID gives.
-fn delegated_app<'a>(
+/// The app named by `client_id` with a service principal in `tenant`, or Entra ID's error.
+fn registered_app<'a>(
     scenario: &'a Scenario,
     tenant: &TenantSpec,
     form: &Form,
@@ -474,12 +459,26 @@ fn delegated_app<'a>(
             "The request body must contain the following parameter: 'client_id'.",
         )));
     };
-    let app = scenario.app(client_id).filter(|a| {
-        a.tenant.eq_ignore_ascii_case(&tenant.id) || a.consented_in.iter().any(|t| t.eq_ignore_ascii_case(&tenant.id))
-    });
-    let Some(app) = app else {
-        return Err(Box::new(aadsts(400, "unauthorized_client", 700016, &format!("Application with identifier '{client_id}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", tenant.name))));
-    };
+    scenario
+        .app(client_id)
+        .filter(|a| a.tenant.eq_ignore_ascii_case(&tenant.id) || a.consented_in.iter().any(|t| t.eq_ignore_ascii_case(&tenant.id)))
+        .ok_or_else(|| {
+            Box::new(aadsts(
+                400,
+                "unauthorized_client",
+                700016,
+                &format!("Application with identifier '{client_id}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", tenant.name),
+            ))
+        })
+}
+
+/// The app for a delegated grant, or the error Entra ID gives.
+fn delegated_app<'a>(
+    scenario: &'a Scenario,
+    tenant: &TenantSpec,
+    form: &Form,
+) -> Result<&'a AppSpec, Box<Response<Full<Bytes>>>> {
+    let app = registered_app(scenario, tenant, form)?;
     match form.get("client_secret") {
         Some(secret) if !app.secrets.iter().any(|s| s.value == secret && !s.expired) => Err(Box::new(aadsts(
             401,
