@@ -426,23 +426,29 @@ fn client_credentials(
             &format!("The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."),
         );
     };
-    let audience = match resource.trim_end_matches('/') {
-        EWS_RESOURCE | EWS_APP_ID => EWS_RESOURCE,
-        GRAPH_RESOURCE | GRAPH_APP_ID => GRAPH_RESOURCE,
-        other => {
-            return aadsts(
-                400,
-                "invalid_resource",
-                500011,
-                &format!("The resource principal named {other} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.", tenant.name),
-            )
-        }
+    let audience = match audience_of(resource, tenant) {
+        Ok(a) => a,
+        Err(e) => return *e,
     };
     let access_token = issuer.issue(&app_token_claims(app, tenant, audience));
     json_response(
         200,
         json!({"token_type": "Bearer", "expires_in": app.token_lifetime_secs.max(0), "ext_expires_in": app.token_lifetime_secs.max(0), "access_token": access_token}),
     )
+}
+
+/// The token audience for a requested resource, or AADSTS500011.
+fn audience_of(resource: &str, tenant: &TenantSpec) -> Result<&'static str, Box<Response<Full<Bytes>>>> {
+    match resource.trim_end_matches('/') {
+        EWS_RESOURCE | EWS_APP_ID => Ok(EWS_RESOURCE),
+        GRAPH_RESOURCE | GRAPH_APP_ID => Ok(GRAPH_RESOURCE),
+        other => Err(Box::new(aadsts(
+            400,
+            "invalid_resource",
+            500011,
+            &format!("The resource principal named {other} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.", tenant.name),
+        ))),
+    }
 }
 
 /// The app named by `client_id` with a service principal in `tenant`, or Entra ID's error.
@@ -535,20 +541,9 @@ fn delegated(scenario: &Scenario, issuer: &TokenIssuer, tenant: &TenantSpec, for
         .find(|s| *s != "offline_access" && *s != "openid" && *s != "profile")
         .unwrap_or("");
     let (resource, permission) = first.rsplit_once('/').unwrap_or(("", ""));
-    let audience = match resource.trim_end_matches('/') {
-        EWS_RESOURCE | EWS_APP_ID => EWS_RESOURCE,
-        GRAPH_RESOURCE | GRAPH_APP_ID => GRAPH_RESOURCE,
-        other => {
-            return aadsts(
-                400,
-                "invalid_resource",
-                500011,
-                &format!(
-                    "The resource principal named {other} was not found in the tenant named {}.",
-                    tenant.name
-                ),
-            )
-        }
+    let audience = match audience_of(resource, tenant) {
+        Ok(a) => a,
+        Err(e) => return *e,
     };
     let iat = now();
     let oid = uuid_like(&format!("user{}", account.address));

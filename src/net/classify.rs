@@ -215,14 +215,6 @@ pub fn chain_message(err: &(dyn StdError + 'static)) -> String {
     parts.join(": ")
 }
 
-/// The last DNS failure hidden in an error, if any.
-pub fn dns_failure(err: &(dyn StdError + 'static)) -> Option<DnsFailure> {
-    match classify(err) {
-        NetFailure::Dns { failure } => Some(failure),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,6 +254,11 @@ mod tests {
             failure: DnsFailure::NxDomain,
         };
         let io = std::io::Error::other(err);
-        assert_eq!(dns_failure(&io), Some(DnsFailure::NxDomain));
+        assert_eq!(
+            classify(&io),
+            NetFailure::Dns {
+                failure: DnsFailure::NxDomain
+            }
+        );
     }
 }

@@ -52,10 +52,6 @@ impl RunOutcome {
         self.autodiscover.iter().find(|a| a.mailbox == mailbox)
     }
 
-    pub fn realm_for(&self, domain: &str) -> Option<&RealmOutcome> {
-        self.realm.iter().find(|r| r.domain.eq_ignore_ascii_case(domain))
-    }
-
     pub fn token_for(&self, api: &str) -> Option<&TokenOutcome> {
         self.tokens.iter().find(|t| t.api == api)
     }
