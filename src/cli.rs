@@ -77,6 +77,10 @@ pub struct CheckArgs {
     /// Try this autodiscover endpoint first.
     #[arg(long, value_name = "URL")]
     pub autodiscover_url: Option<String>,
+    /// Allow credentials to this domain (and its subdomains) when autodiscover
+    /// redirects there (repeatable): Outlook's redirect prompt, answered yes.
+    #[arg(long = "trust-domain", value_name = "DOMAIN")]
+    pub trust_domains: Vec<String>,
     /// Host of Autodiscover v2 (Exchange Online).
     #[arg(long, value_name = "HOST", default_value = "outlook.office365.com")]
     pub autodiscover_v2_host: String,

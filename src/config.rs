@@ -176,6 +176,9 @@ impl Default for NetConfig {
 pub struct Endpoints {
     pub ews_url: Option<url::Url>,
     pub autodiscover_url: Option<url::Url>,
+    /// `--trust-domain`: domains whose hosts may receive credentials after a
+    /// cross-domain autodiscover redirect.
+    pub trust_domains: Vec<String>,
     pub autodiscover_v2_host: String,
     pub authority: url::Url,
     pub graph_url: url::Url,
@@ -189,6 +192,7 @@ impl Default for Endpoints {
         Endpoints {
             ews_url: None,
             autodiscover_url: None,
+            trust_domains: Vec::new(),
             autodiscover_v2_host: "outlook.office365.com".to_string(),
             authority: url::Url::parse(DEFAULT_AUTHORITY).expect("constant URL"),
             graph_url: url::Url::parse(DEFAULT_GRAPH).expect("constant URL"),
@@ -405,6 +409,11 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
             .as_deref()
             .map(|u| parse_https_url(u, "--autodiscover-url"))
             .transpose()?,
+        trust_domains: args
+            .trust_domains
+            .iter()
+            .map(|d| parse_trust_domain(d))
+            .collect::<Result<_, _>>()?,
         autodiscover_v2_host: parse_host(&args.autodiscover_v2_host, "--autodiscover-v2-host")?,
         authority: parse_https_url(&args.authority, "--authority")?,
         graph_url: parse_https_url(&args.graph_url, "--graph-url")?,
@@ -696,6 +705,29 @@ fn parse_host(s: &str, flag: &str) -> Result<String, ConfigError> {
         return Err(ConfigError::Invalid(format!("{flag} {s:?}: expected a host name")));
     }
     Ok(h)
+}
+
+/// A domain the user trusts with credentials: a DNS name of at least two
+/// labels, never a top-level domain or an IP literal.
+fn parse_trust_domain(s: &str) -> Result<String, ConfigError> {
+    let d = parse_host(s, "--trust-domain")?;
+    let labels: Vec<&str> = d.split('.').collect();
+    let valid = labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+        && d.len() <= 253
+        && !labels.last().is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
+    if !valid {
+        return Err(ConfigError::Invalid(format!(
+            "--trust-domain {s:?}: expected a domain name such as contoso.com (not a top-level domain or an IP address)"
+        )));
+    }
+    Ok(d)
 }
 
 /// One address per line with `#` comments, or CSV with a `mailbox` column.

@@ -114,6 +114,20 @@ pub const CATALOGUE: &[Entry] = &[
         references: &[AUTODISCOVER_ERRORS_DOC],
     },
     Entry {
+        code: "autodiscover.cross_domain_redirect",
+        severity: Severity::Critical,
+        title: "Autodiscover led to another domain's host",
+        explanation: "An autodiscover hop (an HTTP redirect, the plain-HTTP redirect method, an SRV record, a redirectUrl or a redirectAddr) led outside the mailbox and service-account domains, and the EWS URL came from there without the organization's own server confirming it. Anyone who can forge one DNS record or one plain-HTTP answer can send clients there, so exprobe (like Outlook, which asks its user) sends no credentials to that host. Critical when it is the only way to the mailbox; a warning when a trusted path answered too, or when the run had no credentials to withhold; information when --trust-domain allowed the hop.",
+        causes: &["A hybrid or hosted deployment whose autodiscover redirects to the provider's domain", "A stale SRV record or HTTP redirect to a former provider", "A hijacked or parked domain, or a forged DNS or HTTP answer"],
+        remediation: &[
+            "Look at the autodiscover step: it names the hop and the domain it led to.",
+            "If that domain is not yours, remove the redirect or SRV record that points there and treat the finding as a possible attack on your users' credentials.",
+            "If it is yours (a hosting partner, a second namespace), re-run with --trust-domain DOMAIN, and configure the sync product to trust the same redirect.",
+            "Prefer an autodiscover record in the mailbox's own domain (autodiscover.<domain>) so no cross-domain hop is needed.",
+        ],
+        references: &[AUTODISCOVER_DOC, "https://learn.microsoft.com/exchange/client-developer/exchange-web-services/autodiscover-for-exchange#implementing-an-autodiscover-client"],
+    },
+    Entry {
         code: "autodiscover.insecure_redirect_refused",
         severity: Severity::Critical,
         title: "Autodiscover redirect refused as unsafe",

@@ -135,6 +135,7 @@ pub fn evaluate(config: &CheckConfig, outcome: &RunOutcome, raised: &mut Vec<Rai
                 detail,
                 evidence_steps: vec![step.clone()],
                 stage: STAGE_REACH,
+                severity: None,
             })
         };
         if let Some(f) = &reach.failure {
@@ -179,6 +180,7 @@ pub fn evaluate(config: &CheckConfig, outcome: &RunOutcome, raised: &mut Vec<Rai
                 evidence_steps: online.iter().map(|m| format!("autodiscover:{m}")).collect(),
                 affects: online,
                 stage: STAGE_REACH,
+                severity: None,
             });
         }
     }
@@ -194,6 +196,7 @@ pub fn evaluate(config: &CheckConfig, outcome: &RunOutcome, raised: &mut Vec<Rai
                 detail: f.describe(),
                 evidence_steps: vec!["ews.auth".into()],
                 stage: STAGE_AUTH,
+                severity: None,
             });
         }
         if let Some(code) = auth
@@ -210,6 +213,7 @@ pub fn evaluate(config: &CheckConfig, outcome: &RunOutcome, raised: &mut Vec<Rai
                 detail: format!("{}: {detail}", config.service_account.as_deref().unwrap_or("")),
                 evidence_steps: vec!["ews.auth".into()],
                 stage: STAGE_AUTH,
+                severity: None,
             });
         }
         if auth.has_mailbox == Some(false) {
@@ -224,6 +228,7 @@ pub fn evaluate(config: &CheckConfig, outcome: &RunOutcome, raised: &mut Vec<Rai
                 ),
                 evidence_steps: vec!["ews.auth".into()],
                 stage: STAGE_AUTH,
+                severity: None,
             });
         }
     }
@@ -251,6 +256,7 @@ pub fn evaluate(config: &CheckConfig, outcome: &RunOutcome, raised: &mut Vec<Rai
             detail,
             evidence_steps: vec![step],
             stage: STAGE_IMPERSONATION,
+            severity: None,
         });
     }
     // identity
@@ -269,6 +275,7 @@ pub fn evaluate(config: &CheckConfig, outcome: &RunOutcome, raised: &mut Vec<Rai
                 ),
                 evidence_steps: vec![step.clone()],
                 stage: STAGE_IDENTITY,
+                severity: None,
             });
         }
         if id.domain_mismatch {
@@ -283,6 +290,7 @@ pub fn evaluate(config: &CheckConfig, outcome: &RunOutcome, raised: &mut Vec<Rai
                 ),
                 evidence_steps: vec![step],
                 stage: STAGE_IDENTITY,
+                severity: None,
             });
         }
     }

@@ -20,7 +20,7 @@ fn finding_of(r: &Raised) -> Finding {
     let entry = catalogue::lookup(r.code);
     Finding {
         code: r.code.to_string(),
-        severity: entry.map(|e| e.severity).unwrap_or(Severity::Critical),
+        severity: r.severity.or(entry.map(|e| e.severity)).unwrap_or(Severity::Critical),
         mailbox: r.mailbox.clone(),
         title: entry.map(|e| e.title.to_string()).unwrap_or_else(|| r.code.to_string()),
         detail: r.detail.clone(),
@@ -51,8 +51,9 @@ pub fn build_report(config: &CheckConfig, outcome: RunOutcome) -> Report {
     oauth_rules::evaluate(config, &outcome, &mut raised);
     // Root cause first: by severity, then by the stage that failed first.
     raised.sort_by_key(|r| {
-        let sev = catalogue::lookup(r.code)
-            .map(|e| e.severity)
+        let sev = r
+            .severity
+            .or(catalogue::lookup(r.code).map(|e| e.severity))
             .unwrap_or(Severity::Critical);
         (sev, r.stage)
     });

@@ -120,6 +120,7 @@ pub fn evaluate(_config: &CheckConfig, outcome: &RunOutcome, raised: &mut Vec<Ra
                 ),
                 evidence_steps: vec![step],
                 stage: STAGE_TOKEN,
+                severity: None,
             });
             continue;
         }
@@ -134,6 +135,7 @@ pub fn evaluate(_config: &CheckConfig, outcome: &RunOutcome, raised: &mut Vec<Ra
                 detail: format!("token endpoint: {}", f.describe()),
                 evidence_steps: vec![step],
                 stage: STAGE_TOKEN,
+                severity: None,
             });
             continue;
         }
@@ -161,6 +163,7 @@ pub fn evaluate(_config: &CheckConfig, outcome: &RunOutcome, raised: &mut Vec<Ra
                 detail,
                 evidence_steps: vec![step.clone()],
                 stage: STAGE_TOKEN,
+                severity: None,
             });
         }
     }
@@ -201,6 +204,7 @@ pub fn evaluate(_config: &CheckConfig, outcome: &RunOutcome, raised: &mut Vec<Ra
                 detail,
                 evidence_steps: vec![step.clone()],
                 stage: STAGE_GRAPH,
+                severity: None,
             });
         }
     }
@@ -221,6 +225,7 @@ pub fn evaluate(_config: &CheckConfig, outcome: &RunOutcome, raised: &mut Vec<Ra
                 format!("identity:{}", id.mailbox),
             ],
             stage: STAGE_TOKEN,
+            severity: None,
         });
     }
     // EWS against Exchange Online: the retirement dates.
@@ -251,6 +256,7 @@ pub fn evaluate(_config: &CheckConfig, outcome: &RunOutcome, raised: &mut Vec<Ra
             affects: online_ews,
             evidence_steps: hosts,
             stage: 9,
+            severity: None,
         });
     }
     // Every privilege denial carries the propagation advice, once.
@@ -267,6 +273,7 @@ pub fn evaluate(_config: &CheckConfig, outcome: &RunOutcome, raised: &mut Vec<Ra
             affects,
             evidence_steps,
             stage: 9,
+            severity: None,
         });
     }
 }

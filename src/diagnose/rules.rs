@@ -5,6 +5,7 @@ use crate::config::CheckConfig;
 use crate::net::{NetFailure, TlsProblem};
 use crate::probe::autodiscover::{describe_failure, AutodiscoverFailure};
 use crate::probe::plan::RunOutcome;
+use crate::report::Severity;
 
 /// A code raised by a rule, before the catalogue fills in the words.
 #[derive(Debug, Clone)]
@@ -17,6 +18,10 @@ pub struct Raised {
     pub evidence_steps: Vec<String>,
     /// Earlier stages are closer to the root cause: input 0, dns 1, transport 2, discovery 3, comparison 4.
     pub stage: u8,
+    /// Overrides the catalogue's severity for this instance (a code whose
+    /// weight depends on context, such as a cross-domain redirect that is or
+    /// is not the only path).
+    pub severity: Option<Severity>,
 }
 
 pub fn tls_code(problem: TlsProblem) -> &'static str {
@@ -45,6 +50,7 @@ fn autodiscover_code(f: &AutodiscoverFailure, no_dns_records: bool) -> (&'static
         AutodiscoverFailure::Unreachable { .. } => ("network.unreachable", 2),
         AutodiscoverFailure::CredentialsRejected { .. } => ("ews.credentials_rejected", 2),
         AutodiscoverFailure::AuthRequired { .. } => ("autodiscover.not_found", 3),
+        AutodiscoverFailure::CrossDomainRedirect { .. } => ("autodiscover.cross_domain_redirect", 3),
         AutodiscoverFailure::NotFound if no_dns_records => ("dns.no_autodiscover_records", 1),
         AutodiscoverFailure::NotFound => ("autodiscover.not_found", 3),
     }
@@ -66,6 +72,7 @@ pub fn evaluate(config: &CheckConfig, outcome: &RunOutcome) -> Vec<Raised> {
             detail: format!("{:?}: {}", invalid.input, invalid.reason),
             evidence_steps: vec!["input".into()],
             stage: 0,
+            severity: None,
         });
     }
     if let Some(invalid) = &outcome.input.service_account_invalid {
@@ -76,6 +83,7 @@ pub fn evaluate(config: &CheckConfig, outcome: &RunOutcome) -> Vec<Raised> {
             detail: format!("service account {:?}: {}", invalid.input, invalid.reason),
             evidence_steps: vec!["input".into()],
             stage: 0,
+            severity: None,
         });
     }
     for dns in &outcome.dns {
@@ -95,6 +103,7 @@ pub fn evaluate(config: &CheckConfig, outcome: &RunOutcome) -> Vec<Raised> {
                 detail: format!("{} answered NXDOMAIN (A and MX)", dns.domain),
                 evidence_steps: vec![step],
                 stage: 1,
+                severity: None,
             });
         } else if dns.servers_failed() {
             raised.push(Raised {
@@ -108,6 +117,7 @@ pub fn evaluate(config: &CheckConfig, outcome: &RunOutcome) -> Vec<Raised> {
                 ),
                 evidence_steps: vec![step],
                 stage: 1,
+                severity: None,
             });
         }
     }
@@ -128,6 +138,55 @@ pub fn evaluate(config: &CheckConfig, outcome: &RunOutcome) -> Vec<Raised> {
                 detail: describe_failure(f),
                 evidence_steps: evidence,
                 stage,
+                severity: None,
+            });
+        }
+        for alt in &ad.untrusted_alternatives {
+            raised.push(Raised {
+                code: "autodiscover.cross_domain_redirect",
+                mailbox: Some(ad.mailbox.clone()),
+                affects: vec![ad.mailbox.clone()],
+                detail: format!(
+                    "{} came through {}, outside the hosts trusted with credentials; it was ignored and {} used instead",
+                    alt.ews_url,
+                    alt.crossing.describe(),
+                    ad.ews_url.as_deref().unwrap_or("a trusted answer"),
+                ),
+                evidence_steps: vec![step.clone()],
+                stage: 3,
+                severity: Some(Severity::Warning),
+            });
+        }
+        if let Some(c) = &ad.untrusted_used {
+            raised.push(Raised {
+                code: "autodiscover.cross_domain_redirect",
+                mailbox: Some(ad.mailbox.clone()),
+                affects: vec![ad.mailbox.clone()],
+                detail: format!(
+                    "the EWS URL came through {}; this run has no credentials, but a run with credentials would send none there \
+                     unless {} is trusted with --trust-domain {}",
+                    c.describe(),
+                    c.host,
+                    crate::probe::autodiscover::trust_suggestion(&c.host),
+                ),
+                evidence_steps: vec![step.clone()],
+                stage: 3,
+                severity: Some(Severity::Warning),
+            });
+        }
+        for c in ad.crossings.iter().filter(|c| c.trusted_by.is_some()) {
+            raised.push(Raised {
+                code: "autodiscover.cross_domain_redirect",
+                mailbox: Some(ad.mailbox.clone()),
+                affects: vec![ad.mailbox.clone()],
+                detail: format!(
+                    "{} was followed with credentials because --trust-domain {} allows it",
+                    c.describe(),
+                    c.trusted_by.as_deref().unwrap_or("")
+                ),
+                evidence_steps: vec![step.clone()],
+                stage: 3,
+                severity: Some(Severity::Info),
             });
         }
         if let (Some(given), Some(found)) = (&config.endpoints.ews_url, &ad.ews_url) {
@@ -139,6 +198,7 @@ pub fn evaluate(config: &CheckConfig, outcome: &RunOutcome) -> Vec<Raised> {
                     detail: format!("--ews-url is {given}, autodiscover returns {found}"),
                     evidence_steps: vec![step.clone()],
                     stage: 4,
+                    severity: None,
                 });
             }
         }

@@ -46,8 +46,12 @@ fn auth_gate(scenario: &Scenario, req: &AutodiscoverRequest<'_>) -> Option<Respo
     }
 }
 
-fn redirect(req: &AutodiscoverRequest<'_>) -> Option<Response<Full<Bytes>>> {
-    let r = req.host.post_redirect.as_ref()?;
+fn redirect(req: &AutodiscoverRequest<'_>, authenticated: bool) -> Option<Response<Full<Bytes>>> {
+    let r = req
+        .host
+        .post_redirect
+        .as_ref()
+        .filter(|r| r.after_auth == authenticated)?;
     Some(respond(r.status, &[("Location", r.location.clone())], Bytes::new()))
 }
 
@@ -77,12 +81,17 @@ fn pox_account(inner: &str) -> Response<Full<Bytes>> {
 
 fn pox(scenario: &Scenario, req: &AutodiscoverRequest<'_>) -> Response<Full<Bytes>> {
     if req.method == Method::POST {
-        if let Some(r) = redirect(req) {
+        if let Some(r) = redirect(req, false) {
             return r;
         }
     }
     if let Some(denied) = auth_gate(scenario, req) {
         return denied;
+    }
+    if req.method == Method::POST {
+        if let Some(r) = redirect(req, true) {
+            return r;
+        }
     }
     if req.method != Method::POST {
         return pox_error(600, "Invalid Request");
@@ -174,12 +183,17 @@ fn soap_user_error(code: &str, message: &str, target: Option<&str>) -> Response<
 
 fn soap(scenario: &Scenario, req: &AutodiscoverRequest<'_>) -> Response<Full<Bytes>> {
     if req.method == Method::POST {
-        if let Some(r) = redirect(req) {
+        if let Some(r) = redirect(req, false) {
             return r;
         }
     }
     if let Some(denied) = auth_gate(scenario, req) {
         return denied;
+    }
+    if req.method == Method::POST {
+        if let Some(r) = redirect(req, true) {
+            return r;
+        }
     }
     if req.method != Method::POST {
         return respond(405, &[("Allow", "POST".into())], Bytes::new());

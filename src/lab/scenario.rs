@@ -100,6 +100,10 @@ pub struct HttpRedirectSpec {
     #[serde(default = "default_redirect_status")]
     pub status: u16,
     pub location: String,
+    /// `post_redirect` only: answer the redirect only to a request whose
+    /// credentials the lab accepted (a 401 first when autodiscover asks for them).
+    #[serde(default)]
+    pub after_auth: bool,
 }
 
 fn default_redirect_status() -> u16 {

@@ -115,7 +115,11 @@ pub struct Net {
     timeout: Duration,
     started: Instant,
     deadline: Instant,
-    allowed: RwLock<AllowedHosts>,
+    /// Hosts allowed before any probe ran (SPEC 6): they also anchor the
+    /// trust of autodiscover paths.
+    base: AllowedHosts,
+    /// EWS hosts named by trusted autodiscover answers.
+    learned: RwLock<AllowedHosts>,
     pub insecure: bool,
 }
 
@@ -132,7 +136,8 @@ impl Net {
             timeout: config.timeout,
             started,
             deadline: started + config.deadline,
-            allowed: RwLock::new(allowed),
+            base: allowed,
+            learned: RwLock::new(AllowedHosts::default()),
             insecure: config.insecure,
         })
     }
@@ -150,14 +155,22 @@ impl Net {
         self.deadline.saturating_duration_since(Instant::now())
     }
 
+    /// Allow an EWS host named by a *trusted* autodiscover answer.
     pub fn allow_host(&self, host: &str) {
-        if let Ok(mut a) = self.allowed.write() {
+        if let Ok(mut a) = self.learned.write() {
             a.add_host(host);
         }
     }
 
     pub fn is_allowed(&self, host: &str) -> bool {
-        self.allowed.read().map(|a| a.allows(host)).unwrap_or(false)
+        self.base.allows(host) || self.learned.read().map(|a| a.allows(host)).unwrap_or(false)
+    }
+
+    /// Whether `host` was allowed from the start: the mailbox and
+    /// service-account domains, `--trust-domain`, hosts named on the command
+    /// line. Autodiscover paths that leave this set lose their trust.
+    pub fn is_base_allowed(&self, host: &str) -> bool {
+        self.base.allows(host)
     }
 
     fn client_for_port(&self, port: u16) -> Result<reqwest::Client, reqwest::Error> {

@@ -63,7 +63,7 @@ impl RunOutcome {
 
 pub fn allowed_hosts(config: &CheckConfig, input: &InputOutcome) -> AllowedHosts {
     let mut allowed = AllowedHosts::default();
-    for d in &input.domains {
+    for d in input.domains.iter().chain(&config.endpoints.trust_domains) {
         allowed.add_domain(d);
     }
     if matches!(
@@ -167,6 +167,8 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
         credentials: config.credentials.clone(),
         v2_host: config.endpoints.autodiscover_v2_host.clone(),
         user_url: config.endpoints.autodiscover_url.clone(),
+        trust_domains: config.endpoints.trust_domains.clone(),
+        credentials_in_play: config.credentials.is_some() || config.app.is_some() || config.delegated.is_some(),
         grace: AutodiscoverSettings::grace_for(config.net.timeout),
     };
     let per_mailbox: Vec<(String, Option<AutodiscoverOutcome>, Step)> = stream::iter(config.mailboxes.iter())

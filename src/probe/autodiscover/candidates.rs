@@ -4,7 +4,7 @@
 use url::Url;
 
 use super::endpoint::{different_domain, is_autodiscover_path, EndpointResult, UrlTrail};
-use super::model::{AttemptResult, Method, RedirectHop, RedirectKind};
+use super::model::{AttemptResult, HopKind, Method, RedirectHop, RedirectKind};
 use super::{endpoints, Decision, Discovery, Found};
 use crate::net::HttpRequest;
 use crate::probe::dns::srv_order;
@@ -55,6 +55,7 @@ impl Discovery<'_> {
                     candidate: "v2".into(),
                     primary: None,
                     display_name: None,
+                    authenticated: false,
                 }))
             }
             Ok(V2Answer::Url(other)) => {
@@ -129,6 +130,16 @@ impl Discovery<'_> {
                 target.path()
             ));
         }
+        // Anyone on the path can forge this plain-HTTP answer: its target is
+        // trusted only when it is one of the organization's own hosts.
+        if let Some(c) = self.crossing(
+            HopKind::HttpRedirectMethod,
+            url.as_str(),
+            target.as_str(),
+            target.host_str().unwrap_or(""),
+        ) {
+            trail.crossings.push(c);
+        }
         trail.hops.push(RedirectHop {
             kind: RedirectKind::Http,
             from: url.to_string(),
@@ -191,6 +202,17 @@ impl Discovery<'_> {
             );
         }
         for record in usable {
+            // An SRV record is an unauthenticated DNS answer: a target outside
+            // the organization's hosts is followed without credentials.
+            let mark = trail.crossings.len();
+            if let Some(c) = self.crossing(
+                HopKind::Srv,
+                &name,
+                &format!("{}:{}", record.target, record.port),
+                &record.target,
+            ) {
+                trail.crossings.push(c);
+            }
             for url in endpoints(&record.target) {
                 match self.query("srv", address, url, trail).await {
                     EndpointResult::Decided(d) => return Some(*d),
@@ -198,6 +220,7 @@ impl Discovery<'_> {
                     EndpointResult::Continue { host_failed: false } => {}
                 }
             }
+            trail.crossings.truncate(mark);
         }
         None
     }

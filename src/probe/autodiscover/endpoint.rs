@@ -3,7 +3,7 @@
 
 use url::Url;
 
-use super::model::{AttemptResult, AutodiscoverFailure, Method, RedirectHop, RedirectKind};
+use super::model::{AttemptResult, AutodiscoverFailure, Crossing, HopKind, Method, RedirectHop, RedirectKind};
 use super::{Decision, Discovery, Found, MAX_REDIRECTS};
 use crate::net::{HttpRequest, HttpResponse};
 use crate::protocol::pox::{self, PoxAnswer};
@@ -26,11 +26,19 @@ pub struct UrlTrail {
     pub hops_before: u32,
     pub visited: Vec<String>,
     pub hops: Vec<RedirectHop>,
+    /// Hops of the path being followed that left the organization's hosts
+    /// (kept only for the path that decided).
+    pub crossings: Vec<Crossing>,
 }
 
 impl UrlTrail {
     pub fn total(&self) -> u32 {
         self.hops_before + self.hops.len() as u32
+    }
+
+    /// The first hop of this path to a host not trusted with credentials.
+    pub fn untrusted(&self) -> Option<&Crossing> {
+        self.crossings.iter().find(|c| c.trusted_by.is_none())
     }
 }
 
@@ -134,7 +142,7 @@ impl Discovery<'_> {
         address: &str,
         method: Method,
         url: &Url,
-    ) -> Result<HttpResponse, EndpointResult> {
+    ) -> Result<(HttpResponse, bool), EndpointResult> {
         let body = match method {
             Method::Soap => soap_autodiscover::request_body(address, url.as_str()),
             _ => pox::request_body(address),
@@ -151,7 +159,7 @@ impl Discovery<'_> {
         };
         let response = self.send(candidate, address, method, request.clone()).await?;
         if response.status != 401 {
-            return Ok(response);
+            return Ok((response, false));
         }
         let Some(credentials) = self
             .credentials
@@ -161,7 +169,15 @@ impl Discovery<'_> {
             self.log_attempt(candidate, address, method, url.as_str(), AttemptResult::AuthRequired);
             return Err(EndpointResult::Continue { host_failed: false });
         };
-        if let Some(reason) = self.net.credential_policy(url) {
+        // Credentials go only to hosts allowed from the start (SPEC 6), never
+        // to one a redirect or an SRV record led to.
+        let policy = self.net.credential_policy(url).or_else(|| {
+            let host = url.host_str().unwrap_or("");
+            (!self.net.is_base_allowed(host)).then(|| {
+                format!("{host} was reached by a redirect and is not among the hosts trusted with credentials")
+            })
+        });
+        if let Some(reason) = policy {
             self.log_attempt(
                 candidate,
                 address,
@@ -184,7 +200,7 @@ impl Discovery<'_> {
             );
             return Err(EndpointResult::Continue { host_failed: false });
         }
-        Ok(response)
+        Ok((response, true))
     }
 
     async fn send(
@@ -215,16 +231,54 @@ impl Discovery<'_> {
 
     /// Query one endpoint, following redirect URLs and HTTP 3xx from it.
     pub async fn query(&self, candidate: &str, address: &str, start: Url, trail: &mut UrlTrail) -> EndpointResult {
+        // Crossings of a path that came to nothing do not taint the next one.
+        let mark = trail.crossings.len();
+        let result = self.follow(candidate, address, start, trail).await;
+        if matches!(result, EndpointResult::Continue { .. }) {
+            trail.crossings.truncate(mark);
+        }
+        result
+    }
+
+    /// A hop to `host`: `None` when it stays within the hosts allowed from
+    /// the start and outside every `--trust-domain`.
+    pub(super) fn crossing(&self, hop: HopKind, from: &str, to: &str, host: &str) -> Option<Crossing> {
+        let h = host.trim_end_matches('.').to_ascii_lowercase();
+        let trusted_by = self
+            .settings
+            .trust_domains
+            .iter()
+            .find(|d| h == **d || h.ends_with(&format!(".{d}")))
+            .cloned();
+        if trusted_by.is_none() && self.net.is_base_allowed(&h) {
+            return None;
+        }
+        Some(Crossing {
+            hop,
+            from: from.to_string(),
+            to: to.to_string(),
+            host: h,
+            trusted_by,
+        })
+    }
+
+    async fn follow(&self, candidate: &str, address: &str, start: Url, trail: &mut UrlTrail) -> EndpointResult {
         let mut url = start;
         loop {
             let method = method_for(&url);
             trail.visited.push(url.as_str().to_ascii_lowercase());
-            let response = match self.post(candidate, address, method, &url).await {
+            let (response, authenticated) = match self.post(candidate, address, method, &url).await {
                 Ok(r) => r,
                 Err(outcome) => return outcome,
             };
             let next = match response.status {
                 200 => match self.interpret(candidate, address, method, &url, &response) {
+                    Interpreted::Done(EndpointResult::Decided(mut decision)) => {
+                        if let Decision::Found(found) = decision.as_mut() {
+                            found.authenticated = authenticated;
+                        }
+                        return EndpointResult::Decided(decision);
+                    }
                     Interpreted::Done(outcome) => return outcome,
                     Interpreted::FollowUrl(location) => (location, RedirectKind::Url),
                 },
@@ -269,6 +323,14 @@ impl Discovery<'_> {
                 Ok(t) => t,
                 Err(outcome) => return outcome,
             };
+            let hop = if kind == RedirectKind::Http {
+                HopKind::HttpStatus
+            } else {
+                HopKind::RedirectUrl
+            };
+            if let Some(c) = self.crossing(hop, url.as_str(), target.as_str(), &host_domain(&target)) {
+                trail.crossings.push(c);
+            }
             trail.hops.push(RedirectHop {
                 kind,
                 from: url.to_string(),
@@ -323,6 +385,7 @@ impl Discovery<'_> {
                             candidate: candidate.to_string(),
                             primary,
                             display_name,
+                            authenticated: false,
                         }))))
                     }
                     Ok(u) => invalid(format!("the EWS URL uses {}://, not https", u.scheme())),

@@ -121,6 +121,23 @@ pub fn describe_failure(f: &AutodiscoverFailure) -> String {
             "{} asked for authentication and no credentials were given",
             urls.join(", ")
         ),
+        AutodiscoverFailure::CrossDomainRedirect { ews_url, crossing } => format!(
+            "the only EWS URL found, {ews_url}, came through {}, outside the hosts trusted with credentials: \
+             nothing was sent to it with credentials; if {} belongs to your organization, re-run with --trust-domain {}",
+            crossing.describe(),
+            crossing.host,
+            trust_suggestion(&crossing.host),
+        ),
         AutodiscoverFailure::NotFound => "no autodiscover endpoint answered for this address".into(),
+    }
+}
+
+/// The domain to suggest for `--trust-domain`: the host without a leading
+/// `autodiscover.` label.
+pub fn trust_suggestion(host: &str) -> String {
+    let h = host.trim_end_matches('.').to_ascii_lowercase();
+    match h.strip_prefix("autodiscover.") {
+        Some(rest) if rest.contains('.') => rest.to_string(),
+        _ => h,
     }
 }

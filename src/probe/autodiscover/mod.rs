@@ -23,7 +23,7 @@ use url::Url;
 
 pub use endpoint::{different_domain, is_autodiscover_path};
 use endpoint::{EndpointResult, UrlTrail};
-pub use failure::describe_failure;
+pub use failure::{describe_failure, trust_suggestion};
 pub use model::*;
 
 use super::dns::DnsOutcome;
@@ -53,6 +53,9 @@ pub struct Found {
     pub candidate: String,
     pub primary: Option<String>,
     pub display_name: Option<String>,
+    /// The answer was given to a request that carried the organization's
+    /// credentials (so it came from the organization's own server).
+    pub authenticated: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +71,12 @@ pub struct AutodiscoverSettings {
     pub credentials: Option<Credentials>,
     pub v2_host: String,
     pub user_url: Option<Url>,
+    /// `--trust-domain`: crossings into these are followed with credentials.
+    pub trust_domains: Vec<String>,
+    /// Whether this run holds any credential (password, token, app secret).
+    /// Without one an untrusted answer endangers nothing and is used for
+    /// discovery, with a warning that a credentialed run would stop there.
+    pub credentials_in_play: bool,
     /// How long a silent higher-precedence candidate is awaited once a lower one answered.
     pub grace: Duration,
 }
@@ -91,6 +100,30 @@ pub struct Discovery<'a> {
 struct GroupOutcome {
     decision: Option<Decision>,
     trail: UrlTrail,
+}
+
+impl GroupOutcome {
+    /// A decision reached on a path that left the trusted hosts, not
+    /// confirmed by an authenticated answer of the organization's server:
+    /// used only when no trusted candidate decides.
+    fn tainted(&self, inherited: bool) -> bool {
+        let untrusted = inherited || self.trail.untrusted().is_some();
+        match &self.decision {
+            None => false,
+            Some(Decision::Found(f)) => untrusted && !f.authenticated,
+            Some(_) => untrusted,
+        }
+    }
+}
+
+/// What one level of discovery (one address) came to.
+struct LevelOutcome {
+    decision: Decision,
+    trail: UrlTrail,
+    /// The decision is usable only without credentials.
+    tainted: bool,
+    /// Untrusted answers set aside for a trusted one.
+    set_aside: Vec<UntrustedAnswer>,
 }
 
 #[derive(Debug, Clone)]
@@ -232,6 +265,8 @@ impl<'a> Discovery<'a> {
     }
 
     /// Run one level's candidates concurrently; decide in precedence order.
+    /// Decisions reached through an untrusted hop count only when no trusted
+    /// candidate decides.
     async fn level(
         &self,
         address: &str,
@@ -239,7 +274,8 @@ impl<'a> Discovery<'a> {
         dns: Option<&DnsOutcome>,
         first_level: bool,
         hops_before: u32,
-    ) -> Option<(Decision, UrlTrail)> {
+        inherited_taint: bool,
+    ) -> Option<LevelOutcome> {
         let candidates = self.candidates(domain, dns, first_level);
         let labels: Vec<&'static str> = candidates.iter().map(Candidate::label).collect();
         let n = candidates.len();
@@ -253,19 +289,25 @@ impl<'a> Discovery<'a> {
             .collect();
         let mut results: Vec<Option<GroupOutcome>> = (0..n).map(|_| None).collect();
         let mut grace_until: Option<tokio::time::Instant> = None;
+        let trusted = |r: &GroupOutcome| r.decision.is_some() && !r.tainted(inherited_taint);
+        let decided = |r: &GroupOutcome| r.decision.is_some();
         loop {
-            let first_pending = (0..n).find(|&i| match &results[i] {
-                None => true,
-                Some(r) => r.decision.is_some(),
-            });
-            let p = first_pending?;
-            if results[p].is_some() {
-                let r = results[p].take()?;
-                self.discard_speculative(address, labels[p]);
-                return r.decision.map(|d| (d, r.trail));
+            // The first candidate still running or trusted-decided.
+            let first_open = (0..n).find(|&i| results[i].as_ref().is_none_or(trusted));
+            let chosen = match first_open {
+                Some(p) if results[p].is_some() => Some(p),
+                Some(_) => None,
+                // Every candidate finished without a trusted decision.
+                None => match (0..n).find(|&i| results[i].as_ref().is_some_and(decided)) {
+                    Some(j) => Some(j),
+                    None => return None,
+                },
+            };
+            if let Some(p) = chosen {
+                return self.take_decision(address, &labels, &mut results, p, inherited_taint);
             }
-            let later = (p + 1..n).find(|&j| results[j].as_ref().is_some_and(|r| r.decision.is_some()));
-            if later.is_some() && grace_until.is_none() {
+            let p = first_open?;
+            if grace_until.is_none() && (p + 1..n).any(|j| results[j].as_ref().is_some_and(decided)) {
                 grace_until = Some(tokio::time::Instant::now() + self.settings.grace);
             }
             let sleep = async {
@@ -280,20 +322,57 @@ impl<'a> Discovery<'a> {
                     None => return None,
                 },
                 _ = sleep => {
-                    let j = later?;
-                    for (i, label) in labels.iter().enumerate().take(j) {
-                        if results[i].is_none() {
+                    // Abandon the silent ones; the best decision so far wins.
+                    let j = (0..n)
+                        .find(|&j| results[j].as_ref().is_some_and(trusted))
+                        .or_else(|| (0..n).find(|&j| results[j].as_ref().is_some_and(decided)))?;
+                    for (i, label) in labels.iter().enumerate() {
+                        if results[i].is_none() && (i < j || !results[j].as_ref().is_some_and(trusted)) {
                             self.log_attempt(label, address, Method::Pox, "", AttemptResult::Abandoned {
                                 grace_ms: u64::try_from(self.settings.grace.as_millis()).unwrap_or(u64::MAX),
                             });
                         }
                     }
-                    let r = results[j].take()?;
-                    self.discard_speculative(address, labels[j]);
-                    return r.decision.map(|d| (d, r.trail));
+                    return self.take_decision(address, &labels, &mut results, j, inherited_taint);
                 }
             }
         }
+    }
+
+    fn take_decision(
+        &self,
+        address: &str,
+        labels: &[&'static str],
+        results: &mut [Option<GroupOutcome>],
+        chosen: usize,
+        inherited_taint: bool,
+    ) -> Option<LevelOutcome> {
+        let r = results.get_mut(chosen)?.take()?;
+        let tainted = r.tainted(inherited_taint);
+        // Untrusted answers of higher precedence, set aside for this one.
+        let set_aside = if tainted {
+            vec![]
+        } else {
+            results[..chosen]
+                .iter()
+                .flatten()
+                .filter(|o| o.tainted(inherited_taint))
+                .filter_map(|o| match (&o.decision, o.trail.untrusted()) {
+                    (Some(Decision::Found(f)), Some(c)) => Some(UntrustedAnswer {
+                        ews_url: f.ews_url.clone(),
+                        crossing: c.clone(),
+                    }),
+                    _ => None,
+                })
+                .collect()
+        };
+        self.discard_speculative(address, labels[chosen]);
+        Some(LevelOutcome {
+            decision: r.decision?,
+            trail: r.trail,
+            tainted,
+            set_aside,
+        })
     }
 
     /// The whole discovery for one mailbox.
@@ -308,6 +387,9 @@ impl<'a> Discovery<'a> {
             display_name: None,
             resolved_address: mailbox.to_string(),
             redirects: vec![],
+            crossings: vec![],
+            untrusted_alternatives: vec![],
+            untrusted_used: None,
             attempts: vec![],
             failure: None,
         };
@@ -316,21 +398,58 @@ impl<'a> Discovery<'a> {
         let mut visited = vec![address.to_ascii_lowercase()];
         let mut hops = 0u32;
         let mut first = true;
+        // Set once the path leaves the trusted hosts (an untrusted hop).
+        let mut tainted = false;
         let failure = loop {
             let dns_here = if current_domain.eq_ignore_ascii_case(domain) {
                 dns
             } else {
                 None
             };
-            let decided = self.level(&address, &current_domain, dns_here, first, hops).await;
+            let decided = self
+                .level(&address, &current_domain, dns_here, first, hops, tainted)
+                .await;
             first = false;
-            let Some((decision, trail)) = decided else {
+            let Some(level) = decided else {
                 break Some(self.rank_failure(&address));
             };
+            let LevelOutcome {
+                decision,
+                trail,
+                tainted: level_tainted,
+                set_aside,
+            } = level;
             hops = trail.total();
             outcome.redirects.extend(trail.hops);
+            outcome.crossings.extend(trail.crossings);
+            outcome.untrusted_alternatives.extend(set_aside);
+            tainted = level_tainted;
             match decision {
+                Decision::Found(found) if tainted && self.settings.credentials_in_play => {
+                    let crossing = outcome
+                        .crossings
+                        .iter()
+                        .find(|c| c.trusted_by.is_none())
+                        .cloned()
+                        .unwrap_or_else(|| Crossing {
+                            hop: HopKind::RedirectUrl,
+                            from: found.url.clone(),
+                            to: found.ews_url.clone(),
+                            host: String::new(),
+                            trusted_by: None,
+                        });
+                    outcome.method = Some(found.method);
+                    outcome.found_at = Some(found.url);
+                    outcome.candidate = Some(found.candidate);
+                    break Some(AutodiscoverFailure::CrossDomainRedirect {
+                        ews_url: found.ews_url,
+                        crossing,
+                    });
+                }
                 Decision::Found(found) => {
+                    if tainted {
+                        outcome.untrusted_used = outcome.crossings.iter().find(|c| c.trusted_by.is_none()).cloned();
+                    }
                     outcome.ews_url = Some(found.ews_url);
                     outcome.method = Some(found.method);
                     outcome.found_at = Some(found.url);
@@ -357,6 +476,13 @@ impl<'a> Discovery<'a> {
                         }
                     };
                     hops += 1;
+                    let crossing = (!parsed.domain.eq_ignore_ascii_case(&current_domain))
+                        .then(|| self.crossing(HopKind::RedirectAddress, &address, &to, &parsed.domain))
+                        .flatten();
+                    if let Some(c) = crossing {
+                        tainted |= c.trusted_by.is_none();
+                        outcome.crossings.push(c);
+                    }
                     outcome.redirects.push(RedirectHop {
                         kind: RedirectKind::Address,
                         from: address.clone(),
@@ -457,6 +583,26 @@ pub async fn run(
             if let Some(hop) = outcome.redirects.iter().find(|h| h.cross_domain) {
                 d.push_str(&format!("; redirected to another domain ({} → {})", hop.from, hop.to));
             }
+            for c in outcome.crossings.iter().filter(|c| c.trusted_by.is_some()) {
+                d.push_str(&format!(
+                    "; {} followed with credentials: --trust-domain {}",
+                    c.describe(),
+                    c.trusted_by.as_deref().unwrap_or("")
+                ));
+            }
+            if let Some(c) = &outcome.untrusted_used {
+                d.push_str(&format!(
+                    "; reached through {}, not trusted with credentials (none were given)",
+                    c.describe()
+                ));
+            }
+            for a in &outcome.untrusted_alternatives {
+                d.push_str(&format!(
+                    "; ignored {} from {} (not trusted)",
+                    a.ews_url,
+                    a.crossing.describe()
+                ));
+            }
             let abandoned: Vec<&str> = outcome
                 .attempts
                 .iter()
@@ -470,7 +616,12 @@ pub async fn run(
                     settings.grace.as_millis()
                 ));
             }
-            (StepStatus::Pass, d)
+            let status = if outcome.untrusted_used.is_some() || !outcome.untrusted_alternatives.is_empty() {
+                StepStatus::Warn
+            } else {
+                StepStatus::Pass
+            };
+            (status, d)
         }
         (None, Some(f)) => (StepStatus::Fail, describe_failure(f)),
         (None, None) => (StepStatus::Fail, "no EWS URL found".to_string()),

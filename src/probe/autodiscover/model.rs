@@ -46,6 +46,67 @@ pub struct RedirectHop {
     pub cross_domain: bool,
 }
 
+/// The kinds of hop that can lead discovery from one host to another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HopKind {
+    /// An HTTP 301/302/303/307/308 answer to an autodiscover POST.
+    HttpStatus,
+    /// The unauthenticated plain-HTTP GET on `http://autodiscover.DOMAIN/...`.
+    HttpRedirectMethod,
+    /// An `_autodiscover._tcp` SRV record.
+    Srv,
+    /// POX `redirectUrl` or SOAP `RedirectUrl`.
+    RedirectUrl,
+    /// POX `redirectAddr` or SOAP `RedirectAddress`.
+    RedirectAddress,
+}
+
+impl HopKind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            HopKind::HttpStatus => "an HTTP redirect",
+            HopKind::HttpRedirectMethod => "the unauthenticated plain-HTTP redirect",
+            HopKind::Srv => "an SRV record",
+            HopKind::RedirectUrl => "a redirectUrl answer",
+            HopKind::RedirectAddress => "a redirectAddr answer",
+        }
+    }
+}
+
+/// A hop to a host outside the organization's own domains and the hosts
+/// named on the command line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Crossing {
+    pub hop: HopKind,
+    pub from: String,
+    pub to: String,
+    /// The host (or, for an address redirect, the domain) the hop leads to.
+    pub host: String,
+    /// The `--trust-domain` that allows credentials there; `None`: not trusted.
+    pub trusted_by: Option<String>,
+}
+
+impl Crossing {
+    pub fn describe(&self) -> String {
+        format!(
+            "{} from {} to {} ({})",
+            self.hop.describe(),
+            self.from,
+            self.to,
+            self.host
+        )
+    }
+}
+
+/// An EWS URL found on a path that left the trusted hosts and was not
+/// confirmed by an authenticated answer of the organization's own server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UntrustedAnswer {
+    pub ews_url: String,
+    pub crossing: Crossing,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum AttemptResult {
@@ -154,6 +215,12 @@ pub enum AutodiscoverFailure {
     AuthRequired {
         urls: Vec<String>,
     },
+    /// The only EWS URL found came through a hop outside the trusted hosts:
+    /// it receives no credentials.
+    CrossDomainRedirect {
+        ews_url: String,
+        crossing: Crossing,
+    },
     NotFound,
 }
 
@@ -170,6 +237,16 @@ pub struct AutodiscoverOutcome {
     /// The address autodiscover finally answered for (after redirectAddr hops).
     pub resolved_address: String,
     pub redirects: Vec<RedirectHop>,
+    /// Hops of the chosen path that left the organization's hosts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub crossings: Vec<Crossing>,
+    /// Answers ignored because a trusted path answered too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub untrusted_alternatives: Vec<UntrustedAnswer>,
+    /// A run without credentials used an answer reached through this
+    /// untrusted hop (a credentialed run would not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub untrusted_used: Option<Crossing>,
     pub attempts: Vec<Attempt>,
     pub failure: Option<AutodiscoverFailure>,
 }
