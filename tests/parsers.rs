@@ -246,3 +246,19 @@ fn autodiscover_v2_json() {
         "/autodiscover/autodiscover.json/v1.0/a@b.com?Protocol=EWS"
     );
 }
+
+/// 100,000 attributes on one element (1.2 MB): refused by count, before
+/// quick-xml's quadratic duplicate check sees them; xmlns floods alike.
+#[test]
+fn attribute_floods_are_refused() {
+    for attr in ["a", "xmlns:p"] {
+        let mut body = String::from("<?xml version=\"1.0\"?><Autodiscover xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006\"><Response ");
+        for i in 0..100_000 {
+            body.push_str(&format!("{attr}{i}=\"v\" "));
+        }
+        body.push_str("/></Autodiscover>");
+        let err = exprobe::protocol::xml::parse(body.as_bytes()).expect_err("refused");
+        assert_eq!(err, exprobe::protocol::xml::XmlError::TooManyAttributes, "{attr}");
+        assert!(exprobe::protocol::pox::parse_response(body.as_bytes()).is_err());
+    }
+}

@@ -62,6 +62,17 @@ pub const CATALOGUE: &[Entry] = &[
         references: &[AUTODISCOVER_DOC],
     },
     Entry {
+        code: "dns.cname_loop",
+        severity: Severity::Critical,
+        title: "A DNS alias (CNAME) chain loops",
+        explanation: "Following the CNAME records of the name comes back to a name already passed, so it never resolves to an address. Resolvers report this as \"no records\"; exprobe followed the chain itself.",
+        causes: &["Two CNAME records pointing at each other after a migration", "A CNAME to a name that has a CNAME back"],
+        remediation: &[
+            "List the chain with `nslookup -type=CNAME NAME` for each name in the finding and break the loop: the last name must have an A or AAAA record.",
+        ],
+        references: &[],
+    },
+    Entry {
         code: "autodiscover.not_found",
         severity: Severity::Critical,
         title: "Autodiscover did not produce an EWS URL",
@@ -218,6 +229,30 @@ pub const CATALOGUE: &[Entry] = &[
         explanation: "The connection was made but TLS could not be negotiated (no common protocol version or cipher, or the server broke off the handshake).",
         causes: &["The server only offers TLS 1.0/1.1", "A middlebox interfering with TLS"],
         remediation: &["Enable TLS 1.2 on the server or load balancer.", "Check for proxies or inspection devices between this machine and the server."],
+        references: &[],
+    },
+    Entry {
+        code: "tls.protocol_version",
+        severity: Severity::Critical,
+        title: "The server offers only TLS versions older than 1.2",
+        explanation: "The server answered the TLS handshake with TLS 1.0 or 1.1. exprobe, like current Windows, Outlook and Exchange Online clients, requires TLS 1.2 or 1.3, so no client can connect securely.",
+        causes: &["TLS 1.2 disabled on an old Windows Server (SCHANNEL registry settings)", "An old load balancer or reverse proxy in front of Exchange"],
+        remediation: &[
+            "Enable TLS 1.2 on the server: on Windows Server, the SCHANNEL TLS 1.2 Server keys and the .NET SchUseStrongCrypto settings, then restart.",
+            "Update or reconfigure the load balancer or reverse proxy to offer TLS 1.2.",
+        ],
+        references: &["https://learn.microsoft.com/exchange/exchange-tls-configuration"],
+    },
+    Entry {
+        code: "http.protocol_error",
+        severity: Severity::Critical,
+        title: "The server's HTTP answer is malformed",
+        explanation: "The connection worked but what came back is not valid HTTP (a broken status line, an impossible Content-Length, too many or too long headers, a header value with control characters, a compressed body that was not asked for). The finding quotes the HTTP parser's error.",
+        causes: &["A broken reverse proxy or load balancer", "A non-HTTP service on the HTTPS port", "A middlebox rewriting traffic"],
+        remediation: &[
+            "Fetch the same URL with `curl -v` from this machine and look at the raw answer.",
+            "Check the reverse proxy or load balancer in front of the server; bypass it to compare.",
+        ],
         references: &[],
     },
     Entry {

@@ -4,9 +4,8 @@
 
 use url::Url;
 
-use super::rules::{tls_code, Raised};
+use super::rules::Raised;
 use crate::config::{AuthMode, CheckConfig};
-use crate::net::NetFailure;
 use crate::probe::plan::RunOutcome;
 use crate::protocol::ews::{self, EwsReply};
 
@@ -22,12 +21,7 @@ fn host(url: &str) -> String {
         .unwrap_or_default()
 }
 
-fn net_code(failure: &NetFailure) -> &'static str {
-    match failure {
-        NetFailure::Tls { problem, .. } => tls_code(*problem),
-        _ => "network.unreachable",
-    }
-}
+use super::rules::net_code;
 
 /// The code for an EWS answer that is not a success.
 pub fn reply_code(reply: &EwsReply) -> Option<&'static str> {
@@ -96,7 +90,28 @@ fn describe(reply: &EwsReply) -> String {
                 .map(|r| format!(" ({r})"))
                 .unwrap_or_default()
         ),
-        other => format!("{other:?}"),
+        EwsReply::Success { operation, .. } => format!("{operation} succeeded"),
+        EwsReply::Locked => "HTTP 456: the account is locked".into(),
+        EwsReply::Throttled { status, retry_after } => format!(
+            "HTTP {status}: the server is busy{}",
+            retry_after.map(|s| format!(" (Retry-After {s} s)")).unwrap_or_default()
+        ),
+        EwsReply::Redirected { status, location } => format!(
+            "HTTP {status} redirect to {}",
+            location.as_deref().unwrap_or("(no Location)")
+        ),
+        EwsReply::NotSoap {
+            http_status,
+            body,
+            reason,
+        } => format!(
+            "HTTP {http_status} with {}, not a SOAP answer: {reason}",
+            match body {
+                crate::protocol::ews::BodyKind::Empty => "an empty body",
+                crate::protocol::ews::BodyKind::Html => "an HTML page",
+                crate::protocol::ews::BodyKind::Other => "a body",
+            }
+        ),
     }
 }
 

@@ -126,13 +126,22 @@ pub fn evaluate(_config: &CheckConfig, outcome: &RunOutcome, raised: &mut Vec<Ra
         }
         if let Some(f) = &t.failure {
             raised.push(Raised {
-                code: match f {
-                    crate::net::NetFailure::Tls { problem, .. } => super::rules::tls_code(*problem),
-                    _ => "network.unreachable",
-                },
+                code: super::rules::net_code(f),
                 mailbox: None,
                 affects: mailboxes.clone(),
                 detail: format!("token endpoint: {}", f.describe()),
+                evidence_steps: vec![step],
+                stage: STAGE_TOKEN,
+                severity: None,
+            });
+            continue;
+        }
+        if let Some(answer) = &t.unexpected_answer {
+            raised.push(Raised {
+                code: "oauth.invalid_response",
+                mailbox: None,
+                affects: mailboxes.clone(),
+                detail: format!("{} token: {answer}", t.api),
                 evidence_steps: vec![step],
                 stage: STAGE_TOKEN,
                 severity: None,
@@ -154,7 +163,7 @@ pub fn evaluate(_config: &CheckConfig, outcome: &RunOutcome, raised: &mut Vec<Ra
                     t.api,
                     roles.join(", ")
                 ),
-                other => format!("{} token: {other:?}", t.api),
+                other => format!("{} token: {}", t.api, crate::probe::oauth::describe_problem(other)),
             };
             raised.push(Raised {
                 code: problem_code(p),

@@ -2,6 +2,7 @@
 //! that are its evidence and the mailboxes it affects.
 
 use crate::config::CheckConfig;
+use crate::net::dns::DnsFailure;
 use crate::net::{NetFailure, TlsProblem};
 use crate::probe::autodiscover::{describe_failure, AutodiscoverFailure};
 use crate::probe::plan::RunOutcome;
@@ -31,6 +32,16 @@ pub fn tls_code(problem: TlsProblem) -> &'static str {
         TlsProblem::NameMismatch => "tls.certificate_name_mismatch",
         TlsProblem::Untrusted => "tls.certificate_untrusted",
         TlsProblem::Handshake => "tls.handshake_failed",
+        TlsProblem::ProtocolVersion => "tls.protocol_version",
+    }
+}
+
+/// The code for a request that produced no HTTP answer.
+pub fn net_code(failure: &NetFailure) -> &'static str {
+    match failure {
+        NetFailure::Tls { problem, .. } => tls_code(*problem),
+        NetFailure::Protocol { .. } => "http.protocol_error",
+        _ => "network.unreachable",
     }
 }
 
@@ -43,11 +54,7 @@ fn autodiscover_code(f: &AutodiscoverFailure, no_dns_records: bool) -> (&'static
         AutodiscoverFailure::InvalidResponse { .. } => ("autodiscover.invalid_response", 3),
         AutodiscoverFailure::Tls { problem, .. } => (tls_code(*problem), 2),
         AutodiscoverFailure::ServerError { .. } => ("server.error", 2),
-        AutodiscoverFailure::Unreachable {
-            failure: NetFailure::Tls { problem, .. },
-            ..
-        } => (tls_code(*problem), 2),
-        AutodiscoverFailure::Unreachable { .. } => ("network.unreachable", 2),
+        AutodiscoverFailure::Unreachable { failure, .. } => (net_code(failure), 2),
         AutodiscoverFailure::CredentialsRejected { .. } => ("ews.credentials_rejected", 2),
         AutodiscoverFailure::AuthRequired { .. } => ("autodiscover.not_found", 3),
         AutodiscoverFailure::CrossDomainRedirect { .. } => ("autodiscover.cross_domain_redirect", 3),
@@ -95,6 +102,25 @@ pub fn evaluate(config: &CheckConfig, outcome: &RunOutcome) -> Vec<Raised> {
             .map(|(m, _)| m.clone())
             .collect();
         let step = format!("dns:{}", dns.domain);
+        let looping: Vec<String> = [
+            (dns.domain.clone(), dns.domain_addresses.failure()),
+            (format!("autodiscover.{}", dns.domain), dns.autodiscover_host.failure()),
+        ]
+        .into_iter()
+        .filter(|(_, f)| matches!(f, Some(DnsFailure::CnameLoop)))
+        .map(|(n, _)| n)
+        .collect();
+        if !looping.is_empty() {
+            raised.push(Raised {
+                code: "dns.cname_loop",
+                mailbox: None,
+                affects: affected.clone(),
+                detail: format!("the CNAME chain of {} points back at itself", looping.join(" and ")),
+                evidence_steps: vec![step.clone()],
+                stage: 1,
+                severity: None,
+            });
+        }
         if dns.domain_not_found() {
             raised.push(Raised {
                 code: "dns.domain_not_found",

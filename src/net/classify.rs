@@ -16,6 +16,8 @@ pub enum TlsProblem {
     NameMismatch,
     Untrusted,
     Handshake,
+    /// The server negotiated (or only offers) TLS older than 1.2.
+    ProtocolVersion,
 }
 
 /// Why an exchange produced no HTTP response.
@@ -123,6 +125,15 @@ fn tls_message(err: &rustls::Error) -> String {
             CertificateError::BadSignature => "certificate signature does not verify".into(),
             other => format!("invalid certificate: {other:?}"),
         },
+        rustls::Error::PeerIncompatible(rustls::PeerIncompatible::ServerDoesNotSupportTls12Or13) => {
+            "the server offers only TLS 1.0 or 1.1 (protocol version too old; TLS 1.2 or 1.3 is required)".into()
+        }
+        rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion) => {
+            "the server refused every TLS protocol version offered (TLS 1.2 and 1.3): protocol version alert".into()
+        }
+        rustls::Error::InvalidMessage(m) => {
+            format!("the server's TLS answer is invalid ({m:?}): not TLS, or a broken TLS stack")
+        }
         other => other.to_string(),
     }
 }
@@ -141,6 +152,8 @@ fn from_rustls(err: &rustls::Error) -> NetFailure {
             CertificateError::UnknownIssuer | CertificateError::BadSignature => TlsProblem::Untrusted,
             _ => TlsProblem::Handshake,
         },
+        rustls::Error::PeerIncompatible(rustls::PeerIncompatible::ServerDoesNotSupportTls12Or13)
+        | rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion) => TlsProblem::ProtocolVersion,
         _ => TlsProblem::Handshake,
     };
     NetFailure::Tls { problem, message }

@@ -24,6 +24,14 @@ pub enum DnsFailure {
     ServFail,
     Refused,
     Timeout,
+    /// The run's `--deadline` ended the lookup.
+    Deadline,
+    /// A CNAME chain that comes back to a name it already passed.
+    CnameLoop,
+    /// NOERROR with neither records nor an SOA: what a resolver is left
+    /// with when an answer came back truncated (TC) and TCP did not complete
+    /// it (real negative answers carry the zone's SOA, RFC 2308).
+    Truncated,
     Other(String),
 }
 
@@ -39,12 +47,20 @@ impl DnsFailure {
             DnsFailure::ServFail => "SERVFAIL (the DNS server failed)".into(),
             DnsFailure::Refused => "REFUSED by the DNS server".into(),
             DnsFailure::Timeout => "DNS timeout".into(),
+            DnsFailure::Deadline => "the run's deadline was reached before DNS answered".into(),
+            DnsFailure::CnameLoop => "CNAME loop (the alias chain points back at itself)".into(),
+            DnsFailure::Truncated => "an empty answer without an SOA: the DNS answer was truncated (TC flag) and not completed over TCP, or the server is broken".into(),
             DnsFailure::Other(m) => m.clone(),
         }
     }
 
     fn from_resolve(err: &ResolveError) -> Self {
         match err.kind() {
+            ResolveErrorKind::NoRecordsFound {
+                response_code: ResponseCode::NoError,
+                soa: None,
+                ..
+            } => DnsFailure::Truncated,
             ResolveErrorKind::NoRecordsFound { response_code, .. } => match *response_code {
                 ResponseCode::NXDomain => DnsFailure::NxDomain,
                 ResponseCode::NoError => DnsFailure::NoRecords,
@@ -53,6 +69,8 @@ impl DnsFailure {
                 other => DnsFailure::Other(format!("DNS answer {other}")),
             },
             ResolveErrorKind::Timeout => DnsFailure::Timeout,
+            ResolveErrorKind::Message(m) if m.to_ascii_lowercase().contains("loop") => DnsFailure::CnameLoop,
+            ResolveErrorKind::Msg(m) if m.to_ascii_lowercase().contains("loop") => DnsFailure::CnameLoop,
             ResolveErrorKind::NoConnections => DnsFailure::Other("no DNS server reachable".into()),
             _ => DnsFailure::Other(err.to_string()),
         }
@@ -93,6 +111,10 @@ pub struct AddressAnswer {
 #[derive(Clone)]
 pub struct Dns {
     resolver: Arc<TokioAsyncResolver>,
+    /// Bound of every lookup (the resolver itself retries per server).
+    timeout: Duration,
+    /// The run's deadline: no lookup outlives it.
+    deadline: tokio::time::Instant,
 }
 
 impl std::fmt::Debug for Dns {
@@ -108,7 +130,11 @@ fn trim_dot(s: String) -> String {
 impl Dns {
     /// Resolve through `servers` (UDP, then TCP on truncation), or the system's
     /// configuration when empty.
-    pub fn new(servers: &[SocketAddr], timeout: Duration) -> Result<Self, std::io::Error> {
+    pub fn new(
+        servers: &[SocketAddr],
+        timeout: Duration,
+        deadline: tokio::time::Instant,
+    ) -> Result<Self, std::io::Error> {
         let mut opts = ResolverOpts::default();
         opts.timeout = timeout.min(Duration::from_secs(5));
         opts.attempts = 2;
@@ -134,7 +160,29 @@ impl Dns {
         };
         Ok(Dns {
             resolver: Arc::new(TokioAsyncResolver::tokio(config, opts)),
+            timeout,
+            deadline,
         })
+    }
+
+    /// Run one lookup within `--timeout` and the run's deadline, whatever
+    /// the servers do (silence, garbage, truncation).
+    async fn bounded<T>(
+        &self,
+        lookup: impl std::future::Future<Output = Result<T, ResolveError>>,
+    ) -> Result<T, DnsFailure> {
+        let now = tokio::time::Instant::now();
+        let by_deadline = self.deadline.saturating_duration_since(now);
+        if by_deadline.is_zero() {
+            return Err(DnsFailure::Deadline);
+        }
+        let limit = self.timeout.min(by_deadline);
+        match tokio::time::timeout(limit, lookup).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(DnsFailure::from_resolve(&e)),
+            Err(_) if limit == by_deadline => Err(DnsFailure::Deadline),
+            Err(_) => Err(DnsFailure::Timeout),
+        }
     }
 
     fn fqdn(name: &str) -> String {
@@ -154,8 +202,10 @@ impl Dns {
             });
         }
         let fq = Self::fqdn(name);
-        let a = self.resolver.lookup(fq.as_str(), RecordType::A).await;
-        let aaaa = self.resolver.lookup(fq.as_str(), RecordType::AAAA).await;
+        let (a, aaaa) = tokio::join!(
+            self.bounded(self.resolver.lookup(fq.as_str(), RecordType::A)),
+            self.bounded(self.resolver.lookup(fq.as_str(), RecordType::AAAA)),
+        );
         let mut answer = AddressAnswer {
             cname_chain: vec![],
             addresses: vec![],
@@ -163,6 +213,9 @@ impl Dns {
         let mut failures = vec![];
         for result in [a, aaaa] {
             match result {
+                // hickory hands back a truncated answer it could not complete
+                // over TCP as an empty success; a real "no records" is an error.
+                Ok(lookup) if lookup.records().is_empty() => failures.push(DnsFailure::Truncated),
                 Ok(lookup) => {
                     for record in lookup.records() {
                         match record.data() {
@@ -178,8 +231,16 @@ impl Dns {
                         }
                     }
                 }
-                Err(e) => failures.push(DnsFailure::from_resolve(&e)),
+                Err(f) => failures.push(f),
             }
+        }
+        if answer.addresses.is_empty()
+            && failures
+                .iter()
+                .all(|f| matches!(f, DnsFailure::NoRecords | DnsFailure::Truncated))
+            && self.cname_loops(name).await
+        {
+            return Err(DnsFailure::CnameLoop);
         }
         if answer.addresses.is_empty() {
             // NXDOMAIN wins over "no records": it says the name itself is absent.
@@ -195,12 +256,40 @@ impl Dns {
         Ok(answer)
     }
 
+    /// Follow `name`'s CNAME records one by one (at most 16): does the chain
+    /// come back to a name it passed? Resolvers report a loop as "no records".
+    async fn cname_loops(&self, name: &str) -> bool {
+        let mut seen = vec![Self::fqdn(name).to_ascii_lowercase()];
+        for _ in 0..16 {
+            let Some(current) = seen.last().cloned() else {
+                return false;
+            };
+            let Ok(lookup) = self
+                .bounded(self.resolver.lookup(current.as_str(), RecordType::CNAME))
+                .await
+            else {
+                return false;
+            };
+            let next = lookup.records().iter().find_map(|r| match r.data() {
+                Some(RData::CNAME(c)) if r.name().to_string().eq_ignore_ascii_case(&current) => {
+                    Some(c.0.to_string().to_ascii_lowercase())
+                }
+                _ => None,
+            });
+            let Some(next) = next else { return false };
+            if seen.contains(&next) {
+                return true;
+            }
+            seen.push(next);
+        }
+        false
+    }
+
     pub async fn srv(&self, name: &str) -> Result<Vec<SrvTarget>, DnsFailure> {
-        let lookup = self
-            .resolver
-            .srv_lookup(Self::fqdn(name))
-            .await
-            .map_err(|e| DnsFailure::from_resolve(&e))?;
+        let lookup = self.bounded(self.resolver.srv_lookup(Self::fqdn(name))).await?;
+        if lookup.as_lookup().records().is_empty() {
+            return Err(DnsFailure::Truncated);
+        }
         Ok(lookup
             .iter()
             .map(|s| SrvTarget {
@@ -213,11 +302,10 @@ impl Dns {
     }
 
     pub async fn mx(&self, name: &str) -> Result<Vec<MxHost>, DnsFailure> {
-        let lookup = self
-            .resolver
-            .mx_lookup(Self::fqdn(name))
-            .await
-            .map_err(|e| DnsFailure::from_resolve(&e))?;
+        let lookup = self.bounded(self.resolver.mx_lookup(Self::fqdn(name))).await?;
+        if lookup.as_lookup().records().is_empty() {
+            return Err(DnsFailure::Truncated);
+        }
         let mut hosts: Vec<MxHost> = lookup
             .iter()
             .map(|m| MxHost {

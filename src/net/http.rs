@@ -126,8 +126,12 @@ pub struct Net {
 impl Net {
     pub fn new(config: &NetConfig, allowed: AllowedHosts) -> Result<Self, NetSetupError> {
         let tls = client_config(config.ca_pem.as_deref(), config.insecure)?;
-        let dns = Dns::new(&config.dns_servers, config.timeout)?;
         let started = Instant::now();
+        let dns = Dns::new(
+            &config.dns_servers,
+            config.timeout,
+            tokio::time::Instant::from_std(started + config.deadline),
+        )?;
         Ok(Net {
             dns,
             tls,
@@ -336,6 +340,30 @@ impl Net {
                 fail(failure, record, began)
             }
             Ok(Err(e)) => fail(classify(&e), record, began),
+            Ok(Ok(response))
+                if response
+                    .header("content-encoding")
+                    .is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity")) =>
+            {
+                // exprobe sends no Accept-Encoding: a compressed body was not
+                // asked for, and is never inflated (no decompression bombs).
+                let encoding: String = response
+                    .header("content-encoding")
+                    .unwrap_or_default()
+                    .chars()
+                    .take(40)
+                    .collect();
+                fail(
+                    NetFailure::Protocol {
+                        message: format!(
+                            "HTTP {} with a body compressed as Content-Encoding: {encoding}, which was not asked for (no Accept-Encoding was sent); the body was not decompressed",
+                            response.status
+                        ),
+                    },
+                    record,
+                    began,
+                )
+            }
             Ok(Ok(response)) => {
                 tracing::debug!(status = response.status, url = %request.url, "answered");
                 let ct = response.header("content-type").map(str::to_string);

@@ -60,7 +60,14 @@ impl DnsOutcome {
         let bad = |f: Option<&DnsFailure>| {
             matches!(
                 f,
-                Some(DnsFailure::Timeout | DnsFailure::ServFail | DnsFailure::Refused | DnsFailure::Other(_))
+                Some(
+                    DnsFailure::Timeout
+                        | DnsFailure::Deadline
+                        | DnsFailure::Truncated
+                        | DnsFailure::ServFail
+                        | DnsFailure::Refused
+                        | DnsFailure::Other(_)
+                )
             )
         };
         bad(self.domain_addresses.failure()) && bad(self.mx.failure()) && bad(self.autodiscover_host.failure())

@@ -227,7 +227,35 @@ pub fn check_claims(api: &str, claims: &TokenClaims, now: i64) -> Vec<ClaimProbl
     problems
 }
 
-fn describe_problem(p: &ClaimProblem) -> String {
+/// The start of an answer that is not a token response, for the finding:
+/// printable characters only, never past a field that could hold a token.
+fn body_excerpt(r: &crate::net::HttpResponse) -> String {
+    const MAX: usize = 160;
+    let text = String::from_utf8_lossy(&r.body);
+    if text.trim().is_empty() {
+        return "the body is empty".into();
+    }
+    let cut = ["access_token", "refresh_token", "id_token"]
+        .iter()
+        .filter_map(|f| text.find(f))
+        .min()
+        .unwrap_or(text.len());
+    let mut excerpt: String = text[..cut]
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX)
+        .collect();
+    if excerpt.len() < text.len() {
+        excerpt.push('…');
+    }
+    let mut s = format!("the body begins \"{excerpt}\"");
+    if let Some(ra) = r.header("retry-after") {
+        s.push_str(&format!(" (Retry-After: {})", ra.chars().take(40).collect::<String>()));
+    }
+    s
+}
+
+pub fn describe_problem(p: &ClaimProblem) -> String {
     match p {
         ClaimProblem::Expired { exp, now } => format!("expired {} s ago", now - exp),
         ClaimProblem::NotYetValid { nbf, now } => format!("not valid for another {} s (clock skew?)", nbf - now),
@@ -451,7 +479,9 @@ pub async fn acquire(
                         outcome.claims = inspected.claims;
                         token = Some(s.access_token);
                     }
-                    Err(e) => outcome.unexpected_answer = Some(e.to_string()),
+                    Err(e) => {
+                        outcome.unexpected_answer = Some(format!("{e}; {}", body_excerpt(&r)));
+                    }
                 },
             }
         }

@@ -171,7 +171,7 @@ pub enum TokenResponse {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OAuthParseError {
-    #[error("the token endpoint answered HTTP {status} with a body that is not JSON: {reason}")]
+    #[error("the token endpoint answered HTTP {status} with a body that is not a token response: {reason}")]
     NotJson { status: u16, reason: String },
     #[error("the token endpoint answered HTTP {0} with neither an access_token nor an error")]
     Empty(u16),

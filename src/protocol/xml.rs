@@ -11,6 +11,9 @@ use quick_xml::NsReader;
 
 pub const MAX_DEPTH: usize = 64;
 pub const MAX_ELEMENTS: usize = 50_000;
+/// Attributes on one element. quick-xml's duplicate check is quadratic, so
+/// the count is bounded before any attribute is looked at twice.
+pub const MAX_ATTRIBUTES: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum XmlError {
@@ -24,6 +27,8 @@ pub enum XmlError {
     TooDeep,
     #[error("more than {MAX_ELEMENTS} elements")]
     TooManyElements,
+    #[error("more than {MAX_ATTRIBUTES} attributes on one element")]
+    TooManyAttributes,
     #[error("document ends before its elements are closed")]
     Truncated,
 }
@@ -93,6 +98,9 @@ fn open_element(ns: ResolveResult<'_>, start: &quick_xml::events::BytesStart<'_>
         }
     };
     let mut attrs = vec![];
+    if start.attributes().with_checks(false).nth(MAX_ATTRIBUTES).is_some() {
+        return Err(XmlError::TooManyAttributes);
+    }
     for attr in start.attributes() {
         let attr = attr.map_err(|e| XmlError::Malformed(e.to_string()))?;
         let key = attr.key;

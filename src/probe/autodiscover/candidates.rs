@@ -44,6 +44,16 @@ impl Discovery<'_> {
             return None;
         }
         match autodiscover_v2::parse_response(&response.body) {
+            Ok(V2Answer::Url(ews_url)) if ews_url.len() > super::MAX_URL_LEN => {
+                log(AttemptResult::InvalidResponse {
+                    reason: format!(
+                        "the EWS URL is {} characters long (more than {})",
+                        ews_url.len(),
+                        super::MAX_URL_LEN
+                    ),
+                });
+                None
+            }
             Ok(V2Answer::Url(ews_url)) if ews_url.starts_with("https://") => {
                 log(AttemptResult::Settings {
                     ews_url: ews_url.clone(),

@@ -103,10 +103,22 @@ impl Discovery<'_> {
             );
             EndpointResult::Continue { host_failed: false }
         };
+        if location.len() > super::MAX_URL_LEN {
+            return Err(refused(format!(
+                "the redirect target is {} characters long (more than {})",
+                location.len(),
+                super::MAX_URL_LEN
+            )));
+        }
         let target = match from.join(location) {
             Ok(u) => u,
             Err(e) => return Err(refused(format!("the Location is not a URL: {e}"))),
         };
+        if !target.username().is_empty() || target.password().is_some() {
+            return Err(refused(
+                "redirect to a URL with userinfo (user name or password in the URL) refused".into(),
+            ));
+        }
         if target.scheme() != "https" {
             return Err(refused(format!(
                 "redirect to {}:// refused: only https is followed",
@@ -373,6 +385,13 @@ impl Discovery<'_> {
                 primary,
                 display_name,
             } => {
+                if ews_url.len() > super::MAX_URL_LEN {
+                    return invalid(format!(
+                        "the EWS URL is {} characters long (more than {}): not a usable endpoint",
+                        ews_url.len(),
+                        super::MAX_URL_LEN
+                    ));
+                }
                 log(AttemptResult::Settings {
                     ews_url: ews_url.clone(),
                 });

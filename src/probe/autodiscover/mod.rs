@@ -34,6 +34,9 @@ use crate::protocol::address;
 use crate::report::{Exchange, Step, StepStatus};
 
 pub const MAX_REDIRECTS: u32 = 10;
+/// Longest EWS or redirect URL taken from an answer (browsers and IIS
+/// agree on a few KB; hyper refuses URIs past 64 KB with a confusing error).
+pub const MAX_URL_LEN: usize = 2048;
 
 /// Candidate labels in precedence order.
 pub const CANDIDATE_ORDER: &[&str] = &[
