@@ -1,7 +1,6 @@
 //! What a run needs, validated. Built from the clap types in `cli.rs`; every
 //! probe reads only these types.
 
-use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -216,7 +215,60 @@ pub struct CheckConfig {
     pub endpoints: Endpoints,
     pub net: NetConfig,
     pub concurrency: usize,
+    /// Lines of the mailbox list refused before any check (too long to be an address).
+    pub refused_input: RefusedInput,
 }
+
+/// Mailbox-list lines refused while reading: counted, the first few kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RefusedInput {
+    pub count: usize,
+    pub examples: Vec<RefusedLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RefusedLine {
+    /// Where it came from: `line` (of the mailbox list) or `--mailbox` (the Nth one).
+    pub source: &'static str,
+    /// 1-based line number in the list, or position among the --mailbox arguments.
+    pub line: usize,
+    /// Length of the line (or the CSV field) in bytes.
+    pub length: usize,
+}
+
+impl RefusedInput {
+    const EXAMPLES: usize = 10;
+
+    fn push(&mut self, source: &'static str, line: usize, length: usize) {
+        self.count += 1;
+        if self.examples.len() < Self::EXAMPLES {
+            self.examples.push(RefusedLine { source, line, length });
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        let lines: Vec<String> = self
+            .examples
+            .iter()
+            .map(|r| match r.source {
+                "line" => format!("line {}: {} characters", r.line, r.length),
+                other => format!("{other} #{}: {} characters", r.line, r.length),
+            })
+            .collect();
+        format!(
+            "{} input line{} refused: longer than the {MAX_ADDRESS_LEN} characters an address can have ({}{})",
+            self.count,
+            if self.count == 1 { "" } else { "s" },
+            lines.join(", "),
+            if self.count > self.examples.len() { ", …" } else { "" }
+        )
+    }
+}
+
+/// RFC 5321's limit on a forward path: no address is longer.
+pub const MAX_ADDRESS_LEN: usize = 254;
+/// Largest mailbox list read (a million addresses is ~30 MiB).
+pub const MAX_LIST_BYTES: u64 = 256 << 20;
 
 impl CheckConfig {
     /// A discovery-only configuration for these mailboxes (used by tests and demo).
@@ -232,6 +284,7 @@ impl CheckConfig {
             endpoints: Endpoints::default(),
             net: NetConfig::default(),
             concurrency: 8,
+            refused_input: RefusedInput::default(),
         }
     }
 }
@@ -278,24 +331,30 @@ pub const DEFAULT_REFRESH_TOKEN_ENV: &str = "EXPROBE_REFRESH_TOKEN";
 
 pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(CheckConfig, OutputConfig), ConfigError> {
     let mut mailboxes: Vec<String> = args.mailboxes.iter().map(|m| m.trim().to_string()).collect();
+    let mut refused_input = RefusedInput::default();
+    for (i, m) in mailboxes.iter().enumerate() {
+        if m.len() > MAX_ADDRESS_LEN {
+            refused_input.push("--mailbox", i + 1, m.len());
+        }
+    }
+    mailboxes.retain(|m| m.len() <= MAX_ADDRESS_LEN);
     if let Some(path) = &args.mailboxes_file {
-        let text = if path == Path::new("-") {
-            let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .map_err(|source| ConfigError::Read {
-                    what: "mailboxes",
-                    path: "stdin".into(),
-                    source,
-                })?;
-            s
-        } else {
-            read_text(path, "mailboxes")?
-        };
-        mailboxes.extend(parse_mailbox_list(&text)?);
+        let deadline = std::time::Duration::try_from_secs_f64(args.net.deadline).unwrap_or(std::time::Duration::MAX);
+        let text = read_list(path, deadline)?;
+        let list = read_mailbox_list(&text)?;
+        mailboxes.extend(list.mailboxes);
+        refused_input.count += list.refused.count;
+        for r in list.refused.examples {
+            if refused_input.examples.len() < RefusedInput::EXAMPLES {
+                refused_input.examples.push(r);
+            }
+        }
     }
     let mut seen = std::collections::HashSet::new();
     mailboxes.retain(|m| !m.is_empty() && seen.insert(m.to_ascii_lowercase()));
+    if mailboxes.is_empty() && refused_input.count > 0 {
+        return Err(ConfigError::Invalid(refused_input.describe()));
+    }
     if mailboxes.is_empty() {
         return Err(ConfigError::NoMailbox);
     }
@@ -442,6 +501,7 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
             endpoints,
             net,
             concurrency: usize::from(args.concurrency),
+            refused_input,
         },
         output,
     ))
@@ -730,31 +790,103 @@ fn parse_trust_domain(s: &str) -> Result<String, ConfigError> {
     Ok(d)
 }
 
+/// The mailbox list's text, from a file or stdin (`-`), within the run's
+/// deadline and [`MAX_LIST_BYTES`]; invalid UTF-8 is replaced, not fatal.
+fn read_list(path: &Path, deadline: std::time::Duration) -> Result<String, ConfigError> {
+    use std::io::Read as _;
+    let shown = if path == Path::new("-") {
+        "stdin".to_string()
+    } else {
+        path.display().to_string()
+    };
+    let read_err = |source| ConfigError::Read {
+        what: "mailboxes",
+        path: shown.clone(),
+        source,
+    };
+    let source: Box<dyn std::io::Read + Send> = if path == Path::new("-") {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(std::fs::File::open(path).map_err(read_err)?)
+    };
+    // A pipe that never closes must not outlive --deadline: read on a thread.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut bytes = vec![];
+        let result = source.take(MAX_LIST_BYTES + 1).read_to_end(&mut bytes).map(|_| bytes);
+        let _ = tx.send(result);
+    });
+    match rx.recv_timeout(deadline) {
+        Ok(Ok(bytes)) if bytes.len() as u64 > MAX_LIST_BYTES => Err(ConfigError::Invalid(format!(
+            "the mailbox list {shown} is larger than {} MiB",
+            MAX_LIST_BYTES >> 20
+        ))),
+        Ok(Ok(bytes)) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+        Ok(Err(source)) => Err(read_err(source)),
+        Err(_) => Err(ConfigError::Invalid(format!(
+            "the mailbox list {shown} was still being read when the deadline ({} s) passed",
+            deadline.as_secs_f64()
+        ))),
+    }
+}
+
+/// A mailbox list as read: the candidate addresses (validated later by the
+/// `input` probe) and the lines refused outright for their length.
+#[derive(Debug, Clone, Default)]
+pub struct MailboxList {
+    pub mailboxes: Vec<String>,
+    pub refused: RefusedInput,
+}
+
 /// One address per line with `#` comments, or CSV with a `mailbox` column.
-pub fn parse_mailbox_list(text: &str) -> Result<Vec<String>, ConfigError> {
-    let lines: Vec<&str> = text
+/// Lines (or CSV fields) longer than an address can be are refused and counted.
+pub fn read_mailbox_list(text: &str) -> Result<MailboxList, ConfigError> {
+    let mut list = MailboxList::default();
+    let mut lines = text
         .lines()
-        .map(|l| l.trim().trim_start_matches('\u{feff}'))
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect();
-    let Some(first) = lines.first() else {
-        return Ok(Vec::new());
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim().trim_start_matches('\u{feff}')))
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'));
+    let Some((first_no, first)) = lines.next() else {
+        return Ok(list);
     };
     let unquote = |f: &str| f.trim().trim_matches('"').trim().to_string();
-    if first.contains(',') || first.contains(';') {
+    // A CSV header is short; a first line longer than any header is data.
+    if first.len() <= 4096 && (first.contains(',') || first.contains(';')) {
         let sep = if first.contains(',') { ',' } else { ';' };
         let header: Vec<String> = first.split(sep).map(|f| unquote(f).to_ascii_lowercase()).collect();
         let column = header
             .iter()
             .position(|h| h == "mailbox")
             .ok_or_else(|| ConfigError::Invalid("mailboxes CSV has no `mailbox` column in its header".into()))?;
-        return Ok(lines[1..]
-            .iter()
-            .filter_map(|l| l.split(sep).nth(column).map(unquote))
-            .filter(|m| !m.is_empty())
-            .collect());
+        for (no, l) in lines {
+            let Some(field) = l.split(sep).nth(column) else {
+                continue;
+            };
+            let m = unquote(field);
+            if m.len() > MAX_ADDRESS_LEN {
+                list.refused.push("line", no, m.len());
+                continue;
+            }
+            if !m.is_empty() {
+                list.mailboxes.push(m);
+            }
+        }
+        return Ok(list);
     }
-    Ok(lines.iter().map(|l| l.to_string()).collect())
+    for (no, l) in std::iter::once((first_no, first)).chain(lines) {
+        if l.len() > MAX_ADDRESS_LEN {
+            list.refused.push("line", no, l.len());
+        } else {
+            list.mailboxes.push(l.to_string());
+        }
+    }
+    Ok(list)
+}
+
+/// The accepted addresses of [`read_mailbox_list`].
+pub fn parse_mailbox_list(text: &str) -> Result<Vec<String>, ConfigError> {
+    read_mailbox_list(text).map(|l| l.mailboxes)
 }
 
 #[cfg(test)]
@@ -862,5 +994,34 @@ mod tests {
             Some(vec!["alice@contoso.com".to_string(), "bob@contoso.com".to_string()])
         );
         assert!(parse_mailbox_list("name,email\nA,a@b.c\n").is_err());
+    }
+}
+
+#[cfg(test)]
+mod list_tests {
+    use super::*;
+
+    #[test]
+    fn mailbox_lists_refuse_over_long_lines_and_fields() {
+        let long = "a".repeat(255);
+        let cases: &[(&str, usize, usize)] = &[
+            ("a@b.c\nb@b.c\n", 2, 0),
+            ("# c\n\na@b.c\n", 1, 0),
+            (&format!("{long}\na@b.c\n"), 1, 1),
+            (&format!("name,mailbox\nx,a@b.c\ny,{long}\n"), 1, 1),
+            (&format!("name;mailbox\nx;\"a@b.c\"\n"), 1, 0),
+            // A first line too long to be a CSV header is data, refused.
+            (&format!("{},{}\n", "x".repeat(5000), "y"), 0, 1),
+        ];
+        for (text, ok, refused) in cases {
+            let list = read_mailbox_list(text).expect("parses");
+            assert_eq!(list.mailboxes.len(), *ok, "{text:.40}");
+            assert_eq!(list.refused.count, *refused, "{text:.40}");
+        }
+        let many: String = (0..50).map(|_| format!("{long}\n")).collect();
+        let list = read_mailbox_list(&many).expect("parses");
+        assert_eq!(list.refused.count, 50);
+        assert_eq!(list.refused.examples.len(), RefusedInput::EXAMPLES);
+        assert!(list.refused.describe().ends_with(", …)"));
     }
 }

@@ -429,3 +429,75 @@ async fn ps256_client_assertion_with_x5t_s256_is_accepted() {
     assert_eq!(header.alg, jsonwebtoken::Algorithm::PS256);
     assert!(header.x5t_s256.is_some() && header.x5t.is_none());
 }
+
+/// Absurd input is refused while reading, counted and reported; the
+/// valid addresses beside it are still checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_long_lines_are_refused_and_counted() {
+    let running = start(scenario_from_text(&base(
+        "[[users]]\naddress = \"alice@contoso.com\"\n",
+    )))
+    .await;
+    let list = running.dir.path().join("list.txt");
+    let text = format!(
+        "{}\nalice@contoso.com\n{}@contoso.com\n",
+        "x".repeat(400_000),
+        "y".repeat(300)
+    );
+    std::fs::write(&list, text).expect("write list");
+    let mut args: Vec<String> = running
+        .check_args(&[])
+        .into_iter()
+        .filter(|a| !a.starts_with("--mailbox="))
+        .collect();
+    args.push(format!("--mailboxes={}", list.display()));
+    args.push("--format=json".into());
+    let began = Instant::now();
+    let out = running.run_cli(args).await;
+    assert!(began.elapsed() < Duration::from_secs(20));
+    let report: exprobe::report::Report = serde_json::from_slice(&out.stdout).expect("report");
+    assert_eq!(report.target.mailboxes, ["alice@contoso.com"]);
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.code == "input.invalid_address")
+        .expect("refused lines are a finding");
+    assert!(f.detail.starts_with("2 input lines refused"), "{}", f.detail);
+    assert!(f.detail.contains("line 1: 400000 characters"), "{}", f.detail);
+    assert!(f.detail.contains("line 3: 312 characters"), "{}", f.detail);
+    // The detail stays short whatever the input was.
+    assert!(f.detail.len() < 400, "{}", f.detail.len());
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// A mailbox list on a pipe that never closes ends with --deadline.
+#[test]
+fn reading_the_mailbox_list_honours_the_deadline() {
+    use std::process::{Command, Stdio};
+    let began = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_exprobe"))
+        .args(["check", "--mailboxes=-", "--deadline=1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Keep stdin open (never written, never closed) until the child exits.
+    let stdin = child.stdin.take();
+    let out = child.wait_with_output().expect("wait");
+    drop(stdin);
+    assert!(began.elapsed() < Duration::from_secs(5), "{:?}", began.elapsed());
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("deadline"));
+}
+
+/// Only over-long input: an input error at once (exit 3), never a check.
+#[test]
+fn only_over_long_input_is_an_input_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let list = dir.path().join("list.txt");
+    std::fs::write(&list, "z".repeat(400_000)).expect("write");
+    let out = common::run_exprobe(&["check".into(), format!("--mailboxes={}", list.display())], None);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 input line refused"));
+}

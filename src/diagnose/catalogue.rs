@@ -256,6 +256,18 @@ pub const CATALOGUE: &[Entry] = &[
         references: &[],
     },
     Entry {
+        code: "run.deadline_reached",
+        severity: Severity::Critical,
+        title: "The deadline ended the run before every mailbox was checked",
+        explanation: "--deadline bounds the whole run. It passed while mailboxes were still waiting to be checked; their results are unknown, not healthy. The finding says how many.",
+        causes: &["More mailboxes than the deadline allows at this --concurrency", "Slow or unresponsive servers using up the time"],
+        remediation: &[
+            "Raise --deadline, or check fewer mailboxes per run.",
+            "If servers were slow, look at the timings of the steps that did run.",
+        ],
+        references: &[],
+    },
+    Entry {
         code: "network.unreachable",
         severity: Severity::Critical,
         title: "A host could not be reached",

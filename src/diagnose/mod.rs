@@ -58,16 +58,30 @@ pub fn build_report(config: &CheckConfig, outcome: RunOutcome) -> Report {
         (sev, r.stage)
     });
     let findings: Vec<Finding> = raised.iter().map(finding_of).collect();
+    // Which findings affect each mailbox, in one pass (bulk runs stay linear).
+    let mut affecting: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
+    for (i, r) in raised.iter().enumerate() {
+        for a in &r.affects {
+            let list = affecting.entry(a.as_str()).or_default();
+            if list.last() != Some(&i) {
+                list.push(i);
+            }
+        }
+    }
+    let autodiscover_index: std::collections::HashMap<&str, usize> = outcome
+        .autodiscover
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.mailbox.as_str(), i))
+        .collect();
     let mailboxes = config
         .mailboxes
         .iter()
         .map(|m| {
-            let mine: Vec<&Finding> = raised
-                .iter()
-                .zip(findings.iter())
-                .filter(|(r, _)| r.affects.iter().any(|a| a == m))
-                .map(|(_, f)| f)
-                .collect();
+            let mine: Vec<&Finding> = affecting
+                .get(m.as_str())
+                .map(|ids| ids.iter().map(|&i| &findings[i]).collect())
+                .unwrap_or_default();
             let mut codes: Vec<String> = vec![];
             for f in &mine {
                 if !codes.contains(&f.code) {
@@ -75,7 +89,7 @@ pub fn build_report(config: &CheckConfig, outcome: RunOutcome) -> Report {
                 }
             }
             let mut facts = BTreeMap::new();
-            if let Some(a) = outcome.autodiscover.iter().find(|a| &a.mailbox == m) {
+            if let Some(a) = autodiscover_index.get(m.as_str()).map(|&i| &outcome.autodiscover[i]) {
                 if let Some(u) = &a.ews_url {
                     facts.insert("ews_url".to_string(), u.clone());
                 }

@@ -82,6 +82,41 @@ pub fn evaluate(config: &CheckConfig, outcome: &RunOutcome) -> Vec<Raised> {
             severity: None,
         });
     }
+    let unchecked: Vec<String> = outcome
+        .steps
+        .iter()
+        .filter(|s| s.skipped_because.as_deref() == Some(crate::probe::plan::DEADLINE))
+        .filter_map(|s| s.mailbox.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !unchecked.is_empty() {
+        raised.push(Raised {
+            code: "run.deadline_reached",
+            mailbox: None,
+            detail: format!(
+                "{} of {} mailboxes were not fully checked before the deadline ({} s)",
+                unchecked.len(),
+                config.mailboxes.len(),
+                config.net.deadline.as_secs_f64()
+            ),
+            affects: unchecked,
+            evidence_steps: vec![],
+            stage: 2,
+            severity: None,
+        });
+    }
+    if outcome.input.refused.count > 0 {
+        raised.push(Raised {
+            code: "input.invalid_address",
+            mailbox: None,
+            affects: vec![],
+            detail: outcome.input.refused.describe(),
+            evidence_steps: vec!["input".into()],
+            stage: 0,
+            severity: None,
+        });
+    }
     if let Some(invalid) = &outcome.input.service_account_invalid {
         raised.push(Raised {
             code: "input.invalid_address",

@@ -366,6 +366,7 @@ impl Lab {
                 deadline: Duration::from_secs(120),
             },
             concurrency: 8,
+            refused_input: Default::default(),
         }
     }
 

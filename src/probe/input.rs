@@ -21,18 +21,27 @@ pub struct InputOutcome {
     pub service_account_invalid: Option<InvalidAddress>,
     /// Mailbox domains then the service account's, deduplicated.
     pub domains: Vec<String>,
+    /// Lines of the mailbox list refused while reading (too long).
+    pub refused: crate::config::RefusedInput,
+    /// Position of each valid mailbox in `mailboxes` (lookups stay O(1) in bulk runs).
+    #[serde(skip)]
+    pub index: std::collections::HashMap<String, usize>,
 }
 
 impl InputOutcome {
     pub fn domain_of(&self, mailbox: &str) -> Option<&str> {
-        self.mailboxes
-            .iter()
-            .find(|(m, _)| m == mailbox)
+        self.index
+            .get(mailbox)
+            .and_then(|&i| self.mailboxes.get(i))
             .map(|(_, a)| a.domain.as_str())
     }
 }
 
-pub fn run(mailboxes: &[String], service_account: Option<&str>) -> (InputOutcome, Step) {
+pub fn run(
+    mailboxes: &[String],
+    service_account: Option<&str>,
+    refused: &crate::config::RefusedInput,
+) -> (InputOutcome, Step) {
     let step = StepBuilder::new("input", None, None, "Addresses are valid");
     let mut outcome = InputOutcome {
         mailboxes: vec![],
@@ -40,13 +49,17 @@ pub fn run(mailboxes: &[String], service_account: Option<&str>) -> (InputOutcome
         service_account: None,
         service_account_invalid: None,
         domains: vec![],
+        refused: refused.clone(),
+        index: std::collections::HashMap::new(),
     };
+    let mut domains = std::collections::HashSet::new();
     for m in mailboxes {
         match address::parse(m) {
             Ok(a) => {
-                if !outcome.domains.contains(&a.domain) {
+                if domains.insert(a.domain.clone()) {
                     outcome.domains.push(a.domain.clone());
                 }
+                outcome.index.insert(m.clone(), outcome.mailboxes.len());
                 outcome.mailboxes.push((m.clone(), a));
             }
             Err(reason) => outcome.invalid.push(InvalidAddress {
@@ -71,7 +84,7 @@ pub fn run(mailboxes: &[String], service_account: Option<&str>) -> (InputOutcome
             }
         }
     }
-    let bad = outcome.invalid.len() + usize::from(outcome.service_account_invalid.is_some());
+    let bad = outcome.invalid.len() + usize::from(outcome.service_account_invalid.is_some()) + refused.count;
     let status = if bad == 0 { StepStatus::Pass } else { StepStatus::Fail };
     let mut detail = format!(
         "{} mailbox{} valid, {} domain{}",
@@ -80,8 +93,20 @@ pub fn run(mailboxes: &[String], service_account: Option<&str>) -> (InputOutcome
         outcome.domains.len(),
         if outcome.domains.len() == 1 { "" } else { "s" },
     );
-    for i in outcome.invalid.iter().chain(outcome.service_account_invalid.iter()) {
+    // Long lists of bad input: the first few, then a count (the report stays readable).
+    let invalid: Vec<&InvalidAddress> = outcome
+        .invalid
+        .iter()
+        .chain(outcome.service_account_invalid.iter())
+        .collect();
+    for i in invalid.iter().take(10) {
         detail.push_str(&format!("; {:?} is not an address: {}", i.input, i.reason));
+    }
+    if invalid.len() > 10 {
+        detail.push_str(&format!("; and {} more invalid addresses", invalid.len() - 10));
+    }
+    if refused.count > 0 {
+        detail.push_str(&format!("; {}", refused.describe()));
     }
     let step = step.finish(status, detail, &outcome, vec![]);
     (outcome, step)

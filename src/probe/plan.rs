@@ -61,6 +61,10 @@ impl RunOutcome {
     }
 }
 
+/// `skipped_because` of a mailbox step the run's deadline left unchecked.
+pub const DEADLINE: &str = "deadline";
+const DEADLINE_DETAIL: &str = "the run's deadline was reached before this mailbox was checked";
+
 pub fn allowed_hosts(config: &CheckConfig, input: &InputOutcome) -> AllowedHosts {
     let mut allowed = AllowedHosts::default();
     for d in input.domains.iter().chain(&config.endpoints.trust_domains) {
@@ -115,7 +119,11 @@ fn ews_blocked(credentials: Option<&Credentials>, reach: Option<&ReachOutcome>) 
 pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
     let began = Instant::now();
     let started_at = time::OffsetDateTime::now_utc();
-    let (input, input_step) = input::run(&config.mailboxes, config.service_account.as_deref());
+    let (input, input_step) = input::run(
+        &config.mailboxes,
+        config.service_account.as_deref(),
+        &config.refused_input,
+    );
     let net = Net::new(&config.net, allowed_hosts(config, &input))?;
     let mut global_steps = vec![input_step];
     let mut mailbox_steps: BTreeMap<String, Vec<Step>> = BTreeMap::new();
@@ -184,6 +192,9 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
                 let Some(domain) = input.domain_of(mailbox) else {
                     return (mailbox.clone(), None, step.skip("input", "not a valid address"));
                 };
+                if net.remaining().is_zero() {
+                    return (mailbox.clone(), None, step.skip(DEADLINE, DEADLINE_DETAIL));
+                }
                 let dns_outcome = dns.iter().find(|d| d.domain == domain);
                 if let Some(d) = dns_outcome.filter(|d| d.domain_not_found() || d.servers_failed()) {
                     let why = if d.domain_not_found() {
@@ -433,6 +444,9 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
                         step.skip(&format!("autodiscover:{mailbox}"), "the EWS URL is not a URL"),
                     );
                 };
+                if net.remaining().is_zero() {
+                    return (mailbox.clone(), None, step.skip(DEADLINE, DEADLINE_DETAIL));
+                }
                 let (o, s) = ews::impersonate(net, &u, credentials, mailbox).await;
                 (mailbox.clone(), Some(o), s)
             }
@@ -467,6 +481,9 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
                     if let Some(why) = tenant_blocked(mailbox) {
                         return (mailbox.clone(), None, step.skip("token:graph", why));
                     }
+                    if net.remaining().is_zero() {
+                        return (mailbox.clone(), None, step.skip(DEADLINE, DEADLINE_DETAIL));
+                    }
                     let (o, s) = graph_probe::mailbox(net, &config.endpoints.graph_url, token, mailbox).await;
                     (mailbox.clone(), Some(o), s)
                 }
@@ -480,15 +497,28 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
         graph.extend(o);
     }
 
-    // identity per valid mailbox.
+    // identity per valid mailbox (indexes: bulk runs stay linear).
+    let by_mailbox = |m: &str| m.to_string();
+    let ad_index: std::collections::HashMap<String, usize> = autodiscover
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (by_mailbox(&a.mailbox), i))
+        .collect();
+    let imp_index: std::collections::HashMap<String, usize> = impersonation
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (by_mailbox(&a.mailbox), i))
+        .collect();
+    let graph_index: std::collections::HashMap<String, usize> = graph
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (by_mailbox(&a.mailbox), i))
+        .collect();
     let mut identities = vec![];
     for (mailbox, _) in &input.mailboxes {
-        let ad = autodiscover.iter().find(|a| &a.mailbox == mailbox);
-        let imp = impersonation.iter().find(|i| &i.mailbox == mailbox);
-        let graph_user = graph
-            .iter()
-            .find(|g| &g.mailbox == mailbox)
-            .and_then(|g| g.user.as_ref());
+        let ad = ad_index.get(mailbox).map(|&i| &autodiscover[i]);
+        let imp = imp_index.get(mailbox).map(|&i| &impersonation[i]);
+        let graph_user = graph_index.get(mailbox).and_then(|&i| graph[i].user.as_ref());
         let domain = input.domain_of(mailbox).unwrap_or("");
         let mailbox_tenant = realm
             .iter()
