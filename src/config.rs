@@ -239,6 +239,10 @@ pub struct RefusedLine {
 impl RefusedInput {
     const EXAMPLES: usize = 10;
 
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
     fn push(&mut self, source: &'static str, line: usize, length: usize) {
         self.count += 1;
         if self.examples.len() < Self::EXAMPLES {
@@ -1009,7 +1013,7 @@ mod list_tests {
             ("# c\n\na@b.c\n", 1, 0),
             (&format!("{long}\na@b.c\n"), 1, 1),
             (&format!("name,mailbox\nx,a@b.c\ny,{long}\n"), 1, 1),
-            (&format!("name;mailbox\nx;\"a@b.c\"\n"), 1, 0),
+            ("name;mailbox\nx;\"a@b.c\"\n", 1, 0),
             // A first line too long to be a CSV header is data, refused.
             (&format!("{},{}\n", "x".repeat(5000), "y"), 0, 1),
         ];

@@ -22,6 +22,7 @@ pub struct InputOutcome {
     /// Mailbox domains then the service account's, deduplicated.
     pub domains: Vec<String>,
     /// Lines of the mailbox list refused while reading (too long).
+    #[serde(skip_serializing_if = "crate::config::RefusedInput::is_empty")]
     pub refused: crate::config::RefusedInput,
     /// Position of each valid mailbox in `mailboxes` (lookups stay O(1) in bulk runs).
     #[serde(skip)]
