@@ -862,7 +862,7 @@ async fn hostile_servers_yield_named_findings_within_the_deadline() {
                 (c, out)
             }
         })
-        .buffer_unordered(6)
+        .buffer_unordered(3)
         .collect()
         .await;
     let mut failures = vec![];

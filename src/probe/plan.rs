@@ -61,6 +61,25 @@ impl RunOutcome {
     }
 }
 
+/// Run `f` for each item, at most `n` at a time, in completion order (a slow
+/// mailbox holds up no other); the results come back in input order.
+async fn each_unordered<T, R, F, Fut>(items: impl Iterator<Item = T>, n: usize, mut f: F) -> Vec<R>
+where
+    F: FnMut(T) -> Fut,
+    Fut: std::future::Future<Output = R>,
+{
+    let mut out: Vec<(usize, R)> = stream::iter(items.enumerate())
+        .map(|(i, t)| {
+            let fut = f(t);
+            async move { (i, fut.await) }
+        })
+        .buffer_unordered(n)
+        .collect()
+        .await;
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, r)| r).collect()
+}
+
 /// `skipped_because` of a mailbox step the run's deadline left unchecked.
 pub const DEADLINE: &str = "deadline";
 const DEADLINE_DETAIL: &str = "the run's deadline was reached before this mailbox was checked";
@@ -176,11 +195,12 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
         v2_host: config.endpoints.autodiscover_v2_host.clone(),
         user_url: config.endpoints.autodiscover_url.clone(),
         trust_domains: config.endpoints.trust_domains.clone(),
+        memo: Default::default(),
         credentials_in_play: config.credentials.is_some() || config.app.is_some() || config.delegated.is_some(),
         grace: AutodiscoverSettings::grace_for(config.net.timeout),
     };
-    let per_mailbox: Vec<(String, Option<AutodiscoverOutcome>, Step)> = stream::iter(config.mailboxes.iter())
-        .map(|mailbox| {
+    let per_mailbox: Vec<(String, Option<AutodiscoverOutcome>, Step)> =
+        each_unordered(config.mailboxes.iter(), config.concurrency.max(1), |mailbox| {
             let (net, settings, dns, input) = (&net, &settings, &dns, &input);
             async move {
                 let step = StepBuilder::new(
@@ -208,8 +228,6 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
                 (mailbox.clone(), Some(o), s)
             }
         })
-        .buffered(config.concurrency.max(1))
-        .collect()
         .await;
     let mut autodiscover = vec![];
     let mut ews_urls = BTreeMap::new();
@@ -384,8 +402,8 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
     // App-only tokens skip ews.auth: a usable token stands for it.
     let auth_ok =
         ews_auth.as_ref().is_some_and(AuthOutcome::credentials_accepted) || (ews_app_only && ews_token.is_some());
-    let impersonations: Vec<(String, Option<ImpersonationOutcome>, Step)> = stream::iter(config.mailboxes.iter())
-        .map(|mailbox| {
+    let impersonations: Vec<(String, Option<ImpersonationOutcome>, Step)> =
+        each_unordered(config.mailboxes.iter(), config.concurrency.max(1), |mailbox| {
             let (net, ews_urls, ews_reach, input) = (&net, &ews_urls, &ews_reach, &input);
             let auth_ran = ews_auth.is_some();
             let (ews_credentials, tenant_blocked) = (&ews_credentials, &tenant_blocked);
@@ -451,8 +469,6 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
                 (mailbox.clone(), Some(o), s)
             }
         })
-        .buffered(config.concurrency.max(1))
-        .collect()
         .await;
     let mut impersonation = vec![];
     for (m, o, s) in impersonations {
@@ -461,36 +477,36 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
     }
 
     // graph.mailbox per mailbox.
-    let graph_results: Vec<(String, Option<GraphOutcome>, Step)> =
-        stream::iter(config.mailboxes.iter().filter(|_| config.api.graph()))
-            .map(|mailbox| {
-                let (net, input, graph_token, tenant_blocked) = (&net, &input, &graph_token, &tenant_blocked);
-                async move {
-                    let step = StepBuilder::new(
-                        "graph.mailbox",
-                        Some(mailbox),
-                        Some(mailbox),
-                        format!("Read {mailbox} through Microsoft Graph"),
-                    );
-                    if input.domain_of(mailbox).is_none() {
-                        return (mailbox.clone(), None, step.skip("input", "not a valid address"));
-                    }
-                    let Some(token) = graph_token else {
-                        return (mailbox.clone(), None, step.skip("token:graph", "no usable Graph token"));
-                    };
-                    if let Some(why) = tenant_blocked(mailbox) {
-                        return (mailbox.clone(), None, step.skip("token:graph", why));
-                    }
-                    if net.remaining().is_zero() {
-                        return (mailbox.clone(), None, step.skip(DEADLINE, DEADLINE_DETAIL));
-                    }
-                    let (o, s) = graph_probe::mailbox(net, &config.endpoints.graph_url, token, mailbox).await;
-                    (mailbox.clone(), Some(o), s)
+    let graph_results: Vec<(String, Option<GraphOutcome>, Step)> = each_unordered(
+        config.mailboxes.iter().filter(|_| config.api.graph()),
+        config.concurrency.max(1),
+        |mailbox| {
+            let (net, input, graph_token, tenant_blocked) = (&net, &input, &graph_token, &tenant_blocked);
+            async move {
+                let step = StepBuilder::new(
+                    "graph.mailbox",
+                    Some(mailbox),
+                    Some(mailbox),
+                    format!("Read {mailbox} through Microsoft Graph"),
+                );
+                if input.domain_of(mailbox).is_none() {
+                    return (mailbox.clone(), None, step.skip("input", "not a valid address"));
                 }
-            })
-            .buffered(config.concurrency.max(1))
-            .collect()
-            .await;
+                let Some(token) = graph_token else {
+                    return (mailbox.clone(), None, step.skip("token:graph", "no usable Graph token"));
+                };
+                if let Some(why) = tenant_blocked(mailbox) {
+                    return (mailbox.clone(), None, step.skip("token:graph", why));
+                }
+                if net.remaining().is_zero() {
+                    return (mailbox.clone(), None, step.skip(DEADLINE, DEADLINE_DETAIL));
+                }
+                let (o, s) = graph_probe::mailbox(net, &config.endpoints.graph_url, token, mailbox).await;
+                (mailbox.clone(), Some(o), s)
+            }
+        },
+    )
+    .await;
     let mut graph = vec![];
     for (m, o, s) in graph_results {
         push(&m, s);

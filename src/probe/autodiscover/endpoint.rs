@@ -169,6 +169,24 @@ impl Discovery<'_> {
         } else {
             request
         };
+        if self.preemptive.load(std::sync::atomic::Ordering::Relaxed) {
+            if let Some(credentials) = self.credentials.clone() {
+                let mut authed = request;
+                authed.credentials = Some(credentials);
+                let response = self.send(candidate, address, method, authed).await?;
+                if response.status == 401 {
+                    self.log_attempt(
+                        candidate,
+                        address,
+                        method,
+                        url.as_str(),
+                        AttemptResult::CredentialsRejected,
+                    );
+                    return Err(EndpointResult::Continue { host_failed: false });
+                }
+                return Ok((response, true));
+            }
+        }
         let response = self.send(candidate, address, method, request.clone()).await?;
         if response.status != 401 {
             return Ok((response, false));

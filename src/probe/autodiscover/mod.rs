@@ -68,6 +68,31 @@ pub enum Decision {
     Fail(AutodiscoverFailure),
 }
 
+/// An endpoint that answered a domain's first mailbox directly (no hop,
+/// trusted): later mailboxes of the domain ask it first, with credentials on
+/// the first request when it wanted them.
+#[derive(Debug, Clone)]
+pub struct Remembered {
+    pub url: Url,
+    pub candidate: String,
+    pub wants_credentials: bool,
+}
+
+/// What each domain's first discovery taught (shared by a run's mailboxes).
+/// The first mailbox of a domain discovers alone; the others wait for it, so
+/// a silent candidate costs one grace period per domain, not per mailbox.
+#[derive(Debug, Default)]
+pub struct DomainMemo {
+    domains: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<Option<Option<Remembered>>>>>>,
+}
+
+impl DomainMemo {
+    fn gate(&self, domain: &str) -> Arc<tokio::sync::Mutex<Option<Option<Remembered>>>> {
+        let mut map = self.domains.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(domain.to_ascii_lowercase()).or_default().clone()
+    }
+}
+
 /// Settings of the probe that do not change per mailbox.
 #[derive(Debug, Clone)]
 pub struct AutodiscoverSettings {
@@ -82,6 +107,8 @@ pub struct AutodiscoverSettings {
     pub credentials_in_play: bool,
     /// How long a silent higher-precedence candidate is awaited once a lower one answered.
     pub grace: Duration,
+    /// Per-domain endpoints learned during this run.
+    pub memo: Arc<DomainMemo>,
 }
 
 impl AutodiscoverSettings {
@@ -95,6 +122,8 @@ impl AutodiscoverSettings {
 pub struct Discovery<'a> {
     net: &'a Net,
     credentials: Option<Credentials>,
+    /// Send Basic credentials on the first request (a remembered endpoint that wants them).
+    preemptive: std::sync::atomic::AtomicBool,
     settings: &'a AutodiscoverSettings,
     attempts: Arc<Mutex<Vec<Attempt>>>,
     evidence: Arc<Mutex<Vec<Exchange>>>,
@@ -170,6 +199,7 @@ impl<'a> Discovery<'a> {
         Discovery {
             net,
             credentials: settings.credentials.clone(),
+            preemptive: std::sync::atomic::AtomicBool::new(false),
             settings,
             attempts: Arc::default(),
             evidence: Arc::default(),
@@ -378,6 +408,75 @@ impl<'a> Discovery<'a> {
         })
     }
 
+    /// The first level, through the domain's memo: the remembered endpoint
+    /// when there is one (falling back to every candidate if it does not
+    /// decide), else the full race — alone, if this mailbox is the domain's first.
+    async fn first_level(
+        &self,
+        address: &str,
+        domain: &str,
+        dns: Option<&DnsOutcome>,
+        outcome: &mut AutodiscoverOutcome,
+    ) -> Option<LevelOutcome> {
+        let gate = self.settings.memo.gate(domain);
+        let mut learned = gate.lock().await;
+        if let Some(remembered) = learned.clone() {
+            drop(learned);
+            if let Some(r) = remembered {
+                if let Some(level) = self.ask_remembered(address, &r).await {
+                    outcome.reused = Some(r.url.to_string());
+                    return Some(level);
+                }
+            }
+            return self.level(address, domain, dns, true, 0, false).await;
+        }
+        // The domain's first mailbox: discover while the others wait.
+        let level = self.level(address, domain, dns, true, 0, false).await;
+        let remember = level.as_ref().and_then(|l| match &l.decision {
+            Decision::Found(f) if !l.tainted && l.trail.hops.is_empty() && l.trail.crossings.is_empty() => {
+                let url = Url::parse(&f.url).ok()?;
+                self.net
+                    .is_base_allowed(url.host_str().unwrap_or(""))
+                    .then(|| Remembered {
+                        url,
+                        candidate: f.candidate.clone(),
+                        wants_credentials: f.authenticated,
+                    })
+            }
+            _ => None,
+        });
+        *learned = Some(remember);
+        level
+    }
+
+    /// Ask a remembered endpoint; `None` when it did not decide (fall back).
+    async fn ask_remembered(&self, address: &str, r: &Remembered) -> Option<LevelOutcome> {
+        let preemptive = r.wants_credentials
+            && matches!(self.credentials, Some(Credentials::Basic { .. }))
+            && self.net.credential_policy(&r.url).is_none()
+            && self.net.is_base_allowed(r.url.host_str().unwrap_or(""));
+        self.preemptive.store(preemptive, std::sync::atomic::Ordering::Relaxed);
+        let mut trail = UrlTrail::default();
+        let result = self.query(&r.candidate, address, r.url.clone(), &mut trail).await;
+        self.preemptive.store(false, std::sync::atomic::Ordering::Relaxed);
+        match result {
+            EndpointResult::Decided(d) => {
+                let probe = GroupOutcome {
+                    decision: Some(*d),
+                    trail,
+                };
+                let tainted = probe.tainted(false);
+                Some(LevelOutcome {
+                    decision: probe.decision?,
+                    trail: probe.trail,
+                    tainted,
+                    set_aside: vec![],
+                })
+            }
+            EndpointResult::Continue { .. } => None,
+        }
+    }
+
     /// The whole discovery for one mailbox.
     pub async fn run(&self, mailbox: &str, domain: &str, dns: Option<&DnsOutcome>) -> AutodiscoverOutcome {
         let mut outcome = AutodiscoverOutcome {
@@ -393,6 +492,7 @@ impl<'a> Discovery<'a> {
             crossings: vec![],
             untrusted_alternatives: vec![],
             untrusted_used: None,
+            reused: None,
             attempts: vec![],
             failure: None,
         };
@@ -409,9 +509,13 @@ impl<'a> Discovery<'a> {
             } else {
                 None
             };
-            let decided = self
-                .level(&address, &current_domain, dns_here, first, hops, tainted)
-                .await;
+            let decided = if first {
+                self.first_level(&address, &current_domain, dns_here, &mut outcome)
+                    .await
+            } else {
+                self.level(&address, &current_domain, dns_here, first, hops, tainted)
+                    .await
+            };
             first = false;
             let Some(level) = decided else {
                 break Some(self.rank_failure(&address));
@@ -582,6 +686,9 @@ pub async fn run(
             }
             if let Some(p) = &outcome.primary_smtp_address {
                 d.push_str(&format!("; primary SMTP address {p}"));
+            }
+            if outcome.reused.is_some() {
+                d.push_str("; asked first where an earlier mailbox of this domain was answered");
             }
             if let Some(hop) = outcome.redirects.iter().find(|h| h.cross_domain) {
                 d.push_str(&format!("; redirected to another domain ({} → {})", hop.from, hop.to));

@@ -247,6 +247,9 @@ pub struct AutodiscoverOutcome {
     /// untrusted hop (a credentialed run would not).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub untrusted_used: Option<Crossing>,
+    /// The endpoint remembered from the domain's first mailbox that answered this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reused: Option<String>,
     pub attempts: Vec<Attempt>,
     pub failure: Option<AutodiscoverFailure>,
 }

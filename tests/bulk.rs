@@ -1,0 +1,99 @@
+//! Bulk runs: what a domain's first mailbox learns about autodiscover serves
+//! the others (fewer round trips, one grace period per domain).
+
+mod common;
+
+use common::{scenario_from_text, start};
+
+fn scenario(mailboxes: usize) -> String {
+    let mut users = String::new();
+    for i in 0..mailboxes {
+        users.push_str(&format!("[[users]]\naddress = \"user{i}@contoso.com\"\n"));
+    }
+    format!(
+        r#"
+name = "bulk"
+description = "a hanging domain root, autodiscover behind Basic on the autodiscover host"
+expect = []
+[check]
+mailboxes = ["user0@contoso.com"]
+service_account = "svc-sync@contoso.com"
+timeout = 5.0
+[exchange]
+ews_url = "https://mail.contoso.com/EWS/Exchange.asmx"
+autodiscover_auth = "basic"
+[dns]
+mx = [{{ name = "contoso.com", exchange = "mail.contoso.com" }}]
+[[hosts]]
+name = "contoso.com"
+behavior = "hang"
+[[hosts]]
+name = "autodiscover.contoso.com"
+autodiscover = ["pox"]
+[[hosts]]
+name = "mail.contoso.com"
+ews = true
+{users}
+[[service_accounts]]
+address = "svc-sync@contoso.com"
+password = "Bulk-Pa55"
+application_impersonation = true
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn later_mailboxes_go_straight_to_the_remembered_endpoint() {
+    const N: usize = 30;
+    let running = start(scenario_from_text(&scenario(N))).await;
+    let list = running.dir.path().join("list.txt");
+    let text: String = (0..N).map(|i| format!("user{i}@contoso.com\n")).collect();
+    std::fs::write(&list, text).expect("list");
+    let mut args: Vec<String> = running
+        .check_args(&[])
+        .into_iter()
+        .filter(|a| !a.starts_with("--mailbox="))
+        .collect();
+    args.push(format!("--mailboxes={}", list.display()));
+    args.push("--format=json".into());
+    args.push("--concurrency=8".into());
+    let out = running.run_cli(args).await;
+    let report: exprobe::report::Report = serde_json::from_slice(&out.stdout).expect("report");
+    assert_eq!(out.status.code(), Some(0), "{:?}", exprobe::app::codes(&report));
+    assert_eq!(report.mailboxes.len(), N);
+
+    // The hanging root cost one grace period: only the first mailbox abandoned it.
+    let abandoned = report
+        .steps
+        .iter()
+        .filter(|s| s.probe == "autodiscover")
+        .filter(|s| s.observations.to_string().contains("\"abandoned\""))
+        .count();
+    assert_eq!(abandoned, 1, "one grace period for the domain, not one per mailbox");
+    let reused = report
+        .steps
+        .iter()
+        .filter(|s| s.probe == "autodiscover" && s.observations.get("reused").is_some())
+        .count();
+    assert_eq!(reused, N - 1);
+
+    // Autodiscover round trips: the first mailbox learns (401, then Basic);
+    // every other mailbox asks once, with credentials on the first request.
+    let requests = running.lab.requests();
+    let posts: Vec<_> = requests
+        .iter()
+        .filter(|r| r.host == "autodiscover.contoso.com" && r.method == "POST")
+        .collect();
+    let anonymous = posts.iter().filter(|r| r.header("authorization").is_none()).count();
+    let with_credentials = posts.iter().filter(|r| r.header("authorization").is_some()).count();
+    assert!(
+        anonymous <= 2,
+        "only the first mailbox asks without credentials: {anonymous}"
+    );
+    assert_eq!(with_credentials, N, "one authenticated POST per mailbox");
+    let impersonations = requests
+        .iter()
+        .filter(|r| r.host == "mail.contoso.com" && r.body.contains("ExchangeImpersonation"))
+        .count();
+    assert_eq!(impersonations, N);
+}
