@@ -83,11 +83,15 @@ pub struct Remembered {
 /// a silent candidate costs one grace period per domain, not per mailbox.
 #[derive(Debug, Default)]
 pub struct DomainMemo {
-    domains: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<Option<Option<Remembered>>>>>>,
+    domains: Mutex<std::collections::HashMap<String, DomainGate>>,
 }
 
+/// `None` until the domain's first discovery ends; then what it taught
+/// (`Some(None)`: nothing reusable).
+type DomainGate = Arc<tokio::sync::Mutex<Option<Option<Remembered>>>>;
+
 impl DomainMemo {
-    fn gate(&self, domain: &str) -> Arc<tokio::sync::Mutex<Option<Option<Remembered>>>> {
+    fn gate(&self, domain: &str) -> DomainGate {
         let mut map = self.domains.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(domain.to_ascii_lowercase()).or_default().clone()
     }
