@@ -106,6 +106,7 @@ pub fn build_report(config: &CheckConfig, outcome: RunOutcome) -> Report {
         })
         .collect();
     let all: Vec<&Finding> = findings.iter().collect();
+    let throttling = outcome.throttling.clone();
     Report {
         schema_version: SCHEMA_VERSION,
         tool: ToolInfo {
@@ -129,5 +130,6 @@ pub fn build_report(config: &CheckConfig, outcome: RunOutcome) -> Report {
         steps: outcome.steps,
         findings,
         mailboxes,
+        throttling,
     }
 }

@@ -5,6 +5,7 @@ pub mod classify;
 pub mod dns;
 pub mod evidence;
 pub mod http;
+pub mod limiter;
 pub mod tls;
 
 pub use allowed::AllowedHosts;

@@ -30,8 +30,10 @@ const SERVER_HEADERS: &[&str] = &[
     "request-id",
     "x-ms-diagnostics",
 ];
-pub const MAX_BUSY_RETRIES: u32 = 3;
-const MAX_BACK_OFF: Duration = Duration::from_secs(10);
+/// Busy answers honoured per mailbox before it is reported throttled (the
+/// run's deadline usually ends the waiting first).
+pub const MAX_BUSY_RETRIES: u32 = 20;
+use crate::net::limiter::{Limiter, MAX_BACK_OFF};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ReachOutcome {
@@ -297,6 +299,7 @@ pub async fn auth(net: &Net, url: &Url, credentials: &Credentials, account: &str
 
 pub async fn impersonate(
     net: &Net,
+    limiter: &Limiter,
     url: &Url,
     credentials: &Credentials,
     mailbox: &str,
@@ -318,7 +321,17 @@ pub async fn impersonate(
     loop {
         let mut request = soap_request(url, ews::get_inbox(Some(mailbox))).header("X-AnchorMailbox", mailbox);
         request.credentials = Some(credentials.clone());
+        let deadline = tokio::time::Instant::now() + net.remaining();
+        let Some(permit) = limiter.acquire(deadline).await else {
+            outcome.failure = Some(NetFailure::Deadline);
+            let detail = "the run's deadline passed while waiting for a slot in the server's throttling budget";
+            return (
+                outcome.clone(),
+                step.finish(StepStatus::Fail, detail, &outcome, evidence),
+            );
+        };
         let (result, exchange) = net.send(request).await;
+        drop(permit);
         evidence.push(exchange);
         let response = match result {
             Err(e) => {
@@ -348,14 +361,18 @@ pub async fn impersonate(
         };
         if let Some((code, back_off)) = wait {
             let back_off = back_off.min(MAX_BACK_OFF);
+            limiter.busy(back_off);
             if (outcome.back_offs.len() as u32) < MAX_BUSY_RETRIES && back_off < net.remaining() {
                 outcome.back_offs.push(BackOff {
                     code,
                     back_off_ms: u64::try_from(back_off.as_millis()).unwrap_or(u64::MAX),
                 });
+                // The slot was given back: others go on while this one waits.
                 tokio::time::sleep(back_off).await;
                 continue;
             }
+        } else {
+            limiter.success();
         }
         let mut detail = describe_reply(&reply);
         if !outcome.back_offs.is_empty() {

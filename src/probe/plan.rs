@@ -41,6 +41,8 @@ pub struct RunOutcome {
     pub graph: Vec<GraphOutcome>,
     pub steps: Vec<Step>,
     pub insecure: bool,
+    /// Per EWS host: busy answers and the smallest window they forced.
+    pub throttling: Vec<crate::report::Throttling>,
 }
 
 impl RunOutcome {
@@ -402,9 +404,17 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
     // App-only tokens skip ews.auth: a usable token stands for it.
     let auth_ok =
         ews_auth.as_ref().is_some_and(AuthOutcome::credentials_accepted) || (ews_app_only && ews_token.is_some());
+    // One throttling budget per EWS host, shared by every mailbox on it.
+    let limiters: std::collections::HashMap<String, crate::net::limiter::Limiter> = ews_urls
+        .values()
+        .map(|u| host_of(u))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .map(|h| (h, crate::net::limiter::Limiter::new(config.concurrency.max(1))))
+        .collect();
     let impersonations: Vec<(String, Option<ImpersonationOutcome>, Step)> =
         each_unordered(config.mailboxes.iter(), config.concurrency.max(1), |mailbox| {
-            let (net, ews_urls, ews_reach, input) = (&net, &ews_urls, &ews_reach, &input);
+            let (net, ews_urls, ews_reach, input, limiters) = (&net, &ews_urls, &ews_reach, &input, &limiters);
             let auth_ran = ews_auth.is_some();
             let (ews_credentials, tenant_blocked) = (&ews_credentials, &tenant_blocked);
             async move {
@@ -465,11 +475,29 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
                 if net.remaining().is_zero() {
                     return (mailbox.clone(), None, step.skip(DEADLINE, DEADLINE_DETAIL));
                 }
-                let (o, s) = ews::impersonate(net, &u, credentials, mailbox).await;
+                let Some(limiter) = limiters.get(&host_of(url)) else {
+                    return (
+                        mailbox.clone(),
+                        None,
+                        step.skip(&format!("autodiscover:{mailbox}"), "the EWS URL has no host"),
+                    );
+                };
+                let (o, s) = ews::impersonate(net, limiter, &u, credentials, mailbox).await;
                 (mailbox.clone(), Some(o), s)
             }
         })
         .await;
+    let mut throttling: Vec<crate::report::Throttling> = limiters
+        .iter()
+        .map(|(host, l)| (host, l.pressure()))
+        .filter(|(_, (pushed_back, _))| *pushed_back > 0)
+        .map(|(host, (pushed_back, smallest_window))| crate::report::Throttling {
+            host: host.clone(),
+            pushed_back,
+            smallest_window,
+        })
+        .collect();
+    throttling.sort_by(|a, b| a.host.cmp(&b.host));
     let mut impersonation = vec![];
     for (m, o, s) in impersonations {
         push(&m, s);
@@ -576,5 +604,6 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
         graph,
         steps,
         insecure: config.net.insecure,
+        throttling,
     })
 }

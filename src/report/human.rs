@@ -116,6 +116,16 @@ pub fn render(report: &Report, options: HumanOptions) -> String {
             )
         );
     }
+    for t in &report.throttling {
+        let _ = writeln!(
+            out,
+            "throttling: {} pushed back {} time{} (concurrency went down to {})",
+            t.host,
+            t.pushed_back,
+            if t.pushed_back == 1 { "" } else { "s" },
+            t.smallest_window
+        );
+    }
     out.push_str("\nSteps\n");
     for step in report.steps.iter().filter(|s| s.mailbox.is_none()) {
         let label = match step.id.split_once(':') {

@@ -23,6 +23,19 @@ pub struct Report {
     /// Root cause first.
     pub findings: Vec<Finding>,
     pub mailboxes: Vec<MailboxResult>,
+    /// How often each EWS server pushed back (ErrorServerBusy, 429, 503) on
+    /// the shared throttling budget; absent when none did.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub throttling: Vec<Throttling>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Throttling {
+    pub host: String,
+    /// Busy answers received.
+    pub pushed_back: u64,
+    /// The smallest number of concurrent requests the budget went down to.
+    pub smallest_window: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
