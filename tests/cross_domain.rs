@@ -59,6 +59,11 @@ fn pox_settings(ews: &str) -> String {
 }
 
 fn scenario(path: Path, mode: Mode) -> Scenario {
+    let text = scenario_text(path, mode);
+    Scenario::parse(&text, None).unwrap_or_else(|e| panic!("{path:?}/{mode:?} scenario: {e}"))
+}
+
+fn scenario_text(path: Path, mode: Mode) -> String {
     let auth = match mode {
         Mode::Basic => "service_account = \"svc-sync@contoso.com\"\napi = \"ews\"",
         Mode::Token => "auth = \"token\"\napi = \"ews\"\ntoken = { client_id = \"2b7e1c9d-4a5f-4e3b-8c6d-0a1b2c3d4e5f\", audience = \"https://outlook.office365.com\" }",
@@ -172,7 +177,7 @@ application_impersonation = true
 "#,
         pox = pox_settings(EVIL_EWS),
     );
-    Scenario::parse(&text, None).unwrap_or_else(|e| panic!("{path:?}/{mode:?} scenario: {e}"))
+    text
 }
 
 fn at_attacker(requests: &[RecordedRequest]) -> Vec<&RecordedRequest> {
@@ -385,4 +390,84 @@ fn trust_domain_rejects_tlds_and_ip_literals() {
         );
         assert!(String::from_utf8_lossy(&out.stderr).contains("--trust-domain"), "{bad}");
     }
+}
+
+/// The attacker's autodiscover asks for credentials (401 Basic): none are sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attacker_asking_for_credentials_gets_none() {
+    for path in [Path::Root302, Path::PlainHttp, Path::Srv] {
+        let text = scenario_text(path, Mode::Basic).replace(
+            "method = \"POST\"\nstatus = 200\nheaders = { \"Content-Type\" = \"text/xml; charset=utf-8\" }",
+            "method = \"POST\"\nstatus = 401\nheaders = { \"WWW-Authenticate\" = \"Basic realm=\\\"autodiscover.evil.example\\\"\" }",
+        );
+        assert!(text.contains("status = 401"), "the 401 is in the scenario");
+        let running = start(Scenario::parse(&text, None).expect("scenario")).await;
+        let (report, _) = running.check_json(&[]).await;
+        let requests = running.lab.requests();
+        let attacker = at_attacker(&requests);
+        assert!(
+            attacker.iter().any(|r| r.host == "autodiscover.evil.example"),
+            "{path:?}: the attacker was asked"
+        );
+        let leaks = leaked(&running, &attacker);
+        assert!(leaks.is_empty(), "{path:?}: {leaks:?}");
+        let withheld = autodiscover_step(&report).observations.to_string();
+        assert!(
+            withheld.contains("credentials_withheld"),
+            "{path:?}: the withholding is recorded: {withheld:.300}"
+        );
+    }
+}
+
+/// An SRV target whose labels hold escaped bytes (`\\.`, `\\040`) is not a host
+/// name: the URL parser would read a different host than the trust check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn srv_targets_with_escaped_labels_are_skipped() {
+    let text = scenario_text(Path::Srv, Mode::Basic).replace(
+        "target = \"autodiscover.evil.example\"",
+        "target = \"autodiscover.evil\\\\.example.contoso.com\"",
+    );
+    assert!(text.contains("evil\\\\.example"), "{text:.100}");
+    let running = start(Scenario::parse(&text, None).expect("scenario")).await;
+    let (report, _) = running.check_json(&[]).await;
+    let requests = running.lab.requests();
+    let attacker = at_attacker(&requests);
+    assert!(
+        attacker.is_empty(),
+        "nothing goes to evil.example: {:?}",
+        attacker.iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
+    let obs = autodiscover_step(&report).observations.to_string();
+    assert!(
+        obs.contains("not a plain host name"),
+        "{}",
+        &obs[obs.len().saturating_sub(900)..]
+    );
+}
+
+/// A fast untrusted answer does not cut a slower trusted candidate short
+/// when credentials are at stake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fast_untrusted_answer_does_not_beat_a_slow_trusted_one() {
+    let text = scenario_text(Path::PlainHttp, Mode::Basic)
+        .replace(
+            "[[hosts]]\nname = \"autodiscover.contoso.com\"\n",
+            "[[hosts]]\nname = \"autodiscover.contoso.com\"\nautodiscover = [\"pox\"]\nlatency_ms = 900\n",
+        )
+        .replace("[check]\n", "[check]\ntimeout = 5.0\n");
+    let running = start(Scenario::parse(&text, None).expect("scenario")).await;
+    let (report, out) = running.check_json(&[]).await;
+    let step = autodiscover_step(&report);
+    assert!(
+        step.detail.contains("https://mail.contoso.com/EWS/Exchange.asmx"),
+        "{}",
+        step.detail
+    );
+    assert!(
+        !codes(&report).contains(&"autodiscover.cross_domain_redirect".to_string()),
+        "{:?}",
+        codes(&report)
+    );
+    assert_eq!(out.status.code(), Some(0), "{:?}", codes(&report));
+    assert!(leaked(&running, &at_attacker(&running.lab.requests())).is_empty());
 }

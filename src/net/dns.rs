@@ -296,7 +296,11 @@ impl Dns {
                 priority: s.priority(),
                 weight: s.weight(),
                 port: s.port(),
-                target: trim_dot(s.target().to_string()),
+                target: if s.target().is_root() {
+                    ".".to_string()
+                } else {
+                    trim_dot(s.target().to_string())
+                },
             })
             .collect())
     }

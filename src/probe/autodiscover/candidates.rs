@@ -66,6 +66,8 @@ impl Discovery<'_> {
                     primary: None,
                     display_name: None,
                     authenticated: false,
+                    // Microsoft's v2 endpoint, named by --autodiscover-v2-host.
+                    answered_by_allowed: true,
                 }))
             }
             Ok(V2Answer::Url(other)) => {
@@ -124,10 +126,20 @@ impl Discovery<'_> {
             });
             None
         };
+        if location.len() > super::MAX_URL_LEN {
+            return refuse(format!(
+                "the redirect target is {} characters long (more than {})",
+                location.len(),
+                super::MAX_URL_LEN
+            ));
+        }
         let target = match url.join(location) {
             Ok(t) => t,
             Err(e) => return refuse(format!("the Location is not a URL: {e}")),
         };
+        if !target.username().is_empty() || target.password().is_some() {
+            return refuse("redirect to a URL with userinfo (user name or password in the URL) refused".into());
+        }
         if target.scheme() != "https" {
             return refuse(format!(
                 "redirect to {}:// refused: only https is followed",
@@ -196,7 +208,11 @@ impl Discovery<'_> {
                 Method::Pox,
                 &format!("{}:{}", r.target, r.port),
                 AttemptResult::Skipped {
-                    reason: format!("SRV target on port {}: only port 443 is used", r.port),
+                    reason: if r.target == "." {
+                        "SRV target \".\": the domain says the service is not offered".to_string()
+                    } else {
+                        format!("SRV target on port {}: only port 443 is used", r.port)
+                    },
                 },
             );
         }
@@ -212,6 +228,27 @@ impl Discovery<'_> {
             );
         }
         for record in usable {
+            // Only plain host names: a label with escaped bytes ("\\040") would
+            // be read differently by the URL parser than by the trust check.
+            let plain = !record.target.is_empty()
+                && record
+                    .target
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+            let urls = endpoints(&record.target);
+            let parsed_host = urls.first().and_then(|u| u.host_str()).map(str::to_ascii_lowercase);
+            if !plain || parsed_host.as_deref() != Some(record.target.to_ascii_lowercase().as_str()) {
+                self.log_attempt(
+                    "srv",
+                    address,
+                    Method::Pox,
+                    &format!("{}:{}", record.target, record.port),
+                    AttemptResult::Skipped {
+                        reason: format!("SRV target {:?} is not a plain host name", record.target),
+                    },
+                );
+                continue;
+            }
             // An SRV record is an unauthenticated DNS answer: a target outside
             // the organization's hosts is followed without credentials.
             let mark = trail.crossings.len();
@@ -219,11 +256,11 @@ impl Discovery<'_> {
                 HopKind::Srv,
                 &name,
                 &format!("{}:{}", record.target, record.port),
-                &record.target,
+                parsed_host.as_deref().unwrap_or(""),
             ) {
                 trail.crossings.push(c);
             }
-            for url in endpoints(&record.target) {
+            for url in urls {
                 match self.query("srv", address, url, trail).await {
                     EndpointResult::Decided(d) => return Some(*d),
                     EndpointResult::Continue { host_failed: true } => break,

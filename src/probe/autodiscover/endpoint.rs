@@ -169,7 +169,11 @@ impl Discovery<'_> {
         } else {
             request
         };
-        if self.preemptive.load(std::sync::atomic::Ordering::Relaxed) {
+        // A remembered endpoint's first request only: never a redirect hop after it.
+        let preemptive = self.preemptive.swap(false, std::sync::atomic::Ordering::Relaxed)
+            && self.net.credential_policy(url).is_none()
+            && self.net.is_base_allowed(url.host_str().unwrap_or(""));
+        if preemptive {
             if let Some(credentials) = self.credentials.clone() {
                 let mut authed = request;
                 authed.credentials = Some(credentials);
@@ -306,6 +310,9 @@ impl Discovery<'_> {
                     Interpreted::Done(EndpointResult::Decided(mut decision)) => {
                         if let Decision::Found(found) = decision.as_mut() {
                             found.authenticated = authenticated;
+                            // Backstop: whatever the hops said, an answer from a
+                            // host outside the allowed set is not trusted.
+                            found.answered_by_allowed = self.net.is_base_allowed(url.host_str().unwrap_or(""));
                         }
                         return EndpointResult::Decided(decision);
                     }
@@ -414,6 +421,9 @@ impl Discovery<'_> {
                     ews_url: ews_url.clone(),
                 });
                 match Url::parse(&ews_url) {
+                    Ok(u) if !u.username().is_empty() || u.password().is_some() => {
+                        invalid("the EWS URL carries a user name or password (userinfo): refused".into())
+                    }
                     Ok(u) if u.scheme() == "https" => {
                         Interpreted::Done(EndpointResult::Decided(Box::new(Decision::Found(Found {
                             ews_url,
@@ -423,6 +433,7 @@ impl Discovery<'_> {
                             primary,
                             display_name,
                             authenticated: false,
+                            answered_by_allowed: false,
                         }))))
                     }
                     Ok(u) => invalid(format!("the EWS URL uses {}://, not https", u.scheme())),

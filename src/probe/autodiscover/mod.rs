@@ -59,6 +59,8 @@ pub struct Found {
     /// The answer was given to a request that carried the organization's
     /// credentials (so it came from the organization's own server).
     pub authenticated: bool,
+    /// The host that gave the answer is one allowed from the start (or v2).
+    pub answered_by_allowed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -146,7 +148,7 @@ impl GroupOutcome {
         let untrusted = inherited || self.trail.untrusted().is_some();
         match &self.decision {
             None => false,
-            Some(Decision::Found(f)) => untrusted && !f.authenticated,
+            Some(Decision::Found(f)) => (untrusted || !f.answered_by_allowed) && !f.authenticated,
             Some(_) => untrusted,
         }
     }
@@ -328,6 +330,10 @@ impl<'a> Discovery<'a> {
         let mut grace_until: Option<tokio::time::Instant> = None;
         let trusted = |r: &GroupOutcome| r.decision.is_some() && !r.tainted(inherited_taint);
         let decided = |r: &GroupOutcome| r.decision.is_some();
+        // With credentials at stake an untrusted answer must not cut a
+        // trusted candidate short: only a usable answer starts the grace period.
+        let credentials = self.settings.credentials_in_play;
+        let usable = |r: &GroupOutcome| if credentials { trusted(r) } else { decided(r) };
         loop {
             // The first candidate still running or trusted-decided.
             let first_open = (0..n).find(|&i| results[i].as_ref().is_none_or(trusted));
@@ -344,7 +350,7 @@ impl<'a> Discovery<'a> {
                 return self.take_decision(address, &labels, &mut results, p, inherited_taint);
             }
             let p = first_open?;
-            if grace_until.is_none() && (p + 1..n).any(|j| results[j].as_ref().is_some_and(decided)) {
+            if grace_until.is_none() && (p + 1..n).any(|j| results[j].as_ref().is_some_and(usable)) {
                 grace_until = Some(tokio::time::Instant::now() + self.settings.grace);
             }
             let sleep = async {
@@ -362,7 +368,7 @@ impl<'a> Discovery<'a> {
                     // Abandon the silent ones; the best decision so far wins.
                     let j = (0..n)
                         .find(|&j| results[j].as_ref().is_some_and(trusted))
-                        .or_else(|| (0..n).find(|&j| results[j].as_ref().is_some_and(decided)))?;
+                        .or_else(|| (0..n).find(|&j| results[j].as_ref().is_some_and(usable)))?;
                     for (i, label) in labels.iter().enumerate() {
                         if results[i].is_none() && (i < j || !results[j].as_ref().is_some_and(trusted)) {
                             self.log_attempt(label, address, Method::Pox, "", AttemptResult::Abandoned {
@@ -653,7 +659,8 @@ pub async fn run(
     );
     let discovery = Discovery::new(net, settings);
     let outcome = discovery.run(mailbox, domain, dns).await;
-    if let Some(url) = &outcome.ews_url {
+    // Only a trusted answer's EWS host joins the allowed set.
+    if let Some(url) = outcome.ews_url.as_ref().filter(|_| outcome.untrusted_used.is_none()) {
         if let Ok(u) = Url::parse(url) {
             if let Some(h) = u.host_str() {
                 net.allow_host(h);
