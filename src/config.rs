@@ -791,6 +791,11 @@ fn parse_trust_domain(s: &str) -> Result<String, ConfigError> {
             "--trust-domain {s:?}: expected a domain name such as contoso.com (not a top-level domain or an IP address)"
         )));
     }
+    if crate::net::allowed::is_public_suffix(&d) {
+        return Err(ConfigError::Invalid(format!(
+            "--trust-domain {s:?} is a public suffix: it would trust every domain registered under it"
+        )));
+    }
     Ok(d)
 }
 

@@ -369,6 +369,8 @@ application_impersonation = true
 fn trust_domain_rejects_tlds_and_ip_literals() {
     for bad in [
         "com",
+        "co.uk",
+        "github.io",
         "10.0.0.1",
         "evil..example",
         "-x.example",

@@ -14,8 +14,9 @@ impl AllowedHosts {
     /// `domain` and every name under it.
     pub fn add_domain(&mut self, domain: &str) {
         let d = domain.trim_end_matches('.').to_ascii_lowercase();
-        // A bare TLD ("com") is never a credential domain.
-        if d.contains('.') {
+        // A TLD ("com") or a public suffix ("co.uk", "github.io") is never a
+        // credential domain: it would allow every registrant under it.
+        if d.contains('.') && !is_public_suffix(&d) {
             self.domains.insert(d);
         }
     }
@@ -31,6 +32,13 @@ impl AllowedHosts {
                 h == *d || (h.len() > d.len() && h.ends_with(d.as_str()) && h[..h.len() - d.len()].ends_with('.'))
             })
     }
+}
+
+/// On the public suffix list (ICANN or private section): `co.uk`,
+/// `azurewebsites.net`, `github.io`.
+pub fn is_public_suffix(domain: &str) -> bool {
+    let d = domain.trim_end_matches('.').to_ascii_lowercase();
+    psl::suffix_str(&d).is_some_and(|s| s == d)
 }
 
 #[cfg(test)]
@@ -50,5 +58,11 @@ mod tests {
         assert!(!a.allows("autodiscover.contoso.com"));
         assert!(!a.allows("evilsub.contoso.com"));
         assert!(!a.allows("example.com"));
+        for suffix in ["co.uk", "github.io", "azurewebsites.net"] {
+            a.add_domain(suffix);
+            assert!(!a.allows(&format!("evil.{suffix}")), "{suffix}");
+        }
+        a.add_domain("contoso.co.uk");
+        assert!(a.allows("autodiscover.contoso.co.uk"));
     }
 }
