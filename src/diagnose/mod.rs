@@ -107,6 +107,13 @@ pub fn build_report(config: &CheckConfig, outcome: RunOutcome) -> Report {
         .collect();
     let all: Vec<&Finding> = findings.iter().collect();
     let throttling = outcome.throttling.clone();
+    let evidence_note = (outcome.evidence_dropped > 0).then(|| {
+        format!(
+            "HTTP evidence is kept for every step that did not pass and for the first {} mailboxes; {} passing steps of later mailboxes carry none",
+            crate::probe::plan::EVIDENCE_MAILBOXES,
+            outcome.evidence_dropped
+        )
+    });
     Report {
         schema_version: SCHEMA_VERSION,
         tool: ToolInfo {
@@ -131,5 +138,6 @@ pub fn build_report(config: &CheckConfig, outcome: RunOutcome) -> Report {
         findings,
         mailboxes,
         throttling,
+        evidence_note,
     }
 }

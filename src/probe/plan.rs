@@ -43,6 +43,8 @@ pub struct RunOutcome {
     pub insecure: bool,
     /// Per EWS host: busy answers and the smallest window they forced.
     pub throttling: Vec<crate::report::Throttling>,
+    /// Passing steps whose HTTP evidence was not kept (past the first mailboxes).
+    pub evidence_dropped: usize,
 }
 
 impl RunOutcome {
@@ -81,6 +83,9 @@ where
     out.sort_by_key(|(i, _)| *i);
     out.into_iter().map(|(_, r)| r).collect()
 }
+
+/// Mailboxes (in input order) whose passing steps keep their HTTP evidence.
+pub const EVIDENCE_MAILBOXES: usize = 5;
 
 /// `skipped_because` of a mailbox step the run's deadline left unchecked.
 pub const DEADLINE: &str = "deadline";
@@ -233,8 +238,14 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
         .await;
     let mut autodiscover = vec![];
     let mut ews_urls = BTreeMap::new();
+    // Mailboxes the deadline left unchecked: one skipped step says so; their
+    // later steps would only repeat it (and cost time in a bulk run).
+    let mut unchecked: std::collections::HashSet<String> = std::collections::HashSet::new();
     for (m, o, s) in per_mailbox {
         let skipped = s.skipped_because.clone();
+        if skipped.as_deref() == Some(DEADLINE) {
+            unchecked.insert(m.clone());
+        }
         push(&m, s);
         if skipped.is_some() {
             continue;
@@ -500,6 +511,9 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
     throttling.sort_by(|a, b| a.host.cmp(&b.host));
     let mut impersonation = vec![];
     for (m, o, s) in impersonations {
+        if unchecked.contains(&m) {
+            continue;
+        }
         push(&m, s);
         impersonation.extend(o);
     }
@@ -537,6 +551,9 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
     .await;
     let mut graph = vec![];
     for (m, o, s) in graph_results {
+        if unchecked.contains(&m) {
+            continue;
+        }
         push(&m, s);
         graph.extend(o);
     }
@@ -559,7 +576,7 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
         .map(|(i, a)| (by_mailbox(&a.mailbox), i))
         .collect();
     let mut identities = vec![];
-    for (mailbox, _) in &input.mailboxes {
+    for (mailbox, _) in input.mailboxes.iter().filter(|(m, _)| !unchecked.contains(m)) {
         let ad = ad_index.get(mailbox).map(|&i| &autodiscover[i]);
         let imp = imp_index.get(mailbox).map(|&i| &impersonation[i]);
         let graph_user = graph_index.get(mailbox).and_then(|&i| graph[i].user.as_ref());
@@ -585,8 +602,20 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
     }
 
     let mut steps = global_steps;
-    for m in &config.mailboxes {
-        steps.extend(mailbox_steps.remove(m).unwrap_or_default());
+    // HTTP evidence is kept for every step that did not pass, and for the
+    // first mailboxes' passing steps; a bulk run does not carry the rest.
+    let mut evidence_dropped = 0usize;
+    for (i, m) in config.mailboxes.iter().enumerate() {
+        let mut mine = mailbox_steps.remove(m).unwrap_or_default();
+        if i >= EVIDENCE_MAILBOXES {
+            for s in mine.iter_mut().filter(|s| s.status == crate::report::StepStatus::Pass) {
+                if !s.evidence.is_empty() {
+                    s.evidence.clear();
+                    evidence_dropped += 1;
+                }
+            }
+        }
+        steps.extend(mine);
     }
     Ok(RunOutcome {
         started_at,
@@ -605,5 +634,6 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
         steps,
         insecure: config.net.insecure,
         throttling,
+        evidence_dropped,
     })
 }

@@ -27,6 +27,10 @@ pub struct Report {
     /// the shared throttling budget; absent when none did.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub throttling: Vec<Throttling>,
+    /// Set when HTTP evidence was kept only for steps that did not pass and
+    /// for the first mailboxes: says how many passing steps carry none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
