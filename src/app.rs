@@ -81,20 +81,41 @@ pub async fn run_check(config: &CheckConfig) -> Result<Report, AppError> {
 }
 
 async fn check(config: &CheckConfig, output: &OutputConfig) -> Result<i32, AppError> {
-    let report = run_check(config).await?;
-    let text = match output.format {
-        Format::Human => human::render(
-            &report,
-            human::HumanOptions {
-                color: output.color && output.output.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout()),
-                show_http: output.show_http,
-            },
-        ),
-        Format::Json => json::render(&report),
+    // The output file is opened before any probe runs: an unwritable path
+    // is an error at once, not after the whole run.
+    let file = match &output.output {
+        Some(path) => Some(std::fs::File::create(path).map_err(AppError::Output)?),
+        None => None,
     };
-    match &output.output {
-        Some(path) => std::fs::write(path, text).map_err(AppError::Output)?,
-        None => emit(&text)?,
+    let report = run_check(config).await?;
+    match (output.format, file) {
+        // JSON is written as it is serialized, never held as one string.
+        (Format::Json, Some(file)) => {
+            let mut w = std::io::BufWriter::new(file);
+            json::write(&report, &mut w)
+                .and_then(|_| w.flush())
+                .map_err(AppError::Output)?;
+        }
+        (Format::Json, None) => {
+            let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+            match json::write(&report, &mut w).and_then(|_| w.flush()) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                other => other.map_err(AppError::Output)?,
+            }
+        }
+        (Format::Human, file) => {
+            let text = human::render(
+                &report,
+                human::HumanOptions {
+                    color: output.color && file.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout()),
+                    show_http: output.show_http,
+                },
+            );
+            match file {
+                Some(mut f) => f.write_all(text.as_bytes()).map_err(AppError::Output)?,
+                None => emit(&text)?,
+            }
+        }
     }
     Ok(report.status.exit_code())
 }

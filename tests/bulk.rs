@@ -97,3 +97,18 @@ async fn later_mailboxes_go_straight_to_the_remembered_endpoint() {
         .count();
     assert_eq!(impersonations, N);
 }
+
+/// An unwritable --output is found before any probe runs: exit 3, and the
+/// lab saw no request at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unwritable_output_exits_3_before_any_traffic() {
+    let running = start(scenario_from_text(&scenario(3))).await;
+    let args = running.check_args(&["--format=json", "--output=/nonexistent-dir/report.json"]);
+    let out = running.run_cli(args).await;
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write output"));
+    assert!(
+        running.lab.requests().is_empty(),
+        "no request before the output was known to be writable"
+    );
+}

@@ -8,6 +8,12 @@ pub fn render(report: &Report) -> String {
     s
 }
 
+/// The same document as [`render`], serialized straight into `w`.
+pub fn write(report: &Report, w: &mut impl std::io::Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, report).map_err(std::io::Error::other)?;
+    w.write_all(b"\n")
+}
+
 pub fn render_many(reports: &[Report]) -> String {
     let mut s = serde_json::to_string_pretty(reports).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     s.push('\n');
