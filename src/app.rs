@@ -43,7 +43,8 @@ fn emit(text: &str) -> Result<(), AppError> {
 pub async fn run(cli: Cli) -> Result<i32, AppError> {
     match cli.command {
         Command::Check(args) => {
-            let (config, output) = config::check_config(&args, &ProcessSecrets)?;
+            let (config, mut output) = config::check_config(&args, &ProcessSecrets)?;
+            output.verbose = cli.verbose > 0;
             check(&config, &output).await
         }
         Command::Demo(args) => demo(&args).await,
@@ -109,6 +110,7 @@ async fn check(config: &CheckConfig, output: &OutputConfig) -> Result<i32, AppEr
                 human::HumanOptions {
                     color: output.color && file.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout()),
                     show_http: output.show_http,
+                    all_mailboxes: output.verbose,
                 },
             );
             match file {
@@ -173,6 +175,7 @@ async fn demo(args: &DemoArgs) -> Result<i32, AppError> {
                 human::HumanOptions {
                     color,
                     show_http: false,
+                    all_mailboxes: false,
                 },
             ))?;
             emit("\n")?;

@@ -305,6 +305,8 @@ pub struct OutputConfig {
     pub output: Option<PathBuf>,
     pub color: bool,
     pub show_http: bool,
+    /// `-v`: every mailbox's steps in a bulk human report.
+    pub verbose: bool,
 }
 
 /// Where secrets come from; injectable so tests need not touch the process environment.
@@ -492,6 +494,7 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
         output: args.output.output.clone(),
         color: !args.output.no_color && std::env::var_os("NO_COLOR").is_none(),
         show_http: args.output.show_http,
+        verbose: false,
     };
     Ok((
         CheckConfig {

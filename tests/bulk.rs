@@ -112,3 +112,60 @@ async fn unwritable_output_exits_3_before_any_traffic() {
         "no request before the output was known to be writable"
     );
 }
+
+/// Human output of a bulk run: counts by status, each code once with the
+/// number of mailboxes it affects and its remediation once, step trees
+/// only for failing mailboxes (every mailbox with -v).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_human_report_is_a_summary() {
+    const N: usize = 20;
+    let running = start(scenario_from_text(&scenario(N))).await;
+    let list = running.dir.path().join("list.txt");
+    let mut text: String = (0..N).map(|i| format!("user{i}@contoso.com\n")).collect();
+    for i in 0..7 {
+        text.push_str(&format!("ghost{i}@contoso.com\n"));
+    }
+    std::fs::write(&list, text).expect("list");
+    let base: Vec<String> = running
+        .check_args(&[])
+        .into_iter()
+        .filter(|a| !a.starts_with("--mailbox="))
+        .chain([format!("--mailboxes={}", list.display()), "--format=human".into()])
+        .collect();
+    let out = running.run_cli(base.clone()).await;
+    let human = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(human.contains("mailboxes 27: 20 pass, 0 warn, 7 fail"), "{human}");
+    assert!(
+        human.contains("(20 passing mailboxes not shown; -v shows every mailbox)"),
+        "{human}"
+    );
+    assert_eq!(
+        human.matches("autodiscover.user_not_found").count(),
+        2,
+        "once in the table, once in what to do:\n{human}"
+    );
+    assert!(human.contains("Mailboxes (7): ghost0@contoso.com, ghost1@contoso.com, ghost2@contoso.com, ghost3@contoso.com, ghost4@contoso.com and 2 more"), "{human}");
+    assert!(
+        !human.contains("  user3@contoso.com\n"),
+        "passing mailboxes have no tree"
+    );
+
+    let mut verbose = base.clone();
+    verbose.push("-v".into());
+    let out = running.run_cli(verbose).await;
+    let human = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(human.contains("  user3@contoso.com\n"), "-v shows every mailbox");
+
+    // The JSON's mailbox records agree with the summary counts.
+    let mut json = base;
+    json.retain(|a| a != "--format=human");
+    json.push("--format=json".into());
+    let out = running.run_cli(json).await;
+    let report: exprobe::report::Report = serde_json::from_slice(&out.stdout).expect("report");
+    let fail = report
+        .mailboxes
+        .iter()
+        .filter(|m| m.status == exprobe::report::OverallStatus::Fail)
+        .count();
+    assert_eq!((report.mailboxes.len(), fail), (27, 7));
+}

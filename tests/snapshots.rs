@@ -17,6 +17,7 @@ fn human_text(report: &Report) -> String {
         human::HumanOptions {
             color: false,
             show_http: false,
+            all_mailboxes: false,
         },
     )
 }

@@ -11,7 +11,15 @@ use super::*;
 pub struct HumanOptions {
     pub color: bool,
     pub show_http: bool,
+    /// Bulk runs: every mailbox's step tree, not only the failing ones (`-v`).
+    pub all_mailboxes: bool,
 }
+
+/// Above this many mailboxes the report is a bulk summary: counts, each
+/// code once with the mailboxes it affects, trees only for failing mailboxes.
+pub const BULK: usize = 10;
+/// Mailboxes named per code in a bulk summary (then a count).
+const NAMED: usize = 5;
 
 struct Paint {
     on: bool,
@@ -106,6 +114,17 @@ pub fn render(report: &Report, options: HumanOptions) -> String {
         report.duration_ms,
         report.started_at
     );
+    if t.mailboxes.len() > BULK {
+        let count = |s: OverallStatus| report.mailboxes.iter().filter(|m| m.status == s).count();
+        let _ = writeln!(
+            out,
+            "mailboxes {}: {} pass, {} warn, {} fail",
+            report.mailboxes.len(),
+            count(OverallStatus::Pass),
+            count(OverallStatus::Warn),
+            count(OverallStatus::Fail)
+        );
+    }
     if report.insecure {
         let _ = writeln!(
             out,
@@ -134,19 +153,38 @@ pub fn render(report: &Report, options: HumanOptions) -> String {
         };
         step_line(&mut out, &p, step, "  ", &label, options.show_http);
     }
+    // Steps grouped by mailbox in one pass (bulk runs stay linear).
+    let mut by_mailbox: std::collections::HashMap<&str, Vec<&Step>> = std::collections::HashMap::new();
+    for s in &report.steps {
+        if let Some(m) = s.mailbox.as_deref() {
+            by_mailbox.entry(m).or_default().push(s);
+        }
+    }
+    let bulk = t.mailboxes.len() > BULK;
+    let status_of: std::collections::HashMap<&str, OverallStatus> = report
+        .mailboxes
+        .iter()
+        .map(|m| (m.address.as_str(), m.status))
+        .collect();
+    let mut hidden = 0usize;
     for m in &t.mailboxes {
-        let mine: Vec<&Step> = report
-            .steps
-            .iter()
-            .filter(|s| s.mailbox.as_deref() == Some(m.as_str()))
-            .collect();
-        if mine.is_empty() {
+        let Some(mine) = by_mailbox.get(m.as_str()) else {
+            continue;
+        };
+        if bulk && !options.all_mailboxes && status_of.get(m.as_str()) == Some(&OverallStatus::Pass) {
+            hidden += 1;
             continue;
         }
         let _ = writeln!(out, "  {m}");
         for step in mine {
             step_line(&mut out, &p, step, "    ", &step.probe, options.show_http);
         }
+    }
+    if hidden > 0 {
+        let _ = writeln!(out, "  ({hidden} passing mailboxes not shown; -v shows every mailbox)");
+    }
+    if bulk {
+        return bulk_findings(out, &p, report);
     }
 
     if report.findings.is_empty() {
@@ -191,6 +229,76 @@ pub fn render(report: &Report, options: HumanOptions) -> String {
         }
         if !f.evidence_steps.is_empty() {
             let _ = writeln!(out, "   Evidence: {}", f.evidence_steps.join(", "));
+        }
+    }
+    out
+}
+
+/// Findings of a bulk run: each code once (root cause first), how many
+/// mailboxes it affects and the first few, its remediation once.
+fn bulk_findings(mut out: String, p: &Paint, report: &Report) -> String {
+    if report.findings.is_empty() {
+        out.push_str("\nNo findings: every step passed.\n");
+        return out;
+    }
+    // Codes in the order of their first (root-cause-first) finding.
+    let mut codes: Vec<&Finding> = vec![];
+    for f in &report.findings {
+        if !codes.iter().any(|c| c.code == f.code && c.severity == f.severity) {
+            codes.push(f);
+        }
+    }
+    let mut affected: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
+    for m in &report.mailboxes {
+        for c in &m.findings {
+            affected.entry(c.as_str()).or_default().push(m.address.as_str());
+        }
+    }
+    out.push_str("\nFindings\n");
+    let mut table = Table::new();
+    table
+        .load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(120)
+        .set_header(vec!["severity", "code", "mailboxes", "title"]);
+    for f in &codes {
+        let n = affected.get(f.code.as_str()).map_or(0, Vec::len);
+        table.add_row(vec![
+            f.severity.as_str().to_string(),
+            f.code.clone(),
+            if n == 0 { "-".into() } else { n.to_string() },
+            f.title.clone(),
+        ]);
+    }
+    let _ = writeln!(out, "{table}");
+    let critical: Vec<&&Finding> = codes.iter().filter(|f| f.severity == Severity::Critical).collect();
+    if !critical.is_empty() {
+        out.push_str("\nWhat to do (root cause first)\n");
+    }
+    for (i, f) in critical.iter().enumerate() {
+        let _ = writeln!(out, "\n{}. {}", i + 1, p.wrap("1", &f.code));
+        let _ = writeln!(out, "   {}", f.title);
+        if let Some(list) = affected.get(f.code.as_str()) {
+            let named: Vec<&str> = list.iter().take(NAMED).copied().collect();
+            let more = list.len().saturating_sub(NAMED);
+            let _ = writeln!(
+                out,
+                "   Mailboxes ({}): {}{}",
+                list.len(),
+                named.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            );
+        }
+        if !f.detail.is_empty() {
+            let _ = writeln!(out, "   Seen (first): {}", f.detail);
+        }
+        let _ = writeln!(out, "   {}", f.explanation);
+        for (n, r) in f.remediation.iter().enumerate() {
+            let _ = writeln!(out, "   {}) {r}", n + 1);
         }
     }
     out
