@@ -168,4 +168,10 @@ async fn bulk_human_report_is_a_summary() {
         .filter(|m| m.status == exprobe::report::OverallStatus::Fail)
         .count();
     assert_eq!((report.mailboxes.len(), fail), (27, 7));
+    // Top-level counts equal the per-mailbox records.
+    assert_eq!((report.counts.pass, report.counts.warn, report.counts.fail), (20, 0, 7));
+    assert_eq!(report.counts.by_code.get("autodiscover.user_not_found"), Some(&7));
+    let total: usize = report.counts.by_code.values().sum();
+    let records: usize = report.mailboxes.iter().map(|m| m.findings.len()).sum();
+    assert_eq!(total, records);
 }

@@ -74,7 +74,7 @@ pub fn build_report(config: &CheckConfig, outcome: RunOutcome) -> Report {
         .enumerate()
         .map(|(i, a)| (a.mailbox.as_str(), i))
         .collect();
-    let mailboxes = config
+    let mailboxes: Vec<MailboxResult> = config
         .mailboxes
         .iter()
         .map(|m| {
@@ -106,6 +106,17 @@ pub fn build_report(config: &CheckConfig, outcome: RunOutcome) -> Report {
         })
         .collect();
     let all: Vec<&Finding> = findings.iter().collect();
+    let mut counts = Counts::default();
+    for m in &mailboxes {
+        match m.status {
+            OverallStatus::Pass => counts.pass += 1,
+            OverallStatus::Warn => counts.warn += 1,
+            OverallStatus::Fail => counts.fail += 1,
+        }
+        for c in &m.findings {
+            *counts.by_code.entry(c.clone()).or_default() += 1;
+        }
+    }
     let throttling = outcome.throttling.clone();
     let evidence_note = (outcome.evidence_dropped > 0).then(|| {
         format!(
@@ -139,5 +150,6 @@ pub fn build_report(config: &CheckConfig, outcome: RunOutcome) -> Report {
         mailboxes,
         throttling,
         evidence_note,
+        counts,
     }
 }

@@ -31,6 +31,18 @@ pub struct Report {
     /// for the first mailboxes: says how many passing steps carry none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence_note: Option<String>,
+    /// Mailboxes per status and per finding code (equal to the `mailboxes` records).
+    #[serde(default)]
+    pub counts: Counts,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Counts {
+    pub pass: usize,
+    pub warn: usize,
+    pub fail: usize,
+    /// Mailboxes whose result carries each code.
+    pub by_code: BTreeMap<String, usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
