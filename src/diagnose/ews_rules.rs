@@ -106,11 +106,7 @@ fn describe(reply: &EwsReply) -> String {
             reason,
         } => format!(
             "HTTP {http_status} with {}, not a SOAP answer: {reason}",
-            match body {
-                crate::protocol::ews::BodyKind::Empty => "an empty body",
-                crate::protocol::ews::BodyKind::Html => "an HTML page",
-                crate::protocol::ews::BodyKind::Other => "a body",
-            }
+            body.describe()
         ),
     }
 }

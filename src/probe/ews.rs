@@ -156,14 +156,7 @@ fn describe_reply(reply: &EwsReply) -> String {
             http_status,
             body,
             reason,
-        } => format!(
-            "HTTP {http_status} with {}, not SOAP: {reason}",
-            match body {
-                crate::protocol::ews::BodyKind::Empty => "an empty body",
-                crate::protocol::ews::BodyKind::Html => "an HTML page",
-                crate::protocol::ews::BodyKind::Other => "a body",
-            }
-        ),
+        } => format!("HTTP {http_status} with {}, not SOAP: {reason}", body.describe()),
     }
 }
 

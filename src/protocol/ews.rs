@@ -255,6 +255,17 @@ pub enum BodyKind {
     Other,
 }
 
+impl BodyKind {
+    /// In a sentence: "HTTP 500 with an HTML page".
+    pub fn describe(self) -> &'static str {
+        match self {
+            BodyKind::Empty => "an empty body",
+            BodyKind::Html => "an HTML page",
+            BodyKind::Other => "a body",
+        }
+    }
+}
+
 fn body_kind(body: &[u8]) -> BodyKind {
     let text = String::from_utf8_lossy(&body[..body.len().min(512)]).to_ascii_lowercase();
     let t = text.trim_start();

@@ -3,7 +3,7 @@
 
 use url::Url;
 
-use super::endpoint::{different_domain, is_autodiscover_path, EndpointResult, UrlTrail};
+use super::endpoint::{different_domain, is_autodiscover_path, redirect_target, EndpointResult, UrlTrail};
 use super::model::{AttemptResult, HopKind, Method, RedirectHop, RedirectKind};
 use super::{endpoints, Decision, Discovery, Found};
 use crate::net::HttpRequest;
@@ -126,26 +126,10 @@ impl Discovery<'_> {
             });
             None
         };
-        if location.len() > super::MAX_URL_LEN {
-            return refuse(format!(
-                "the redirect target is {} characters long (more than {})",
-                location.len(),
-                super::MAX_URL_LEN
-            ));
-        }
-        let target = match url.join(location) {
+        let target = match redirect_target(&url, location) {
             Ok(t) => t,
-            Err(e) => return refuse(format!("the Location is not a URL: {e}")),
+            Err(reason) => return refuse(reason),
         };
-        if !target.username().is_empty() || target.password().is_some() {
-            return refuse("redirect to a URL with userinfo (user name or password in the URL) refused".into());
-        }
-        if target.scheme() != "https" {
-            return refuse(format!(
-                "redirect to {}:// refused: only https is followed",
-                target.scheme()
-            ));
-        }
         if !is_autodiscover_path(&target) || !target.path().to_ascii_lowercase().ends_with(".xml") {
             return refuse(format!(
                 "redirect to {} refused: not an autodiscover.xml path",

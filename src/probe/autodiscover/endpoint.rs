@@ -42,6 +42,32 @@ impl UrlTrail {
     }
 }
 
+/// A redirect's target, when it is one that may be followed at all: at most
+/// [`MAX_URL_LEN`](super::MAX_URL_LEN) characters, a URL, no userinfo, https.
+/// `Err` says why not. (Each redirect kind adds its own path rule.)
+pub fn redirect_target(from: &Url, location: &str) -> Result<Url, String> {
+    if location.len() > super::MAX_URL_LEN {
+        return Err(format!(
+            "the redirect target is {} characters long (more than {})",
+            location.len(),
+            super::MAX_URL_LEN
+        ));
+    }
+    let target = from
+        .join(location)
+        .map_err(|e| format!("the Location is not a URL: {e}"))?;
+    if !target.username().is_empty() || target.password().is_some() {
+        return Err("redirect to a URL with userinfo (user name or password in the URL) refused".into());
+    }
+    if target.scheme() != "https" {
+        return Err(format!(
+            "redirect to {}:// refused: only https is followed",
+            target.scheme()
+        ));
+    }
+    Ok(target)
+}
+
 /// `/autodiscover/(.../)*autodiscover.(xml|svc)`, case-insensitive.
 pub fn is_autodiscover_path(url: &Url) -> bool {
     let path = url.path().to_ascii_lowercase();
@@ -103,28 +129,10 @@ impl Discovery<'_> {
             );
             EndpointResult::Continue { host_failed: false }
         };
-        if location.len() > super::MAX_URL_LEN {
-            return Err(refused(format!(
-                "the redirect target is {} characters long (more than {})",
-                location.len(),
-                super::MAX_URL_LEN
-            )));
-        }
-        let target = match from.join(location) {
-            Ok(u) => u,
-            Err(e) => return Err(refused(format!("the Location is not a URL: {e}"))),
+        let target = match redirect_target(from, location) {
+            Ok(t) => t,
+            Err(reason) => return Err(refused(reason)),
         };
-        if !target.username().is_empty() || target.password().is_some() {
-            return Err(refused(
-                "redirect to a URL with userinfo (user name or password in the URL) refused".into(),
-            ));
-        }
-        if target.scheme() != "https" {
-            return Err(refused(format!(
-                "redirect to {}:// refused: only https is followed",
-                target.scheme()
-            )));
-        }
         if !is_autodiscover_path(&target) {
             return Err(refused(format!(
                 "redirect to {} refused: not an autodiscover path",
