@@ -177,60 +177,44 @@ impl Discovery<'_> {
         } else {
             request
         };
-        // A remembered endpoint's first request only: never a redirect hop after it.
-        let preemptive = self.preemptive.swap(false, std::sync::atomic::Ordering::Relaxed)
-            && self.net.credential_policy(url).is_none()
-            && self.net.is_base_allowed(url.host_str().unwrap_or(""));
-        if preemptive {
-            if let Some(credentials) = self.credentials.clone() {
-                let mut authed = request;
-                authed.credentials = Some(credentials);
-                let response = self.send(candidate, address, method, authed).await?;
-                if response.status == 401 {
-                    self.log_attempt(
-                        candidate,
-                        address,
-                        method,
-                        url.as_str(),
-                        AttemptResult::CredentialsRejected,
-                    );
-                    return Err(EndpointResult::Continue { host_failed: false });
-                }
-                return Ok((response, true));
-            }
-        }
-        let response = self.send(candidate, address, method, request.clone()).await?;
-        if response.status != 401 {
-            return Ok((response, false));
-        }
-        let Some(credentials) = self
+        let basic = self
             .credentials
             .clone()
-            .filter(|c| matches!(c, crate::config::Credentials::Basic { .. }))
-        else {
-            self.log_attempt(candidate, address, method, url.as_str(), AttemptResult::AuthRequired);
-            return Err(EndpointResult::Continue { host_failed: false });
-        };
+            .filter(|c| matches!(c, crate::config::Credentials::Basic { .. }));
         // Credentials go only to hosts allowed from the start (SPEC 6), never
         // to one a redirect or an SRV record led to.
-        let policy = self.net.credential_policy(url).or_else(|| {
+        let withheld = self.net.credential_policy(url).or_else(|| {
             let host = url.host_str().unwrap_or("");
             (!self.net.is_base_allowed(host)).then(|| {
                 format!("{host} was reached by a redirect and is not among the hosts trusted with credentials")
             })
         });
-        if let Some(reason) = policy {
-            self.log_attempt(
-                candidate,
-                address,
-                method,
-                url.as_str(),
-                AttemptResult::CredentialsWithheld { reason },
-            );
-            return Err(EndpointResult::Continue { host_failed: false });
+        // A remembered endpoint that wanted credentials gets them on its first
+        // request; never a redirect hop after it, never anywhere else.
+        let preemptive =
+            self.preemptive.swap(false, std::sync::atomic::Ordering::Relaxed) && basic.is_some() && withheld.is_none();
+        if !preemptive {
+            let response = self.send(candidate, address, method, request.clone()).await?;
+            if response.status != 401 {
+                return Ok((response, false));
+            }
+            if basic.is_none() {
+                self.log_attempt(candidate, address, method, url.as_str(), AttemptResult::AuthRequired);
+                return Err(EndpointResult::Continue { host_failed: false });
+            }
+            if let Some(reason) = withheld {
+                self.log_attempt(
+                    candidate,
+                    address,
+                    method,
+                    url.as_str(),
+                    AttemptResult::CredentialsWithheld { reason },
+                );
+                return Err(EndpointResult::Continue { host_failed: false });
+            }
         }
         let mut authed = request;
-        authed.credentials = Some(credentials);
+        authed.credentials = basic;
         let response = self.send(candidate, address, method, authed).await?;
         if response.status == 401 {
             self.log_attempt(
