@@ -192,12 +192,7 @@ pub fn render(report: &Report, options: HumanOptions) -> String {
         return out;
     }
     out.push_str("\nFindings\n");
-    let mut table = Table::new();
-    table
-        .load_preset(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(120)
-        .set_header(vec!["severity", "code", "mailbox", "title"]);
+    let mut table = findings_table("mailbox");
     for f in &report.findings {
         table.add_row(vec![
             f.severity.as_str().to_string(),
@@ -223,10 +218,7 @@ pub fn render(report: &Report, options: HumanOptions) -> String {
         if !f.detail.is_empty() {
             let _ = writeln!(out, "   Seen: {}", f.detail);
         }
-        let _ = writeln!(out, "   {}", f.explanation);
-        for (n, r) in f.remediation.iter().enumerate() {
-            let _ = writeln!(out, "   {}) {r}", n + 1);
-        }
+        explanation_and_remediation(&mut out, f);
         if !f.evidence_steps.is_empty() {
             let _ = writeln!(out, "   Evidence: {}", f.evidence_steps.join(", "));
         }
@@ -255,12 +247,7 @@ fn bulk_findings(mut out: String, p: &Paint, report: &Report) -> String {
         }
     }
     out.push_str("\nFindings\n");
-    let mut table = Table::new();
-    table
-        .load_preset(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(120)
-        .set_header(vec!["severity", "code", "mailboxes", "title"]);
+    let mut table = findings_table("mailboxes");
     for f in &codes {
         let n = affected.get(f.code.as_str()).map_or(0, Vec::len);
         table.add_row(vec![
@@ -296,10 +283,26 @@ fn bulk_findings(mut out: String, p: &Paint, report: &Report) -> String {
         if !f.detail.is_empty() {
             let _ = writeln!(out, "   Seen (first): {}", f.detail);
         }
-        let _ = writeln!(out, "   {}", f.explanation);
-        for (n, r) in f.remediation.iter().enumerate() {
-            let _ = writeln!(out, "   {}) {r}", n + 1);
-        }
+        explanation_and_remediation(&mut out, f);
     }
     out
+}
+
+/// The findings table: severity, code, the mailbox column, title.
+fn findings_table(mailbox_column: &str) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(120)
+        .set_header(vec!["severity", "code", mailbox_column, "title"]);
+    table
+}
+
+/// A finding's explanation and numbered remediation.
+fn explanation_and_remediation(out: &mut String, f: &Finding) {
+    let _ = writeln!(out, "   {}", f.explanation);
+    for (n, r) in f.remediation.iter().enumerate() {
+        let _ = writeln!(out, "   {}) {r}", n + 1);
+    }
 }
