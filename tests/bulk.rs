@@ -49,12 +49,7 @@ async fn later_mailboxes_go_straight_to_the_remembered_endpoint() {
     let list = running.dir.path().join("list.txt");
     let text: String = (0..N).map(|i| format!("user{i}@contoso.com\n")).collect();
     std::fs::write(&list, text).expect("list");
-    let mut args: Vec<String> = running
-        .check_args(&[])
-        .into_iter()
-        .filter(|a| !a.starts_with("--mailbox="))
-        .collect();
-    args.push(format!("--mailboxes={}", list.display()));
+    let mut args = running.check_args_with_list(&list, &[]);
     args.push("--format=json".into());
     args.push("--concurrency=8".into());
     let out = running.run_cli(args).await;
@@ -126,12 +121,7 @@ async fn bulk_human_report_is_a_summary() {
         text.push_str(&format!("ghost{i}@contoso.com\n"));
     }
     std::fs::write(&list, text).expect("list");
-    let base: Vec<String> = running
-        .check_args(&[])
-        .into_iter()
-        .filter(|a| !a.starts_with("--mailbox="))
-        .chain([format!("--mailboxes={}", list.display()), "--format=human".into()])
-        .collect();
+    let base = running.check_args_with_list(&list, &["--format=human"]);
     let out = running.run_cli(base.clone()).await;
     let human = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(human.contains("mailboxes 27: 20 pass, 0 warn, 7 fail"), "{human}");

@@ -284,12 +284,7 @@ async fn many_mailboxes_each_get_exactly_one_result() {
     .await;
     let file = running.dir.path().join("mailboxes.txt");
     std::fs::write(&file, format!("# everyone\n{list}")).expect("write list");
-    let mut args: Vec<String> = running
-        .check_args(&[])
-        .into_iter()
-        .filter(|a| !a.starts_with("--mailbox="))
-        .collect();
-    args.push(format!("--mailboxes={}", file.display()));
+    let mut args = running.check_args_with_list(&file, &[]);
     args.push("--format=json".into());
     args.push("--concurrency=4".into());
     let out = running.run_cli(args).await;
@@ -445,12 +440,7 @@ async fn over_long_lines_are_refused_and_counted() {
         "y".repeat(300)
     );
     std::fs::write(&list, text).expect("write list");
-    let mut args: Vec<String> = running
-        .check_args(&[])
-        .into_iter()
-        .filter(|a| !a.starts_with("--mailbox="))
-        .collect();
-    args.push(format!("--mailboxes={}", list.display()));
+    let mut args = running.check_args_with_list(&list, &[]);
     args.push("--format=json".into());
     let began = Instant::now();
     let out = running.run_cli(args).await;

@@ -38,6 +38,19 @@ impl Running {
         args
     }
 
+    /// `check` arguments for this lab reading the mailboxes from `list`
+    /// (instead of the scenario's `--mailbox` arguments), plus `extra`.
+    pub fn check_args_with_list(&self, list: &std::path::Path, extra: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = self
+            .check_args(&[])
+            .into_iter()
+            .filter(|a| !a.starts_with("--mailbox="))
+            .collect();
+        args.push(format!("--mailboxes={}", list.display()));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    }
+
     /// Run the real binary (off the runtime thread: the lab keeps serving).
     pub async fn run_cli(&self, args: Vec<String>) -> Output {
         self.run_cli_env(args, &[]).await
