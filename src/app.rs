@@ -3,14 +3,16 @@
 use std::io::Write;
 use std::net::IpAddr;
 
-use clap::CommandFactory;
+use clap::CommandFactory as _;
+use futures::StreamExt;
 
-use crate::cli::{Cli, Command, DemoArgs, ExplainArgs, FormatArg, LabCommand, LabServeArgs};
+use crate::cli::{Cli, Command, DemoArgs, ExplainArgs, FormatArg, LabCommand, LabServeArgs, SchemaFormat};
 use crate::config::{self, CheckConfig, Format, OutputConfig, ProcessSecrets};
-use crate::diagnose::{self, catalogue};
+use crate::diagnose::{catalogue, Diagnoser};
 use crate::lab::{Lab, Scenario};
 use crate::probe::plan;
-use crate::report::{human, json, Report};
+use crate::report::sink::{Begin, Collector, JsonlSink, ReportSink, Summary};
+use crate::report::{human, json, Report, Target};
 
 /// The tool itself could not work (exit code 3).
 #[derive(Debug, thiserror::Error)]
@@ -63,8 +65,11 @@ pub async fn run(cli: Cli) -> Result<i32, AppError> {
         }
         Command::Lab(LabCommand::Serve(args)) => lab_serve(&args).await,
         Command::Explain(args) => explain(&args),
-        Command::Schema => {
-            emit(&json::schema())?;
+        Command::Schema { format } => {
+            emit(&match format {
+                SchemaFormat::Json => json::schema(),
+                SchemaFormat::Jsonl => json::jsonl_schema(),
+            })?;
             Ok(0)
         }
         Command::Completions { shell } => {
@@ -76,9 +81,199 @@ pub async fn run(cli: Cli) -> Result<i32, AppError> {
     }
 }
 
+/// The whole report of one check (for tests, the demo and `human`/`json`).
 pub async fn run_check(config: &CheckConfig) -> Result<Report, AppError> {
-    let outcome = plan::run(config).await?;
-    Ok(diagnose::build_report(config, outcome))
+    let mut sink = Collector::new();
+    drive(config, &mut sink, std::future::pending(), None).await?;
+    sink.into_report()
+        .ok_or_else(|| AppError::Usage("the run ended without a summary".into()))
+}
+
+/// How long mailboxes under way may finish after an interruption.
+const INTERRUPT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Exit code of an interrupted run (128 + SIGINT, as shells report Ctrl-C).
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy)]
+pub struct Ended {
+    pub status: crate::report::OverallStatus,
+    pub interrupted: bool,
+}
+
+/// Runs one check into `sink`: the organization context, then each mailbox
+/// as it finishes, then the summary. When `interrupt` completes, no further
+/// mailboxes start; those under way get [`INTERRUPT_GRACE`] to finish.
+pub async fn drive(
+    config: &CheckConfig,
+    sink: &mut dyn ReportSink,
+    interrupt: impl std::future::Future<Output = ()>,
+    progress: Option<&Progress>,
+) -> Result<Ended, AppError> {
+    let out = |e: std::io::Error| AppError::Output(e);
+    let run = plan::Run::prepare(config).await?;
+    let mut diag = Diagnoser::new(config);
+    sink.begin(&Begin {
+        started_at: run
+            .org
+            .started_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        target: Target {
+            mailboxes: config.mailboxes.clone(),
+            service_account: config.service_account.clone(),
+            auth: config.auth.as_str().into(),
+            tenant: config.app.as_ref().map(|a| a.tenant.clone()),
+            api: config.api.as_str().into(),
+        },
+        insecure: run.org.insecure,
+    })
+    .map_err(out)?;
+    let found = diag.org(&run.org);
+    sink.context(&run.org.steps, &found).map_err(out)?;
+
+    let total = config.mailboxes.len();
+    let mut done = vec![false; total];
+    let mut checked = 0usize;
+    let mut interrupted = false;
+    {
+        let mailboxes = run.mailboxes();
+        tokio::pin!(mailboxes);
+        tokio::pin!(interrupt);
+        let mut grace_end: Option<tokio::time::Instant> = None;
+        loop {
+            let next = match grace_end {
+                None => tokio::select! {
+                    m = mailboxes.next() => m,
+                    _ = &mut interrupt => {
+                        interrupted = true;
+                        run.stop();
+                        grace_end = Some(tokio::time::Instant::now() + INTERRUPT_GRACE);
+                        continue;
+                    }
+                },
+                Some(end) => match tokio::time::timeout_at(end, mailboxes.next()).await {
+                    Ok(m) => m,
+                    Err(_) => break,
+                },
+            };
+            let Some(m) = next else { break };
+            if let Some(r) = &m.reach {
+                if let Some(found) = diag.reach(r) {
+                    sink.context(std::slice::from_ref(&r.step), &found).map_err(out)?;
+                }
+            }
+            if let Some(a) = run.auth_done() {
+                if let Some(found) = diag.auth(&a) {
+                    sink.context(std::slice::from_ref(&a.step), &found).map_err(out)?;
+                }
+            }
+            done[m.index] = true;
+            checked += 1;
+            let record = diag.mailbox(&run.org, m);
+            if let Some(p) = progress {
+                p.add(record.result.status);
+            }
+            sink.mailbox(record).map_err(out)?;
+        }
+    }
+    // Mailboxes the deadline kept from starting: one result each, saying so.
+    if !interrupted {
+        for (i, m) in config.mailboxes.iter().enumerate() {
+            if !done[i] {
+                let record = diag.mailbox(&run.org, plan::MailboxOutcome::unchecked(i, m));
+                checked += 1;
+                if let Some(p) = progress {
+                    p.add(record.result.status);
+                }
+                sink.mailbox(record).map_err(out)?;
+            }
+        }
+    }
+    drop(done);
+    let end = run.finish().await;
+    for r in &end.reached {
+        if let Some(found) = diag.reach(r) {
+            sink.context(std::slice::from_ref(&r.step), &found).map_err(out)?;
+        }
+    }
+    if let Some(found) = diag.auth(&end.auth) {
+        sink.context(std::slice::from_ref(&end.auth.step), &found)
+            .map_err(out)?;
+    }
+    let mut findings = diag.finish(&run.org, total);
+    if interrupted {
+        findings.extend(diag.interrupted(checked, total));
+    }
+    let status = diag.status();
+    sink.summary(Summary {
+        status,
+        duration_ms: end.duration_ms,
+        counts: diag.counts().clone(),
+        throttling: end.throttling,
+        findings,
+        evidence_note: diag.evidence_note(),
+        interrupted,
+        checked,
+    })
+    .map_err(out)?;
+    Ok(Ended { status, interrupted })
+}
+
+/// Ctrl-C or SIGTERM.
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// The progress bar on stderr: done/total, rate, ETA, failures so far.
+#[derive(Debug)]
+pub struct Progress {
+    bar: indicatif::ProgressBar,
+    failed: std::sync::atomic::AtomicUsize,
+}
+
+impl Progress {
+    /// Only when stderr is a terminal and more than one mailbox is checked.
+    pub fn for_terminal(total: usize) -> Option<Progress> {
+        if total < 2 || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            return None;
+        }
+        let bar = indicatif::ProgressBar::new(total as u64);
+        let style =
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} mailboxes  {per_sec}  ETA {eta}  {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.set_message("0 failing");
+        Some(Progress {
+            bar,
+            failed: Default::default(),
+        })
+    }
+
+    fn add(&self, status: crate::report::OverallStatus) {
+        use std::sync::atomic::Ordering;
+        if status == crate::report::OverallStatus::Fail {
+            let n = self.failed.fetch_add(1, Ordering::Relaxed) + 1;
+            self.bar.set_message(format!("{n} failing"));
+        }
+        self.bar.inc(1);
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
 }
 
 async fn check(config: &CheckConfig, output: &OutputConfig) -> Result<i32, AppError> {
@@ -88,25 +283,67 @@ async fn check(config: &CheckConfig, output: &OutputConfig) -> Result<i32, AppEr
         Some(path) => Some(std::fs::File::create(path).map_err(AppError::Output)?),
         None => None,
     };
-    let report = run_check(config).await?;
+    let progress = Progress::for_terminal(config.mailboxes.len());
+    let ended = match output.format {
+        Format::Jsonl => {
+            let result = match file {
+                Some(f) => {
+                    let mut sink = JsonlSink::new(std::io::BufWriter::new(f));
+                    drive(config, &mut sink, interrupted(), progress.as_ref()).await
+                }
+                None => {
+                    let mut sink = JsonlSink::new(std::io::BufWriter::new(std::io::stdout()));
+                    drive(config, &mut sink, interrupted(), progress.as_ref()).await
+                }
+            };
+            if let Some(p) = &progress {
+                p.finish();
+            }
+            match result {
+                Err(AppError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(0),
+                other => other?,
+            }
+        }
+        Format::Json | Format::Human => {
+            let mut sink = Collector::new();
+            let ended = drive(config, &mut sink, interrupted(), progress.as_ref()).await;
+            if let Some(p) = &progress {
+                p.finish();
+            }
+            let ended = ended?;
+            let report = sink
+                .into_report()
+                .ok_or_else(|| AppError::Usage("the run ended without a summary".into()))?;
+            write_report(&report, output, file)?;
+            ended
+        }
+    };
+    Ok(if ended.interrupted {
+        EXIT_INTERRUPTED
+    } else {
+        ended.status.exit_code()
+    })
+}
+
+fn write_report(report: &Report, output: &OutputConfig, file: Option<std::fs::File>) -> Result<(), AppError> {
     match (output.format, file) {
         // JSON is written as it is serialized, never held as one string.
-        (Format::Json, Some(file)) => {
+        (Format::Json | Format::Jsonl, Some(file)) => {
             let mut w = std::io::BufWriter::new(file);
-            json::write(&report, &mut w)
+            json::write(report, &mut w)
                 .and_then(|_| w.flush())
                 .map_err(AppError::Output)?;
         }
-        (Format::Json, None) => {
+        (Format::Json | Format::Jsonl, None) => {
             let mut w = std::io::BufWriter::new(std::io::stdout().lock());
-            match json::write(&report, &mut w).and_then(|_| w.flush()) {
+            match json::write(report, &mut w).and_then(|_| w.flush()) {
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
                 other => other.map_err(AppError::Output)?,
             }
         }
         (Format::Human, file) => {
             let text = human::render(
-                &report,
+                report,
                 human::HumanOptions {
                     color: output.color && file.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout()),
                     show_http: output.show_http,
@@ -119,7 +356,7 @@ async fn check(config: &CheckConfig, output: &OutputConfig) -> Result<i32, AppEr
             }
         }
     }
-    Ok(report.status.exit_code())
+    Ok(())
 }
 
 /// The distinct codes of a report, sorted.
@@ -182,8 +419,14 @@ async fn demo(args: &DemoArgs) -> Result<i32, AppError> {
         }
         reports.push(report);
     }
-    if args.format == FormatArg::Json {
-        emit(&json::render_many(&reports))?;
+    match args.format {
+        FormatArg::Json => emit(&json::render_many(&reports))?,
+        FormatArg::Jsonl => {
+            for r in &reports {
+                emit(&(serde_json::to_string(r).map_err(|e| AppError::Output(std::io::Error::other(e)))? + "\n"))?;
+            }
+        }
+        FormatArg::Human => {}
     }
     eprintln!(
         "demo: {}/{total} scenarios reported exactly their expected findings",

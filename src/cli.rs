@@ -35,8 +35,11 @@ pub enum Command {
     Lab(LabCommand),
     /// Print the catalogue entry of a diagnosis code (or list all codes).
     Explain(ExplainArgs),
-    /// Print the JSON Schema of the JSON report.
-    Schema,
+    /// Print the JSON Schema of the JSON report (or of one jsonl line).
+    Schema {
+        #[arg(long, value_enum, default_value_t = SchemaFormat::Json)]
+        format: SchemaFormat,
+    },
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -213,6 +216,16 @@ pub enum ApiArg {
 pub enum FormatArg {
     Human,
     Json,
+    /// One JSON object per line: begin, context, one per mailbox as it finishes, summary.
+    Jsonl,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaFormat {
+    /// The report of `--format json`.
+    Json,
+    /// One line of `--format jsonl`.
+    Jsonl,
 }
 
 #[derive(Debug, Args)]
@@ -220,7 +233,7 @@ pub struct DemoArgs {
     /// Scenario to run (repeatable); all built-in scenarios by default.
     #[arg(long = "scenario", value_name = "NAME")]
     pub scenarios: Vec<String>,
-    /// Report format: human prints each report, json prints one JSON array.
+    /// Report format: human prints each report, json one JSON array, jsonl one report per line.
     #[arg(long, value_enum, default_value_t = FormatArg::Human)]
     pub format: FormatArg,
     /// No colour.

@@ -297,6 +297,7 @@ impl CheckConfig {
 pub enum Format {
     Human,
     Json,
+    Jsonl,
 }
 
 #[derive(Debug, Clone)]
@@ -488,6 +489,7 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
     let format = match args.output.format {
         FormatArg::Human => Format::Human,
         FormatArg::Json => Format::Json,
+        FormatArg::Jsonl => Format::Jsonl,
     };
     let output = OutputConfig {
         format,

@@ -256,7 +256,7 @@ fn every_listed_aadsts_number_parses_and_classifies() {
         );
         assert!(e.summary().starts_with(&format!("AADSTS{code}:")) && !e.summary().contains("Trace ID"));
         assert_eq!(
-            exprobe::diagnose::aadsts_code(e.aadsts.unwrap_or(0)),
+            exprobe::diagnose::aadsts_code(e.aadsts.unwrap_or(0)).as_str(),
             *catalogue,
             "{code}"
         );
@@ -312,7 +312,11 @@ fn graph_error_samples() {
             (status, code, message)
         );
         assert_eq!(e.request_id.as_deref(), Some("9c8b7a6f-5e4d-4c3b-a2a1-0f9e8d7c6b5a"));
-        assert_eq!(exprobe::diagnose::graph_code(&e), catalogue, "{code}: {message}");
+        assert_eq!(
+            exprobe::diagnose::graph_code(&e).as_str(),
+            catalogue,
+            "{code}: {message}"
+        );
     }
     for odd in [&b""[..], b"<html>", b"{\"error\":\"flat string\"}", b"[]"] {
         assert!(

@@ -256,6 +256,15 @@ pub const CATALOGUE: &[Entry] = &[
         references: &[],
     },
     Entry {
+        code: "run.interrupted",
+        severity: Severity::Warning,
+        title: "The run was interrupted before every mailbox was checked",
+        explanation: "exprobe received Ctrl-C or SIGTERM: it started no further mailboxes, let those under way finish for two seconds and wrote what it had. The report holds only the mailboxes checked; the others are unknown, not healthy. The exit code is 130.",
+        causes: &["Ctrl-C in the terminal", "A scheduler stopping the job (SIGTERM)"],
+        remediation: &["Run the check again, with a larger --deadline or a smaller mailbox list if the run was stopped for taking too long."],
+        references: &[],
+    },
+    Entry {
         code: "run.deadline_reached",
         severity: Severity::Critical,
         title: "The deadline ended the run before every mailbox was checked",

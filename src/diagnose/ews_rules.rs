@@ -4,15 +4,13 @@
 
 use url::Url;
 
-use super::rules::Raised;
-use crate::config::{AuthMode, CheckConfig};
-use crate::probe::plan::RunOutcome;
+use super::code::{Code, Stage};
+use super::rules::{Affects, Raised};
+use crate::code;
+use crate::config::CheckConfig;
+use crate::probe::ews::{AuthOutcome, ReachOutcome};
+use crate::probe::plan::{MailboxOutcome, Org};
 use crate::protocol::ews::{self, EwsReply};
-
-const STAGE_REACH: u8 = 4;
-const STAGE_AUTH: u8 = 5;
-const STAGE_IMPERSONATION: u8 = 6;
-const STAGE_IDENTITY: u8 = 7;
 
 fn host(url: &str) -> String {
     Url::parse(url)
@@ -24,40 +22,40 @@ fn host(url: &str) -> String {
 use super::rules::net_code;
 
 /// The code for an EWS answer that is not a success.
-pub fn reply_code(reply: &EwsReply) -> Option<&'static str> {
+pub fn reply_code(reply: &EwsReply) -> Option<Code> {
     Some(match reply {
         EwsReply::Success { .. } => return None,
         EwsReply::Unauthorized {
             diagnostics: Some(d), ..
-        } if d.id == Some(2000002) => "token.expired",
+        } if d.id == Some(2000002) => code!("token.expired"),
         EwsReply::Unauthorized {
             diagnostics: Some(d), ..
-        } if d.id == Some(2000003) => "token.wrong_audience",
+        } if d.id == Some(2000003) => code!("token.wrong_audience"),
         EwsReply::Unauthorized {
             diagnostics: Some(d), ..
-        } if d.id == Some(2000004) => "token.wrong_tenant",
-        EwsReply::Unauthorized { .. } => "ews.credentials_rejected",
+        } if d.id == Some(2000004) => code!("token.wrong_tenant"),
+        EwsReply::Unauthorized { .. } => code!("ews.credentials_rejected"),
         EwsReply::Forbidden {
             diagnostics: Some(d), ..
-        } if d.id == Some(2000008) => "token.missing_role",
-        EwsReply::Forbidden { .. } => "ews.disabled",
-        EwsReply::Locked => "ews.account_locked",
-        EwsReply::Throttled { .. } => "ews.throttled",
-        EwsReply::Redirected { .. } => "server.error",
-        EwsReply::NotSoap { http_status: 404, .. } => "ews.endpoint_not_found",
-        EwsReply::NotSoap { .. } => "server.error",
+        } if d.id == Some(2000008) => code!("token.missing_role"),
+        EwsReply::Forbidden { .. } => code!("ews.disabled"),
+        EwsReply::Locked => code!("ews.account_locked"),
+        EwsReply::Throttled { .. } => code!("ews.throttled"),
+        EwsReply::Redirected { .. } => code!("server.error"),
+        EwsReply::NotSoap { http_status: 404, .. } => code!("ews.endpoint_not_found"),
+        EwsReply::NotSoap { .. } => code!("server.error"),
         EwsReply::Error { error, .. } => match error.effective_code() {
-            "ErrorImpersonateUserDenied" => "impersonation.denied",
-            "ErrorImpersonationDenied" => "impersonation.server_denied",
-            "ErrorInvalidExchangeImpersonationHeaderData" => "impersonation.header_invalid",
+            "ErrorImpersonateUserDenied" => code!("impersonation.denied"),
+            "ErrorImpersonationDenied" => code!("impersonation.server_denied"),
+            "ErrorInvalidExchangeImpersonationHeaderData" => code!("impersonation.header_invalid"),
             "ErrorNonExistentMailbox" | "ErrorInvalidUser" | "ErrorMailboxNotFound" | "ErrorInvalidSmtpAddress" => {
-                "mailbox.not_found"
+                code!("mailbox.not_found")
             }
-            "ErrorNonPrimarySmtpAddress" => "mailbox.alias_not_primary",
-            "ErrorAccessDenied" => "ews.access_denied",
-            c if ews::REDISCOVER_CODES.contains(&c) => "mailbox.moved",
-            c if ews::THROTTLING_CODES.contains(&c) => "ews.throttled",
-            _ => "server.error",
+            "ErrorNonPrimarySmtpAddress" => code!("mailbox.alias_not_primary"),
+            "ErrorAccessDenied" => code!("ews.access_denied"),
+            c if ews::REDISCOVER_CODES.contains(&c) => code!("mailbox.moved"),
+            c if ews::THROTTLING_CODES.contains(&c) => code!("ews.throttled"),
+            _ => code!("server.error"),
         },
     })
 }
@@ -112,208 +110,164 @@ fn describe(reply: &EwsReply) -> String {
 }
 
 /// The mailbox is on Exchange Online, by DNS, autodiscover or its EWS host.
-pub fn is_exchange_online(outcome: &RunOutcome, mailbox: &str) -> bool {
-    let domain = outcome.input.domain_of(mailbox).unwrap_or("");
-    let by_dns = outcome.dns_for(domain).is_some_and(|d| d.exchange_online);
-    let by_autodiscover = outcome
-        .autodiscover_for(mailbox)
+pub fn is_exchange_online(org: &Org, m: &MailboxOutcome) -> bool {
+    let domain = org.input.domain_of(&m.mailbox).unwrap_or("");
+    let by_dns = org.dns_for(domain).is_some_and(|d| d.exchange_online);
+    let by_autodiscover = m
+        .autodiscover
+        .as_ref()
         .is_some_and(|a| a.method == Some(crate::probe::autodiscover::Method::V2));
-    let by_host = outcome.ews_urls.get(mailbox).is_some_and(|u| {
+    let by_host = m.ews_url.as_deref().is_some_and(|u| {
         let h = host(u).to_ascii_lowercase();
         h == "outlook.office365.com" || h == "outlook.office.com" || h.ends_with(".outlook.com")
     });
     by_dns || by_autodiscover || by_host
 }
 
-pub fn evaluate(config: &CheckConfig, outcome: &RunOutcome, raised: &mut Vec<Raised>) {
-    let mailboxes_on = |url: &str| -> Vec<String> {
-        outcome
-            .ews_urls
-            .iter()
-            .filter(|(_, u)| *u == url)
-            .map(|(m, _)| m.clone())
-            .collect()
-    };
-    // ews.reach
-    for reach in &outcome.ews_reach {
-        let step = format!("ews.reach:{}", host(&reach.url));
-        let affects = mailboxes_on(&reach.url);
-        let mut raise = |code: &'static str, detail: String| {
-            raised.push(Raised {
-                code,
-                mailbox: None,
-                affects: affects.clone(),
-                detail,
-                evidence_steps: vec![step.clone()],
-                stage: STAGE_REACH,
-                severity: None,
-            })
-        };
-        if let Some(f) = &reach.failure {
-            raise(net_code(f), format!("{}: {}", reach.url, f.describe()));
-        } else if let Some(reply) = reach.reply.as_ref().filter(|_| !reach.is_ews()) {
-            raise(
-                reply_code(reply).unwrap_or("server.error"),
-                format!("{}: {}", reach.url, describe(reply)),
-            );
-        } else if let Some(c) = config
-            .credentials
-            .as_ref()
-            .filter(|c| !reach.schemes.is_empty() && !reach.offers(c.scheme()))
-        {
-            raise(
-                "ews.auth_scheme_unavailable",
-                format!(
-                    "{} offers {} but not {}",
-                    reach.url,
-                    reach.schemes.join(", "),
-                    c.scheme()
-                ),
-            );
-        }
-    }
-    // Exchange Online and a password: the ApplicationImpersonation path is gone.
-    if config.auth == AuthMode::Basic {
-        let online: Vec<String> = outcome
-            .ews_urls
-            .keys()
-            .filter(|m| is_exchange_online(outcome, m))
-            .cloned()
-            .collect();
-        if !online.is_empty() {
-            raised.push(Raised {
-                code: "exchange_online.application_impersonation_retired",
-                mailbox: None,
-                detail: format!(
-                    "{} mailbox(es) on Exchange Online checked with a service account password",
-                    online.len()
-                ),
-                evidence_steps: online.iter().map(|m| format!("autodiscover:{m}")).collect(),
-                affects: online,
-                stage: STAGE_REACH,
-                severity: None,
-            });
-        }
-    }
-    // ews.auth
-    if let Some(auth) = &outcome.ews_auth {
-        let all: Vec<String> = outcome.ews_urls.keys().cloned().collect();
-        let reach_failed = outcome.reach_for(&auth.url).is_some_and(|r| r.failure.is_some());
-        if let (Some(f), false) = (&auth.failure, reach_failed) {
-            raised.push(Raised {
-                code: net_code(f),
-                mailbox: None,
-                affects: all.clone(),
-                detail: f.describe(),
-                evidence_steps: vec!["ews.auth".into()],
-                stage: STAGE_AUTH,
-                severity: None,
-            });
-        }
-        if let Some(code) = auth
-            .probe
-            .as_ref()
-            .filter(|_| !auth.credentials_accepted())
-            .and_then(reply_code)
-        {
-            let detail = auth.probe.as_ref().map(describe).unwrap_or_default();
-            raised.push(Raised {
-                code,
-                mailbox: None,
-                affects: all,
-                detail: format!("{}: {detail}", config.service_account.as_deref().unwrap_or("")),
-                evidence_steps: vec!["ews.auth".into()],
-                stage: STAGE_AUTH,
-                severity: None,
-            });
-        }
-        if auth.has_mailbox == Some(false) {
-            raised.push(Raised {
-                code: "service_account.no_mailbox",
-                mailbox: None,
-                affects: vec![],
-                detail: format!(
-                    "{}: {}",
-                    config.service_account.as_deref().unwrap_or(""),
-                    auth.own_inbox.as_ref().map(describe).unwrap_or_default()
-                ),
-                evidence_steps: vec!["ews.auth".into()],
-                stage: STAGE_AUTH,
-                severity: None,
-            });
-        }
-    }
-    // ews.impersonation
-    for imp in &outcome.impersonation {
-        let step = format!("ews.impersonation:{}", imp.mailbox);
-        let (code, detail) = match (&imp.failure, &imp.reply) {
-            (Some(f), _) => (net_code(f), f.describe()),
-            (None, Some(reply)) => match reply_code(reply) {
-                // The identity rule reports aliases with the primary address.
-                Some("mailbox.alias_not_primary") | None => continue,
-                Some(code) => (code, describe(reply)),
-            },
-            (None, None) => continue,
-        };
-        let detail = if imp.back_offs.is_empty() {
-            detail
-        } else {
-            format!("{detail} (after {} back-off(s))", imp.back_offs.len())
-        };
-        raised.push(Raised {
+/// `ews.reach` of one EWS URL: carried by every mailbox checked against it.
+pub fn reach(config: &CheckConfig, reach: &ReachOutcome) -> Vec<Raised> {
+    let step = format!("ews.reach:{}", host(&reach.url));
+    let raise = |code: Code, detail: String| {
+        vec![Raised::org(
             code,
-            mailbox: Some(imp.mailbox.clone()),
-            affects: vec![imp.mailbox.clone()],
+            Stage::Reach,
+            Affects::EwsUrl(reach.url.clone()),
             detail,
-            evidence_steps: vec![step],
-            stage: STAGE_IMPERSONATION,
-            severity: None,
-        });
+            vec![step.clone()],
+        )]
+    };
+    if let Some(f) = &reach.failure {
+        raise(net_code(f), format!("{}: {}", reach.url, f.describe()))
+    } else if let Some(reply) = reach.reply.as_ref().filter(|_| !reach.is_ews()) {
+        raise(
+            reply_code(reply).unwrap_or(code!("server.error")),
+            format!("{}: {}", reach.url, describe(reply)),
+        )
+    } else if let Some(c) = config
+        .credentials
+        .as_ref()
+        .filter(|c| !reach.schemes.is_empty() && !reach.offers(c.scheme()))
+    {
+        raise(
+            code!("ews.auth_scheme_unavailable"),
+            format!(
+                "{} offers {} but not {}",
+                reach.url,
+                reach.schemes.join(", "),
+                c.scheme()
+            ),
+        )
+    } else {
+        vec![]
     }
-    // identity
-    for id in &outcome.identity {
-        let step = format!("identity:{}", id.mailbox);
-        if id.alias {
-            raised.push(Raised {
-                code: "mailbox.alias_not_primary",
-                mailbox: Some(id.mailbox.clone()),
-                affects: vec![id.mailbox.clone()],
-                detail: format!(
-                    "{} is an alias; the primary SMTP address is {} (from {})",
-                    id.mailbox,
-                    id.primary_smtp_address.as_deref().unwrap_or("?"),
-                    id.primary_source.as_deref().unwrap_or("?")
-                ),
-                evidence_steps: vec![step.clone()],
-                stage: STAGE_IDENTITY,
-                severity: None,
-            });
-        }
-        if id.domain_mismatch {
-            raised.push(Raised {
-                code: "account.domain_mismatch",
-                mailbox: Some(id.mailbox.clone()),
-                affects: vec![id.mailbox.clone()],
-                detail: format!(
-                    "service account domain {} ≠ mailbox domain {}",
-                    id.service_account_domain.as_deref().unwrap_or("?"),
-                    id.mailbox_domain
-                ),
-                evidence_steps: vec![step],
-                stage: STAGE_IDENTITY,
-                severity: None,
-            });
-        }
+}
+
+/// `ews.auth`: the service account's sign-in, carried by every mailbox with an EWS URL.
+pub fn auth(config: &CheckConfig, auth: &AuthOutcome, reach_failed: bool) -> Vec<Raised> {
+    let mut raised = vec![];
+    let account = config.service_account.as_deref().unwrap_or("");
+    if let (Some(f), false) = (&auth.failure, reach_failed) {
+        raised.push(Raised::org(
+            net_code(f),
+            Stage::Auth,
+            Affects::HasEwsUrl,
+            f.describe(),
+            vec!["ews.auth".into()],
+        ));
     }
-    // EWS saying "no mailbox" is the same fact autodiscover's "user not found" told: keep the definite one.
-    let no_mailbox: Vec<String> = raised
-        .iter()
-        .filter(|r| r.code == "mailbox.not_found")
-        .filter_map(|r| r.mailbox.clone())
-        .collect();
-    raised.retain(|r| {
-        !(r.code == "autodiscover.user_not_found" && r.mailbox.as_ref().is_some_and(|m| no_mailbox.contains(m)))
-    });
+    if let Some(code) = auth
+        .probe
+        .as_ref()
+        .filter(|_| !auth.credentials_accepted())
+        .and_then(reply_code)
+    {
+        let detail = auth.probe.as_ref().map(describe).unwrap_or_default();
+        raised.push(Raised::org(
+            code,
+            Stage::Auth,
+            Affects::HasEwsUrl,
+            format!("{account}: {detail}"),
+            vec!["ews.auth".into()],
+        ));
+    }
+    if auth.has_mailbox == Some(false) {
+        raised.push(Raised::org(
+            code!("service_account.no_mailbox"),
+            Stage::Auth,
+            Affects::Nobody,
+            format!(
+                "{account}: {}",
+                auth.own_inbox.as_ref().map(describe).unwrap_or_default()
+            ),
+            vec!["ews.auth".into()],
+        ));
+    }
+    raised
+}
+
+/// `ews.impersonation` of one mailbox.
+pub fn impersonation(_config: &CheckConfig, _org: &Org, m: &MailboxOutcome) -> Vec<Raised> {
+    let Some(imp) = &m.impersonation else {
+        return vec![];
+    };
+    let (code, detail) = match (&imp.failure, &imp.reply) {
+        (Some(f), _) => (net_code(f), f.describe()),
+        (None, Some(reply)) => match reply_code(reply) {
+            Some(code) if code != code!("mailbox.alias_not_primary") => (code, describe(reply)),
+            // The identity rule reports aliases with the primary address.
+            _ => return vec![],
+        },
+        (None, None) => return vec![],
+    };
+    let detail = if imp.back_offs.is_empty() {
+        detail
+    } else {
+        format!("{detail} (after {} back-off(s))", imp.back_offs.len())
+    };
+    vec![Raised::mailbox(
+        m,
+        code,
+        Stage::Impersonation,
+        detail,
+        vec![format!("ews.impersonation:{}", imp.mailbox)],
+    )]
+}
+
+/// `identity`: an alias instead of the primary address, a service account of another domain.
+pub fn identity(_config: &CheckConfig, _org: &Org, m: &MailboxOutcome) -> Vec<Raised> {
+    let mut raised = vec![];
+    let Some(id) = &m.identity else {
+        return raised;
+    };
+    let step = format!("identity:{}", id.mailbox);
+    if id.alias {
+        raised.push(Raised::mailbox(
+            m,
+            code!("mailbox.alias_not_primary"),
+            Stage::Identity,
+            format!(
+                "{} is an alias; the primary SMTP address is {} (from {})",
+                id.mailbox,
+                id.primary_smtp_address.as_deref().unwrap_or("?"),
+                id.primary_source.as_deref().unwrap_or("?")
+            ),
+            vec![step.clone()],
+        ));
+    }
+    if id.domain_mismatch {
+        raised.push(Raised::mailbox(
+            m,
+            code!("account.domain_mismatch"),
+            Stage::Identity,
+            format!(
+                "service account domain {} ≠ mailbox domain {}",
+                id.service_account_domain.as_deref().unwrap_or("?"),
+                id.mailbox_domain
+            ),
+            vec![step],
+        ));
+    }
+    raised
 }
 
 #[cfg(test)]
@@ -414,7 +368,7 @@ mod tests {
             ),
         ];
         for (reply, want) in table {
-            let got = reply_code(reply);
+            let got = reply_code(reply).map(Code::as_str);
             assert_eq!(got, *want, "{reply:?}");
             if let Some(code) = got {
                 assert!(

@@ -1,155 +1,292 @@
-//! The report engine: typed observations → findings (catalogue codes, root
-//! cause first) → the [`Report`].
+//! The report engine: typed outcomes → findings (catalogue codes, root cause
+//! first). Organization rules run once on the shared context; mailbox rules
+//! run on each mailbox as it finishes; cross-mailbox facts are tallied and
+//! written once at the end. No rule reads or removes another rule's findings.
 
 pub mod catalogue;
 mod catalogue_oauth;
+mod code;
+mod cross;
 mod ews_rules;
 mod oauth_rules;
 mod rules;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use crate::config::CheckConfig;
-use crate::probe::plan::RunOutcome;
+use crate::probe::plan::{Authed, MailboxOutcome, Org, Reached};
 use crate::report::*;
 
+pub use code::{Code, Stage};
 pub use oauth_rules::{aadsts_code, graph_code};
-pub use rules::Raised;
+pub use rules::{Affects, Raised};
+
+/// A rule over the organization context.
+pub type OrgRule = fn(&CheckConfig, &Org) -> Vec<Raised>;
+/// A rule over one mailbox (with the organization context).
+pub type MailboxRule = fn(&CheckConfig, &Org, &MailboxOutcome) -> Vec<Raised>;
+
+pub const ORG_RULES: &[OrgRule] = &[rules::input, rules::dns, oauth_rules::tokens];
+pub const MAILBOX_RULES: &[MailboxRule] = &[
+    rules::invalid_address,
+    rules::autodiscover,
+    ews_rules::impersonation,
+    ews_rules::identity,
+    oauth_rules::graph,
+    oauth_rules::tenant,
+];
+
+/// Orders findings: by severity, then the stage that failed first (root
+/// cause first), then the mailbox's input position, code and detail. A total
+/// order: the order rules run in cannot change a report.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FindingKey {
+    pub severity: Severity,
+    pub stage: Stage,
+    /// Findings about the organization (None) before those of one mailbox.
+    pub mailbox: Option<usize>,
+    pub code: Code,
+    pub detail: String,
+}
+
+/// A finding with its place in the report.
+#[derive(Debug, Clone)]
+pub struct Keyed {
+    pub key: FindingKey,
+    pub finding: Finding,
+}
 
 fn finding_of(r: &Raised) -> Finding {
-    let entry = catalogue::lookup(r.code);
+    let entry = r.code.entry();
     Finding {
         code: r.code.to_string(),
-        severity: r.severity.or(entry.map(|e| e.severity)).unwrap_or(Severity::Critical),
+        severity: r.severity(),
         mailbox: r.mailbox.clone(),
-        title: entry.map(|e| e.title.to_string()).unwrap_or_else(|| r.code.to_string()),
+        title: entry.title.to_string(),
         detail: r.detail.clone(),
-        explanation: entry.map(|e| e.explanation.to_string()).unwrap_or_default(),
-        remediation: entry
-            .map(|e| e.remediation.iter().map(|s| s.to_string()).collect())
-            .unwrap_or_default(),
+        explanation: entry.explanation.to_string(),
+        remediation: entry.remediation.iter().map(|s| s.to_string()).collect(),
         evidence_steps: r.evidence_steps.clone(),
-        references: entry
-            .map(|e| e.references.iter().map(|s| s.to_string()).collect())
-            .unwrap_or_default(),
+        references: entry.references.iter().map(|s| s.to_string()).collect(),
     }
 }
 
-fn status_of(findings: &[&Finding]) -> OverallStatus {
-    if findings.iter().any(|f| f.severity == Severity::Critical) {
-        OverallStatus::Fail
-    } else if findings.iter().any(|f| f.severity == Severity::Warning) {
-        OverallStatus::Warn
-    } else {
-        OverallStatus::Pass
+fn keyed(r: &Raised, index: Option<usize>) -> Keyed {
+    Keyed {
+        key: key_of(r, index),
+        finding: finding_of(r),
     }
 }
 
-pub fn build_report(config: &CheckConfig, outcome: RunOutcome) -> Report {
-    let mut raised = rules::evaluate(config, &outcome);
-    ews_rules::evaluate(config, &outcome, &mut raised);
-    oauth_rules::evaluate(config, &outcome, &mut raised);
-    // Root cause first: by severity, then by the stage that failed first.
-    raised.sort_by_key(|r| {
-        let sev = r
-            .severity
-            .or(catalogue::lookup(r.code).map(|e| e.severity))
-            .unwrap_or(Severity::Critical);
-        (sev, r.stage)
-    });
-    let findings: Vec<Finding> = raised.iter().map(finding_of).collect();
-    // Which findings affect each mailbox, in one pass (bulk runs stay linear).
-    let mut affecting: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
-    for (i, r) in raised.iter().enumerate() {
-        for a in &r.affects {
-            let list = affecting.entry(a.as_str()).or_default();
-            if list.last() != Some(&i) {
-                list.push(i);
-            }
+fn key_of(r: &Raised, index: Option<usize>) -> FindingKey {
+    FindingKey {
+        severity: r.severity(),
+        stage: r.stage,
+        mailbox: index,
+        code: r.code,
+        detail: r.detail.clone(),
+    }
+}
+
+pub fn status_of(worst: Option<Severity>) -> OverallStatus {
+    match worst {
+        Some(Severity::Critical) => OverallStatus::Fail,
+        Some(Severity::Warning) => OverallStatus::Warn,
+        _ => OverallStatus::Pass,
+    }
+}
+
+/// One mailbox's result, ready for a sink.
+#[derive(Debug)]
+pub struct MailboxRecord {
+    /// Position in the input.
+    pub index: usize,
+    pub result: MailboxResult,
+    pub steps: Vec<Step>,
+    /// The findings raised about this mailbox alone.
+    pub findings: Vec<Keyed>,
+}
+
+/// Turns outcomes into findings as the run goes, keeping only counts.
+#[derive(Debug)]
+pub struct Diagnoser<'c> {
+    config: &'c CheckConfig,
+    org_rules: Vec<OrgRule>,
+    mailbox_rules: Vec<MailboxRule>,
+    /// Findings about the organization, carried by the mailboxes they affect.
+    org_raised: Vec<Raised>,
+    reach_seen: HashSet<String>,
+    auth_seen: bool,
+    cross: cross::CrossMailbox,
+    counts: Counts,
+    worst: Option<Severity>,
+    evidence_dropped: usize,
+}
+
+impl<'c> Diagnoser<'c> {
+    pub fn new(config: &'c CheckConfig) -> Self {
+        Diagnoser::with_rules(config, ORG_RULES.to_vec(), MAILBOX_RULES.to_vec())
+    }
+
+    /// With the rules in another order (tests prove the order does not matter).
+    pub fn with_rules(config: &'c CheckConfig, org_rules: Vec<OrgRule>, mailbox_rules: Vec<MailboxRule>) -> Self {
+        Diagnoser {
+            config,
+            org_rules,
+            mailbox_rules,
+            org_raised: vec![],
+            reach_seen: HashSet::new(),
+            auth_seen: false,
+            cross: Default::default(),
+            counts: Counts::default(),
+            worst: None,
+            evidence_dropped: 0,
         }
     }
-    let autodiscover_index: std::collections::HashMap<&str, usize> = outcome
-        .autodiscover
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (a.mailbox.as_str(), i))
-        .collect();
-    let mailboxes: Vec<MailboxResult> = config
-        .mailboxes
-        .iter()
-        .map(|m| {
-            let mine: Vec<&Finding> = affecting
-                .get(m.as_str())
-                .map(|ids| ids.iter().map(|&i| &findings[i]).collect())
-                .unwrap_or_default();
-            let mut codes: Vec<String> = vec![];
-            for f in &mine {
-                if !codes.contains(&f.code) {
-                    codes.push(f.code.clone());
-                }
+
+    fn note(&mut self, raised: Vec<Raised>) -> Vec<Keyed> {
+        let out: Vec<Keyed> = raised.iter().map(|r| keyed(r, None)).collect();
+        for k in &out {
+            self.worst = Some(self.worst.map_or(k.key.severity, |w| w.min(k.key.severity)));
+        }
+        self.org_raised.extend(raised);
+        out
+    }
+
+    /// Findings about the organization context.
+    pub fn org(&mut self, org: &Org) -> Vec<Keyed> {
+        let raised: Vec<Raised> = self.org_rules.iter().flat_map(|rule| rule(self.config, org)).collect();
+        self.note(raised)
+    }
+
+    /// Findings of one EWS URL's reach, the first time it is seen.
+    pub fn reach(&mut self, reached: &Reached) -> Option<Vec<Keyed>> {
+        if !self.reach_seen.insert(reached.outcome.url.clone()) {
+            return None;
+        }
+        Some(self.note(ews_rules::reach(self.config, &reached.outcome)))
+    }
+
+    /// Findings of the service account's sign-in, the first time it is seen.
+    pub fn auth(&mut self, authed: &Authed) -> Option<Vec<Keyed>> {
+        if std::mem::replace(&mut self.auth_seen, true) {
+            return None;
+        }
+        let raised = match &authed.outcome {
+            Some(a) => ews_rules::auth(self.config, a, authed.reach_failed),
+            None => vec![],
+        };
+        Some(self.note(raised))
+    }
+
+    fn carries(&self, org: &Org, m: &MailboxOutcome, r: &Raised) -> bool {
+        match &r.affects {
+            Affects::Mailbox | Affects::Nobody => false,
+            Affects::All => true,
+            Affects::Valid => org.invalid_reason(&m.mailbox).is_none(),
+            Affects::Domain(d) => org.input.domain_of(&m.mailbox) == Some(d.as_str()),
+            Affects::EwsUrl(u) => m.ews_url.as_deref() == Some(u.as_str()),
+            Affects::HasEwsUrl => m.ews_url.is_some(),
+        }
+    }
+
+    /// One mailbox: its findings, the codes it carries, its status.
+    pub fn mailbox(&mut self, org: &Org, m: MailboxOutcome) -> MailboxRecord {
+        let own: Vec<Raised> = self
+            .mailbox_rules
+            .iter()
+            .flat_map(|rule| rule(self.config, org, &m))
+            .collect();
+        let mut carried: Vec<&Raised> = self.org_raised.iter().filter(|r| self.carries(org, &m, r)).collect();
+        carried.extend(own.iter());
+        let marks = self.cross.observe(self.config, org, &m, &carried);
+        carried.extend(marks.iter());
+        let mut keys: Vec<FindingKey> = carried.iter().map(|r| key_of(r, Some(m.index))).collect();
+        keys.sort();
+        let mut codes: Vec<String> = vec![];
+        for k in &keys {
+            if !codes.iter().any(|c| c == k.code.as_str()) {
+                codes.push(k.code.to_string());
             }
-            let mut facts = BTreeMap::new();
-            if let Some(a) = autodiscover_index.get(m.as_str()).map(|&i| &outcome.autodiscover[i]) {
-                if let Some(u) = &a.ews_url {
-                    facts.insert("ews_url".to_string(), u.clone());
-                }
-                if let Some(p) = &a.primary_smtp_address {
-                    facts.insert("primary_smtp_address".to_string(), p.clone());
-                }
+        }
+        let worst = keys.first().map(|k| k.severity);
+        let status = status_of(worst);
+        match status {
+            OverallStatus::Pass => self.counts.pass += 1,
+            OverallStatus::Warn => self.counts.warn += 1,
+            OverallStatus::Fail => self.counts.fail += 1,
+        }
+        for c in &codes {
+            *self.counts.by_code.entry(c.clone()).or_default() += 1;
+        }
+        let mut findings: Vec<Keyed> = own.iter().map(|r| keyed(r, Some(m.index))).collect();
+        findings.sort_by(|a, b| a.key.cmp(&b.key));
+        for f in &findings {
+            self.worst = Some(self.worst.map_or(f.key.severity, |w| w.min(f.key.severity)));
+        }
+        self.evidence_dropped += m.evidence_dropped;
+        let mut facts = BTreeMap::new();
+        if let Some(a) = &m.autodiscover {
+            if let Some(u) = &a.ews_url {
+                facts.insert("ews_url".to_string(), u.clone());
             }
-            MailboxResult {
-                address: m.clone(),
-                status: status_of(&mine),
+            if let Some(p) = &a.primary_smtp_address {
+                facts.insert("primary_smtp_address".to_string(), p.clone());
+            }
+        }
+        MailboxRecord {
+            index: m.index,
+            result: MailboxResult {
+                address: m.mailbox,
+                status,
                 findings: codes,
                 facts,
-            }
-        })
-        .collect();
-    let all: Vec<&Finding> = findings.iter().collect();
-    let mut counts = Counts::default();
-    for m in &mailboxes {
-        match m.status {
-            OverallStatus::Pass => counts.pass += 1,
-            OverallStatus::Warn => counts.warn += 1,
-            OverallStatus::Fail => counts.fail += 1,
-        }
-        for c in &m.findings {
-            *counts.by_code.entry(c.clone()).or_default() += 1;
+            },
+            steps: m.steps,
+            findings,
         }
     }
-    let throttling = outcome.throttling.clone();
-    let evidence_note = (outcome.evidence_dropped > 0).then(|| {
-        format!(
-            "HTTP evidence is kept for every step that did not pass and for the first {} mailboxes; {} passing steps of later mailboxes carry none",
-            crate::probe::plan::EVIDENCE_MAILBOXES,
-            outcome.evidence_dropped
-        )
-    });
-    Report {
-        schema_version: SCHEMA_VERSION,
-        tool: ToolInfo {
-            name: "exprobe".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
-        started_at: outcome
-            .started_at
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
-        duration_ms: outcome.duration_ms,
-        target: Target {
-            mailboxes: config.mailboxes.clone(),
-            service_account: config.service_account.clone(),
-            auth: config.auth.as_str().into(),
-            tenant: config.app.as_ref().map(|a| a.tenant.clone()),
-            api: config.api.as_str().into(),
-        },
-        insecure: outcome.insecure,
-        status: status_of(&all),
-        steps: outcome.steps,
-        findings,
-        mailboxes,
-        throttling,
-        evidence_note,
-        counts,
+
+    /// The findings drawn from several mailboxes, once all are in.
+    pub fn finish(&mut self, org: &Org, total: usize) -> Vec<Keyed> {
+        let cross = std::mem::take(&mut self.cross).finish(self.config, org, total);
+        let out: Vec<Keyed> = cross.iter().map(|r| keyed(r, None)).collect();
+        for k in &out {
+            self.worst = Some(self.worst.map_or(k.key.severity, |w| w.min(k.key.severity)));
+        }
+        out
+    }
+
+    /// The run was interrupted after `checked` of `total` mailboxes.
+    pub fn interrupted(&mut self, checked: usize, total: usize) -> Vec<Keyed> {
+        let r = Raised::org(
+            crate::code!("run.interrupted"),
+            Stage::Transport,
+            Affects::Nobody,
+            format!("the run was interrupted after {checked} of {total} mailboxes had a result; the others were not checked"),
+            vec![],
+        );
+        let out = vec![keyed(&r, None)];
+        self.worst = Some(self.worst.map_or(r.severity(), |w| w.min(r.severity())));
+        out
+    }
+
+    pub fn counts(&self) -> &Counts {
+        &self.counts
+    }
+
+    /// The run's status: its worst finding.
+    pub fn status(&self) -> OverallStatus {
+        status_of(self.worst)
+    }
+
+    pub fn evidence_note(&self) -> Option<String> {
+        (self.evidence_dropped > 0).then(|| {
+            format!(
+                "HTTP evidence is kept for every step that did not pass and for the first {} mailboxes; {} passing steps of later mailboxes carry none",
+                crate::probe::plan::EVIDENCE_MAILBOXES,
+                self.evidence_dropped
+            )
+        })
     }
 }

@@ -1,65 +1,125 @@
 //! Rules: from typed outcomes to raised codes. Each rule names the steps
 //! that are its evidence and the mailboxes it affects.
 
+use super::code::{Code, Stage};
+use crate::code;
 use crate::config::CheckConfig;
 use crate::net::dns::DnsFailure;
 use crate::net::{NetFailure, TlsProblem};
 use crate::probe::autodiscover::{describe_failure, AutodiscoverFailure};
-use crate::probe::plan::RunOutcome;
+use crate::probe::plan::{MailboxOutcome, Org};
 use crate::report::Severity;
+
+/// Which mailboxes' results carry a finding raised about the organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Affects {
+    /// The one mailbox a per-mailbox rule looked at.
+    Mailbox,
+    /// Every mailbox of the input.
+    All,
+    /// Every valid address.
+    Valid,
+    /// Valid addresses of this domain.
+    Domain(String),
+    /// Mailboxes checked against this EWS URL.
+    EwsUrl(String),
+    /// Mailboxes with any EWS URL.
+    HasEwsUrl,
+    /// No mailbox (a fact about the run or the service account).
+    Nobody,
+}
 
 /// A code raised by a rule, before the catalogue fills in the words.
 #[derive(Debug, Clone)]
 pub struct Raised {
-    pub code: &'static str,
+    pub code: Code,
     pub mailbox: Option<String>,
-    /// Mailboxes whose result carries this code.
-    pub affects: Vec<String>,
+    pub affects: Affects,
     pub detail: String,
     pub evidence_steps: Vec<String>,
-    /// Earlier stages are closer to the root cause: input 0, dns 1, transport 2, discovery 3, comparison 4.
-    pub stage: u8,
+    pub stage: Stage,
     /// Overrides the catalogue's severity for this instance (a code whose
     /// weight depends on context, such as a cross-domain redirect that is or
     /// is not the only path).
     pub severity: Option<Severity>,
 }
 
-pub fn tls_code(problem: TlsProblem) -> &'static str {
+impl Raised {
+    /// A finding about one mailbox.
+    pub fn mailbox(m: &MailboxOutcome, code: Code, stage: Stage, detail: String, evidence: Vec<String>) -> Raised {
+        Raised {
+            code,
+            mailbox: Some(m.mailbox.clone()),
+            affects: Affects::Mailbox,
+            detail,
+            evidence_steps: evidence,
+            stage,
+            severity: None,
+        }
+    }
+
+    /// A finding about the organization, carried by the mailboxes it affects.
+    pub fn org(code: Code, stage: Stage, affects: Affects, detail: String, evidence: Vec<String>) -> Raised {
+        Raised {
+            code,
+            mailbox: None,
+            affects,
+            detail,
+            evidence_steps: evidence,
+            stage,
+            severity: None,
+        }
+    }
+
+    pub fn with_severity(mut self, severity: Severity) -> Raised {
+        self.severity = Some(severity);
+        self
+    }
+
+    pub fn severity(&self) -> Severity {
+        self.severity.unwrap_or_else(|| self.code.severity())
+    }
+}
+
+pub fn tls_code(problem: TlsProblem) -> Code {
     match problem {
-        TlsProblem::CertificateExpired => "tls.certificate_expired",
-        TlsProblem::CertificateNotYetValid => "tls.certificate_not_yet_valid",
-        TlsProblem::NameMismatch => "tls.certificate_name_mismatch",
-        TlsProblem::Untrusted => "tls.certificate_untrusted",
-        TlsProblem::Handshake => "tls.handshake_failed",
-        TlsProblem::ProtocolVersion => "tls.protocol_version",
+        TlsProblem::CertificateExpired => code!("tls.certificate_expired"),
+        TlsProblem::CertificateNotYetValid => code!("tls.certificate_not_yet_valid"),
+        TlsProblem::NameMismatch => code!("tls.certificate_name_mismatch"),
+        TlsProblem::Untrusted => code!("tls.certificate_untrusted"),
+        TlsProblem::Handshake => code!("tls.handshake_failed"),
+        TlsProblem::ProtocolVersion => code!("tls.protocol_version"),
     }
 }
 
 /// The code for a request that produced no HTTP answer.
-pub fn net_code(failure: &NetFailure) -> &'static str {
+pub fn net_code(failure: &NetFailure) -> Code {
     match failure {
         NetFailure::Tls { problem, .. } => tls_code(*problem),
-        NetFailure::Protocol { .. } => "http.protocol_error",
-        _ => "network.unreachable",
+        NetFailure::Protocol { .. } => code!("http.protocol_error"),
+        _ => code!("network.unreachable"),
     }
 }
 
-fn autodiscover_code(f: &AutodiscoverFailure, no_dns_records: bool) -> (&'static str, u8) {
+fn autodiscover_code(f: &AutodiscoverFailure, no_dns_records: bool) -> (Code, Stage) {
     match f {
-        AutodiscoverFailure::UserNotFound { .. } => ("autodiscover.user_not_found", 3),
-        AutodiscoverFailure::RedirectLoop { .. } => ("autodiscover.redirect_loop", 3),
-        AutodiscoverFailure::TooManyRedirects { .. } => ("autodiscover.too_many_redirects", 3),
-        AutodiscoverFailure::InsecureRedirect { .. } => ("autodiscover.insecure_redirect_refused", 3),
-        AutodiscoverFailure::InvalidResponse { .. } => ("autodiscover.invalid_response", 3),
-        AutodiscoverFailure::Tls { problem, .. } => (tls_code(*problem), 2),
-        AutodiscoverFailure::ServerError { .. } => ("server.error", 2),
-        AutodiscoverFailure::Unreachable { failure, .. } => (net_code(failure), 2),
-        AutodiscoverFailure::CredentialsRejected { .. } => ("ews.credentials_rejected", 2),
-        AutodiscoverFailure::AuthRequired { .. } => ("autodiscover.not_found", 3),
-        AutodiscoverFailure::CrossDomainRedirect { .. } => ("autodiscover.cross_domain_redirect", 3),
-        AutodiscoverFailure::NotFound if no_dns_records => ("dns.no_autodiscover_records", 1),
-        AutodiscoverFailure::NotFound => ("autodiscover.not_found", 3),
+        AutodiscoverFailure::UserNotFound { .. } => (code!("autodiscover.user_not_found"), Stage::Discovery),
+        AutodiscoverFailure::RedirectLoop { .. } => (code!("autodiscover.redirect_loop"), Stage::Discovery),
+        AutodiscoverFailure::TooManyRedirects { .. } => (code!("autodiscover.too_many_redirects"), Stage::Discovery),
+        AutodiscoverFailure::InsecureRedirect { .. } => {
+            (code!("autodiscover.insecure_redirect_refused"), Stage::Discovery)
+        }
+        AutodiscoverFailure::InvalidResponse { .. } => (code!("autodiscover.invalid_response"), Stage::Discovery),
+        AutodiscoverFailure::Tls { problem, .. } => (tls_code(*problem), Stage::Transport),
+        AutodiscoverFailure::ServerError { .. } => (code!("server.error"), Stage::Transport),
+        AutodiscoverFailure::Unreachable { failure, .. } => (net_code(failure), Stage::Transport),
+        AutodiscoverFailure::CredentialsRejected { .. } => (code!("ews.credentials_rejected"), Stage::Transport),
+        AutodiscoverFailure::AuthRequired { .. } => (code!("autodiscover.not_found"), Stage::Discovery),
+        AutodiscoverFailure::CrossDomainRedirect { .. } => {
+            (code!("autodiscover.cross_domain_redirect"), Stage::Discovery)
+        }
+        AutodiscoverFailure::NotFound if no_dns_records => (code!("dns.no_autodiscover_records"), Stage::Dns),
+        AutodiscoverFailure::NotFound => (code!("autodiscover.not_found"), Stage::Discovery),
     }
 }
 
@@ -69,73 +129,36 @@ fn same_ews_url(a: &str, b: &str) -> bool {
     norm(a) == norm(b)
 }
 
-pub fn evaluate(config: &CheckConfig, outcome: &RunOutcome) -> Vec<Raised> {
+/// The service account and the refused input lines.
+pub fn input(config: &CheckConfig, org: &Org) -> Vec<Raised> {
     let mut raised = vec![];
-    for invalid in &outcome.input.invalid {
-        raised.push(Raised {
-            code: "input.invalid_address",
-            mailbox: Some(invalid.input.clone()),
-            affects: vec![invalid.input.clone()],
-            detail: format!("{:?}: {}", invalid.input, invalid.reason),
-            evidence_steps: vec!["input".into()],
-            stage: 0,
-            severity: None,
-        });
+    if org.input.refused.count > 0 {
+        raised.push(Raised::org(
+            code!("input.invalid_address"),
+            Stage::Input,
+            Affects::Nobody,
+            org.input.refused.describe(),
+            vec!["input".into()],
+        ));
     }
-    let unchecked: Vec<String> = outcome
-        .steps
-        .iter()
-        .filter(|s| s.skipped_because.as_deref() == Some(crate::probe::plan::DEADLINE))
-        .filter_map(|s| s.mailbox.clone())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    if !unchecked.is_empty() {
-        raised.push(Raised {
-            code: "run.deadline_reached",
-            mailbox: None,
-            detail: format!(
-                "{} of {} mailboxes were not fully checked before the deadline ({} s)",
-                unchecked.len(),
-                config.mailboxes.len(),
-                config.net.deadline.as_secs_f64()
-            ),
-            affects: unchecked,
-            evidence_steps: vec![],
-            stage: 2,
-            severity: None,
-        });
+    if let Some(invalid) = &org.input.service_account_invalid {
+        let _ = config;
+        raised.push(Raised::org(
+            code!("input.invalid_address"),
+            Stage::Input,
+            Affects::All,
+            format!("service account {:?}: {}", invalid.input, invalid.reason),
+            vec!["input".into()],
+        ));
     }
-    if outcome.input.refused.count > 0 {
-        raised.push(Raised {
-            code: "input.invalid_address",
-            mailbox: None,
-            affects: vec![],
-            detail: outcome.input.refused.describe(),
-            evidence_steps: vec!["input".into()],
-            stage: 0,
-            severity: None,
-        });
-    }
-    if let Some(invalid) = &outcome.input.service_account_invalid {
-        raised.push(Raised {
-            code: "input.invalid_address",
-            mailbox: None,
-            affects: config.mailboxes.clone(),
-            detail: format!("service account {:?}: {}", invalid.input, invalid.reason),
-            evidence_steps: vec!["input".into()],
-            stage: 0,
-            severity: None,
-        });
-    }
-    for dns in &outcome.dns {
-        let affected: Vec<String> = outcome
-            .input
-            .mailboxes
-            .iter()
-            .filter(|(_, a)| a.domain == dns.domain)
-            .map(|(m, _)| m.clone())
-            .collect();
+    raised
+}
+
+/// Per domain: a CNAME loop, a domain that does not exist, DNS servers that do not answer.
+pub fn dns(_config: &CheckConfig, org: &Org) -> Vec<Raised> {
+    let mut raised = vec![];
+    for dns in &org.dns {
+        let affects = Affects::Domain(dns.domain.clone());
         let step = format!("dns:{}", dns.domain);
         let looping: Vec<String> = [
             (dns.domain.clone(), dns.domain_addresses.failure()),
@@ -146,122 +169,140 @@ pub fn evaluate(config: &CheckConfig, outcome: &RunOutcome) -> Vec<Raised> {
         .map(|(n, _)| n)
         .collect();
         if !looping.is_empty() {
-            raised.push(Raised {
-                code: "dns.cname_loop",
-                mailbox: None,
-                affects: affected.clone(),
-                detail: format!("the CNAME chain of {} points back at itself", looping.join(" and ")),
-                evidence_steps: vec![step.clone()],
-                stage: 1,
-                severity: None,
-            });
+            raised.push(Raised::org(
+                code!("dns.cname_loop"),
+                Stage::Dns,
+                affects.clone(),
+                format!("the CNAME chain of {} points back at itself", looping.join(" and ")),
+                vec![step.clone()],
+            ));
         }
         if dns.domain_not_found() {
-            raised.push(Raised {
-                code: "dns.domain_not_found",
-                mailbox: None,
-                affects: affected.clone(),
-                detail: format!("{} answered NXDOMAIN (A and MX)", dns.domain),
-                evidence_steps: vec![step],
-                stage: 1,
-                severity: None,
-            });
+            raised.push(Raised::org(
+                code!("dns.domain_not_found"),
+                Stage::Dns,
+                affects,
+                format!("{} answered NXDOMAIN (A and MX)", dns.domain),
+                vec![step],
+            ));
         } else if dns.servers_failed() {
-            raised.push(Raised {
-                code: "network.unreachable",
-                mailbox: None,
-                affects: affected,
-                detail: format!(
+            raised.push(Raised::org(
+                code!("network.unreachable"),
+                Stage::Dns,
+                affects,
+                format!(
                     "the DNS servers gave no usable answer for {}: {}",
                     dns.domain,
                     dns.domain_addresses.failure().map(|f| f.describe()).unwrap_or_default()
                 ),
-                evidence_steps: vec![step],
-                stage: 1,
-                severity: None,
-            });
+                vec![step],
+            ));
         }
     }
-    for ad in &outcome.autodiscover {
-        let step = format!("autodiscover:{}", ad.mailbox);
-        let domain = outcome.input.domain_of(&ad.mailbox).unwrap_or("");
-        if let Some(f) = &ad.failure {
-            let no_records = outcome.dns_for(domain).is_some_and(|d| d.no_autodiscover_records());
-            let (code, stage) = autodiscover_code(f, no_records);
+    raised
+}
+
+/// An address that could not be parsed.
+pub fn invalid_address(_config: &CheckConfig, org: &Org, m: &MailboxOutcome) -> Vec<Raised> {
+    match org.invalid_reason(&m.mailbox) {
+        Some(reason) => vec![Raised::mailbox(
+            m,
+            code!("input.invalid_address"),
+            Stage::Input,
+            format!("{:?}: {reason}", m.mailbox),
+            vec!["input".into()],
+        )],
+        None => vec![],
+    }
+}
+
+/// Autodiscover's failure, untrusted answers and crossings, and a `--ews-url`
+/// that differs from what autodiscover returns.
+pub fn autodiscover(config: &CheckConfig, org: &Org, m: &MailboxOutcome) -> Vec<Raised> {
+    let mut raised = vec![];
+    let Some(ad) = &m.autodiscover else {
+        return raised;
+    };
+    let step = format!("autodiscover:{}", ad.mailbox);
+    let domain = org.input.domain_of(&ad.mailbox).unwrap_or("");
+    if let Some(f) = &ad.failure {
+        let no_records = org.dns_for(domain).is_some_and(|d| d.no_autodiscover_records());
+        let (code, stage) = autodiscover_code(f, no_records);
+        // EWS saying "no mailbox" is the same fact as autodiscover's "user
+        // not found": the impersonation rule reports the definite one.
+        let ews_says_no_mailbox = code == code!("autodiscover.user_not_found")
+            && m.impersonation.as_ref().is_some_and(|i| {
+                i.failure.is_none()
+                    && i.reply.as_ref().and_then(super::ews_rules::reply_code) == Some(code!("mailbox.not_found"))
+            });
+        if !ews_says_no_mailbox {
             let mut evidence = vec![step.clone()];
-            if stage <= 1 {
+            if stage <= Stage::Dns {
                 evidence.insert(0, format!("dns:{domain}"));
             }
-            raised.push(Raised {
-                code,
-                mailbox: Some(ad.mailbox.clone()),
-                affects: vec![ad.mailbox.clone()],
-                detail: describe_failure(f),
-                evidence_steps: evidence,
-                stage,
-                severity: None,
-            });
+            raised.push(Raised::mailbox(m, code, stage, describe_failure(f), evidence));
         }
-        for alt in &ad.untrusted_alternatives {
-            raised.push(Raised {
-                code: "autodiscover.cross_domain_redirect",
-                mailbox: Some(ad.mailbox.clone()),
-                affects: vec![ad.mailbox.clone()],
-                detail: format!(
+    }
+    for alt in &ad.untrusted_alternatives {
+        raised.push(
+            Raised::mailbox(
+                m,
+                code!("autodiscover.cross_domain_redirect"),
+                Stage::Discovery,
+                format!(
                     "{} came through {}, outside the hosts trusted with credentials; it was ignored and {} used instead",
                     alt.ews_url,
                     alt.crossing.describe(),
                     ad.ews_url.as_deref().unwrap_or("a trusted answer"),
                 ),
-                evidence_steps: vec![step.clone()],
-                stage: 3,
-                severity: Some(Severity::Warning),
-            });
-        }
-        if let Some(c) = &ad.untrusted_used {
-            raised.push(Raised {
-                code: "autodiscover.cross_domain_redirect",
-                mailbox: Some(ad.mailbox.clone()),
-                affects: vec![ad.mailbox.clone()],
-                detail: format!(
+                vec![step.clone()],
+            )
+            .with_severity(Severity::Warning),
+        );
+    }
+    if let Some(c) = &ad.untrusted_used {
+        raised.push(
+            Raised::mailbox(
+                m,
+                code!("autodiscover.cross_domain_redirect"),
+                Stage::Discovery,
+                format!(
                     "the EWS URL came through {}; this run has no credentials, but a run with credentials would send none there \
                      unless {} is trusted with --trust-domain {}",
                     c.describe(),
                     c.host,
                     crate::probe::autodiscover::trust_suggestion(&c.host),
                 ),
-                evidence_steps: vec![step.clone()],
-                stage: 3,
-                severity: Some(Severity::Warning),
-            });
-        }
-        for c in ad.crossings.iter().filter(|c| c.trusted_by.is_some()) {
-            raised.push(Raised {
-                code: "autodiscover.cross_domain_redirect",
-                mailbox: Some(ad.mailbox.clone()),
-                affects: vec![ad.mailbox.clone()],
-                detail: format!(
+                vec![step.clone()],
+            )
+            .with_severity(Severity::Warning),
+        );
+    }
+    for c in ad.crossings.iter().filter(|c| c.trusted_by.is_some()) {
+        raised.push(
+            Raised::mailbox(
+                m,
+                code!("autodiscover.cross_domain_redirect"),
+                Stage::Discovery,
+                format!(
                     "{} was followed with credentials because --trust-domain {} allows it",
                     c.describe(),
                     c.trusted_by.as_deref().unwrap_or("")
                 ),
-                evidence_steps: vec![step.clone()],
-                stage: 3,
-                severity: Some(Severity::Info),
-            });
-        }
-        if let (Some(given), Some(found)) = (&config.endpoints.ews_url, &ad.ews_url) {
-            if !same_ews_url(given.as_str(), found) {
-                raised.push(Raised {
-                    code: "autodiscover.ews_url_mismatch",
-                    mailbox: Some(ad.mailbox.clone()),
-                    affects: vec![ad.mailbox.clone()],
-                    detail: format!("--ews-url is {given}, autodiscover returns {found}"),
-                    evidence_steps: vec![step.clone()],
-                    stage: 4,
-                    severity: None,
-                });
-            }
+                vec![step.clone()],
+            )
+            .with_severity(Severity::Info),
+        );
+    }
+    if let (Some(given), Some(found)) = (&config.endpoints.ews_url, &ad.ews_url) {
+        if !same_ews_url(given.as_str(), found) {
+            raised.push(Raised::mailbox(
+                m,
+                code!("autodiscover.ews_url_mismatch"),
+                Stage::Comparison,
+                format!("--ews-url is {given}, autodiscover returns {found}"),
+                vec![step.clone()],
+            ));
         }
     }
     raised

@@ -1,12 +1,17 @@
-//! Runs the probes in dependency order, concurrently where they do not
-//! depend on each other: input → dns (per domain) → autodiscover (per
-//! mailbox) → ews.reach (per EWS URL) → ews.auth → ews.impersonation (per
-//! mailbox) → identity (per mailbox).
+//! Runs the probes: first the organization context (input, DNS per domain,
+//! realm per domain, tokens per API), done once and shared; then a stream of
+//! mailboxes, each through its own pipeline (autodiscover → EWS reach and the
+//! service account's sign-in, once per EWS URL → impersonation and Graph →
+//! identity) as soon as its prerequisites are known, at most `--concurrency`
+//! at a time, in completion order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use futures::stream::{self, StreamExt};
+use futures::stream::{self, Stream, StreamExt};
+use tokio::sync::OnceCell;
 use url::Url;
 
 use super::autodiscover::{self, AutodiscoverOutcome, AutodiscoverSettings};
@@ -19,70 +24,10 @@ use super::oauth::{self, RealmOutcome, TokenOutcome};
 use super::StepBuilder;
 use crate::config::{AuthMode, CheckConfig, Credentials};
 use crate::net::http::NetSetupError;
+use crate::net::limiter::Limiter;
 use crate::net::{AllowedHosts, Net};
-use crate::report::Step;
-
-/// Every typed outcome of a run, for the report engine.
-#[derive(Debug)]
-pub struct RunOutcome {
-    pub started_at: time::OffsetDateTime,
-    pub duration_ms: u64,
-    pub input: InputOutcome,
-    pub dns: Vec<DnsOutcome>,
-    pub autodiscover: Vec<AutodiscoverOutcome>,
-    /// The EWS URL each mailbox is checked against (`--ews-url`, else autodiscover's).
-    pub ews_urls: BTreeMap<String, String>,
-    pub ews_reach: Vec<ReachOutcome>,
-    pub ews_auth: Option<AuthOutcome>,
-    pub impersonation: Vec<ImpersonationOutcome>,
-    pub identity: Vec<IdentityOutcome>,
-    pub realm: Vec<RealmOutcome>,
-    pub tokens: Vec<TokenOutcome>,
-    pub graph: Vec<GraphOutcome>,
-    pub steps: Vec<Step>,
-    pub insecure: bool,
-    /// Per EWS host: busy answers and the smallest window they forced.
-    pub throttling: Vec<crate::report::Throttling>,
-    /// Passing steps whose HTTP evidence was not kept (past the first mailboxes).
-    pub evidence_dropped: usize,
-}
-
-impl RunOutcome {
-    pub fn dns_for(&self, domain: &str) -> Option<&DnsOutcome> {
-        self.dns.iter().find(|d| d.domain == domain)
-    }
-
-    pub fn autodiscover_for(&self, mailbox: &str) -> Option<&AutodiscoverOutcome> {
-        self.autodiscover.iter().find(|a| a.mailbox == mailbox)
-    }
-
-    pub fn token_for(&self, api: &str) -> Option<&TokenOutcome> {
-        self.tokens.iter().find(|t| t.api == api)
-    }
-
-    pub fn reach_for(&self, url: &str) -> Option<&ReachOutcome> {
-        self.ews_reach.iter().find(|r| r.url == url)
-    }
-}
-
-/// Run `f` for each item, at most `n` at a time, in completion order (a slow
-/// mailbox holds up no other); the results come back in input order.
-async fn each_unordered<T, R, F, Fut>(items: impl Iterator<Item = T>, n: usize, mut f: F) -> Vec<R>
-where
-    F: FnMut(T) -> Fut,
-    Fut: std::future::Future<Output = R>,
-{
-    let mut out: Vec<(usize, R)> = stream::iter(items.enumerate())
-        .map(|(i, t)| {
-            let fut = f(t);
-            async move { (i, fut.await) }
-        })
-        .buffer_unordered(n)
-        .collect()
-        .await;
-    out.sort_by_key(|(i, _)| *i);
-    out.into_iter().map(|(_, r)| r).collect()
-}
+use crate::report::{Step, StepStatus};
+use crate::secret::Secret;
 
 /// Mailboxes (in input order) whose passing steps keep their HTTP evidence.
 pub const EVIDENCE_MAILBOXES: usize = 5;
@@ -91,15 +36,130 @@ pub const EVIDENCE_MAILBOXES: usize = 5;
 pub const DEADLINE: &str = "deadline";
 const DEADLINE_DETAIL: &str = "the run's deadline was reached before this mailbox was checked";
 
+/// What is known about the organization before any mailbox is checked.
+#[derive(Debug)]
+pub struct Org {
+    pub started_at: time::OffsetDateTime,
+    pub input: InputOutcome,
+    pub dns: Vec<DnsOutcome>,
+    pub realm: Vec<RealmOutcome>,
+    pub tokens: Vec<TokenOutcome>,
+    /// input, dns, realm and token steps, in that order.
+    pub steps: Vec<Step>,
+    pub insecure: bool,
+    /// The tenant the tokens were issued by, if any.
+    pub token_tenant: Option<String>,
+    invalid: HashMap<String, String>,
+    dns_index: HashMap<String, usize>,
+}
+
+impl Org {
+    pub fn dns_for(&self, domain: &str) -> Option<&DnsOutcome> {
+        self.dns_index.get(domain).map(|&i| &self.dns[i])
+    }
+
+    pub fn realm_for(&self, domain: &str) -> Option<&RealmOutcome> {
+        self.realm.iter().find(|r| r.domain == domain)
+    }
+
+    pub fn token_for(&self, api: &str) -> Option<&TokenOutcome> {
+        self.tokens.iter().find(|t| t.api == api)
+    }
+
+    /// Why `mailbox` is not a valid address, if it is not.
+    pub fn invalid_reason(&self, mailbox: &str) -> Option<&str> {
+        self.invalid.get(mailbox).map(String::as_str)
+    }
+}
+
+/// `ews.reach` of one EWS URL, shared by every mailbox on it.
+#[derive(Debug)]
+pub struct Reached {
+    pub outcome: ReachOutcome,
+    pub step: Step,
+}
+
+/// `ews.auth`: run once, against the first EWS URL a mailbox needed.
+#[derive(Debug)]
+pub struct Authed {
+    pub outcome: Option<AuthOutcome>,
+    pub step: Step,
+    /// The EWS URL it ran against could not be reached at all.
+    pub reach_failed: bool,
+}
+
+/// One mailbox's typed outcomes and steps.
+#[derive(Debug)]
+pub struct MailboxOutcome {
+    /// Position in the input.
+    pub index: usize,
+    pub mailbox: String,
+    pub autodiscover: Option<AutodiscoverOutcome>,
+    /// The EWS URL it is checked against (`--ews-url`, else autodiscover's).
+    pub ews_url: Option<String>,
+    pub reach: Option<Arc<Reached>>,
+    pub impersonation: Option<ImpersonationOutcome>,
+    pub graph: Option<GraphOutcome>,
+    pub identity: Option<IdentityOutcome>,
+    pub steps: Vec<Step>,
+    /// Some step was skipped because the deadline passed.
+    pub deadline_skipped: bool,
+    /// Not checked at all: the deadline passed before it started.
+    pub unchecked: bool,
+    /// Passing steps whose HTTP evidence was dropped.
+    pub evidence_dropped: usize,
+}
+
+impl MailboxOutcome {
+    fn new(index: usize, mailbox: &str) -> Self {
+        MailboxOutcome {
+            index,
+            mailbox: mailbox.to_string(),
+            autodiscover: None,
+            ews_url: None,
+            reach: None,
+            impersonation: None,
+            graph: None,
+            identity: None,
+            steps: vec![],
+            deadline_skipped: false,
+            unchecked: false,
+            evidence_dropped: 0,
+        }
+    }
+
+    /// A mailbox the deadline left unchecked: no steps, one fact.
+    pub fn unchecked(index: usize, mailbox: &str) -> Self {
+        let mut m = MailboxOutcome::new(index, mailbox);
+        m.unchecked = true;
+        m.deadline_skipped = true;
+        m
+    }
+
+    fn push(&mut self, step: Step) {
+        if step.skipped_because.as_deref() == Some(DEADLINE) {
+            self.deadline_skipped = true;
+        }
+        self.steps.push(step);
+    }
+}
+
+/// What the run ends with, once the stream is done.
+#[derive(Debug)]
+pub struct RunEnd {
+    pub duration_ms: u64,
+    /// `ews.reach` per EWS URL, by URL.
+    pub reached: Vec<Arc<Reached>>,
+    pub auth: Arc<Authed>,
+    pub throttling: Vec<crate::report::Throttling>,
+}
+
 pub fn allowed_hosts(config: &CheckConfig, input: &InputOutcome) -> AllowedHosts {
     let mut allowed = AllowedHosts::default();
     for d in input.domains.iter().chain(&config.endpoints.trust_domains) {
         allowed.add_domain(d);
     }
-    if matches!(
-        config.auth,
-        AuthMode::App | AuthMode::Token | AuthMode::RefreshToken | AuthMode::PasswordGrant
-    ) {
+    if config.auth.is_oauth() {
         for url in [&config.endpoints.authority, &config.endpoints.graph_url] {
             if let Some(h) = url.host_str() {
                 allowed.add_host(h);
@@ -142,157 +202,113 @@ fn ews_blocked(credentials: Option<&Credentials>, reach: Option<&ReachOutcome>) 
     None
 }
 
-pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
-    let began = Instant::now();
-    let started_at = time::OffsetDateTime::now_utc();
-    let (input, input_step) = input::run(
-        &config.mailboxes,
-        config.service_account.as_deref(),
-        &config.refused_input,
-    );
-    let net = Net::new(&config.net, allowed_hosts(config, &input))?;
-    let mut global_steps = vec![input_step];
-    let mut mailbox_steps: BTreeMap<String, Vec<Step>> = BTreeMap::new();
-    let mut push = |m: &str, s: Step| mailbox_steps.entry(m.to_string()).or_default().push(s);
+/// A run in progress: the organization context and what mailboxes share.
+#[derive(Debug)]
+pub struct Run<'c> {
+    config: &'c CheckConfig,
+    pub org: Org,
+    net: Net,
+    began: Instant,
+    settings: AutodiscoverSettings,
+    /// What EWS is called with: the Basic or given credentials, or the app's EWS token.
+    ews_credentials: Option<Credentials>,
+    graph_token: Option<Secret>,
+    ews_token_usable: bool,
+    /// App-only tokens act only by impersonating a mailbox: no sign-in of their own.
+    ews_app_only: bool,
+    reach: Mutex<BTreeMap<String, Arc<OnceCell<Arc<Reached>>>>>,
+    auth: OnceCell<Arc<Authed>>,
+    limiters: Mutex<HashMap<String, Arc<Limiter>>>,
+    stop: AtomicBool,
+}
 
-    let oauth_mode = matches!(
-        config.auth,
-        AuthMode::App | AuthMode::Token | AuthMode::RefreshToken | AuthMode::PasswordGrant
-    );
-    let authority = &config.endpoints.authority;
-    let realm_domains: Vec<(String, String)> = if oauth_mode {
-        input
-            .domains
-            .iter()
-            .map(|d| {
-                let login = input
-                    .mailboxes
-                    .iter()
-                    .find(|(_, a)| &a.domain == d)
-                    .map(|(m, _)| m.clone())
-                    .unwrap_or_else(|| format!("user@{d}"));
-                (d.clone(), login)
-            })
-            .collect()
-    } else {
-        vec![]
-    };
-    type Stepped<T> = Vec<(T, Step)>;
-    let (dns_results, realm_results): (Stepped<DnsOutcome>, Stepped<RealmOutcome>) = tokio::join!(
-        futures::future::join_all(input.domains.iter().map(|d| dns_probe::run(&net.dns, d))),
-        futures::future::join_all(
-            realm_domains
+impl<'c> Run<'c> {
+    /// The organization context: input, DNS and realm per domain, tokens per API.
+    pub async fn prepare(config: &'c CheckConfig) -> Result<Run<'c>, NetSetupError> {
+        let began = Instant::now();
+        let started_at = time::OffsetDateTime::now_utc();
+        let (input, input_step) = input::run(
+            &config.mailboxes,
+            config.service_account.as_deref(),
+            &config.refused_input,
+        );
+        let net = Net::new(&config.net, allowed_hosts(config, &input))?;
+        let oauth_mode = config.auth.is_oauth();
+        let authority = &config.endpoints.authority;
+        let mut first_of_domain: HashMap<&str, &str> = HashMap::new();
+        for (m, a) in &input.mailboxes {
+            first_of_domain.entry(a.domain.as_str()).or_insert(m.as_str());
+        }
+        let realm_domains: Vec<(String, String)> = if oauth_mode {
+            input
+                .domains
                 .iter()
-                .map(|(d, login)| oauth::realm(&net, authority, d, login))
-        )
-    );
-    let mut dns = vec![];
-    for (o, s) in dns_results {
-        dns.push(o);
-        global_steps.push(s);
-    }
-    let mut realm = vec![];
-    for (o, s) in realm_results {
-        realm.push(o);
-        global_steps.push(s);
-    }
-
-    let settings = AutodiscoverSettings {
-        credentials: config.credentials.clone(),
-        v2_host: config.endpoints.autodiscover_v2_host.clone(),
-        user_url: config.endpoints.autodiscover_url.clone(),
-        trust_domains: config.endpoints.trust_domains.clone(),
-        memo: Default::default(),
-        credentials_in_play: config.credentials.is_some() || config.app.is_some() || config.delegated.is_some(),
-        grace: AutodiscoverSettings::grace_for(config.net.timeout),
-    };
-    let per_mailbox: Vec<(String, Option<AutodiscoverOutcome>, Step)> =
-        each_unordered(config.mailboxes.iter(), config.concurrency.max(1), |mailbox| {
-            let (net, settings, dns, input) = (&net, &settings, &dns, &input);
-            async move {
-                let step = StepBuilder::new(
-                    "autodiscover",
-                    Some(mailbox),
-                    Some(mailbox),
-                    format!("Autodiscover for {mailbox}"),
-                );
-                let Some(domain) = input.domain_of(mailbox) else {
-                    return (mailbox.clone(), None, step.skip("input", "not a valid address"));
-                };
-                if net.remaining().is_zero() {
-                    return (mailbox.clone(), None, step.skip(DEADLINE, DEADLINE_DETAIL));
-                }
-                let dns_outcome = dns.iter().find(|d| d.domain == domain);
-                if let Some(d) = dns_outcome.filter(|d| d.domain_not_found() || d.servers_failed()) {
-                    let why = if d.domain_not_found() {
-                        "the domain does not exist in DNS"
-                    } else {
-                        "the DNS servers did not answer"
-                    };
-                    return (mailbox.clone(), None, step.skip(&format!("dns:{domain}"), why));
-                }
-                let (o, s) = autodiscover::run(net, settings, mailbox, domain, dns_outcome).await;
-                (mailbox.clone(), Some(o), s)
+                .map(|d| {
+                    let login = first_of_domain
+                        .get(d.as_str())
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| format!("user@{d}"));
+                    (d.clone(), login)
+                })
+                .collect()
+        } else {
+            vec![]
+        };
+        let apis: Vec<(&str, &str)> = [
+            ("ews", "https://outlook.office365.com"),
+            ("graph", "https://graph.microsoft.com"),
+        ]
+        .into_iter()
+        .filter(|(api, _)| {
+            if *api == "ews" {
+                config.api.ews()
+            } else {
+                config.api.graph()
             }
         })
-        .await;
-    let mut autodiscover = vec![];
-    let mut ews_urls = BTreeMap::new();
-    // Mailboxes the deadline left unchecked: one skipped step says so; their
-    // later steps would only repeat it (and cost time in a bulk run).
-    let mut unchecked: std::collections::HashSet<String> = std::collections::HashSet::new();
-    for (m, o, s) in per_mailbox {
-        let skipped = s.skipped_because.clone();
-        if skipped.as_deref() == Some(DEADLINE) {
-            unchecked.insert(m.clone());
-        }
-        push(&m, s);
-        if skipped.is_some() {
-            continue;
-        }
-        if let Some(o) = o {
-            let url = config
-                .endpoints
-                .ews_url
-                .as_ref()
-                .map(Url::to_string)
-                .or_else(|| o.ews_url.clone());
-            if let Some(u) = url {
-                ews_urls.insert(m.clone(), u);
+        .collect();
+        let grant = match (&config.app, &config.delegated) {
+            (Some(app), _) => Some(oauth::Grant::App(app)),
+            (None, Some(d)) => Some(oauth::Grant::Delegated(d)),
+            (None, None) => None,
+        };
+        type Stepped<T> = Vec<(T, Step)>;
+        let acquire = async {
+            match grant {
+                Some(grant) => {
+                    futures::future::join_all(
+                        apis.iter()
+                            .map(|(api, resource)| oauth::acquire(&net, authority, grant, api, resource)),
+                    )
+                    .await
+                }
+                None => vec![],
             }
-            autodiscover.push(o);
+        };
+        let (dns_results, realm_results, acquired): (Stepped<DnsOutcome>, Stepped<RealmOutcome>, _) = tokio::join!(
+            futures::future::join_all(input.domains.iter().map(|d| dns_probe::run(&net.dns, d))),
+            futures::future::join_all(
+                realm_domains
+                    .iter()
+                    .map(|(d, login)| oauth::realm(&net, authority, d, login))
+            ),
+            acquire
+        );
+        let mut steps = vec![input_step];
+        let mut dns = vec![];
+        for (o, s) in dns_results {
+            dns.push(o);
+            steps.push(s);
         }
-    }
-
-    // token: acquired (app) or given (token), one per API probed.
-    let mut tokens: Vec<TokenOutcome> = vec![];
-    let mut ews_token = None;
-    let mut graph_token = None;
-    let apis: Vec<(&str, &str)> = [
-        ("ews", "https://outlook.office365.com"),
-        ("graph", "https://graph.microsoft.com"),
-    ]
-    .into_iter()
-    .filter(|(api, _)| {
-        if *api == "ews" {
-            config.api.ews()
-        } else {
-            config.api.graph()
+        let mut realm = vec![];
+        for (o, s) in realm_results {
+            realm.push(o);
+            steps.push(s);
         }
-    })
-    .collect();
-    let grant = match (&config.app, &config.delegated) {
-        (Some(app), _) => Some(oauth::Grant::App(app)),
-        (None, Some(d)) => Some(oauth::Grant::Delegated(d)),
-        (None, None) => None,
-    };
-    if let Some(grant) = grant {
-        let results = futures::future::join_all(
-            apis.iter()
-                .map(|(api, resource)| oauth::acquire(&net, authority, grant, api, resource)),
-        )
-        .await;
-        for (o, token, s) in results {
+        // Tokens: acquired (app, delegated grants) or given (token), one per API probed.
+        let mut tokens: Vec<TokenOutcome> = vec![];
+        let (mut ews_token, mut graph_token) = (None, None);
+        for (o, token, s) in acquired {
             if o.usable() {
                 if o.api == "ews" {
                     ews_token = token
@@ -301,339 +317,439 @@ pub async fn run(config: &CheckConfig) -> Result<RunOutcome, NetSetupError> {
                 }
             }
             tokens.push(o);
-            global_steps.push(s);
+            steps.push(s);
         }
-    } else if let Some(Credentials::Bearer { token }) = &config.credentials {
-        for (api, _) in &apis {
-            let (o, s) = oauth::given(api, token);
-            if o.usable() {
-                if *api == "ews" {
-                    ews_token = Some(token.clone())
-                } else {
-                    graph_token = Some(token.clone())
+        if grant.is_none() {
+            if let Some(Credentials::Bearer { token }) = &config.credentials {
+                for (api, _) in &apis {
+                    let (o, s) = oauth::given(api, token);
+                    if o.usable() {
+                        if *api == "ews" {
+                            ews_token = Some(token.clone())
+                        } else {
+                            graph_token = Some(token.clone())
+                        }
+                    }
+                    tokens.push(o);
+                    steps.push(s);
                 }
             }
-            tokens.push(o);
-            global_steps.push(s);
         }
+        let token_tenant = tokens
+            .iter()
+            .find_map(|t| t.claims.as_ref().and_then(|c| c.tid.clone()));
+        let ews_app_only = tokens
+            .iter()
+            .any(|t| t.api == "ews" && t.claims.as_ref().is_some_and(|c| c.is_app_only()));
+        let ews_token_usable = ews_token.is_some();
+        let ews_credentials = if oauth_mode {
+            ews_token.map(|token| Credentials::Bearer { token })
+        } else {
+            config.credentials.clone()
+        };
+        let invalid = input
+            .invalid
+            .iter()
+            .map(|i| (i.input.clone(), i.reason.clone()))
+            .collect();
+        let dns_index = dns.iter().enumerate().map(|(i, d)| (d.domain.clone(), i)).collect();
+        let settings = AutodiscoverSettings {
+            credentials: config.credentials.clone(),
+            v2_host: config.endpoints.autodiscover_v2_host.clone(),
+            user_url: config.endpoints.autodiscover_url.clone(),
+            trust_domains: config.endpoints.trust_domains.clone(),
+            memo: Default::default(),
+            credentials_in_play: config.credentials.is_some() || config.app.is_some() || config.delegated.is_some(),
+            grace: AutodiscoverSettings::grace_for(config.net.timeout),
+        };
+        Ok(Run {
+            config,
+            org: Org {
+                started_at,
+                input,
+                dns,
+                realm,
+                tokens,
+                steps,
+                insecure: config.net.insecure,
+                token_tenant,
+                invalid,
+                dns_index,
+            },
+            net,
+            began,
+            settings,
+            ews_credentials,
+            graph_token,
+            ews_token_usable,
+            ews_app_only,
+            reach: Mutex::new(BTreeMap::new()),
+            auth: OnceCell::new(),
+            limiters: Mutex::new(HashMap::new()),
+            stop: AtomicBool::new(false),
+        })
     }
-    let token_tenant: Option<String> = tokens
-        .iter()
-        .find_map(|t| t.claims.as_ref().and_then(|c| c.tid.clone()));
-    // A token of another tenant than the mailbox's: its calls cannot work; say why once.
-    let tenant_blocked = |mailbox: &str| -> Option<String> {
-        let domain = input.domain_of(mailbox)?;
-        let mailbox_tenant = realm.iter().find(|r| r.domain == domain)?.tenant_id()?;
-        let tid = token_tenant.as_deref()?;
+
+    /// Start no further mailboxes (Ctrl-C); those under way go on.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// The mailboxes, each through its pipeline, in completion order. Stops
+    /// starting mailboxes when the deadline passes or [`Run::stop`] is called;
+    /// [`Run::not_started`] says which were left.
+    pub fn mailboxes(&self) -> impl Stream<Item = MailboxOutcome> + '_ {
+        stream::iter(self.config.mailboxes.iter().enumerate())
+            .take_while(move |_| {
+                let go = !self.stop.load(Ordering::SeqCst) && !self.net.remaining().is_zero();
+                futures::future::ready(go)
+            })
+            .map(move |(i, m)| self.mailbox(i, m))
+            .buffer_unordered(self.config.concurrency.max(1))
+    }
+
+    /// `ews.auth`, if it has run (or been decided) already.
+    pub fn auth_done(&self) -> Option<Arc<Authed>> {
+        self.auth.get().cloned()
+    }
+
+    /// Whether the deadline has passed.
+    pub fn deadline_passed(&self) -> bool {
+        self.net.remaining().is_zero()
+    }
+
+    /// The tenant in which the token cannot reach `mailbox`, if so.
+    fn tenant_blocked(&self, domain: &str) -> Option<String> {
+        let mailbox_tenant = self.org.realm_for(domain)?.tenant_id()?;
+        let tid = self.org.token_tenant.as_deref()?;
         (!tid.eq_ignore_ascii_case(mailbox_tenant))
             .then(|| format!("the token is for tenant {tid}; the mailbox is in tenant {mailbox_tenant}"))
-    };
-    // What EWS is called with: the Basic or given credentials, or the app's EWS token.
-    let ews_credentials: Option<Credentials> = match config.auth {
-        AuthMode::App | AuthMode::Token | AuthMode::RefreshToken | AuthMode::PasswordGrant => {
-            ews_token.clone().map(|token| Credentials::Bearer { token })
-        }
-        _ => config.credentials.clone(),
-    };
-    // App-only tokens act only by impersonating a mailbox: no sign-in of their own.
-    let ews_app_only = tokens
-        .iter()
-        .any(|t| t.api == "ews" && t.claims.as_ref().is_some_and(|c| c.is_app_only()));
-
-    // ews.reach, once per distinct EWS URL.
-    // Graph only: EWS is not touched at all.
-    let mut distinct: Vec<String> = if config.api.ews() {
-        ews_urls.values().cloned().collect()
-    } else {
-        vec![]
-    };
-    distinct.sort();
-    distinct.dedup();
-    let reach_results: Vec<(ReachOutcome, Step)> =
-        futures::future::join_all(distinct.iter().filter_map(|u| Url::parse(u).ok()).map(|u| {
-            let net = &net;
-            async move { ews::reach(net, &u).await }
-        }))
-        .await;
-    let mut ews_reach = vec![];
-    for (o, mut s) in reach_results {
-        // Reachable, but not for this mode: the step fails here, not later.
-        if let Some(c) = config
-            .credentials
-            .as_ref()
-            .filter(|c| o.is_ews() && !o.schemes.is_empty() && !o.offers(c.scheme()))
-        {
-            s.status = crate::report::StepStatus::Fail;
-            s.detail
-                .push_str(&format!("; {} (this check's scheme) is not offered", c.scheme()));
-        }
-        ews_reach.push(o);
-        global_steps.push(s);
     }
 
-    // ews.auth, once, as the service account against the first mailbox's EWS URL.
-    let first_url = config.mailboxes.iter().find_map(|m| ews_urls.get(m)).cloned();
-    let auth_step = StepBuilder::new("ews.auth", None, None, "The service account signs in to EWS");
-    let mut ews_auth = None;
-    match (&ews_credentials, &first_url) {
-        _ if !config.api.ews() => global_steps.push(auth_step.skip_without_cause("EWS is not probed (--api graph)")),
-        _ if oauth_mode && (ews_app_only || ews_token.is_none()) => {
-            if ews_token.is_some() {
-                global_steps.push(auth_step.skip_without_cause(
-                    "app-only tokens reach mailboxes only by impersonating them: see ews.impersonation",
-                ))
-            } else {
-                global_steps.push(auth_step.skip("token:ews", "no usable EWS token"))
-            }
-        }
-        (None, _) => global_steps.push(auth_step.skip_without_cause("no credentials given: discovery only")),
-        (Some(_), None) => {
-            let because = config
-                .mailboxes
-                .first()
-                .map(|m| format!("autodiscover:{m}"))
-                .unwrap_or_else(|| "input".into());
-            global_steps.push(auth_step.skip(&because, "no EWS URL is known"));
-        }
-        (Some(credentials), Some(url)) => {
-            let reach = ews_reach.iter().find(|r| &r.url == url);
-            match ews_blocked(ews_credentials.as_ref(), reach) {
-                Some((because, why)) => global_steps.push(auth_step.skip(&because, why)),
-                None => {
-                    if let Ok(u) = Url::parse(url) {
-                        let account = config.service_account.clone().unwrap_or_default();
-                        let (o, s) = ews::auth(&net, &u, credentials, &account).await;
-                        ews_auth = Some(o);
-                        global_steps.push(s);
-                    }
+    async fn reach_of(&self, url: &str) -> Option<Arc<Reached>> {
+        let u = Url::parse(url).ok()?;
+        let cell = {
+            let mut map = self.reach.lock().unwrap_or_else(|e| e.into_inner());
+            map.entry(url.to_string()).or_default().clone()
+        };
+        let reached = cell
+            .get_or_init(|| async {
+                let (o, mut s) = ews::reach(&self.net, &u).await;
+                // Reachable, but not for this mode: the step fails here, not later.
+                if let Some(c) = self
+                    .config
+                    .credentials
+                    .as_ref()
+                    .filter(|c| o.is_ews() && !o.schemes.is_empty() && !o.offers(c.scheme()))
+                {
+                    s.status = StepStatus::Fail;
+                    s.detail
+                        .push_str(&format!("; {} (this check's scheme) is not offered", c.scheme()));
                 }
-            }
-        }
+                Arc::new(Reached { outcome: o, step: s })
+            })
+            .await;
+        Some(reached.clone())
     }
 
-    // ews.impersonation per mailbox.
-    // App-only tokens skip ews.auth: a usable token stands for it.
-    let auth_ok =
-        ews_auth.as_ref().is_some_and(AuthOutcome::credentials_accepted) || (ews_app_only && ews_token.is_some());
-    // One throttling budget per EWS host, shared by every mailbox on it.
-    let limiters: std::collections::HashMap<String, crate::net::limiter::Limiter> = ews_urls
-        .values()
-        .map(|u| host_of(u))
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .map(|h| (h, crate::net::limiter::Limiter::new(config.concurrency.max(1))))
-        .collect();
-    let impersonations: Vec<(String, Option<ImpersonationOutcome>, Step)> =
-        each_unordered(config.mailboxes.iter(), config.concurrency.max(1), |mailbox| {
-            let (net, ews_urls, ews_reach, input, limiters) = (&net, &ews_urls, &ews_reach, &input, &limiters);
-            let auth_ran = ews_auth.is_some();
-            let (ews_credentials, tenant_blocked) = (&ews_credentials, &tenant_blocked);
-            async move {
-                let step = StepBuilder::new(
-                    "ews.impersonation",
-                    Some(mailbox),
-                    Some(mailbox),
-                    format!("Impersonate {mailbox} over EWS"),
-                );
-                if input.domain_of(mailbox).is_none() {
-                    return (mailbox.clone(), None, step.skip("input", "not a valid address"));
-                }
+    /// `ews.auth`, once: as the service account against `url` (the first
+    /// EWS URL a mailbox needed), or the reason it was not run.
+    async fn auth_with(&self, url: Option<&str>) -> Arc<Authed> {
+        self.auth
+            .get_or_init(|| async {
+                let step = StepBuilder::new("ews.auth", None, None, "The service account signs in to EWS");
+                let skipped = |step: Step| {
+                    Arc::new(Authed {
+                        outcome: None,
+                        step,
+                        reach_failed: false,
+                    })
+                };
+                let config = self.config;
                 if !config.api.ews() {
-                    return (
-                        mailbox.clone(),
-                        None,
-                        step.skip_without_cause("EWS is not probed (--api graph)"),
-                    );
+                    return skipped(step.skip_without_cause("EWS is not probed (--api graph)"));
                 }
-                let Some(credentials) = ews_credentials else {
-                    if oauth_mode {
-                        return (mailbox.clone(), None, step.skip("token:ews", "no usable EWS token"));
-                    }
-                    return (
-                        mailbox.clone(),
-                        None,
-                        step.skip_without_cause("no credentials given: discovery only"),
-                    );
-                };
-                if let Some(why) = tenant_blocked(mailbox) {
-                    return (mailbox.clone(), None, step.skip("token:ews", why));
-                }
-                let Some(url) = ews_urls.get(mailbox) else {
-                    return (
-                        mailbox.clone(),
-                        None,
-                        step.skip(&format!("autodiscover:{mailbox}"), "no EWS URL for this mailbox"),
-                    );
-                };
-                if let Some((because, why)) = ews_blocked(Some(credentials), ews_reach.iter().find(|r| &r.url == url)) {
-                    return (mailbox.clone(), None, step.skip(&because, why));
-                }
-                if !auth_ok {
-                    let why = if auth_ran {
-                        "the service account could not sign in"
+                if config.auth.is_oauth() && (self.ews_app_only || !self.ews_token_usable) {
+                    return skipped(if self.ews_token_usable {
+                        step.skip_without_cause(
+                            "app-only tokens reach mailboxes only by impersonating them: see ews.impersonation",
+                        )
                     } else {
-                        "the service account was not checked"
-                    };
-                    return (mailbox.clone(), None, step.skip("ews.auth", why));
+                        step.skip("token:ews", "no usable EWS token")
+                    });
+                }
+                let Some(credentials) = &self.ews_credentials else {
+                    return skipped(step.skip_without_cause("no credentials given: discovery only"));
+                };
+                let Some(url) = url else {
+                    let because = config
+                        .mailboxes
+                        .first()
+                        .map(|m| format!("autodiscover:{m}"))
+                        .unwrap_or_else(|| "input".into());
+                    return skipped(step.skip(&because, "no EWS URL is known"));
+                };
+                let reach = self.reach_of(url).await;
+                if let Some((because, why)) =
+                    ews_blocked(self.ews_credentials.as_ref(), reach.as_ref().map(|r| &r.outcome))
+                {
+                    return skipped(step.skip(&because, why));
                 }
                 let Ok(u) = Url::parse(url) else {
-                    return (
-                        mailbox.clone(),
-                        None,
-                        step.skip(&format!("autodiscover:{mailbox}"), "the EWS URL is not a URL"),
-                    );
+                    return skipped(step.skip("input", "the EWS URL is not a URL"));
                 };
-                if net.remaining().is_zero() {
-                    return (mailbox.clone(), None, step.skip(DEADLINE, DEADLINE_DETAIL));
-                }
-                let Some(limiter) = limiters.get(&host_of(url)) else {
-                    return (
-                        mailbox.clone(),
-                        None,
-                        step.skip(&format!("autodiscover:{mailbox}"), "the EWS URL has no host"),
-                    );
-                };
-                let (o, s) = ews::impersonate(net, limiter, &u, credentials, mailbox).await;
-                (mailbox.clone(), Some(o), s)
-            }
-        })
-        .await;
-    let mut throttling: Vec<crate::report::Throttling> = limiters
-        .iter()
-        .map(|(host, l)| (host, l.pressure()))
-        .filter(|(_, (pushed_back, _))| *pushed_back > 0)
-        .map(|(host, (pushed_back, smallest_window))| crate::report::Throttling {
-            host: host.clone(),
-            pushed_back,
-            smallest_window,
-        })
-        .collect();
-    throttling.sort_by(|a, b| a.host.cmp(&b.host));
-    let mut impersonation = vec![];
-    for (m, o, s) in impersonations {
-        if unchecked.contains(&m) {
-            continue;
-        }
-        push(&m, s);
-        impersonation.extend(o);
+                let account = config.service_account.clone().unwrap_or_default();
+                let (o, s) = ews::auth(&self.net, &u, credentials, &account).await;
+                Arc::new(Authed {
+                    outcome: Some(o),
+                    step: s,
+                    reach_failed: reach.is_some_and(|r| r.outcome.failure.is_some()),
+                })
+            })
+            .await
+            .clone()
     }
 
-    // graph.mailbox per mailbox.
-    let graph_results: Vec<(String, Option<GraphOutcome>, Step)> = each_unordered(
-        config.mailboxes.iter().filter(|_| config.api.graph()),
-        config.concurrency.max(1),
-        |mailbox| {
-            let (net, input, graph_token, tenant_blocked) = (&net, &input, &graph_token, &tenant_blocked);
-            async move {
-                let step = StepBuilder::new(
-                    "graph.mailbox",
-                    Some(mailbox),
-                    Some(mailbox),
-                    format!("Read {mailbox} through Microsoft Graph"),
-                );
-                if input.domain_of(mailbox).is_none() {
-                    return (mailbox.clone(), None, step.skip("input", "not a valid address"));
-                }
-                let Some(token) = graph_token else {
-                    return (mailbox.clone(), None, step.skip("token:graph", "no usable Graph token"));
-                };
-                if let Some(why) = tenant_blocked(mailbox) {
-                    return (mailbox.clone(), None, step.skip("token:graph", why));
-                }
-                if net.remaining().is_zero() {
-                    return (mailbox.clone(), None, step.skip(DEADLINE, DEADLINE_DETAIL));
-                }
-                let (o, s) = graph_probe::mailbox(net, &config.endpoints.graph_url, token, mailbox).await;
-                (mailbox.clone(), Some(o), s)
-            }
-        },
-    )
-    .await;
-    let mut graph = vec![];
-    for (m, o, s) in graph_results {
-        if unchecked.contains(&m) {
-            continue;
-        }
-        push(&m, s);
-        graph.extend(o);
+    fn limiter(&self, host: &str) -> Arc<Limiter> {
+        let mut map = self.limiters.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(host.to_string())
+            .or_insert_with(|| Arc::new(Limiter::new(self.config.concurrency.max(1))))
+            .clone()
     }
 
-    // identity per valid mailbox (indexes: bulk runs stay linear).
-    let by_mailbox = |m: &str| m.to_string();
-    let ad_index: std::collections::HashMap<String, usize> = autodiscover
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (by_mailbox(&a.mailbox), i))
-        .collect();
-    let imp_index: std::collections::HashMap<String, usize> = impersonation
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (by_mailbox(&a.mailbox), i))
-        .collect();
-    let graph_index: std::collections::HashMap<String, usize> = graph
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (by_mailbox(&a.mailbox), i))
-        .collect();
-    let mut identities = vec![];
-    for (mailbox, _) in input.mailboxes.iter().filter(|(m, _)| !unchecked.contains(m)) {
-        let ad = ad_index.get(mailbox).map(|&i| &autodiscover[i]);
-        let imp = imp_index.get(mailbox).map(|&i| &impersonation[i]);
-        let graph_user = graph_index.get(mailbox).and_then(|&i| graph[i].user.as_ref());
-        let domain = input.domain_of(mailbox).unwrap_or("");
-        let mailbox_tenant = realm
-            .iter()
-            .find(|r| r.domain == domain)
-            .and_then(|r| r.tenant_id().map(str::to_string));
+    /// One mailbox's pipeline.
+    async fn mailbox(&self, index: usize, mailbox: &str) -> MailboxOutcome {
+        let mut out = MailboxOutcome::new(index, mailbox);
+        let config = self.config;
+        let domain = self.org.input.domain_of(mailbox).map(str::to_string);
+        let builder = |probe: &'static str, title: String| StepBuilder::new(probe, Some(mailbox), Some(mailbox), title);
+
+        let ad_step = builder("autodiscover", format!("Autodiscover for {mailbox}"));
+        let Some(domain) = domain else {
+            out.push(ad_step.skip("input", "not a valid address"));
+            let imp = builder("ews.impersonation", format!("Impersonate {mailbox} over EWS"));
+            out.push(imp.skip("input", "not a valid address"));
+            if config.api.graph() {
+                let g = builder("graph.mailbox", format!("Read {mailbox} through Microsoft Graph"));
+                out.push(g.skip("input", "not a valid address"));
+            }
+            return out;
+        };
+        if self.net.remaining().is_zero() {
+            return MailboxOutcome::unchecked(index, mailbox);
+        }
+        let dns = self.org.dns_for(&domain);
+        if let Some(d) = dns.filter(|d| d.domain_not_found() || d.servers_failed()) {
+            let why = if d.domain_not_found() {
+                "the domain does not exist in DNS"
+            } else {
+                "the DNS servers did not answer"
+            };
+            out.push(ad_step.skip(&format!("dns:{domain}"), why));
+        } else {
+            let (o, s) = autodiscover::run(&self.net, &self.settings, mailbox, &domain, dns).await;
+            let skipped = s.skipped_because.is_some();
+            out.push(s);
+            if !skipped {
+                out.ews_url = config
+                    .endpoints
+                    .ews_url
+                    .as_ref()
+                    .map(Url::to_string)
+                    .or_else(|| o.ews_url.clone());
+                out.autodiscover = Some(o);
+            }
+        }
+
+        // EWS and Graph, side by side.
+        let tenant_blocked = self.tenant_blocked(&domain);
+        let (imp, graph) = tokio::join!(
+            self.impersonation(
+                mailbox,
+                &mut out.reach,
+                out.ews_url.as_deref(),
+                tenant_blocked.as_deref()
+            ),
+            self.graph(mailbox, tenant_blocked.as_deref())
+        );
+        let (imp_outcome, imp_step) = imp;
+        out.push(imp_step);
+        out.impersonation = imp_outcome;
+        if let Some((g_outcome, g_step)) = graph {
+            out.push(g_step);
+            out.graph = g_outcome;
+        }
+
+        // identity
         let tenants = identity::Tenants {
-            mailbox: mailbox_tenant,
-            token: token_tenant.clone(),
+            mailbox: self
+                .org
+                .realm_for(&domain)
+                .and_then(|r| r.tenant_id().map(str::to_string)),
+            token: self.org.token_tenant.clone(),
         };
         let (o, s) = identity::run(
             mailbox,
             config.service_account.as_deref(),
-            ad,
-            imp,
-            graph_user,
+            out.autodiscover.as_ref(),
+            out.impersonation.as_ref(),
+            out.graph.as_ref().and_then(|g| g.user.as_ref()),
             &tenants,
         );
-        push(mailbox, s);
-        identities.push(o);
+        out.push(s);
+        out.identity = Some(o);
+        self.trim_evidence(out)
     }
 
-    let mut steps = global_steps;
-    // HTTP evidence is kept for every step that did not pass, and for the
-    // first mailboxes' passing steps; a bulk run does not carry the rest.
-    let mut evidence_dropped = 0usize;
-    for (i, m) in config.mailboxes.iter().enumerate() {
-        let mut mine = mailbox_steps.remove(m).unwrap_or_default();
-        if i >= EVIDENCE_MAILBOXES {
-            for s in mine.iter_mut().filter(|s| s.status == crate::report::StepStatus::Pass) {
+    /// HTTP evidence is kept for every step that did not pass, and for the
+    /// first mailboxes' passing steps; a bulk run does not carry the rest.
+    fn trim_evidence(&self, mut out: MailboxOutcome) -> MailboxOutcome {
+        if out.index >= EVIDENCE_MAILBOXES {
+            for s in out.steps.iter_mut().filter(|s| s.status == StepStatus::Pass) {
                 if !s.evidence.is_empty() {
                     s.evidence.clear();
-                    evidence_dropped += 1;
+                    out.evidence_dropped += 1;
                 }
             }
         }
-        steps.extend(mine);
+        out
     }
-    Ok(RunOutcome {
-        started_at,
-        duration_ms: crate::net::http::ms(began.elapsed()),
-        input,
-        dns,
-        autodiscover,
-        ews_urls,
-        ews_reach,
-        ews_auth,
-        impersonation,
-        identity: identities,
-        realm,
-        tokens,
-        graph,
-        steps,
-        insecure: config.net.insecure,
-        throttling,
-        evidence_dropped,
-    })
+
+    async fn impersonation(
+        &self,
+        mailbox: &str,
+        reach_slot: &mut Option<Arc<Reached>>,
+        url: Option<&str>,
+        tenant_blocked: Option<&str>,
+    ) -> (Option<ImpersonationOutcome>, Step) {
+        let config = self.config;
+        let step = StepBuilder::new(
+            "ews.impersonation",
+            Some(mailbox),
+            Some(mailbox),
+            format!("Impersonate {mailbox} over EWS"),
+        );
+        if !config.api.ews() {
+            return (None, step.skip_without_cause("EWS is not probed (--api graph)"));
+        }
+        // The EWS URL is reached (and the service account signs in) once per
+        // URL, whoever needs it first; later mailboxes share the answer.
+        if let Some(u) = url {
+            *reach_slot = self.reach_of(u).await;
+        }
+        if url.is_some() && self.ews_credentials.is_some() {
+            self.auth_with(url).await;
+        }
+        let Some(credentials) = &self.ews_credentials else {
+            if config.auth.is_oauth() {
+                return (None, step.skip("token:ews", "no usable EWS token"));
+            }
+            return (None, step.skip_without_cause("no credentials given: discovery only"));
+        };
+        if let Some(why) = tenant_blocked {
+            return (None, step.skip("token:ews", why));
+        }
+        let Some(url) = url else {
+            return (
+                None,
+                step.skip(&format!("autodiscover:{mailbox}"), "no EWS URL for this mailbox"),
+            );
+        };
+        if let Some((because, why)) = ews_blocked(Some(credentials), reach_slot.as_ref().map(|r| &r.outcome)) {
+            return (None, step.skip(&because, why));
+        }
+        let auth = self.auth_with(Some(url)).await;
+        // App-only tokens skip ews.auth: a usable token stands for it.
+        let auth_ok = auth.outcome.as_ref().is_some_and(AuthOutcome::credentials_accepted)
+            || (self.ews_app_only && self.ews_token_usable);
+        if !auth_ok {
+            let why = if auth.outcome.is_some() {
+                "the service account could not sign in"
+            } else {
+                "the service account was not checked"
+            };
+            return (None, step.skip("ews.auth", why));
+        }
+        let Ok(u) = Url::parse(url) else {
+            return (
+                None,
+                step.skip(&format!("autodiscover:{mailbox}"), "the EWS URL is not a URL"),
+            );
+        };
+        if self.net.remaining().is_zero() {
+            return (None, step.skip(DEADLINE, DEADLINE_DETAIL));
+        }
+        let host = host_of(url);
+        if host.is_empty() {
+            return (
+                None,
+                step.skip(&format!("autodiscover:{mailbox}"), "the EWS URL has no host"),
+            );
+        }
+        let limiter = self.limiter(&host);
+        let (o, s) = ews::impersonate(&self.net, &limiter, &u, credentials, mailbox).await;
+        (Some(o), s)
+    }
+
+    async fn graph(&self, mailbox: &str, tenant_blocked: Option<&str>) -> Option<(Option<GraphOutcome>, Step)> {
+        if !self.config.api.graph() {
+            return None;
+        }
+        let step = StepBuilder::new(
+            "graph.mailbox",
+            Some(mailbox),
+            Some(mailbox),
+            format!("Read {mailbox} through Microsoft Graph"),
+        );
+        let Some(token) = &self.graph_token else {
+            return Some((None, step.skip("token:graph", "no usable Graph token")));
+        };
+        if let Some(why) = tenant_blocked {
+            return Some((None, step.skip("token:graph", why)));
+        }
+        if self.net.remaining().is_zero() {
+            return Some((None, step.skip(DEADLINE, DEADLINE_DETAIL)));
+        }
+        let (o, s) = graph_probe::mailbox(&self.net, &self.config.endpoints.graph_url, token, mailbox).await;
+        Some((Some(o), s))
+    }
+
+    /// The shared steps that ran during the stream, and the throttling seen.
+    pub async fn finish(&self) -> RunEnd {
+        let auth = self.auth_with(None).await;
+        let cells: Vec<Arc<OnceCell<Arc<Reached>>>> = {
+            let map = self.reach.lock().unwrap_or_else(|e| e.into_inner());
+            map.values().cloned().collect()
+        };
+        let reached = cells.iter().filter_map(|c| c.get().cloned()).collect();
+        let mut throttling: Vec<crate::report::Throttling> = {
+            let map = self.limiters.lock().unwrap_or_else(|e| e.into_inner());
+            map.iter()
+                .map(|(host, l)| (host.clone(), l.pressure()))
+                .filter(|(_, (pushed_back, _))| *pushed_back > 0)
+                .map(|(host, (pushed_back, smallest_window))| crate::report::Throttling {
+                    host,
+                    pushed_back,
+                    smallest_window,
+                })
+                .collect()
+        };
+        throttling.sort_by(|a, b| a.host.cmp(&b.host));
+        RunEnd {
+            duration_ms: crate::net::http::ms(self.began.elapsed()),
+            reached,
+            auth,
+            throttling,
+        }
+    }
+}
+
+impl AuthMode {
+    /// Modes that call EWS or Graph with an OAuth token.
+    pub fn is_oauth(self) -> bool {
+        matches!(
+            self,
+            AuthMode::App | AuthMode::Token | AuthMode::RefreshToken | AuthMode::PasswordGrant
+        )
+    }
 }

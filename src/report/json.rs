@@ -26,3 +26,11 @@ pub fn schema() -> String {
     s.push('\n');
     s
 }
+
+/// The JSON Schema of one `--format jsonl` line.
+pub fn jsonl_schema() -> String {
+    let schema = schemars::schema_for!(super::sink::JsonlRecord);
+    let mut s = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    s.push('\n');
+    s
+}

@@ -3,5 +3,6 @@
 pub mod human;
 pub mod json;
 pub mod model;
+pub mod sink;
 
 pub use model::*;

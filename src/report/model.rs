@@ -34,6 +34,10 @@ pub struct Report {
     /// Mailboxes per status and per finding code (equal to the `mailboxes` records).
     #[serde(default)]
     pub counts: Counts,
+    /// The run was interrupted (Ctrl-C, SIGTERM): `mailboxes` holds only those
+    /// checked before it stopped.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -1,0 +1,178 @@
+//! Facts across mailboxes: each mailbox adds to a tally as it finishes (and
+//! its result carries the code); one finding per tally is written at the end.
+//! The tallies keep counts and a few evidence step ids, never per-mailbox
+//! state, so a streamed run stays flat in memory.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::code::{Code, Stage};
+use super::ews_rules::is_exchange_online;
+use super::oauth_rules::{claim_finding, shown_by_the_api, PRIVILEGE_DENIALS};
+use super::rules::{Affects, Raised};
+use crate::code;
+use crate::config::{AuthMode, CheckConfig};
+use crate::probe::plan::{MailboxOutcome, Org};
+
+/// Evidence step ids kept per tally (the smallest, so the result does not
+/// depend on the order mailboxes finished in).
+const EVIDENCE_KEPT: usize = 20;
+
+#[derive(Debug, Default)]
+struct Tally {
+    count: usize,
+    evidence: BTreeSet<String>,
+}
+
+impl Tally {
+    fn add(&mut self, evidence: impl IntoIterator<Item = String>) {
+        self.count += 1;
+        for e in evidence {
+            self.evidence.insert(e);
+            if self.evidence.len() > EVIDENCE_KEPT {
+                self.evidence.pop_last();
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct CrossMailbox {
+    deadline: Tally,
+    basic_online: Tally,
+    ews_online: Tally,
+    /// (token index, problem index) → mailboxes whose API was not called.
+    claims: BTreeMap<(usize, usize), Tally>,
+    denied: Tally,
+}
+
+fn marker(code: Code, stage: Stage) -> Raised {
+    Raised::org(code, stage, Affects::Mailbox, String::new(), vec![])
+}
+
+impl CrossMailbox {
+    /// Tallies one mailbox; returns the codes its result carries because of
+    /// these facts. `carried` are the findings it carries already.
+    pub fn observe(&mut self, config: &CheckConfig, org: &Org, m: &MailboxOutcome, carried: &[&Raised]) -> Vec<Raised> {
+        let mut marks = vec![];
+        if m.deadline_skipped {
+            self.deadline.add([]);
+            marks.push(marker(code!("run.deadline_reached"), Stage::Transport));
+        }
+        if m.unchecked || org.invalid_reason(&m.mailbox).is_some() {
+            return marks;
+        }
+        let online = m.ews_url.is_some() && is_exchange_online(org, m);
+        // Exchange Online and a password: the ApplicationImpersonation path is gone.
+        if online && config.auth == AuthMode::Basic {
+            self.basic_online.add([format!("autodiscover:{}", m.mailbox)]);
+            marks.push(marker(
+                code!("exchange_online.application_impersonation_retired"),
+                Stage::Reach,
+            ));
+        }
+        // EWS against Exchange Online: the retirement dates.
+        if let (true, Some(r)) = (online, &m.reach) {
+            self.ews_online.add([r.step.id.clone()]);
+            marks.push(marker(code!("exchange_online.ews_retirement"), Stage::Advice));
+        }
+        // A missing role or scope the API did not get to show for this mailbox.
+        for (ti, t) in org.tokens.iter().enumerate() {
+            if t.error.is_some() || t.failure.is_some() || t.unexpected_answer.is_some() {
+                continue;
+            }
+            let called = if t.api == "ews" {
+                m.impersonation.is_some()
+            } else {
+                m.graph.is_some()
+            };
+            if called {
+                continue;
+            }
+            for (pi, p) in t.problems.iter().enumerate().filter(|(_, p)| shown_by_the_api(p)) {
+                self.claims
+                    .entry((ti, pi))
+                    .or_default()
+                    .add([format!("token:{}", t.api)]);
+                let f = claim_finding(t, p, Affects::Mailbox);
+                let mut mark = marker(f.code, f.stage);
+                mark.evidence_steps = f.evidence_steps;
+                marks.push(mark);
+            }
+        }
+        // Every privilege denial carries the propagation advice.
+        let denials: Vec<&Raised> = carried
+            .iter()
+            .copied()
+            .chain(marks.iter())
+            .filter(|r| PRIVILEGE_DENIALS.contains(&r.code))
+            .collect();
+        if !denials.is_empty() {
+            let evidence: Vec<String> = denials.iter().flat_map(|r| r.evidence_steps.clone()).collect();
+            self.denied.add(evidence);
+            marks.push(marker(code!("permissions.recently_changed"), Stage::Advice));
+        }
+        marks
+    }
+
+    /// One finding per fact that any mailbox showed.
+    pub fn finish(self, config: &CheckConfig, org: &Org, total: usize) -> Vec<Raised> {
+        let mut raised = vec![];
+        let push = |raised: &mut Vec<Raised>, tally: &Tally, code: Code, stage: Stage, detail: String| {
+            if tally.count > 0 {
+                raised.push(Raised::org(
+                    code,
+                    stage,
+                    Affects::Nobody,
+                    detail,
+                    tally.evidence.iter().cloned().collect(),
+                ));
+            }
+        };
+        push(
+            &mut raised,
+            &self.deadline,
+            code!("run.deadline_reached"),
+            Stage::Transport,
+            format!(
+                "{} of {total} mailboxes were not fully checked before the deadline ({} s)",
+                self.deadline.count,
+                config.net.deadline.as_secs_f64()
+            ),
+        );
+        push(
+            &mut raised,
+            &self.basic_online,
+            code!("exchange_online.application_impersonation_retired"),
+            Stage::Reach,
+            format!(
+                "{} mailbox(es) on Exchange Online checked with a service account password",
+                self.basic_online.count
+            ),
+        );
+        for (&(ti, pi), tally) in &self.claims {
+            if let Some(p) = org.tokens.get(ti).and_then(|t| t.problems.get(pi)) {
+                let mut f = claim_finding(&org.tokens[ti], p, Affects::Nobody);
+                f.evidence_steps = tally.evidence.iter().cloned().collect();
+                raised.push(f);
+            }
+        }
+        push(
+            &mut raised,
+            &self.ews_online,
+            code!("exchange_online.ews_retirement"),
+            Stage::Advice,
+            format!(
+                "{} mailbox(es) checked over EWS on Exchange Online",
+                self.ews_online.count
+            ),
+        );
+        push(
+            &mut raised,
+            &self.denied,
+            code!("permissions.recently_changed"),
+            Stage::Advice,
+            "if a role, consent or policy changed in the last two hours, wait and re-run".into(),
+        );
+        raised
+    }
+}

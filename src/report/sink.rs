@@ -1,0 +1,263 @@
+//! Sinks: where a run's results go as they arrive. [`Collector`] builds the
+//! whole [`Report`] (for `human` and `json`, which need every mailbox in
+//! input order); [`JsonlSink`] writes one line per event and keeps nothing.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::model::*;
+use crate::diagnose::{Keyed, MailboxRecord};
+
+/// What is known when a run starts.
+#[derive(Debug, Clone)]
+pub struct Begin {
+    pub started_at: String,
+    pub target: Target,
+    pub insecure: bool,
+}
+
+/// What a run ends with.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub status: OverallStatus,
+    pub duration_ms: u64,
+    pub counts: Counts,
+    pub throttling: Vec<Throttling>,
+    /// Findings drawn from several mailboxes (and the interruption).
+    pub findings: Vec<Keyed>,
+    pub evidence_note: Option<String>,
+    pub interrupted: bool,
+    /// Mailboxes with a result.
+    pub checked: usize,
+}
+
+/// Receives a run's events in the order they happen.
+pub trait ReportSink {
+    fn begin(&mut self, begin: &Begin) -> io::Result<()>;
+    /// Steps and findings about the organization (DNS, tokens, an EWS URL's
+    /// reach, the service account's sign-in), before the first mailbox that
+    /// carries them.
+    fn context(&mut self, steps: &[Step], findings: &[Keyed]) -> io::Result<()>;
+    /// One mailbox, in completion order.
+    fn mailbox(&mut self, record: MailboxRecord) -> io::Result<()>;
+    fn summary(&mut self, summary: Summary) -> io::Result<()>;
+}
+
+/// Builds the whole [`Report`]: steps and mailboxes in input order, findings root cause first.
+#[derive(Debug, Default)]
+pub struct Collector {
+    begin: Option<Begin>,
+    org_steps: Vec<Step>,
+    reach_steps: Vec<Step>,
+    auth_steps: Vec<Step>,
+    findings: Vec<Keyed>,
+    records: BTreeMap<usize, (MailboxResult, Vec<Step>)>,
+    report: Option<Report>,
+}
+
+impl Collector {
+    pub fn new() -> Self {
+        Collector::default()
+    }
+
+    /// The report, once [`ReportSink::summary`] has been called.
+    pub fn into_report(self) -> Option<Report> {
+        self.report
+    }
+}
+
+impl ReportSink for Collector {
+    fn begin(&mut self, begin: &Begin) -> io::Result<()> {
+        self.begin = Some(begin.clone());
+        Ok(())
+    }
+
+    fn context(&mut self, steps: &[Step], findings: &[Keyed]) -> io::Result<()> {
+        for s in steps {
+            match s.probe.as_str() {
+                "ews.reach" => self.reach_steps.push(s.clone()),
+                "ews.auth" => self.auth_steps.push(s.clone()),
+                _ => self.org_steps.push(s.clone()),
+            }
+        }
+        self.findings.extend(findings.iter().cloned());
+        Ok(())
+    }
+
+    fn mailbox(&mut self, record: MailboxRecord) -> io::Result<()> {
+        self.findings.extend(record.findings);
+        self.records.insert(record.index, (record.result, record.steps));
+        Ok(())
+    }
+
+    fn summary(&mut self, summary: Summary) -> io::Result<()> {
+        let Some(begin) = self.begin.take() else {
+            return Err(io::Error::other("summary before begin"));
+        };
+        self.findings.extend(summary.findings);
+        let mut findings = std::mem::take(&mut self.findings);
+        findings.sort_by(|a, b| a.key.cmp(&b.key));
+        self.reach_steps.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut steps = std::mem::take(&mut self.org_steps);
+        steps.append(&mut self.reach_steps);
+        steps.append(&mut self.auth_steps);
+        let mut mailboxes = Vec::with_capacity(self.records.len());
+        for (_, (result, mut s)) in std::mem::take(&mut self.records) {
+            steps.append(&mut s);
+            mailboxes.push(result);
+        }
+        self.report = Some(Report {
+            schema_version: SCHEMA_VERSION,
+            tool: tool_info(),
+            started_at: begin.started_at,
+            duration_ms: summary.duration_ms,
+            target: begin.target,
+            insecure: begin.insecure,
+            status: summary.status,
+            steps,
+            findings: findings.into_iter().map(|k| k.finding).collect(),
+            mailboxes,
+            throttling: summary.throttling,
+            evidence_note: summary.evidence_note,
+            counts: summary.counts,
+            interrupted: summary.interrupted,
+        });
+        Ok(())
+    }
+}
+
+pub fn tool_info() -> ToolInfo {
+    ToolInfo {
+        name: "exprobe".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    }
+}
+
+/// The run's target without the mailbox list (`begin` gives its length).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct JsonlTarget {
+    pub mailbox_count: usize,
+    pub service_account: Option<String>,
+    pub auth: String,
+    pub tenant: Option<String>,
+    pub api: String,
+}
+
+/// One line of `--format jsonl`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum JsonlRecord {
+    /// First line: what is checked.
+    Begin {
+        schema_version: u32,
+        tool: ToolInfo,
+        /// RFC 3339, UTC.
+        started_at: String,
+        target: JsonlTarget,
+        insecure: bool,
+    },
+    /// Steps and findings about the organization (DNS, realm, tokens, an EWS
+    /// URL's reach, the service account's sign-in). Written before the first
+    /// mailbox record that carries one of these findings' codes.
+    Context { steps: Vec<Step>, findings: Vec<Finding> },
+    /// One mailbox, as it finishes: its result (status and every code it
+    /// carries), its steps and the findings raised about it alone.
+    Mailbox {
+        /// Position in the input (0-based); lines come in completion order.
+        index: usize,
+        #[serde(flatten)]
+        result: MailboxResult,
+        steps: Vec<Step>,
+        findings: Vec<Finding>,
+    },
+    /// Last line: the run's status and counts (equal to the mailbox lines).
+    Summary {
+        status: OverallStatus,
+        duration_ms: u64,
+        counts: Counts,
+        /// Mailbox lines written.
+        checked: usize,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        throttling: Vec<Throttling>,
+        /// Findings drawn from several mailboxes (deadline, retirements, propagation advice).
+        findings: Vec<Finding>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        evidence_note: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        interrupted: bool,
+    },
+}
+
+/// `--format jsonl`: one JSON object per line, flushed line by line, so a
+/// file cut short (Ctrl-C, a crash) is still valid line by line.
+#[derive(Debug)]
+pub struct JsonlSink<W: Write> {
+    out: W,
+}
+
+impl<W: Write> JsonlSink<W> {
+    pub fn new(out: W) -> Self {
+        JsonlSink { out }
+    }
+
+    fn line(&mut self, record: &JsonlRecord) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, record).map_err(io::Error::other)?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+}
+
+impl<W: Write> ReportSink for JsonlSink<W> {
+    fn begin(&mut self, begin: &Begin) -> io::Result<()> {
+        let t = &begin.target;
+        self.line(&JsonlRecord::Begin {
+            schema_version: SCHEMA_VERSION,
+            tool: tool_info(),
+            started_at: begin.started_at.clone(),
+            target: JsonlTarget {
+                mailbox_count: t.mailboxes.len(),
+                service_account: t.service_account.clone(),
+                auth: t.auth.clone(),
+                tenant: t.tenant.clone(),
+                api: t.api.clone(),
+            },
+            insecure: begin.insecure,
+        })
+    }
+
+    fn context(&mut self, steps: &[Step], findings: &[Keyed]) -> io::Result<()> {
+        let mut findings: Vec<&Keyed> = findings.iter().collect();
+        findings.sort_by(|a, b| a.key.cmp(&b.key));
+        self.line(&JsonlRecord::Context {
+            steps: steps.to_vec(),
+            findings: findings.into_iter().map(|k| k.finding.clone()).collect(),
+        })
+    }
+
+    fn mailbox(&mut self, record: MailboxRecord) -> io::Result<()> {
+        self.line(&JsonlRecord::Mailbox {
+            index: record.index,
+            result: record.result,
+            steps: record.steps,
+            findings: record.findings.into_iter().map(|k| k.finding).collect(),
+        })
+    }
+
+    fn summary(&mut self, summary: Summary) -> io::Result<()> {
+        let mut findings = summary.findings;
+        findings.sort_by(|a, b| a.key.cmp(&b.key));
+        self.line(&JsonlRecord::Summary {
+            status: summary.status,
+            duration_ms: summary.duration_ms,
+            counts: summary.counts,
+            checked: summary.checked,
+            throttling: summary.throttling,
+            findings: findings.into_iter().map(|k| k.finding).collect(),
+            evidence_note: summary.evidence_note,
+            interrupted: summary.interrupted,
+        })
+    }
+}
