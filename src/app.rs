@@ -111,9 +111,19 @@ pub async fn drive(
     interrupt: impl std::future::Future<Output = ()>,
     progress: Option<&Progress>,
 ) -> Result<Ended, AppError> {
+    drive_with(config, Diagnoser::new(config), sink, interrupt, progress).await
+}
+
+/// [`drive`] with a given report engine (tests run the rules in other orders).
+pub async fn drive_with(
+    config: &CheckConfig,
+    mut diag: Diagnoser<'_>,
+    sink: &mut dyn ReportSink,
+    interrupt: impl std::future::Future<Output = ()>,
+    progress: Option<&Progress>,
+) -> Result<Ended, AppError> {
     let out = |e: std::io::Error| AppError::Output(e);
     let run = plan::Run::prepare(config).await?;
-    let mut diag = Diagnoser::new(config);
     sink.begin(&Begin {
         started_at: run
             .org

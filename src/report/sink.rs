@@ -171,7 +171,9 @@ pub enum JsonlRecord {
         #[serde(flatten)]
         result: MailboxResult,
         steps: Vec<Step>,
-        findings: Vec<Finding>,
+        /// The findings raised about this mailbox alone (`findings` lists
+        /// every code it carries, including those of `context` lines).
+        own_findings: Vec<Finding>,
     },
     /// Last line: the run's status and counts (equal to the mailbox lines).
     Summary {
@@ -242,7 +244,7 @@ impl<W: Write> ReportSink for JsonlSink<W> {
             index: record.index,
             result: record.result,
             steps: record.steps,
-            findings: record.findings.into_iter().map(|k| k.finding).collect(),
+            own_findings: record.findings.into_iter().map(|k| k.finding).collect(),
         })
     }
 
