@@ -68,12 +68,29 @@ def start_lab(exprobe, scen_file, record):
     raise SystemExit("lab did not start:\n" + "".join(lines))
 
 
-def timed(cmd, env):
-    out = subprocess.run(["/usr/bin/time", "-f", "TIME %e %U %S %M"] + cmd, env=env,
-                         capture_output=True, text=True, timeout=3600)
-    m = re.search(r"TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)", out.stderr)
+def timed(cmd, env, watch=None):
+    """Run cmd under /usr/bin/time; with watch (a file), also the seconds until its first line."""
+    began = time.monotonic()
+    p = subprocess.Popen(["/usr/bin/time", "-f", "TIME %e %U %S %M"] + cmd, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = None
+    if watch:
+        for _ in range(360000):  # bounded: at most an hour at 10 ms
+            if p.poll() is not None:
+                break
+            try:
+                with open(watch, "rb") as f:
+                    if b"\n" in f.read(1 << 16):
+                        first = time.monotonic() - began
+                        break
+            except FileNotFoundError:
+                pass
+            time.sleep(0.01)
+    stdout, stderr = p.communicate(timeout=3600)
+    out = subprocess.CompletedProcess(cmd, p.returncode, stdout, stderr)
+    m = re.search(r"TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)", stderr)
     wall, user, sys_, rss = float(m[1]), float(m[2]), float(m[3]), int(m[4])
-    return out, wall, user + sys_, rss
+    return out, wall, user + sys_, rss, first
 
 
 def row(name, n, wall, cpu, rss, requests, ews_requests, results, latency, limit):
@@ -92,6 +109,7 @@ def main():
     ap.add_argument("--limit", type=int, default=27)
     ap.add_argument("--concurrency", type=int, default=27)
     ap.add_argument("--python")
+    ap.add_argument("--format", choices=["json", "jsonl"], default="json")
     a = ap.parse_args()
     print(f"{'tool':<22} {'mbx':>7} {'mbx/s':>9} {'RT/mbx':>6} {'%of2RT':>9} {'%ofRT':>9} "
           f"{'CPUs/1k':>10} {'RSS MiB':>8} {'busy':>7} {'results':>8}")
@@ -108,27 +126,39 @@ def main():
             args = [x for x in check_line.split()[2:] if not x.startswith("--mailbox=")]
             args = [x.replace("--password-env=EXPROBE_PASSWORD", "--password-env=BENCH_PASSWORD") for x in args]
             env = dict(os.environ, BENCH_PASSWORD=PASSWORD)
-            out_file = os.path.join(d, "report.json")
+            out_file = os.path.join(d, "report." + a.format)
             cmd = [a.exprobe, "check", *args, f"--mailboxes={mailboxes}", f"--concurrency={a.concurrency}",
-                   "--format=json", f"--output={out_file}", "--deadline=3600", "--timeout=30"]
-            out, wall, cpu, rss = timed(cmd, env)
-            with open(out_file) as f:
-                report = json.load(f)
+                   f"--format={a.format}", f"--output={out_file}", "--deadline=3600", "--timeout=30"]
+            out, wall, cpu, rss, first = timed(cmd, env, watch=out_file if a.format == "jsonl" else None)
+            if a.format == "json":
+                with open(out_file) as f:
+                    mailbox_results = json.load(f)["mailboxes"]
+            else:
+                mailbox_results = []
+                with open(out_file) as f:
+                    for line in f:
+                        rec = json.loads(line)
+                        if rec["type"] == "mailbox":
+                            mailbox_results.append({"findings": rec["findings"], "index": rec["index"]})
+                assert len({m["index"] for m in mailbox_results}) == len(mailbox_results), "one line per mailbox"
+            requests = ews = 0
             with open(record) as f:
-                reqs = [json.loads(l) for l in f]
-            ews = sum(1 for r in reqs if r["path"].lower() == "/ews/exchange.asmx"
-                      and "ExchangeImpersonation" in r["body"])
-            results = len(report["mailboxes"])
-            throttled = sum(1 for m in report["mailboxes"] if "ews.throttled" in m["findings"])
-            print(row(f"exprobe c={a.concurrency}", a.n, wall, cpu, rss, len(reqs), ews, results,
-                      a.latency_ms, a.limit) + f"   exit {out.returncode}, ews.throttled {throttled}")
+                for line in f:
+                    r = json.loads(line)
+                    requests += 1
+                    ews += r["path"].lower() == "/ews/exchange.asmx" and "ExchangeImpersonation" in r["body"]
+            results = len(mailbox_results)
+            throttled = sum(1 for m in mailbox_results if "ews.throttled" in m["findings"])
+            extra = f", first line {first:.2f} s" if first is not None else ""
+            print(row(f"exprobe {a.format} c={a.concurrency}", a.n, wall, cpu, rss, requests, ews, results,
+                      a.latency_ms, a.limit) + f"   exit {out.returncode}, ews.throttled {throttled}{extra}")
             if a.python:
                 open(record, "w").close()
                 m = re.search(r"--dns-server=([\d.]+):(\d+).*--connect-to=:443::(\d+).*--connect-to=:80::(\d+).*--ca-file=(\S+)",
                               check_line)
                 script = os.path.join(os.path.dirname(__file__), "exchangelib_pool.py")
                 cmd = [a.python, script, mailboxes, m[1], m[2], m[3], m[4], m[5], str(a.concurrency)]
-                out, wall, cpu, rss = timed(cmd, env)
+                out, wall, cpu, rss, _ = timed(cmd, env)
                 with open(record) as f:
                     reqs = [json.loads(l) for l in f]
                 ews = sum(1 for r in reqs if r["path"].lower() == "/ews/exchange.asmx"

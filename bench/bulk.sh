@@ -3,12 +3,15 @@
 # exchangelib thread pool. Usage: bench/bulk.sh [N ...]   (default: 1000 10000)
 #   SHORT=1            smoke: 300 mailboxes, 5 ms latency
 #   PEER_PYTHON=path   a Python with tests/peers/requirements.txt: adds the exchangelib row
+#   JSONL_N=100000     adds a --format jsonl row over that many mailboxes (peak RSS, first line)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked >/dev/null
 BIN="$PWD/target/release/exprobe"
 if [ "${SHORT:-0}" = 1 ]; then
-  exec python3 bench/bulk.py --exprobe "$BIN" --n 300 --latency-ms 5
+  python3 bench/bulk.py --exprobe "$BIN" --n 300 --latency-ms 5
+  python3 bench/bulk.py --exprobe "$BIN" --n 300 --latency-ms 5 --format jsonl | tail -n +2
+  exit 0
 fi
 [ $# -gt 0 ] || set -- 1000 10000
 first=1
@@ -24,3 +27,6 @@ for n in "$@"; do
     fi
   done
 done
+if [ -n "${JSONL_N:-}" ]; then
+  python3 bench/bulk.py --exprobe "$BIN" --n "$JSONL_N" --concurrency 27 --format jsonl | tail -n +2
+fi

@@ -12,7 +12,7 @@ use crate::diagnose::{catalogue, Diagnoser};
 use crate::lab::{Lab, Scenario};
 use crate::probe::plan;
 use crate::report::sink::{Begin, Collector, JsonlSink, ReportSink, Summary};
-use crate::report::{human, json, Report, Target};
+use crate::report::{human, json, Report};
 
 /// The tool itself could not work (exit code 3).
 #[derive(Debug, thiserror::Error)]
@@ -123,23 +123,20 @@ pub async fn drive_with(
     progress: Option<&Progress>,
 ) -> Result<Ended, AppError> {
     let out = |e: std::io::Error| AppError::Output(e);
-    let run = plan::Run::prepare(config).await?;
+    // The first line goes out before any network work.
     sink.begin(&Begin {
-        started_at: run
-            .org
-            .started_at
+        started_at: time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default(),
-        target: Target {
-            mailboxes: config.mailboxes.clone(),
-            service_account: config.service_account.clone(),
-            auth: config.auth.as_str().into(),
-            tenant: config.app.as_ref().map(|a| a.tenant.clone()),
-            api: config.api.as_str().into(),
-        },
-        insecure: run.org.insecure,
+        mailboxes: &config.mailboxes,
+        service_account: config.service_account.clone(),
+        auth: config.auth.mode().as_str().into(),
+        tenant: config.auth.app().map(|a| a.tenant.clone()),
+        api: config.api.as_str().into(),
+        insecure: config.net.insecure,
     })
     .map_err(out)?;
+    let run = plan::Run::prepare(config).await?;
     let found = diag.org(&run.org);
     sink.context(&run.org.steps, &found).map_err(out)?;
 

@@ -46,6 +46,90 @@ impl AuthMode {
             AuthMode::None => "none",
         }
     }
+
+    /// Modes that call EWS or Graph with an OAuth token.
+    pub fn is_oauth(self) -> bool {
+        matches!(
+            self,
+            AuthMode::App | AuthMode::Token | AuthMode::RefreshToken | AuthMode::PasswordGrant
+        )
+    }
+}
+
+/// How the check authenticates, holding exactly what each mode needs: a
+/// mode without its credentials cannot be built.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// Discovery only: no credential is sent anywhere.
+    None,
+    /// The service account's password, sent as Basic.
+    Basic { username: String, password: Secret },
+    /// An access token given by the user, sent as Bearer.
+    Token { token: Secret },
+    /// App-only OAuth: client credentials.
+    App(AppCredentials),
+    /// Delegated OAuth: a refresh token or the service account's password (ROPC).
+    Delegated(DelegatedCredentials),
+}
+
+impl Auth {
+    pub fn mode(&self) -> AuthMode {
+        match self {
+            Auth::None => AuthMode::None,
+            Auth::Basic { .. } => AuthMode::Basic,
+            Auth::Token { .. } => AuthMode::Token,
+            Auth::App(_) => AuthMode::App,
+            Auth::Delegated(d) => match d.grant {
+                DelegatedGrant::RefreshToken(_) => AuthMode::RefreshToken,
+                DelegatedGrant::Password { .. } => AuthMode::PasswordGrant,
+            },
+        }
+    }
+
+    pub fn is_oauth(&self) -> bool {
+        self.mode().is_oauth()
+    }
+
+    /// What autodiscover and EWS are called with directly (Basic, or the
+    /// given token); OAuth grants get theirs from the token endpoint.
+    pub fn credentials(&self) -> Option<Credentials> {
+        match self {
+            Auth::Basic { username, password } => Some(Credentials::Basic {
+                username: username.clone(),
+                password: password.clone(),
+            }),
+            Auth::Token { token } => Some(Credentials::Bearer { token: token.clone() }),
+            Auth::None | Auth::App(_) | Auth::Delegated(_) => None,
+        }
+    }
+
+    pub fn app(&self) -> Option<&AppCredentials> {
+        match self {
+            Auth::App(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    pub fn delegated(&self) -> Option<&DelegatedCredentials> {
+        match self {
+            Auth::Delegated(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// Whether the run holds any credential (password, token, app secret).
+    pub fn holds_secret(&self) -> bool {
+        !matches!(self, Auth::None)
+    }
+
+    /// The tenant named for an OAuth grant.
+    pub fn tenant(&self) -> Option<&str> {
+        match self {
+            Auth::App(a) => Some(&a.tenant),
+            Auth::Delegated(d) => Some(&d.tenant),
+            _ => None,
+        }
+    }
 }
 
 /// Credentials the network layer may attach to a request to an allowed host.
@@ -205,12 +289,7 @@ pub struct CheckConfig {
     /// As given (deduplicated, order kept); the `input` probe validates them.
     pub mailboxes: Vec<String>,
     pub service_account: Option<String>,
-    pub auth: AuthMode,
-    pub credentials: Option<Credentials>,
-    /// Client credentials for `--auth app`.
-    pub app: Option<AppCredentials>,
-    /// Delegated credentials for `--auth refresh-token` / `password-grant`.
-    pub delegated: Option<DelegatedCredentials>,
+    pub auth: Auth,
     pub api: Api,
     pub endpoints: Endpoints,
     pub net: NetConfig,
@@ -280,10 +359,7 @@ impl CheckConfig {
         CheckConfig {
             mailboxes,
             service_account: None,
-            auth: AuthMode::None,
-            credentials: None,
-            app: None,
-            delegated: None,
+            auth: Auth::None,
             api: Api::Ews,
             endpoints: Endpoints::default(),
             net: NetConfig::default(),
@@ -337,6 +413,27 @@ pub const DEFAULT_CLIENT_SECRET_ENV: &str = "EXPROBE_CLIENT_SECRET";
 pub const DEFAULT_REFRESH_TOKEN_ENV: &str = "EXPROBE_REFRESH_TOKEN";
 
 pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(CheckConfig, OutputConfig), ConfigError> {
+    let (mailboxes, refused_input) = mailboxes(args)?;
+    let auth = auth(args, secrets)?;
+    let api = api(args, auth.mode())?;
+    Ok((
+        CheckConfig {
+            mailboxes,
+            service_account: args.service_account.clone(),
+            auth,
+            api,
+            endpoints: endpoints(args)?,
+            net: net_config(&args.net)?,
+            concurrency: usize::from(args.concurrency),
+            refused_input,
+        },
+        output(args),
+    ))
+}
+
+/// `--mailbox` and `--mailboxes`: over-long lines refused and counted,
+/// duplicates (ignoring case) dropped, order kept; at least one mailbox.
+fn mailboxes(args: &CheckArgs) -> Result<(Vec<String>, RefusedInput), ConfigError> {
     let mut mailboxes: Vec<String> = args.mailboxes.iter().map(|m| m.trim().to_string()).collect();
     let mut refused_input = RefusedInput::default();
     for (i, m) in mailboxes.iter().enumerate() {
@@ -365,106 +462,132 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
     if mailboxes.is_empty() {
         return Err(ConfigError::NoMailbox);
     }
+    Ok((mailboxes, refused_input))
+}
 
+/// Which secrets a command line supplies, for the mode inference.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Supplied {
+    pub password: bool,
+    pub token: bool,
+    /// The token was named with `--access-token-env`/`--access-token-file`.
+    pub explicit_token: bool,
+    pub client_secret: bool,
+    pub certificate: bool,
+    pub client_id: bool,
+}
+
+/// The auth mode: `--auth`, else inferred from what was supplied. The one
+/// place the mode is decided (the lab's configurations come through here too).
+pub fn auth_mode(given: Option<AuthArg>, supplied: Supplied) -> AuthMode {
+    match given {
+        Some(AuthArg::Basic) => AuthMode::Basic,
+        Some(AuthArg::Token) => AuthMode::Token,
+        Some(AuthArg::App) => AuthMode::App,
+        Some(AuthArg::RefreshToken) => AuthMode::RefreshToken,
+        Some(AuthArg::PasswordGrant) => AuthMode::PasswordGrant,
+        Some(AuthArg::None) => AuthMode::None,
+        None if (supplied.client_secret || supplied.certificate) && supplied.client_id => AuthMode::App,
+        None if supplied.token && supplied.explicit_token => AuthMode::Token,
+        None if supplied.password => AuthMode::Basic,
+        None if supplied.token => AuthMode::Token,
+        None => AuthMode::None,
+    }
+}
+
+/// Reads the secrets, decides the mode and builds what it needs.
+fn auth(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<Auth, ConfigError> {
     let password = read_password(args, secrets)?;
     let token = read_token(args, secrets)?;
     let client_secret = read_client_secret(args, secrets)?;
-    let explicit_token = args.secrets.access_token_env.is_some() || args.secrets.access_token_file.is_some();
-    let auth = match (args.auth, &password, &token) {
-        (Some(AuthArg::Basic), _, _) => AuthMode::Basic,
-        (Some(AuthArg::Token), _, _) => AuthMode::Token,
-        (Some(AuthArg::App), _, _) => AuthMode::App,
-        (Some(AuthArg::RefreshToken), _, _) => AuthMode::RefreshToken,
-        (Some(AuthArg::PasswordGrant), _, _) => AuthMode::PasswordGrant,
-        (Some(AuthArg::None), _, _) => AuthMode::None,
-        (None, _, _) if (client_secret.is_some() || args.secrets.certificate.is_some()) && args.client_id.is_some() => {
-            AuthMode::App
-        }
-        (None, _, Some(_)) if explicit_token => AuthMode::Token,
-        (None, Some(_), _) => AuthMode::Basic,
-        (None, None, Some(_)) => AuthMode::Token,
-        (None, None, None) => AuthMode::None,
-    };
-    let credentials = match auth {
-        AuthMode::Basic => {
-            let username = args
-                .service_account
-                .clone()
-                .ok_or_else(|| ConfigError::Invalid("--auth basic needs --service-account ADDR".into()))?;
-            let password = password.clone().ok_or_else(|| {
-                ConfigError::Invalid(format!(
-                    "--auth basic needs a password: --password-env VAR, --password-file FILE, \
-                     --password-stdin, or {DEFAULT_PASSWORD_ENV}"
-                ))
-            })?;
-            Some(Credentials::Basic { username, password })
-        }
-        AuthMode::Token => Some(Credentials::Bearer {
-            token: token.ok_or_else(|| {
-                ConfigError::Invalid(format!(
-                    "--auth token needs an access token: --access-token-env VAR, --access-token-file FILE, or {DEFAULT_ACCESS_TOKEN_ENV}"
+    let mode = auth_mode(
+        args.auth,
+        Supplied {
+            password: password.is_some(),
+            token: token.is_some(),
+            explicit_token: args.secrets.access_token_env.is_some() || args.secrets.access_token_file.is_some(),
+            client_secret: client_secret.is_some(),
+            certificate: args.secrets.certificate.is_some(),
+            client_id: args.client_id.is_some(),
+        },
+    );
+    let need = |what: &str| ConfigError::Invalid(format!("--auth {} needs {what}", mode.as_str()));
+    Ok(match mode {
+        AuthMode::None => Auth::None,
+        AuthMode::Basic => Auth::Basic {
+            username: args.service_account.clone().ok_or_else(|| need("--service-account ADDR"))?,
+            password: password.ok_or_else(|| {
+                need(&format!(
+                    "a password: --password-env VAR, --password-file FILE, --password-stdin, or {DEFAULT_PASSWORD_ENV}"
                 ))
             })?,
-        }),
-        AuthMode::None | AuthMode::App | AuthMode::RefreshToken | AuthMode::PasswordGrant => None,
-    };
-    let delegated = match auth {
-        AuthMode::RefreshToken | AuthMode::PasswordGrant => {
-            let need = |what: &str| ConfigError::Invalid(format!("--auth {} needs {what}", auth.as_str()));
-            let tenant = args.tenant.clone().ok_or_else(|| need("--tenant ID|DOMAIN"))?;
-            let client_id = args.client_id.clone().ok_or_else(|| need("--client-id GUID"))?;
-            let grant = if auth == AuthMode::RefreshToken {
-                DelegatedGrant::RefreshToken(read_refresh_token(args, secrets)?.ok_or_else(|| {
-                    need(
-                        "a refresh token: --refresh-token-env VAR, --refresh-token-file FILE, or EXPROBE_REFRESH_TOKEN",
-                    )
-                })?)
-            } else {
-                DelegatedGrant::Password {
-                    username: args.service_account.clone().ok_or_else(|| need("--service-account ADDR"))?,
-                    password: password.clone().ok_or_else(|| need("a password: --password-env VAR, --password-file FILE, --password-stdin or EXPROBE_PASSWORD"))?,
-                }
-            };
-            Some(DelegatedCredentials {
-                tenant,
-                client_id,
-                client_secret: client_secret.clone(),
-                grant,
-            })
-        }
-        _ => None,
-    };
-    let app = match auth {
-        AuthMode::App => Some(AppCredentials {
-            tenant: args.tenant.clone().ok_or_else(|| ConfigError::Invalid("--auth app needs --tenant ID|DOMAIN".into()))?,
-            client_id: args.client_id.clone().ok_or_else(|| ConfigError::Invalid("--auth app needs --client-id GUID".into()))?,
+        },
+        AuthMode::Token => Auth::Token {
+            token: token.ok_or_else(|| {
+                need(&format!(
+                    "an access token: --access-token-env VAR, --access-token-file FILE, or {DEFAULT_ACCESS_TOKEN_ENV}"
+                ))
+            })?,
+        },
+        AuthMode::App => Auth::App(AppCredentials {
+            tenant: args.tenant.clone().ok_or_else(|| need("--tenant ID|DOMAIN"))?,
+            client_id: args.client_id.clone().ok_or_else(|| need("--client-id GUID"))?,
             credential: match (&args.secrets.certificate, &args.secrets.private_key) {
                 (Some(cert), Some(key)) => {
                     read_certificate(cert, key, args.secrets.assertion_alg == crate::cli::AssertionAlg::Ps256)?
                 }
-                _ => AppCredential::Secret(client_secret.clone().ok_or_else(|| {
-                    ConfigError::Invalid(format!(
-                        "--auth app needs a client secret (--client-secret-env VAR, --client-secret-file FILE, or {DEFAULT_CLIENT_SECRET_ENV}) or --certificate and --private-key"
+                _ => AppCredential::Secret(client_secret.ok_or_else(|| {
+                    need(&format!(
+                        "a client secret (--client-secret-env VAR, --client-secret-file FILE, or {DEFAULT_CLIENT_SECRET_ENV}) or --certificate and --private-key"
                     ))
                 })?),
             },
         }),
-        _ => None,
-    };
-    let api = match (args.api, auth) {
+        AuthMode::RefreshToken | AuthMode::PasswordGrant => {
+            let tenant = args.tenant.clone().ok_or_else(|| need("--tenant ID|DOMAIN"))?;
+            let client_id = args.client_id.clone().ok_or_else(|| need("--client-id GUID"))?;
+            let grant = if mode == AuthMode::RefreshToken {
+                DelegatedGrant::RefreshToken(read_refresh_token(args, secrets)?.ok_or_else(|| {
+                    need("a refresh token: --refresh-token-env VAR, --refresh-token-file FILE, or EXPROBE_REFRESH_TOKEN")
+                })?)
+            } else {
+                DelegatedGrant::Password {
+                    username: args.service_account.clone().ok_or_else(|| need("--service-account ADDR"))?,
+                    password: password.ok_or_else(|| {
+                        need("a password: --password-env VAR, --password-file FILE, --password-stdin or EXPROBE_PASSWORD")
+                    })?,
+                }
+            };
+            Auth::Delegated(DelegatedCredentials {
+                tenant,
+                client_id,
+                client_secret,
+                grant,
+            })
+        }
+    })
+}
+
+/// `--api`, else both APIs for OAuth grants and EWS otherwise; Graph needs OAuth.
+fn api(args: &CheckArgs, mode: AuthMode) -> Result<Api, ConfigError> {
+    let api = match (args.api, mode) {
         (Some(crate::cli::ApiArg::Ews), _) => Api::Ews,
         (Some(crate::cli::ApiArg::Graph), _) => Api::Graph,
         (Some(crate::cli::ApiArg::Both), _)
         | (None, AuthMode::App | AuthMode::RefreshToken | AuthMode::PasswordGrant) => Api::Both,
         (None, _) => Api::Ews,
     };
-    if api.graph() && matches!(auth, AuthMode::Basic) {
+    if api.graph() && mode == AuthMode::Basic {
         return Err(ConfigError::Invalid(
             "--api graph needs an OAuth mode (--auth app or --auth token)".into(),
         ));
     }
+    Ok(api)
+}
 
-    let endpoints = Endpoints {
+/// The URLs and hosts: https only, trust domains that are real domains.
+fn endpoints(args: &CheckArgs) -> Result<Endpoints, ConfigError> {
+    Ok(Endpoints {
         ews_url: args
             .ews_url
             .as_deref()
@@ -483,37 +606,21 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
         autodiscover_v2_host: parse_host(&args.autodiscover_v2_host, "--autodiscover-v2-host")?,
         authority: parse_https_url(&args.authority, "--authority")?,
         graph_url: parse_https_url(&args.graph_url, "--graph-url")?,
-    };
+    })
+}
 
-    let net = net_config(&args.net)?;
-    let format = match args.output.format {
-        FormatArg::Human => Format::Human,
-        FormatArg::Json => Format::Json,
-        FormatArg::Jsonl => Format::Jsonl,
-    };
-    let output = OutputConfig {
-        format,
+fn output(args: &CheckArgs) -> OutputConfig {
+    OutputConfig {
+        format: match args.output.format {
+            FormatArg::Human => Format::Human,
+            FormatArg::Json => Format::Json,
+            FormatArg::Jsonl => Format::Jsonl,
+        },
         output: args.output.output.clone(),
         color: !args.output.no_color && std::env::var_os("NO_COLOR").is_none(),
         show_http: args.output.show_http,
         verbose: false,
-    };
-    Ok((
-        CheckConfig {
-            mailboxes,
-            service_account: args.service_account.clone(),
-            auth,
-            credentials,
-            app,
-            delegated,
-            api,
-            endpoints,
-            net,
-            concurrency: usize::from(args.concurrency),
-            refused_input,
-        },
-        output,
-    ))
+    }
 }
 
 fn read_certificate(cert: &Path, key: &Path, pss: bool) -> Result<AppCredential, ConfigError> {
@@ -941,57 +1048,171 @@ mod tests {
         assert!(parse_dns_server("dns.google").is_err());
     }
 
-    struct FakeSecrets(Option<&'static str>);
+    /// Secrets from a fixed environment; stdin gives one line.
+    struct Env(&'static [(&'static str, &'static str)]);
 
-    impl SecretSource for FakeSecrets {
+    impl SecretSource for Env {
         fn env(&self, name: &str) -> Option<String> {
-            (name == DEFAULT_PASSWORD_ENV)
-                .then(|| self.0.map(str::to_string))
-                .flatten()
+            self.0.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
         }
         fn stdin_line(&self) -> std::io::Result<String> {
             Ok("from-stdin\n".into())
         }
     }
 
-    fn parse(args: &[&str], secrets: &FakeSecrets) -> Result<CheckConfig, ConfigError> {
-        use clap::Parser;
-        let cli = crate::cli::Cli::try_parse_from(["exprobe", "check"].iter().chain(args)).expect("clap");
-        let crate::cli::Command::Check(check) = cli.command else {
-            panic!("check")
-        };
-        check_config(&check, secrets).map(|(c, _)| c)
+    enum Want {
+        /// auth mode, api, mailbox count
+        Ok(&'static str, &'static str, usize),
+        /// a part of the error message
+        Err(&'static str),
     }
 
+    /// One command line per case, through every validator of `check_config`.
     #[test]
-    fn auth_mode_inference() {
-        let with_env = FakeSecrets(Some("pw"));
-        let without = FakeSecrets(None);
-        let m = "--mailbox=a@contoso.com";
-        let sa = "--service-account=svc@contoso.com";
-        // The default variable alone does not turn a discovery run into an error.
-        assert_eq!(parse(&[m], &with_env).map(|c| c.auth).ok(), Some(AuthMode::None));
-        assert_eq!(parse(&[m, sa], &with_env).map(|c| c.auth).ok(), Some(AuthMode::Basic));
-        assert_eq!(parse(&[m, sa], &without).map(|c| c.auth).ok(), Some(AuthMode::None));
+    fn check_config_table() {
+        const PW: &[(&str, &str)] = &[(DEFAULT_PASSWORD_ENV, "pw")];
+        type Vars = &'static [(&'static str, &'static str)];
+        let cases: &[(&str, Vars, Want)] = &[
+            ("--mailbox a@contoso.com", &[], Want::Ok("none", "ews", 1)),
+            // The default variable alone does not turn a discovery run into an error.
+            ("--mailbox a@contoso.com", PW, Want::Ok("none", "ews", 1)),
+            ("--mailbox a@contoso.com --service-account svc@contoso.com", PW, Want::Ok("basic", "ews", 1)),
+            ("--mailbox a@contoso.com --service-account svc@contoso.com", &[], Want::Ok("none", "ews", 1)),
+            (
+                "--mailbox a@contoso.com --service-account svc@contoso.com --password-stdin",
+                &[],
+                Want::Ok("basic", "ews", 1),
+            ),
+            (
+                "--mailbox a@contoso.com --service-account svc@contoso.com --auth none",
+                PW,
+                Want::Ok("none", "ews", 1),
+            ),
+            (
+                "--mailbox a@contoso.com --auth basic --service-account svc@contoso.com",
+                &[],
+                Want::Err("--auth basic needs a password"),
+            ),
+            ("--mailbox a@contoso.com --auth basic", PW, Want::Err("--auth basic needs --service-account")),
+            ("--mailbox a@contoso.com --password-stdin", &[], Want::Err("needs --service-account")),
+            (
+                "--mailbox a@contoso.com --service-account svc@contoso.com --password-env OTHER",
+                PW,
+                Want::Err("--password-env OTHER: the variable is not set"),
+            ),
+            ("--mailbox a@contoso.com --access-token-env TOK", &[("TOK", "t")], Want::Ok("token", "ews", 1)),
+            // A token named explicitly wins over a password in the default variable.
+            (
+                "--mailbox a@contoso.com --service-account svc@contoso.com --access-token-env TOK",
+                &[("TOK", "t"), (DEFAULT_PASSWORD_ENV, "pw")],
+                Want::Ok("token", "ews", 1),
+            ),
+            ("--mailbox a@contoso.com --auth token", &[], Want::Err("--auth token needs an access token")),
+            (
+                "--mailbox a@contoso.com --access-token-env TOK --api graph",
+                &[("TOK", "t")],
+                Want::Ok("token", "graph", 1),
+            ),
+            (
+                "--mailbox a@contoso.com --tenant contoso.com --client-id c1 --client-secret-env CS",
+                &[("CS", "s")],
+                Want::Ok("app", "both", 1),
+            ),
+            (
+                "--mailbox a@contoso.com --auth app --client-id c1 --client-secret-env CS",
+                &[("CS", "s")],
+                Want::Err("--auth app needs --tenant"),
+            ),
+            (
+                "--mailbox a@contoso.com --auth app --tenant contoso.com --client-id c1",
+                &[],
+                Want::Err("--auth app needs a client secret"),
+            ),
+            (
+                "--mailbox a@contoso.com --auth refresh-token --tenant contoso.com --client-id c1 --refresh-token-env R",
+                &[("R", "r")],
+                Want::Ok("refresh-token", "both", 1),
+            ),
+            (
+                "--mailbox a@contoso.com --auth refresh-token --tenant contoso.com --client-id c1",
+                &[],
+                Want::Err("--auth refresh-token needs a refresh token"),
+            ),
+            (
+                "--mailbox a@contoso.com --auth password-grant --tenant contoso.com --client-id c1 --password-env P",
+                &[("P", "p")],
+                Want::Err("--auth password-grant needs --service-account"),
+            ),
+            (
+                "--mailbox a@contoso.com --auth password-grant --tenant contoso.com --client-id c1 \
+                 --service-account svc@contoso.com --password-env P",
+                &[("P", "p")],
+                Want::Ok("password-grant", "both", 1),
+            ),
+            (
+                "--mailbox a@contoso.com --service-account svc@contoso.com --api graph",
+                PW,
+                Want::Err("--api graph needs an OAuth mode"),
+            ),
+            (
+                "--mailbox a@contoso.com --ews-url http://mail.contoso.com/EWS/Exchange.asmx",
+                &[],
+                Want::Err("--ews-url \"http://mail.contoso.com/EWS/Exchange.asmx\": must be https"),
+            ),
+            ("--mailbox a@contoso.com --trust-domain com", &[], Want::Err("--trust-domain \"com\"")),
+            ("--mailbox a@contoso.com --trust-domain co.uk", &[], Want::Err("public suffix")),
+            ("--mailbox A@contoso.com --mailbox a@contoso.com --mailbox b@contoso.com", &[], Want::Ok("none", "ews", 2)),
+            ("--service-account svc@contoso.com", PW, Want::Err("no mailbox given")),
+        ];
+        for (line, env, want) in cases {
+            let args: Vec<&str> = line.split_whitespace().collect();
+            use clap::Parser;
+            let cli = crate::cli::Cli::try_parse_from(["exprobe", "check"].iter().chain(&args)).expect("clap");
+            let crate::cli::Command::Check(check) = cli.command else {
+                panic!("check")
+            };
+            let got = check_config(&check, &Env(env)).map(|(c, _)| c);
+            match (want, got) {
+                (Want::Ok(auth, api, n), Ok(c)) => {
+                    assert_eq!(
+                        (c.auth.mode().as_str(), c.api.as_str(), c.mailboxes.len()),
+                        (*auth, *api, *n),
+                        "{line}"
+                    );
+                    assert_eq!(
+                        c.auth.credentials().is_some(),
+                        matches!(*auth, "basic" | "token"),
+                        "{line}"
+                    );
+                }
+                (Want::Err(part), Err(e)) => assert!(e.to_string().contains(part), "{line}: {e}"),
+                (Want::Ok(..), Err(e)) => panic!("{line}: unexpected error {e}"),
+                (Want::Err(part), Ok(c)) => panic!("{line}: expected an error with {part:?}, got {:?}", c.auth.mode()),
+            }
+        }
+    }
+
+    /// Every combination of supplied secrets infers one mode, the same one the CLI table shows.
+    #[test]
+    fn mode_inference_is_one_function() {
+        let s = |password, token, explicit_token, client_secret, client_id| Supplied {
+            password,
+            token,
+            explicit_token,
+            client_secret,
+            certificate: false,
+            client_id,
+        };
+        assert_eq!(auth_mode(None, s(false, false, false, false, false)), AuthMode::None);
+        assert_eq!(auth_mode(None, s(true, false, false, false, false)), AuthMode::Basic);
+        assert_eq!(auth_mode(None, s(true, true, false, false, false)), AuthMode::Basic);
+        assert_eq!(auth_mode(None, s(true, true, true, false, false)), AuthMode::Token);
+        assert_eq!(auth_mode(None, s(false, true, false, false, false)), AuthMode::Token);
+        assert_eq!(auth_mode(None, s(true, true, true, true, true)), AuthMode::App);
+        assert_eq!(auth_mode(None, s(false, false, false, true, false)), AuthMode::None);
         assert_eq!(
-            parse(&[m, sa, "--password-stdin"], &without).map(|c| c.auth).ok(),
-            Some(AuthMode::Basic)
-        );
-        assert!(
-            parse(&[m, "--auth=basic", sa], &without).is_err(),
-            "basic without a password"
-        );
-        assert!(
-            parse(&[m, "--password-stdin"], &without).is_err(),
-            "an explicit password needs a service account"
-        );
-        assert!(
-            parse(&[m, sa, "--password-env=OTHER"], &with_env).is_err(),
-            "unset variable"
-        );
-        assert_eq!(
-            parse(&[m, sa, "--auth=none"], &with_env).map(|c| c.auth).ok(),
-            Some(AuthMode::None)
+            auth_mode(Some(AuthArg::None), s(true, true, true, true, true)),
+            AuthMode::None
         );
     }
 

@@ -63,7 +63,7 @@ impl CrossMailbox {
         }
         let online = m.ews_url.is_some() && is_exchange_online(org, m);
         // Exchange Online and a password: the ApplicationImpersonation path is gone.
-        if online && config.auth == AuthMode::Basic {
+        if online && config.auth.mode() == AuthMode::Basic {
             self.basic_online.add([format!("autodiscover:{}", m.mailbox)]);
             marks.push(marker(
                 code!("exchange_online.application_impersonation_retired"),

@@ -144,8 +144,8 @@ pub fn reach(config: &CheckConfig, reach: &ReachOutcome) -> Vec<Raised> {
             format!("{}: {}", reach.url, describe(reply)),
         )
     } else if let Some(c) = config
-        .credentials
-        .as_ref()
+        .auth
+        .credentials()
         .filter(|c| !reach.schemes.is_empty() && !reach.offers(c.scheme()))
     {
         raise(

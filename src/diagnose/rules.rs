@@ -130,7 +130,7 @@ fn same_ews_url(a: &str, b: &str) -> bool {
 }
 
 /// The service account and the refused input lines.
-pub fn input(config: &CheckConfig, org: &Org) -> Vec<Raised> {
+pub fn input(_config: &CheckConfig, org: &Org) -> Vec<Raised> {
     let mut raised = vec![];
     if org.input.refused.count > 0 {
         raised.push(Raised::org(
@@ -142,7 +142,6 @@ pub fn input(config: &CheckConfig, org: &Org) -> Vec<Raised> {
         ));
     }
     if let Some(invalid) = &org.input.service_account_invalid {
-        let _ = config;
         raised.push(Raised::org(
             code!("input.invalid_address"),
             Stage::Input,

@@ -22,10 +22,7 @@ use hickory_server::ServerFuture;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 
-use crate::config::{
-    Api, AppCredential, AppCredentials, AuthMode, CheckConfig, ConnectTo, Credentials, DelegatedCredentials,
-    DelegatedGrant, Endpoints, NetConfig,
-};
+use crate::config::{AppCredential, AppCredentials, CheckConfig, DelegatedCredentials, DelegatedGrant};
 use crate::secret::Secret;
 pub use scenario::{Scenario, ScenarioError};
 
@@ -101,6 +98,8 @@ pub struct Lab {
     pub http_addr: SocketAddr,
     pub dns_addr: SocketAddr,
     tasks: Vec<JoinHandle<()>>,
+    /// Files a check of this lab reads (the CA, client certificates), removed on drop.
+    files: PathBuf,
 }
 
 impl Drop for Lab {
@@ -108,6 +107,24 @@ impl Drop for Lab {
         for t in &self.tasks {
             t.abort();
         }
+        let _ = std::fs::remove_dir_all(&self.files);
+    }
+}
+
+/// The variable [`Lab::check_config`]'s arguments name for the secret.
+const LAB_SECRET_ENV: &str = "EXPROBE_LAB_SECRET";
+
+/// The lab's secret, under [`LAB_SECRET_ENV`] only.
+struct LabSecrets(Option<Secret>);
+
+impl crate::config::SecretSource for LabSecrets {
+    fn env(&self, name: &str) -> Option<String> {
+        (name == LAB_SECRET_ENV)
+            .then(|| self.0.as_ref().map(|s| s.expose().to_string()))
+            .flatten()
+    }
+    fn stdin_line(&self) -> std::io::Result<String> {
+        Err(std::io::Error::other("the lab gives no secret on stdin"))
     }
 }
 
@@ -198,7 +215,14 @@ impl Lab {
                 let _ = dns_server.block_until_done().await;
             }),
         ];
+        static LABS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let files = std::env::temp_dir().join(format!(
+            "exprobe-lab-{}-{}",
+            std::process::id(),
+            LABS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
         Ok(Lab {
+            files,
             state,
             https_addr,
             http_addr,
@@ -223,23 +247,6 @@ impl Lab {
             .lock()
             .map(|r| r.clone())
             .unwrap_or_default()
-    }
-
-    fn connect_to(&self) -> Vec<ConnectTo> {
-        vec![
-            ConnectTo {
-                host: String::new(),
-                port: Some(443),
-                to_host: String::new(),
-                to_port: Some(self.https_addr.port()),
-            },
-            ConnectTo {
-                host: String::new(),
-                port: Some(80),
-                to_host: String::new(),
-                to_port: Some(self.http_addr.port()),
-            },
-        ]
     }
 
     /// Delegated credentials for `refresh-token` / `password-grant` scenarios.
@@ -302,72 +309,22 @@ impl Lab {
             .map(|s| Secret::new(s.password.clone()))
     }
 
-    /// A `check` configuration that targets this lab.
+    /// A `check` configuration that targets this lab: the command line of
+    /// [`Lab::check_args`], through the same validation as the CLI's.
     pub fn check_config(&self) -> CheckConfig {
-        let s = self.scenario();
-        let credentials = match (&s.check.service_account, self.password()) {
-            (Some(user), Some(password)) => Some(Credentials::Basic {
-                username: user.clone(),
-                password,
-            }),
-            _ => None,
+        use clap::Parser as _;
+        std::fs::create_dir_all(&self.files).expect("the lab's file directory");
+        let ca = self.files.join("ca.pem");
+        std::fs::write(&ca, self.ca_pem()).expect("write the lab's CA");
+        let args = self.check_args(&ca, LAB_SECRET_ENV);
+        let cli = crate::cli::Cli::try_parse_from(std::iter::once("exprobe".to_string()).chain(args))
+            .expect("the lab's check arguments parse");
+        let crate::cli::Command::Check(check) = cli.command else {
+            unreachable!("check_args starts with `check`")
         };
-        let timeout = Duration::from_secs_f64(s.check.timeout.unwrap_or(10.0));
-        let app = self.app_credentials();
-        let api = match s.check.api.as_deref() {
-            Some("graph") => Api::Graph,
-            Some("both") => Api::Both,
-            Some(_) => Api::Ews,
-            None if app.is_some() || self.delegated_credentials().is_some() => Api::Both,
-            None => Api::Ews,
-        };
-        let given = self.given_token();
-        let delegated = self.delegated_credentials();
-        let (auth, credentials) = match (&app, credentials) {
-            (Some(_), _) => (AuthMode::App, None),
-            (None, _) if delegated.is_some() => (
-                if matches!(
-                    delegated.as_ref().map(|d| &d.grant),
-                    Some(DelegatedGrant::RefreshToken(_))
-                ) {
-                    AuthMode::RefreshToken
-                } else {
-                    AuthMode::PasswordGrant
-                },
-                None,
-            ),
-            (None, _) if given.is_some() => (AuthMode::Token, given.map(|token| Credentials::Bearer { token })),
-            (None, Some(c)) => (AuthMode::Basic, Some(c)),
-            (None, None) => (AuthMode::None, None),
-        };
-        CheckConfig {
-            app,
-            delegated,
-            api,
-            mailboxes: s.check.mailboxes.clone(),
-            service_account: s.check.service_account.clone(),
-            auth,
-            credentials,
-            endpoints: Endpoints {
-                ews_url: s.check.ews_url.as_deref().and_then(|u| url::Url::parse(u).ok()),
-                autodiscover_url: s
-                    .check
-                    .autodiscover_url
-                    .as_deref()
-                    .and_then(|u| url::Url::parse(u).ok()),
-                ..Endpoints::default()
-            },
-            net: NetConfig {
-                dns_servers: vec![self.dns_addr],
-                connect_to: self.connect_to(),
-                ca_pem: Some(self.ca_pem().into_bytes()),
-                insecure: false,
-                timeout,
-                deadline: Duration::from_secs(120),
-            },
-            concurrency: 8,
-            refused_input: Default::default(),
-        }
+        let (config, _) = crate::config::check_config(&check, &LabSecrets(self.password()))
+            .expect("the lab's check arguments are valid");
+        config
     }
 
     /// The client credentials the check uses, for `auth = "app"` scenarios.

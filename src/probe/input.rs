@@ -12,29 +12,48 @@ pub struct InvalidAddress {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Addresses and bad inputs shown in the step's observations (the rest are counted).
+const SHOWN: usize = 10;
+
+/// What the input step established. Holds nothing per valid mailbox: a
+/// bulk run's memory does not grow with the list (the domain of a mailbox is
+/// parsed again when asked).
+#[derive(Debug, Clone)]
 pub struct InputOutcome {
-    /// Valid mailboxes as given (trimmed), with their parsed form.
-    pub mailboxes: Vec<(String, Address)>,
+    pub valid: usize,
     pub invalid: Vec<InvalidAddress>,
     pub service_account: Option<Address>,
     pub service_account_invalid: Option<InvalidAddress>,
     /// Mailbox domains then the service account's, deduplicated.
     pub domains: Vec<String>,
     /// Lines of the mailbox list refused while reading (too long).
-    #[serde(skip_serializing_if = "crate::config::RefusedInput::is_empty")]
     pub refused: crate::config::RefusedInput,
-    /// Position of each valid mailbox in `mailboxes` (lookups stay O(1) in bulk runs).
-    #[serde(skip)]
-    pub index: std::collections::HashMap<String, usize>,
+    /// The first valid mailbox of each domain, as given.
+    pub first_of_domain: std::collections::HashMap<String, String>,
+    domain_index: std::collections::HashMap<String, usize>,
+}
+
+/// The input step's observations: counts, and the first addresses of each kind.
+#[derive(Debug, Serialize)]
+struct Observed<'a> {
+    valid: usize,
+    /// The first valid mailboxes with their parsed form.
+    mailboxes: &'a [(String, Address)],
+    /// The first invalid inputs; `invalid_count` counts them all.
+    invalid: &'a [InvalidAddress],
+    invalid_count: usize,
+    service_account: &'a Option<Address>,
+    service_account_invalid: &'a Option<InvalidAddress>,
+    domains: &'a [String],
+    #[serde(skip_serializing_if = "crate::config::RefusedInput::is_empty")]
+    refused: &'a crate::config::RefusedInput,
 }
 
 impl InputOutcome {
+    /// The domain of a valid mailbox (None for an invalid one).
     pub fn domain_of(&self, mailbox: &str) -> Option<&str> {
-        self.index
-            .get(mailbox)
-            .and_then(|&i| self.mailboxes.get(i))
-            .map(|(_, a)| a.domain.as_str())
+        let a = address::parse(mailbox).ok()?;
+        self.domain_index.get(&a.domain).map(|&i| self.domains[i].as_str())
     }
 }
 
@@ -45,23 +64,28 @@ pub fn run(
 ) -> (InputOutcome, Step) {
     let step = StepBuilder::new("input", None, None, "Addresses are valid");
     let mut outcome = InputOutcome {
-        mailboxes: vec![],
+        valid: 0,
         invalid: vec![],
         service_account: None,
         service_account_invalid: None,
         domains: vec![],
         refused: refused.clone(),
-        index: std::collections::HashMap::new(),
+        first_of_domain: std::collections::HashMap::new(),
+        domain_index: std::collections::HashMap::new(),
     };
-    let mut domains = std::collections::HashSet::new();
+    let mut shown: Vec<(String, Address)> = vec![];
     for m in mailboxes {
         match address::parse(m) {
             Ok(a) => {
-                if domains.insert(a.domain.clone()) {
+                if !outcome.domain_index.contains_key(&a.domain) {
+                    outcome.domain_index.insert(a.domain.clone(), outcome.domains.len());
                     outcome.domains.push(a.domain.clone());
+                    outcome.first_of_domain.insert(a.domain.clone(), m.clone());
                 }
-                outcome.index.insert(m.clone(), outcome.mailboxes.len());
-                outcome.mailboxes.push((m.clone(), a));
+                outcome.valid += 1;
+                if shown.len() < SHOWN {
+                    shown.push((m.clone(), a));
+                }
             }
             Err(reason) => outcome.invalid.push(InvalidAddress {
                 input: m.clone(),
@@ -72,7 +96,8 @@ pub fn run(
     if let Some(sa) = service_account {
         match address::parse(sa) {
             Ok(a) => {
-                if !outcome.domains.contains(&a.domain) {
+                if !outcome.domain_index.contains_key(&a.domain) {
+                    outcome.domain_index.insert(a.domain.clone(), outcome.domains.len());
                     outcome.domains.push(a.domain.clone());
                 }
                 outcome.service_account = Some(a);
@@ -89,8 +114,8 @@ pub fn run(
     let status = if bad == 0 { StepStatus::Pass } else { StepStatus::Fail };
     let mut detail = format!(
         "{} mailbox{} valid, {} domain{}",
-        outcome.mailboxes.len(),
-        if outcome.mailboxes.len() == 1 { "" } else { "es" },
+        outcome.valid,
+        if outcome.valid == 1 { "" } else { "es" },
         outcome.domains.len(),
         if outcome.domains.len() == 1 { "" } else { "s" },
     );
@@ -100,15 +125,25 @@ pub fn run(
         .iter()
         .chain(outcome.service_account_invalid.iter())
         .collect();
-    for i in invalid.iter().take(10) {
+    for i in invalid.iter().take(SHOWN) {
         detail.push_str(&format!("; {:?} is not an address: {}", i.input, i.reason));
     }
-    if invalid.len() > 10 {
-        detail.push_str(&format!("; and {} more invalid addresses", invalid.len() - 10));
+    if invalid.len() > SHOWN {
+        detail.push_str(&format!("; and {} more invalid addresses", invalid.len() - SHOWN));
     }
     if refused.count > 0 {
         detail.push_str(&format!("; {}", refused.describe()));
     }
-    let step = step.finish(status, detail, &outcome, vec![]);
+    let observed = Observed {
+        valid: outcome.valid,
+        mailboxes: &shown,
+        invalid: &outcome.invalid[..outcome.invalid.len().min(SHOWN)],
+        invalid_count: outcome.invalid.len(),
+        service_account: &outcome.service_account,
+        service_account_invalid: &outcome.service_account_invalid,
+        domains: &outcome.domains,
+        refused: &outcome.refused,
+    };
+    let step = step.finish(status, detail, &observed, vec![]);
     (outcome, step)
 }

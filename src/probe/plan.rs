@@ -22,7 +22,7 @@ use super::identity::{self, IdentityOutcome};
 use super::input::{self, InputOutcome};
 use super::oauth::{self, RealmOutcome, TokenOutcome};
 use super::StepBuilder;
-use crate::config::{AuthMode, CheckConfig, Credentials};
+use crate::config::{Auth, CheckConfig, Credentials};
 use crate::net::http::NetSetupError;
 use crate::net::limiter::Limiter;
 use crate::net::{AllowedHosts, Net};
@@ -39,7 +39,6 @@ const DEADLINE_DETAIL: &str = "the run's deadline was reached before this mailbo
 /// What is known about the organization before any mailbox is checked.
 #[derive(Debug)]
 pub struct Org {
-    pub started_at: time::OffsetDateTime,
     pub input: InputOutcome,
     pub dns: Vec<DnsOutcome>,
     pub realm: Vec<RealmOutcome>,
@@ -226,7 +225,6 @@ impl<'c> Run<'c> {
     /// The organization context: input, DNS and realm per domain, tokens per API.
     pub async fn prepare(config: &'c CheckConfig) -> Result<Run<'c>, NetSetupError> {
         let began = Instant::now();
-        let started_at = time::OffsetDateTime::now_utc();
         let (input, input_step) = input::run(
             &config.mailboxes,
             config.service_account.as_deref(),
@@ -235,18 +233,15 @@ impl<'c> Run<'c> {
         let net = Net::new(&config.net, allowed_hosts(config, &input))?;
         let oauth_mode = config.auth.is_oauth();
         let authority = &config.endpoints.authority;
-        let mut first_of_domain: HashMap<&str, &str> = HashMap::new();
-        for (m, a) in &input.mailboxes {
-            first_of_domain.entry(a.domain.as_str()).or_insert(m.as_str());
-        }
         let realm_domains: Vec<(String, String)> = if oauth_mode {
             input
                 .domains
                 .iter()
                 .map(|d| {
-                    let login = first_of_domain
+                    let login = input
+                        .first_of_domain
                         .get(d.as_str())
-                        .map(|m| m.to_string())
+                        .cloned()
                         .unwrap_or_else(|| format!("user@{d}"));
                     (d.clone(), login)
                 })
@@ -267,10 +262,10 @@ impl<'c> Run<'c> {
             }
         })
         .collect();
-        let grant = match (&config.app, &config.delegated) {
-            (Some(app), _) => Some(oauth::Grant::App(app)),
-            (None, Some(d)) => Some(oauth::Grant::Delegated(d)),
-            (None, None) => None,
+        let grant = match &config.auth {
+            Auth::App(app) => Some(oauth::Grant::App(app)),
+            Auth::Delegated(d) => Some(oauth::Grant::Delegated(d)),
+            _ => None,
         };
         type Stepped<T> = Vec<(T, Step)>;
         let acquire = async {
@@ -320,7 +315,7 @@ impl<'c> Run<'c> {
             steps.push(s);
         }
         if grant.is_none() {
-            if let Some(Credentials::Bearer { token }) = &config.credentials {
+            if let Auth::Token { token } = &config.auth {
                 for (api, _) in &apis {
                     let (o, s) = oauth::given(api, token);
                     if o.usable() {
@@ -345,7 +340,7 @@ impl<'c> Run<'c> {
         let ews_credentials = if oauth_mode {
             ews_token.map(|token| Credentials::Bearer { token })
         } else {
-            config.credentials.clone()
+            config.auth.credentials()
         };
         let invalid = input
             .invalid
@@ -354,18 +349,17 @@ impl<'c> Run<'c> {
             .collect();
         let dns_index = dns.iter().enumerate().map(|(i, d)| (d.domain.clone(), i)).collect();
         let settings = AutodiscoverSettings {
-            credentials: config.credentials.clone(),
+            credentials: config.auth.credentials(),
             v2_host: config.endpoints.autodiscover_v2_host.clone(),
             user_url: config.endpoints.autodiscover_url.clone(),
             trust_domains: config.endpoints.trust_domains.clone(),
             memo: Default::default(),
-            credentials_in_play: config.credentials.is_some() || config.app.is_some() || config.delegated.is_some(),
+            credentials_in_play: config.auth.holds_secret(),
             grace: AutodiscoverSettings::grace_for(config.net.timeout),
         };
         Ok(Run {
             config,
             org: Org {
-                started_at,
                 input,
                 dns,
                 realm,
@@ -438,8 +432,8 @@ impl<'c> Run<'c> {
                 // Reachable, but not for this mode: the step fails here, not later.
                 if let Some(c) = self
                     .config
-                    .credentials
-                    .as_ref()
+                    .auth
+                    .credentials()
                     .filter(|c| o.is_ews() && !o.schemes.is_empty() && !o.offers(c.scheme()))
                 {
                     s.status = StepStatus::Fail;
@@ -741,15 +735,5 @@ impl<'c> Run<'c> {
             auth,
             throttling,
         }
-    }
-}
-
-impl AuthMode {
-    /// Modes that call EWS or Graph with an OAuth token.
-    pub fn is_oauth(self) -> bool {
-        matches!(
-            self,
-            AuthMode::App | AuthMode::Token | AuthMode::RefreshToken | AuthMode::PasswordGrant
-        )
     }
 }

@@ -125,6 +125,20 @@ pub fn render(report: &Report, options: HumanOptions) -> String {
             count(OverallStatus::Fail)
         );
     }
+    if report.interrupted {
+        let _ = writeln!(
+            out,
+            "{}",
+            p.wrap(
+                "1;33",
+                &format!(
+                    "INTERRUPTED: {} of {} mailboxes were checked; the others are unknown",
+                    report.mailboxes.len(),
+                    t.mailboxes.len()
+                )
+            )
+        );
+    }
     if report.insecure {
         let _ = writeln!(
             out,

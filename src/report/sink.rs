@@ -13,9 +13,13 @@ use crate::diagnose::{Keyed, MailboxRecord};
 
 /// What is known when a run starts.
 #[derive(Debug, Clone)]
-pub struct Begin {
+pub struct Begin<'a> {
     pub started_at: String,
-    pub target: Target,
+    pub mailboxes: &'a [String],
+    pub service_account: Option<String>,
+    pub auth: String,
+    pub tenant: Option<String>,
+    pub api: String,
     pub insecure: bool,
 }
 
@@ -36,7 +40,7 @@ pub struct Summary {
 
 /// Receives a run's events in the order they happen.
 pub trait ReportSink {
-    fn begin(&mut self, begin: &Begin) -> io::Result<()>;
+    fn begin(&mut self, begin: &Begin<'_>) -> io::Result<()>;
     /// Steps and findings about the organization (DNS, tokens, an EWS URL's
     /// reach, the service account's sign-in), before the first mailbox that
     /// carries them.
@@ -49,7 +53,7 @@ pub trait ReportSink {
 /// Builds the whole [`Report`]: steps and mailboxes in input order, findings root cause first.
 #[derive(Debug, Default)]
 pub struct Collector {
-    begin: Option<Begin>,
+    begin: Option<(String, Target, bool)>,
     org_steps: Vec<Step>,
     reach_steps: Vec<Step>,
     auth_steps: Vec<Step>,
@@ -70,8 +74,15 @@ impl Collector {
 }
 
 impl ReportSink for Collector {
-    fn begin(&mut self, begin: &Begin) -> io::Result<()> {
-        self.begin = Some(begin.clone());
+    fn begin(&mut self, begin: &Begin<'_>) -> io::Result<()> {
+        let target = Target {
+            mailboxes: begin.mailboxes.to_vec(),
+            service_account: begin.service_account.clone(),
+            auth: begin.auth.clone(),
+            tenant: begin.tenant.clone(),
+            api: begin.api.clone(),
+        };
+        self.begin = Some((begin.started_at.clone(), target, begin.insecure));
         Ok(())
     }
 
@@ -94,7 +105,7 @@ impl ReportSink for Collector {
     }
 
     fn summary(&mut self, summary: Summary) -> io::Result<()> {
-        let Some(begin) = self.begin.take() else {
+        let Some((started_at, target, insecure)) = self.begin.take() else {
             return Err(io::Error::other("summary before begin"));
         };
         self.findings.extend(summary.findings);
@@ -112,10 +123,10 @@ impl ReportSink for Collector {
         self.report = Some(Report {
             schema_version: SCHEMA_VERSION,
             tool: tool_info(),
-            started_at: begin.started_at,
+            started_at,
             duration_ms: summary.duration_ms,
-            target: begin.target,
-            insecure: begin.insecure,
+            target,
+            insecure,
             status: summary.status,
             steps,
             findings: findings.into_iter().map(|k| k.finding).collect(),
@@ -193,8 +204,46 @@ pub enum JsonlRecord {
     },
 }
 
+/// A [`JsonlRecord`] as it is written: borrowed, so writing a line copies nothing.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum Line<'a> {
+    Begin {
+        schema_version: u32,
+        tool: ToolInfo,
+        started_at: &'a str,
+        target: JsonlTarget,
+        insecure: bool,
+    },
+    Context {
+        steps: &'a [Step],
+        findings: Vec<&'a Finding>,
+    },
+    Mailbox {
+        index: usize,
+        #[serde(flatten)]
+        result: &'a MailboxResult,
+        steps: &'a [Step],
+        own_findings: Vec<&'a Finding>,
+    },
+    Summary {
+        status: OverallStatus,
+        duration_ms: u64,
+        counts: &'a Counts,
+        checked: usize,
+        #[serde(skip_serializing_if = "<[Throttling]>::is_empty")]
+        throttling: &'a [Throttling],
+        findings: Vec<&'a Finding>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        evidence_note: &'a Option<String>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        interrupted: bool,
+    },
+}
+
 /// `--format jsonl`: one JSON object per line, flushed line by line, so a
-/// file cut short (Ctrl-C, a crash) is still valid line by line.
+/// file cut short (Ctrl-C, a crash) is still valid line by line. Nothing of
+/// a mailbox is kept once its line is written.
 #[derive(Debug)]
 pub struct JsonlSink<W: Write> {
     out: W,
@@ -205,60 +254,61 @@ impl<W: Write> JsonlSink<W> {
         JsonlSink { out }
     }
 
-    fn line(&mut self, record: &JsonlRecord) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, record).map_err(io::Error::other)?;
+    fn line(&mut self, line: &Line<'_>) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, line).map_err(io::Error::other)?;
         self.out.write_all(b"\n")?;
         self.out.flush()
     }
 }
 
+fn sorted(findings: &[Keyed]) -> Vec<&Finding> {
+    let mut keyed: Vec<&Keyed> = findings.iter().collect();
+    keyed.sort_by(|a, b| a.key.cmp(&b.key));
+    keyed.into_iter().map(|k| &k.finding).collect()
+}
+
 impl<W: Write> ReportSink for JsonlSink<W> {
-    fn begin(&mut self, begin: &Begin) -> io::Result<()> {
-        let t = &begin.target;
-        self.line(&JsonlRecord::Begin {
+    fn begin(&mut self, begin: &Begin<'_>) -> io::Result<()> {
+        self.line(&Line::Begin {
             schema_version: SCHEMA_VERSION,
             tool: tool_info(),
-            started_at: begin.started_at.clone(),
+            started_at: &begin.started_at,
             target: JsonlTarget {
-                mailbox_count: t.mailboxes.len(),
-                service_account: t.service_account.clone(),
-                auth: t.auth.clone(),
-                tenant: t.tenant.clone(),
-                api: t.api.clone(),
+                mailbox_count: begin.mailboxes.len(),
+                service_account: begin.service_account.clone(),
+                auth: begin.auth.clone(),
+                tenant: begin.tenant.clone(),
+                api: begin.api.clone(),
             },
             insecure: begin.insecure,
         })
     }
 
     fn context(&mut self, steps: &[Step], findings: &[Keyed]) -> io::Result<()> {
-        let mut findings: Vec<&Keyed> = findings.iter().collect();
-        findings.sort_by(|a, b| a.key.cmp(&b.key));
-        self.line(&JsonlRecord::Context {
-            steps: steps.to_vec(),
-            findings: findings.into_iter().map(|k| k.finding.clone()).collect(),
+        self.line(&Line::Context {
+            steps,
+            findings: sorted(findings),
         })
     }
 
     fn mailbox(&mut self, record: MailboxRecord) -> io::Result<()> {
-        self.line(&JsonlRecord::Mailbox {
+        self.line(&Line::Mailbox {
             index: record.index,
-            result: record.result,
-            steps: record.steps,
-            own_findings: record.findings.into_iter().map(|k| k.finding).collect(),
+            result: &record.result,
+            steps: &record.steps,
+            own_findings: record.findings.iter().map(|k| &k.finding).collect(),
         })
     }
 
     fn summary(&mut self, summary: Summary) -> io::Result<()> {
-        let mut findings = summary.findings;
-        findings.sort_by(|a, b| a.key.cmp(&b.key));
-        self.line(&JsonlRecord::Summary {
+        self.line(&Line::Summary {
             status: summary.status,
             duration_ms: summary.duration_ms,
-            counts: summary.counts,
+            counts: &summary.counts,
             checked: summary.checked,
-            throttling: summary.throttling,
-            findings: findings.into_iter().map(|k| k.finding).collect(),
-            evidence_note: summary.evidence_note,
+            throttling: &summary.throttling,
+            findings: sorted(&summary.findings),
+            evidence_note: &summary.evidence_note,
             interrupted: summary.interrupted,
         })
     }
