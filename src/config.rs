@@ -159,7 +159,49 @@ pub enum Api {
     Both,
 }
 
+/// One mailbox API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailApi {
+    Ews,
+    Graph,
+}
+
+impl MailApi {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailApi::Ews => "ews",
+            MailApi::Graph => "graph",
+        }
+    }
+
+    /// The resource its tokens are issued for.
+    pub fn resource(self) -> &'static str {
+        match self {
+            MailApi::Ews => "https://outlook.office365.com",
+            MailApi::Graph => "https://graph.microsoft.com",
+        }
+    }
+}
+
+impl std::fmt::Display for MailApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Api {
+    /// The APIs probed.
+    pub fn apis(self) -> Vec<MailApi> {
+        [MailApi::Ews, MailApi::Graph]
+            .into_iter()
+            .filter(|a| match a {
+                MailApi::Ews => self.ews(),
+                MailApi::Graph => self.graph(),
+            })
+            .collect()
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Api::Ews => "ews",

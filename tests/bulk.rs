@@ -98,14 +98,21 @@ async fn later_mailboxes_go_straight_to_the_remembered_endpoint() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unwritable_output_exits_3_before_any_traffic() {
     let running = start(scenario_from_text(&scenario(3))).await;
-    let args = running.check_args(&["--format=json", "--output=/nonexistent-dir/report.json"]);
-    let out = running.run_cli(args).await;
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write output"));
-    assert!(
-        running.lab.requests().is_empty(),
-        "no request before the output was known to be writable"
-    );
+    for format in ["json", "jsonl", "human"] {
+        let args = running.check_args(&[&format!("--format={format}"), "--output=/nonexistent-dir/report.out"]);
+        let out = running.run_cli(args).await;
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write output"));
+        assert!(
+            running.lab.requests().is_empty(),
+            "{format}: no request before the output was known to be writable"
+        );
+    }
 }
 
 /// Human output of a bulk run: counts by status, each code once with the

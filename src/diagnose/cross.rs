@@ -10,8 +10,9 @@ use super::ews_rules::is_exchange_online;
 use super::oauth_rules::{claim_finding, shown_by_the_api, PRIVILEGE_DENIALS};
 use super::rules::{Affects, Raised};
 use crate::code;
-use crate::config::{AuthMode, CheckConfig};
+use crate::config::{AuthMode, CheckConfig, MailApi};
 use crate::probe::plan::{MailboxOutcome, Org};
+use crate::probe::StepKind;
 
 /// Evidence step ids kept per tally (the smallest, so the result does not
 /// depend on the order mailboxes finished in).
@@ -64,7 +65,7 @@ impl CrossMailbox {
         let online = m.ews_url.is_some() && is_exchange_online(org, m);
         // Exchange Online and a password: the ApplicationImpersonation path is gone.
         if online && config.auth.mode() == AuthMode::Basic {
-            self.basic_online.add([format!("autodiscover:{}", m.mailbox)]);
+            self.basic_online.add([StepKind::Autodiscover.id(&m.mailbox)]);
             marks.push(marker(
                 code!("exchange_online.application_impersonation_retired"),
                 Stage::Reach,
@@ -80,7 +81,7 @@ impl CrossMailbox {
             if t.error.is_some() || t.failure.is_some() || t.unexpected_answer.is_some() {
                 continue;
             }
-            let called = if t.api == "ews" {
+            let called = if t.api == MailApi::Ews {
                 m.impersonation.is_some()
             } else {
                 m.graph.is_some()
@@ -92,7 +93,7 @@ impl CrossMailbox {
                 self.claims
                     .entry((ti, pi))
                     .or_default()
-                    .add([format!("token:{}", t.api)]);
+                    .add([StepKind::Token.id(t.api.as_str())]);
                 let f = claim_finding(t, p, Affects::Mailbox);
                 let mut mark = marker(f.code, f.stage);
                 mark.evidence_steps = f.evidence_steps;

@@ -10,6 +10,7 @@ use crate::code;
 use crate::config::CheckConfig;
 use crate::probe::ews::{AuthOutcome, ReachOutcome};
 use crate::probe::plan::{MailboxOutcome, Org};
+use crate::probe::StepKind;
 use crate::protocol::ews::{self, EwsReply};
 
 fn host(url: &str) -> String {
@@ -126,7 +127,7 @@ pub fn is_exchange_online(org: &Org, m: &MailboxOutcome) -> bool {
 
 /// `ews.reach` of one EWS URL: carried by every mailbox checked against it.
 pub fn reach(config: &CheckConfig, reach: &ReachOutcome) -> Vec<Raised> {
-    let step = format!("ews.reach:{}", host(&reach.url));
+    let step = StepKind::EwsReach.id(&host(&reach.url));
     let raise = |code: Code, detail: String| {
         vec![Raised::org(
             code,
@@ -172,7 +173,7 @@ pub fn auth(config: &CheckConfig, auth: &AuthOutcome, reach_failed: bool) -> Vec
             Stage::Auth,
             Affects::HasEwsUrl,
             f.describe(),
-            vec!["ews.auth".into()],
+            vec![StepKind::EwsAuth.as_str().into()],
         ));
     }
     if let Some(code) = auth
@@ -187,7 +188,7 @@ pub fn auth(config: &CheckConfig, auth: &AuthOutcome, reach_failed: bool) -> Vec
             Stage::Auth,
             Affects::HasEwsUrl,
             format!("{account}: {detail}"),
-            vec!["ews.auth".into()],
+            vec![StepKind::EwsAuth.as_str().into()],
         ));
     }
     if auth.has_mailbox == Some(false) {
@@ -199,7 +200,7 @@ pub fn auth(config: &CheckConfig, auth: &AuthOutcome, reach_failed: bool) -> Vec
                 "{account}: {}",
                 auth.own_inbox.as_ref().map(describe).unwrap_or_default()
             ),
-            vec!["ews.auth".into()],
+            vec![StepKind::EwsAuth.as_str().into()],
         ));
     }
     raised
@@ -229,7 +230,7 @@ pub fn impersonation(_config: &CheckConfig, _org: &Org, m: &MailboxOutcome) -> V
         code,
         Stage::Impersonation,
         detail,
-        vec![format!("ews.impersonation:{}", imp.mailbox)],
+        vec![StepKind::EwsImpersonation.id(&imp.mailbox)],
     )]
 }
 
@@ -239,7 +240,7 @@ pub fn identity(_config: &CheckConfig, _org: &Org, m: &MailboxOutcome) -> Vec<Ra
     let Some(id) = &m.identity else {
         return raised;
     };
-    let step = format!("identity:{}", id.mailbox);
+    let step = StepKind::Identity.id(&id.mailbox);
     if id.alias {
         raised.push(Raised::mailbox(
             m,

@@ -4,9 +4,10 @@
 use super::code::{Code, Stage};
 use super::rules::{Affects, Raised};
 use crate::code;
-use crate::config::CheckConfig;
+use crate::config::{CheckConfig, MailApi};
 use crate::probe::oauth::{ClaimProblem, TokenOutcome};
 use crate::probe::plan::{MailboxOutcome, Org};
+use crate::probe::StepKind;
 use crate::protocol::graph::GraphError;
 
 /// The catalogue code for an AADSTS number (SPEC 3).
@@ -109,7 +110,7 @@ pub fn claim_finding(t: &TokenOutcome, p: &ClaimProblem, affects: Affects) -> Ra
         Stage::Token,
         affects,
         detail,
-        vec![format!("token:{}", t.api)],
+        vec![StepKind::Token.id(t.api.as_str())],
     )
 }
 
@@ -119,7 +120,7 @@ pub fn tokens(_config: &CheckConfig, org: &Org) -> Vec<Raised> {
     let mut raised: Vec<Raised> = vec![];
     let mut seen_errors: Vec<(Code, Option<u32>, usize)> = vec![];
     for t in &org.tokens {
-        let step = format!("token:{}", t.api);
+        let step = StepKind::Token.id(t.api.as_str());
         if let Some(e) = &t.error {
             let code = e.aadsts.map(aadsts_code).unwrap_or(code!("oauth.error"));
             if let Some(&(_, _, i)) = seen_errors.iter().find(|(c, n, _)| *c == code && *n == e.aadsts) {
@@ -178,8 +179,8 @@ pub fn graph(_config: &CheckConfig, org: &Org, m: &MailboxOutcome) -> Vec<Raised
     let Some(g) = &m.graph else {
         return vec![];
     };
-    let graph_unconsented = org.token_for("graph").is_some_and(|t| t.has_no_roles());
-    let step = format!("graph.mailbox:{}", g.mailbox);
+    let graph_unconsented = org.token_for(MailApi::Graph).is_some_and(|t| t.has_no_roles());
+    let step = StepKind::GraphMailbox.id(&g.mailbox);
     let mut codes: Vec<(Code, String)> = vec![];
     for call in [&g.inbox, &g.user_call] {
         if let Some(e) = &call.error {

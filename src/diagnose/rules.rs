@@ -8,6 +8,7 @@ use crate::net::dns::DnsFailure;
 use crate::net::{NetFailure, TlsProblem};
 use crate::probe::autodiscover::{describe_failure, AutodiscoverFailure};
 use crate::probe::plan::{MailboxOutcome, Org};
+use crate::probe::StepKind;
 use crate::report::Severity;
 
 /// Which mailboxes' results carry a finding raised about the organization.
@@ -138,7 +139,7 @@ pub fn input(_config: &CheckConfig, org: &Org) -> Vec<Raised> {
             Stage::Input,
             Affects::Nobody,
             org.input.refused.describe(),
-            vec!["input".into()],
+            vec![StepKind::Input.as_str().into()],
         ));
     }
     if let Some(invalid) = &org.input.service_account_invalid {
@@ -147,7 +148,7 @@ pub fn input(_config: &CheckConfig, org: &Org) -> Vec<Raised> {
             Stage::Input,
             Affects::All,
             format!("service account {:?}: {}", invalid.input, invalid.reason),
-            vec!["input".into()],
+            vec![StepKind::Input.as_str().into()],
         ));
     }
     raised
@@ -158,7 +159,7 @@ pub fn dns(_config: &CheckConfig, org: &Org) -> Vec<Raised> {
     let mut raised = vec![];
     for dns in &org.dns {
         let affects = Affects::Domain(dns.domain.clone());
-        let step = format!("dns:{}", dns.domain);
+        let step = StepKind::Dns.id(&dns.domain);
         let looping: Vec<String> = [
             (dns.domain.clone(), dns.domain_addresses.failure()),
             (format!("autodiscover.{}", dns.domain), dns.autodiscover_host.failure()),
@@ -209,7 +210,7 @@ pub fn invalid_address(_config: &CheckConfig, org: &Org, m: &MailboxOutcome) -> 
             code!("input.invalid_address"),
             Stage::Input,
             format!("{:?}: {reason}", m.mailbox),
-            vec!["input".into()],
+            vec![StepKind::Input.as_str().into()],
         )],
         None => vec![],
     }
@@ -222,7 +223,7 @@ pub fn autodiscover(config: &CheckConfig, org: &Org, m: &MailboxOutcome) -> Vec<
     let Some(ad) = &m.autodiscover else {
         return raised;
     };
-    let step = format!("autodiscover:{}", ad.mailbox);
+    let step = StepKind::Autodiscover.id(&ad.mailbox);
     let domain = org.input.domain_of(&ad.mailbox).unwrap_or("");
     if let Some(f) = &ad.failure {
         let no_records = org.dns_for(domain).is_some_and(|d| d.no_autodiscover_records());
@@ -237,7 +238,7 @@ pub fn autodiscover(config: &CheckConfig, org: &Org, m: &MailboxOutcome) -> Vec<
         if !ews_says_no_mailbox {
             let mut evidence = vec![step.clone()];
             if stage <= Stage::Dns {
-                evidence.insert(0, format!("dns:{domain}"));
+                evidence.insert(0, StepKind::Dns.id(domain));
             }
             raised.push(Raised::mailbox(m, code, stage, describe_failure(f), evidence));
         }

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::StepBuilder;
+use super::{StepBuilder, StepKind};
 use crate::net::dns::{AddressAnswer, Dns, DnsFailure, MxHost, SrvTarget};
 use crate::report::{Step, StepStatus};
 
@@ -111,7 +111,7 @@ fn show_addresses(l: &Lookup<AddressAnswer>) -> String {
 }
 
 pub async fn run(dns: &Dns, domain: &str) -> (DnsOutcome, Step) {
-    let step = StepBuilder::new("dns", Some(domain), None, format!("DNS records of {domain}"));
+    let step = StepBuilder::new(StepKind::Dns, Some(domain), None, format!("DNS records of {domain}"));
     let auto = format!("autodiscover.{domain}");
     let srv_name = format!("_autodiscover._tcp.{domain}");
     let (a, ad, srv, mx) = tokio::join!(

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Serialize;
 use url::Url;
 
-use super::StepBuilder;
+use super::{StepBuilder, StepKind};
 use crate::config::Credentials;
 use crate::net::{HttpRequest, Net, NetFailure};
 use crate::protocol::ews::{self, EwsReply, ServerVersion};
@@ -162,7 +162,12 @@ fn describe_reply(reply: &EwsReply) -> String {
 
 pub async fn reach(net: &Net, url: &Url) -> (ReachOutcome, Step) {
     let host = url.host_str().unwrap_or("").to_string();
-    let step = StepBuilder::new("ews.reach", Some(&host), None, format!("EWS endpoint {url} answers"));
+    let step = StepBuilder::new(
+        StepKind::EwsReach,
+        Some(&host),
+        None,
+        format!("EWS endpoint {url} answers"),
+    );
     let (result, exchange) = net.send(soap_request(url, ews::convert_id_probe())).await;
     let mut outcome = ReachOutcome {
         url: url.to_string(),
@@ -202,7 +207,7 @@ pub async fn reach(net: &Net, url: &Url) -> (ReachOutcome, Step) {
 }
 
 pub async fn auth(net: &Net, url: &Url, credentials: &Credentials, account: &str) -> (AuthOutcome, Step) {
-    let step = StepBuilder::new("ews.auth", None, None, format!("{account} signs in to EWS"));
+    let step = StepBuilder::new(StepKind::EwsAuth, None, None, format!("{account} signs in to EWS"));
     let mut evidence = vec![];
     let mut outcome = AuthOutcome {
         url: url.to_string(),
@@ -298,7 +303,7 @@ pub async fn impersonate(
     mailbox: &str,
 ) -> (ImpersonationOutcome, Step) {
     let step = StepBuilder::new(
-        "ews.impersonation",
+        StepKind::EwsImpersonation,
         Some(mailbox),
         Some(mailbox),
         format!("Impersonate {mailbox} over EWS"),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 use url::Url;
 
-use super::StepBuilder;
+use super::{StepBuilder, StepKind};
 use crate::config::Credentials;
 use crate::net::{HttpRequest, Net, NetFailure};
 use crate::protocol::graph::{self, GraphError, GraphUser};
@@ -106,7 +106,7 @@ fn describe(c: &GraphCall) -> String {
 
 pub async fn mailbox(net: &Net, graph_url: &Url, token: &Secret, mailbox: &str) -> (GraphOutcome, Step) {
     let step = StepBuilder::new(
-        "graph.mailbox",
+        StepKind::GraphMailbox,
         Some(mailbox),
         Some(mailbox),
         format!("Read {mailbox} through Microsoft Graph"),
@@ -135,7 +135,7 @@ pub async fn mailbox(net: &Net, graph_url: &Url, token: &Secret, mailbox: &str) 
                 },
                 user: None,
             },
-            step.skip("input", "cannot build a Graph URL for this address"),
+            step.skip(StepKind::Input.as_str(), "cannot build a Graph URL for this address"),
         );
     };
     let (inbox, inbox_body) = call(net, inbox_url, token, &mut evidence).await;

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::autodiscover::AutodiscoverOutcome;
 use super::ews::ImpersonationOutcome;
-use super::StepBuilder;
+use super::{StepBuilder, StepKind};
 use crate::protocol::ews::EwsReply;
 use crate::report::{Step, StepStatus};
 
@@ -47,7 +47,7 @@ pub fn run(
     tenants: &Tenants,
 ) -> (IdentityOutcome, Step) {
     let step = StepBuilder::new(
-        "identity",
+        StepKind::Identity,
         Some(mailbox),
         Some(mailbox),
         format!("Identity of {mailbox}"),

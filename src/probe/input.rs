@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::StepBuilder;
+use super::{StepBuilder, StepKind};
 use crate::protocol::address::{self, Address};
 use crate::report::{Step, StepStatus};
 
@@ -62,7 +62,7 @@ pub fn run(
     service_account: Option<&str>,
     refused: &crate::config::RefusedInput,
 ) -> (InputOutcome, Step) {
-    let step = StepBuilder::new("input", None, None, "Addresses are valid");
+    let step = StepBuilder::new(StepKind::Input, None, None, "Addresses are valid");
     let mut outcome = InputOutcome {
         valid: 0,
         invalid: vec![],

@@ -17,22 +17,60 @@ use serde::Serialize;
 use crate::net::http::ms;
 use crate::report::{Exchange, Step, StepStatus};
 
+/// The kinds of step. A step id is `kind` or `kind:subject` (a domain, an
+/// EWS host, an API or a mailbox).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StepKind {
+    Input,
+    Dns,
+    Realm,
+    Token,
+    Autodiscover,
+    EwsReach,
+    EwsAuth,
+    EwsImpersonation,
+    GraphMailbox,
+    Identity,
+}
+
+impl StepKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            StepKind::Input => "input",
+            StepKind::Dns => "dns",
+            StepKind::Realm => "realm",
+            StepKind::Token => "token",
+            StepKind::Autodiscover => "autodiscover",
+            StepKind::EwsReach => "ews.reach",
+            StepKind::EwsAuth => "ews.auth",
+            StepKind::EwsImpersonation => "ews.impersonation",
+            StepKind::GraphMailbox => "graph.mailbox",
+            StepKind::Identity => "identity",
+        }
+    }
+
+    /// The id of this kind of step about `subject`.
+    pub fn id(self, subject: &str) -> String {
+        format!("{}:{subject}", self.as_str())
+    }
+}
+
 /// Builds a [`Step`] while a probe runs.
 #[derive(Debug)]
 pub struct StepBuilder {
     id: String,
-    probe: &'static str,
+    probe: StepKind,
     mailbox: Option<String>,
     title: String,
     began: Instant,
 }
 
 impl StepBuilder {
-    pub fn new(probe: &'static str, subject: Option<&str>, mailbox: Option<&str>, title: impl Into<String>) -> Self {
+    pub fn new(probe: StepKind, subject: Option<&str>, mailbox: Option<&str>, title: impl Into<String>) -> Self {
         StepBuilder {
             id: match subject {
-                Some(s) => format!("{probe}:{s}"),
-                None => probe.to_string(),
+                Some(s) => probe.id(s),
+                None => probe.as_str().to_string(),
             },
             probe,
             mailbox: mailbox.map(str::to_string),
@@ -54,7 +92,7 @@ impl StepBuilder {
     ) -> Step {
         Step {
             id: self.id,
-            probe: self.probe.to_string(),
+            probe: self.probe.as_str().to_string(),
             mailbox: self.mailbox,
             title: self.title,
             status,
@@ -77,7 +115,7 @@ impl StepBuilder {
     pub fn skip(self, because: &str, detail: impl Into<String>) -> Step {
         Step {
             id: self.id,
-            probe: self.probe.to_string(),
+            probe: self.probe.as_str().to_string(),
             mailbox: self.mailbox,
             title: self.title,
             status: StepStatus::Skip,

@@ -4,8 +4,8 @@
 use serde::Serialize;
 use url::Url;
 
-use super::StepBuilder;
-use crate::config::AppCredentials;
+use super::{StepBuilder, StepKind};
+use crate::config::{AppCredentials, MailApi};
 use crate::net::{HttpRequest, Net, NetFailure};
 use crate::protocol::entra::{self, OpenIdConfiguration, UserRealm};
 use crate::protocol::jwt::{self, TokenClaims};
@@ -47,7 +47,7 @@ fn authority_url(authority: &Url, path: &str) -> Option<Url> {
 }
 
 pub async fn realm(net: &Net, authority: &Url, domain: &str, login: &str) -> (RealmOutcome, Step) {
-    let step = StepBuilder::new("realm", Some(domain), None, format!("Tenant of {domain}"));
+    let step = StepBuilder::new(StepKind::Realm, Some(domain), None, format!("Tenant of {domain}"));
     let mut outcome = RealmOutcome {
         domain: domain.to_string(),
         openid: None,
@@ -126,8 +126,7 @@ fn tenant_id(tenant: &str) -> Option<&str> {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TokenOutcome {
-    /// `ews` or `graph`.
-    pub api: String,
+    pub api: MailApi,
     pub scope: String,
     pub error: Option<TokenError>,
     pub failure: Option<NetFailure>,
@@ -163,7 +162,7 @@ pub fn now() -> i64 {
 }
 
 /// Check a token's claims for one API.
-pub fn check_claims(api: &str, claims: &TokenClaims, now: i64) -> Vec<ClaimProblem> {
+pub fn check_claims(api: MailApi, claims: &TokenClaims, now: i64) -> Vec<ClaimProblem> {
     let mut problems = vec![];
     if let Some(exp) = claims.exp.filter(|exp| *exp <= now) {
         problems.push(ClaimProblem::Expired { exp, now });
@@ -171,7 +170,7 @@ pub fn check_claims(api: &str, claims: &TokenClaims, now: i64) -> Vec<ClaimProbl
     if let Some(nbf) = claims.nbf.filter(|nbf| *nbf > now + SKEW_SECS) {
         problems.push(ClaimProblem::NotYetValid { nbf, now });
     }
-    let (audiences, expected) = if api == "ews" {
+    let (audiences, expected) = if api == MailApi::Ews {
         (EWS_AUDIENCES, EWS_AUDIENCES[0])
     } else {
         (GRAPH_AUDIENCES, GRAPH_AUDIENCES[0])
@@ -188,7 +187,7 @@ pub fn check_claims(api: &str, claims: &TokenClaims, now: i64) -> Vec<ClaimProbl
         return problems;
     }
     if claims.is_app_only() {
-        let ok = if api == "ews" {
+        let ok = if api == MailApi::Ews {
             claims
                 .roles
                 .iter()
@@ -199,7 +198,7 @@ pub fn check_claims(api: &str, claims: &TokenClaims, now: i64) -> Vec<ClaimProbl
         if !ok {
             problems.push(ClaimProblem::MissingRole {
                 roles: claims.roles.clone(),
-                needed: if api == "ews" {
+                needed: if api == MailApi::Ews {
                     "full_access_as_app".into()
                 } else {
                     "Mail.Read (or another Mail.* application permission)".into()
@@ -208,7 +207,7 @@ pub fn check_claims(api: &str, claims: &TokenClaims, now: i64) -> Vec<ClaimProbl
         }
     } else {
         let scopes: Vec<String> = claims.scopes().iter().map(|s| s.to_string()).collect();
-        let ok = if api == "ews" {
+        let ok = if api == MailApi::Ews {
             scopes.iter().any(|s| s == "EWS.AccessAsUser.All")
         } else {
             scopes.iter().any(|s| s.starts_with("Mail."))
@@ -216,7 +215,7 @@ pub fn check_claims(api: &str, claims: &TokenClaims, now: i64) -> Vec<ClaimProbl
         if !ok {
             problems.push(ClaimProblem::MissingScope {
                 scopes,
-                needed: if api == "ews" {
+                needed: if api == MailApi::Ews {
                     "EWS.AccessAsUser.All".into()
                 } else {
                     "Mail.Read".into()
@@ -272,9 +271,9 @@ pub fn describe_problem(p: &ClaimProblem) -> String {
 }
 
 /// Decode a token and check it; the outcome never holds the token itself.
-pub fn inspect(api: &str, scope: &str, token: &Secret) -> TokenOutcome {
+pub fn inspect(api: MailApi, scope: &str, token: &Secret) -> TokenOutcome {
     let mut outcome = TokenOutcome {
-        api: api.into(),
+        api,
         scope: scope.into(),
         error: None,
         failure: None,
@@ -379,11 +378,11 @@ impl Grant<'_> {
     }
 
     /// Scope for `resource`: `/.default` for apps; the delegated permission otherwise.
-    fn scope(&self, api: &str, resource: &str) -> String {
+    fn scope(&self, api: MailApi, resource: &str) -> String {
         let resource = resource.trim_end_matches('/');
         match self {
             Grant::App(_) => format!("{resource}/.default"),
-            Grant::Delegated(_) if api == "ews" => format!("{resource}/EWS.AccessAsUser.All offline_access"),
+            Grant::Delegated(_) if api == MailApi::Ews => format!("{resource}/EWS.AccessAsUser.All offline_access"),
             Grant::Delegated(_) => format!("{resource}/Mail.Read offline_access"),
         }
     }
@@ -427,14 +426,17 @@ pub async fn acquire(
     net: &Net,
     authority: &Url,
     grant: Grant<'_>,
-    api: &str,
-    resource: &str,
+    api: MailApi,
 ) -> (TokenOutcome, Option<Secret>, Step) {
+    let resource = api.resource();
     let step = StepBuilder::new(
-        "token",
-        Some(api),
+        StepKind::Token,
+        Some(api.as_str()),
         None,
-        format!("Token for {}", if api == "ews" { "EWS" } else { "Microsoft Graph" }),
+        format!(
+            "Token for {}",
+            if api == MailApi::Ews { "EWS" } else { "Microsoft Graph" }
+        ),
     );
     let scope = grant.scope(api, resource);
     let mut outcome = inspect(api, &scope, &Secret::new(""));
@@ -492,8 +494,13 @@ pub async fn acquire(
 }
 
 /// A token the user gave (`--auth token`): checked for `api`, never shown.
-pub fn given(api: &str, token: &Secret) -> (TokenOutcome, Step) {
-    let step = StepBuilder::new("token", Some(api), None, "The access token given".to_string());
+pub fn given(api: MailApi, token: &Secret) -> (TokenOutcome, Step) {
+    let step = StepBuilder::new(
+        StepKind::Token,
+        Some(api.as_str()),
+        None,
+        "The access token given".to_string(),
+    );
     let outcome = inspect(api, "", token);
     let (status, detail) = summary(&outcome);
     let step = step.finish(status, detail, &outcome, vec![]);
@@ -529,20 +536,20 @@ mod tests {
     fn claims_checks_table() {
         let now = 1_000_000;
         assert!(check_claims(
-            "ews",
+            MailApi::Ews,
             &claims("https://outlook.office365.com", &["full_access_as_app"], now + 60),
             now
         )
         .is_empty());
         assert!(check_claims(
-            "graph",
+            MailApi::Graph,
             &claims("00000003-0000-0000-c000-000000000000", &["Mail.Read"], now + 60),
             now
         )
         .is_empty());
         assert!(matches!(
             check_claims(
-                "ews",
+                MailApi::Ews,
                 &claims("https://outlook.office365.com", &["full_access_as_app"], now - 1),
                 now
             )[..],
@@ -550,19 +557,23 @@ mod tests {
         ));
         assert!(matches!(
             check_claims(
-                "ews",
+                MailApi::Ews,
                 &claims("https://graph.microsoft.com", &["Mail.Read"], now + 60),
                 now
             )[..],
             [ClaimProblem::WrongAudience { .. }]
         ));
         assert!(matches!(
-            check_claims("ews", &claims("https://outlook.office365.com", &[], now + 60), now)[..],
+            check_claims(
+                MailApi::Ews,
+                &claims("https://outlook.office365.com", &[], now + 60),
+                now
+            )[..],
             [ClaimProblem::MissingRole { .. }]
         ));
         assert!(matches!(
             check_claims(
-                "graph",
+                MailApi::Graph,
                 &claims("https://graph.microsoft.com", &["User.Read.All"], now + 60),
                 now
             )[..],
@@ -571,7 +582,7 @@ mod tests {
         let mut future = claims("https://outlook.office365.com", &["full_access_as_app"], now + 9999);
         future.nbf = Some(now + SKEW_SECS + 60);
         assert!(matches!(
-            check_claims("ews", &future, now)[..],
+            check_claims(MailApi::Ews, &future, now)[..],
             [ClaimProblem::NotYetValid { .. }]
         ));
     }

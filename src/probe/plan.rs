@@ -21,8 +21,8 @@ use super::graph::{self as graph_probe, GraphOutcome};
 use super::identity::{self, IdentityOutcome};
 use super::input::{self, InputOutcome};
 use super::oauth::{self, RealmOutcome, TokenOutcome};
-use super::StepBuilder;
-use crate::config::{Auth, CheckConfig, Credentials};
+use super::{StepBuilder, StepKind};
+use crate::config::{Auth, CheckConfig, Credentials, MailApi};
 use crate::net::http::NetSetupError;
 use crate::net::limiter::Limiter;
 use crate::net::{AllowedHosts, Net};
@@ -61,7 +61,7 @@ impl Org {
         self.realm.iter().find(|r| r.domain == domain)
     }
 
-    pub fn token_for(&self, api: &str) -> Option<&TokenOutcome> {
+    pub fn token_for(&self, api: MailApi) -> Option<&TokenOutcome> {
         self.tokens.iter().find(|t| t.api == api)
     }
 
@@ -186,7 +186,7 @@ fn host_of(url: &str) -> String {
 /// Why the EWS steps cannot run against `url`, as (step that failed, detail).
 fn ews_blocked(credentials: Option<&Credentials>, reach: Option<&ReachOutcome>) -> Option<(String, String)> {
     let reach = reach?;
-    let step = format!("ews.reach:{}", host_of(&reach.url));
+    let step = StepKind::EwsReach.id(&host_of(&reach.url));
     if !reach.is_ews() {
         return Some((step, "the EWS endpoint did not answer like EWS".into()));
     }
@@ -249,19 +249,7 @@ impl<'c> Run<'c> {
         } else {
             vec![]
         };
-        let apis: Vec<(&str, &str)> = [
-            ("ews", "https://outlook.office365.com"),
-            ("graph", "https://graph.microsoft.com"),
-        ]
-        .into_iter()
-        .filter(|(api, _)| {
-            if *api == "ews" {
-                config.api.ews()
-            } else {
-                config.api.graph()
-            }
-        })
-        .collect();
+        let apis = config.api.apis();
         let grant = match &config.auth {
             Auth::App(app) => Some(oauth::Grant::App(app)),
             Auth::Delegated(d) => Some(oauth::Grant::Delegated(d)),
@@ -271,11 +259,7 @@ impl<'c> Run<'c> {
         let acquire = async {
             match grant {
                 Some(grant) => {
-                    futures::future::join_all(
-                        apis.iter()
-                            .map(|(api, resource)| oauth::acquire(&net, authority, grant, api, resource)),
-                    )
-                    .await
+                    futures::future::join_all(apis.iter().map(|&api| oauth::acquire(&net, authority, grant, api))).await
                 }
                 None => vec![],
             }
@@ -305,7 +289,7 @@ impl<'c> Run<'c> {
         let (mut ews_token, mut graph_token) = (None, None);
         for (o, token, s) in acquired {
             if o.usable() {
-                if o.api == "ews" {
+                if o.api == MailApi::Ews {
                     ews_token = token
                 } else {
                     graph_token = token
@@ -316,10 +300,10 @@ impl<'c> Run<'c> {
         }
         if grant.is_none() {
             if let Auth::Token { token } = &config.auth {
-                for (api, _) in &apis {
+                for &api in &apis {
                     let (o, s) = oauth::given(api, token);
                     if o.usable() {
-                        if *api == "ews" {
+                        if api == MailApi::Ews {
                             ews_token = Some(token.clone())
                         } else {
                             graph_token = Some(token.clone())
@@ -335,7 +319,7 @@ impl<'c> Run<'c> {
             .find_map(|t| t.claims.as_ref().and_then(|c| c.tid.clone()));
         let ews_app_only = tokens
             .iter()
-            .any(|t| t.api == "ews" && t.claims.as_ref().is_some_and(|c| c.is_app_only()));
+            .any(|t| t.api == MailApi::Ews && t.claims.as_ref().is_some_and(|c| c.is_app_only()));
         let ews_token_usable = ews_token.is_some();
         let ews_credentials = if oauth_mode {
             ews_token.map(|token| Credentials::Bearer { token })
@@ -451,7 +435,7 @@ impl<'c> Run<'c> {
     async fn auth_with(&self, url: Option<&str>) -> Arc<Authed> {
         self.auth
             .get_or_init(|| async {
-                let step = StepBuilder::new("ews.auth", None, None, "The service account signs in to EWS");
+                let step = StepBuilder::new(StepKind::EwsAuth, None, None, "The service account signs in to EWS");
                 let skipped = |step: Step| {
                     Arc::new(Authed {
                         outcome: None,
@@ -469,7 +453,7 @@ impl<'c> Run<'c> {
                             "app-only tokens reach mailboxes only by impersonating them: see ews.impersonation",
                         )
                     } else {
-                        step.skip("token:ews", "no usable EWS token")
+                        step.skip(&StepKind::Token.id(MailApi::Ews.as_str()), "no usable EWS token")
                     });
                 }
                 let Some(credentials) = &self.ews_credentials else {
@@ -479,8 +463,8 @@ impl<'c> Run<'c> {
                     let because = config
                         .mailboxes
                         .first()
-                        .map(|m| format!("autodiscover:{m}"))
-                        .unwrap_or_else(|| "input".into());
+                        .map(|m| StepKind::Autodiscover.id(m))
+                        .unwrap_or_else(|| StepKind::Input.as_str().into());
                     return skipped(step.skip(&because, "no EWS URL is known"));
                 };
                 let reach = self.reach_of(url).await;
@@ -490,7 +474,7 @@ impl<'c> Run<'c> {
                     return skipped(step.skip(&because, why));
                 }
                 let Ok(u) = Url::parse(url) else {
-                    return skipped(step.skip("input", "the EWS URL is not a URL"));
+                    return skipped(step.skip(StepKind::Input.as_str(), "the EWS URL is not a URL"));
                 };
                 let account = config.service_account.clone().unwrap_or_default();
                 let (o, s) = ews::auth(&self.net, &u, credentials, &account).await;
@@ -516,16 +500,19 @@ impl<'c> Run<'c> {
         let mut out = MailboxOutcome::new(index, mailbox);
         let config = self.config;
         let domain = self.org.input.domain_of(mailbox).map(str::to_string);
-        let builder = |probe: &'static str, title: String| StepBuilder::new(probe, Some(mailbox), Some(mailbox), title);
+        let builder = |probe: StepKind, title: String| StepBuilder::new(probe, Some(mailbox), Some(mailbox), title);
 
-        let ad_step = builder("autodiscover", format!("Autodiscover for {mailbox}"));
+        let ad_step = builder(StepKind::Autodiscover, format!("Autodiscover for {mailbox}"));
         let Some(domain) = domain else {
-            out.push(ad_step.skip("input", "not a valid address"));
-            let imp = builder("ews.impersonation", format!("Impersonate {mailbox} over EWS"));
-            out.push(imp.skip("input", "not a valid address"));
+            out.push(ad_step.skip(StepKind::Input.as_str(), "not a valid address"));
+            let imp = builder(StepKind::EwsImpersonation, format!("Impersonate {mailbox} over EWS"));
+            out.push(imp.skip(StepKind::Input.as_str(), "not a valid address"));
             if config.api.graph() {
-                let g = builder("graph.mailbox", format!("Read {mailbox} through Microsoft Graph"));
-                out.push(g.skip("input", "not a valid address"));
+                let g = builder(
+                    StepKind::GraphMailbox,
+                    format!("Read {mailbox} through Microsoft Graph"),
+                );
+                out.push(g.skip(StepKind::Input.as_str(), "not a valid address"));
             }
             return out;
         };
@@ -539,7 +526,7 @@ impl<'c> Run<'c> {
             } else {
                 "the DNS servers did not answer"
             };
-            out.push(ad_step.skip(&format!("dns:{domain}"), why));
+            out.push(ad_step.skip(&StepKind::Dns.id(&domain), why));
         } else {
             let (o, s) = autodiscover::run(&self.net, &self.settings, mailbox, &domain, dns).await;
             let skipped = s.skipped_because.is_some();
@@ -618,7 +605,7 @@ impl<'c> Run<'c> {
     ) -> (Option<ImpersonationOutcome>, Step) {
         let config = self.config;
         let step = StepBuilder::new(
-            "ews.impersonation",
+            StepKind::EwsImpersonation,
             Some(mailbox),
             Some(mailbox),
             format!("Impersonate {mailbox} over EWS"),
@@ -636,17 +623,20 @@ impl<'c> Run<'c> {
         }
         let Some(credentials) = &self.ews_credentials else {
             if config.auth.is_oauth() {
-                return (None, step.skip("token:ews", "no usable EWS token"));
+                return (
+                    None,
+                    step.skip(&StepKind::Token.id(MailApi::Ews.as_str()), "no usable EWS token"),
+                );
             }
             return (None, step.skip_without_cause("no credentials given: discovery only"));
         };
         if let Some(why) = tenant_blocked {
-            return (None, step.skip("token:ews", why));
+            return (None, step.skip(&StepKind::Token.id(MailApi::Ews.as_str()), why));
         }
         let Some(url) = url else {
             return (
                 None,
-                step.skip(&format!("autodiscover:{mailbox}"), "no EWS URL for this mailbox"),
+                step.skip(&StepKind::Autodiscover.id(mailbox), "no EWS URL for this mailbox"),
             );
         };
         if let Some((because, why)) = ews_blocked(Some(credentials), reach_slot.as_ref().map(|r| &r.outcome)) {
@@ -662,12 +652,12 @@ impl<'c> Run<'c> {
             } else {
                 "the service account was not checked"
             };
-            return (None, step.skip("ews.auth", why));
+            return (None, step.skip(StepKind::EwsAuth.as_str(), why));
         }
         let Ok(u) = Url::parse(url) else {
             return (
                 None,
-                step.skip(&format!("autodiscover:{mailbox}"), "the EWS URL is not a URL"),
+                step.skip(&StepKind::Autodiscover.id(mailbox), "the EWS URL is not a URL"),
             );
         };
         if self.net.remaining().is_zero() {
@@ -677,7 +667,7 @@ impl<'c> Run<'c> {
         if host.is_empty() {
             return (
                 None,
-                step.skip(&format!("autodiscover:{mailbox}"), "the EWS URL has no host"),
+                step.skip(&StepKind::Autodiscover.id(mailbox), "the EWS URL has no host"),
             );
         }
         let limiter = self.limiter(&host);
@@ -690,16 +680,19 @@ impl<'c> Run<'c> {
             return None;
         }
         let step = StepBuilder::new(
-            "graph.mailbox",
+            StepKind::GraphMailbox,
             Some(mailbox),
             Some(mailbox),
             format!("Read {mailbox} through Microsoft Graph"),
         );
         let Some(token) = &self.graph_token else {
-            return Some((None, step.skip("token:graph", "no usable Graph token")));
+            return Some((
+                None,
+                step.skip(&StepKind::Token.id(MailApi::Graph.as_str()), "no usable Graph token"),
+            ));
         };
         if let Some(why) = tenant_blocked {
-            return Some((None, step.skip("token:graph", why)));
+            return Some((None, step.skip(&StepKind::Token.id(MailApi::Graph.as_str()), why)));
         }
         if self.net.remaining().is_zero() {
             return Some((None, step.skip(DEADLINE, DEADLINE_DETAIL)));

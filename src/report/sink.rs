@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::*;
 use crate::diagnose::{Keyed, MailboxRecord};
+use crate::probe::StepKind;
 
 /// What is known when a run starts.
 #[derive(Debug, Clone)]
@@ -88,10 +89,13 @@ impl ReportSink for Collector {
 
     fn context(&mut self, steps: &[Step], findings: &[Keyed]) -> io::Result<()> {
         for s in steps {
-            match s.probe.as_str() {
-                "ews.reach" => self.reach_steps.push(s.clone()),
-                "ews.auth" => self.auth_steps.push(s.clone()),
-                _ => self.org_steps.push(s.clone()),
+            let p = s.probe.as_str();
+            if p == StepKind::EwsReach.as_str() {
+                self.reach_steps.push(s.clone());
+            } else if p == StepKind::EwsAuth.as_str() {
+                self.auth_steps.push(s.clone());
+            } else {
+                self.org_steps.push(s.clone());
             }
         }
         self.findings.extend(findings.iter().cloned());

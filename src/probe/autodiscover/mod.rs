@@ -27,7 +27,7 @@ pub use failure::{describe_failure, trust_suggestion};
 pub use model::*;
 
 use super::dns::DnsOutcome;
-use super::StepBuilder;
+use super::{StepBuilder, StepKind};
 use crate::config::Credentials;
 use crate::net::Net;
 use crate::protocol::address;
@@ -652,7 +652,7 @@ pub async fn run(
     dns: Option<&DnsOutcome>,
 ) -> (AutodiscoverOutcome, Step) {
     let step = StepBuilder::new(
-        "autodiscover",
+        StepKind::Autodiscover,
         Some(mailbox),
         Some(mailbox),
         format!("Autodiscover for {mailbox}"),
