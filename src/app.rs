@@ -150,20 +150,38 @@ pub async fn drive_with(
         tokio::pin!(interrupt);
         let mut grace_end: Option<tokio::time::Instant> = None;
         loop {
-            let next = match grace_end {
-                None => tokio::select! {
-                    m = mailboxes.next() => m,
-                    _ = &mut interrupt => {
-                        interrupted = true;
-                        run.stop();
-                        grace_end = Some(tokio::time::Instant::now() + INTERRUPT_GRACE);
-                        continue;
+            // What is ready is handled at once; before waiting, the sink
+            // pushes out what it holds.
+            if grace_end.is_none() && futures::FutureExt::now_or_never(interrupt.as_mut()).is_some() {
+                interrupted = true;
+                run.stop();
+                grace_end = Some(tokio::time::Instant::now() + INTERRUPT_GRACE);
+            }
+            let ready = if grace_end.is_none() {
+                futures::FutureExt::now_or_never(mailboxes.next())
+            } else {
+                None
+            };
+            let next = match ready {
+                Some(m) => m,
+                None => {
+                    sink.idle().map_err(out)?;
+                    match grace_end {
+                        None => tokio::select! {
+                            m = mailboxes.next() => m,
+                            _ = &mut interrupt => {
+                                interrupted = true;
+                                run.stop();
+                                grace_end = Some(tokio::time::Instant::now() + INTERRUPT_GRACE);
+                                continue;
+                            }
+                        },
+                        Some(end) => match tokio::time::timeout_at(end, mailboxes.next()).await {
+                            Ok(m) => m,
+                            Err(_) => break,
+                        },
                     }
-                },
-                Some(end) => match tokio::time::timeout_at(end, mailboxes.next()).await {
-                    Ok(m) => m,
-                    Err(_) => break,
-                },
+                }
             };
             let Some(m) = next else { break };
             if let Some(r) = &m.reach {

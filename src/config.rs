@@ -282,6 +282,9 @@ pub struct NetConfig {
     pub insecure: bool,
     pub timeout: Duration,
     pub deadline: Duration,
+    /// When the run began: `deadline` counts from here (reading the mailbox
+    /// list included).
+    pub started: std::time::Instant,
 }
 
 impl Default for NetConfig {
@@ -293,6 +296,7 @@ impl Default for NetConfig {
             insecure: false,
             timeout: Duration::from_secs(10),
             deadline: Duration::from_secs(120),
+            started: std::time::Instant::now(),
         }
     }
 }
@@ -455,6 +459,7 @@ pub const DEFAULT_CLIENT_SECRET_ENV: &str = "EXPROBE_CLIENT_SECRET";
 pub const DEFAULT_REFRESH_TOKEN_ENV: &str = "EXPROBE_REFRESH_TOKEN";
 
 pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(CheckConfig, OutputConfig), ConfigError> {
+    let started = std::time::Instant::now();
     let (mailboxes, refused_input) = mailboxes(args)?;
     let auth = auth(args, secrets)?;
     let api = api(args, auth.mode())?;
@@ -465,7 +470,10 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
             auth,
             api,
             endpoints: endpoints(args)?,
-            net: net_config(&args.net)?,
+            net: NetConfig {
+                started,
+                ..net_config(&args.net)?
+            },
             concurrency: usize::from(args.concurrency),
             refused_input,
         },
@@ -832,6 +840,7 @@ pub fn net_config(args: &crate::cli::NetArgs) -> Result<NetConfig, ConfigError> 
         insecure: args.insecure,
         timeout: seconds(args.timeout, "--timeout")?,
         deadline: seconds(args.deadline, "--deadline")?,
+        started: std::time::Instant::now(),
     })
 }
 

@@ -126,7 +126,7 @@ pub struct Net {
 impl Net {
     pub fn new(config: &NetConfig, allowed: AllowedHosts) -> Result<Self, NetSetupError> {
         let tls = client_config(config.ca_pem.as_deref(), config.insecure)?;
-        let started = Instant::now();
+        let started = config.started;
         let dns = Dns::new(
             &config.dns_servers,
             config.timeout,
@@ -290,47 +290,57 @@ impl Net {
             Ok(c) => c,
             Err(e) => return fail(classify(&e), record, began),
         };
-        let mut builder = client.request(request.method.clone(), request.url.clone());
-        for (name, value) in &headers {
-            builder = builder.header(name, value);
-        }
-        if let Some(body) = request.body.clone() {
-            builder = builder.body(body);
-        }
-        tracing::debug!(method = %request.method, url = %request.url, "sending");
-        let exchange = async {
-            let response = builder.send().await?;
-            let status = response.status().as_u16();
-            let headers: Vec<(String, String)> = response
-                .headers()
-                .iter()
-                .map(|(n, v)| {
-                    (
-                        n.as_str().to_string(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect();
-            let mut response = response;
-            let mut body = Vec::new();
-            let mut truncated = false;
-            while let Some(chunk) = response.chunk().await? {
-                let room = BODY_CAP - body.len();
-                if chunk.len() > room {
-                    body.extend_from_slice(&chunk[..room]);
-                    truncated = true;
-                    break;
-                }
-                body.extend_from_slice(&chunk);
+        let attempt = || {
+            let mut builder = client.request(request.method.clone(), request.url.clone());
+            for (name, value) in &headers {
+                builder = builder.header(name, value);
             }
-            Ok::<_, reqwest::Error>(HttpResponse {
-                status,
-                headers,
-                body,
-                truncated,
-            })
+            if let Some(body) = request.body.clone() {
+                builder = builder.body(body);
+            }
+            tracing::debug!(method = %request.method, url = %request.url, "sending");
+            async move {
+                let response = builder.send().await?;
+                let status = response.status().as_u16();
+                let headers: Vec<(String, String)> = response
+                    .headers()
+                    .iter()
+                    .map(|(n, v)| {
+                        (
+                            n.as_str().to_string(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
+                    .collect();
+                let mut response = response;
+                let mut body = Vec::new();
+                let mut truncated = false;
+                while let Some(chunk) = response.chunk().await? {
+                    let room = BODY_CAP - body.len();
+                    if chunk.len() > room {
+                        body.extend_from_slice(&chunk[..room]);
+                        truncated = true;
+                        break;
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok::<_, reqwest::Error>(HttpResponse {
+                    status,
+                    headers,
+                    body,
+                    truncated,
+                })
+            }
         };
-        match tokio::time::timeout(limit, exchange).await {
+        let mut outcome = tokio::time::timeout(limit, attempt()).await;
+        // A kept-alive connection the server had already closed: the request
+        // met the close, not the server. Once more, on a new connection (the
+        // requests exprobe sends only read).
+        if matches!(&outcome, Ok(Err(e)) if closed_before_answer(e)) && !self.remaining().is_zero() {
+            tracing::debug!(url = %request.url, "connection closed before the answer; sending once more");
+            outcome = tokio::time::timeout(self.timeout.min(self.remaining()), attempt()).await;
+        }
+        match outcome {
             Err(_) => {
                 let failure = if limit < self.timeout {
                     NetFailure::Deadline
@@ -388,4 +398,18 @@ impl Net {
 
 pub fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The connection closed before an answer began (hyper's "incomplete message").
+fn closed_before_answer(err: &reqwest::Error) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        if e.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_incomplete_message)
+        {
+            return true;
+        }
+        current = e.source();
+    }
+    false
 }

@@ -49,6 +49,10 @@ pub trait ReportSink {
     /// One mailbox, in completion order.
     fn mailbox(&mut self, record: MailboxRecord) -> io::Result<()>;
     fn summary(&mut self, summary: Summary) -> io::Result<()>;
+    /// Nothing new is ready: a good moment to push out what is buffered.
+    fn idle(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Builds the whole [`Report`]: steps and mailboxes in input order, findings root cause first.
@@ -245,22 +249,42 @@ enum Line<'a> {
     },
 }
 
-/// `--format jsonl`: one JSON object per line, flushed line by line, so a
-/// file cut short (Ctrl-C, a crash) is still valid line by line. Nothing of
-/// a mailbox is kept once its line is written.
+/// `--format jsonl`: one JSON object per line. Lines are written whole (a
+/// write never ends inside a line), as soon as the run waits for the network
+/// or 64 KiB are pending, so a file cut short (Ctrl-C, a crash) is valid line
+/// by line and a busy run does not pay one system call per line. Nothing of
+/// a mailbox is kept once its line is out.
 #[derive(Debug)]
 pub struct JsonlSink<W: Write> {
     out: W,
+    pending: Vec<u8>,
 }
+
+/// Pending bytes that are written without waiting for the run to go idle.
+const PENDING_MAX: usize = 64 << 10;
 
 impl<W: Write> JsonlSink<W> {
     pub fn new(out: W) -> Self {
-        JsonlSink { out }
+        JsonlSink {
+            out,
+            pending: Vec::with_capacity(PENDING_MAX + 4096),
+        }
     }
 
     fn line(&mut self, line: &Line<'_>) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, line).map_err(io::Error::other)?;
-        self.out.write_all(b"\n")?;
+        serde_json::to_writer(&mut self.pending, line).map_err(io::Error::other)?;
+        self.pending.push(b'\n');
+        if self.pending.len() >= PENDING_MAX {
+            self.push_out()?;
+        }
+        Ok(())
+    }
+
+    fn push_out(&mut self) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            self.out.write_all(&self.pending)?;
+            self.pending.clear();
+        }
         self.out.flush()
     }
 }
@@ -285,7 +309,8 @@ impl<W: Write> ReportSink for JsonlSink<W> {
                 api: begin.api.clone(),
             },
             insecure: begin.insecure,
-        })
+        })?;
+        self.push_out()
     }
 
     fn context(&mut self, steps: &[Step], findings: &[Keyed]) -> io::Result<()> {
@@ -293,6 +318,10 @@ impl<W: Write> ReportSink for JsonlSink<W> {
             steps,
             findings: sorted(findings),
         })
+    }
+
+    fn idle(&mut self) -> io::Result<()> {
+        self.push_out()
     }
 
     fn mailbox(&mut self, record: MailboxRecord) -> io::Result<()> {
@@ -314,6 +343,7 @@ impl<W: Write> ReportSink for JsonlSink<W> {
             findings: sorted(&summary.findings),
             evidence_note: &summary.evidence_note,
             interrupted: summary.interrupted,
-        })
+        })?;
+        self.push_out()
     }
 }
