@@ -391,6 +391,17 @@ async fn graph_retry_after_is_honoured() {
     assert!(retries.iter().all(|r| r == 1000));
     assert!(began.elapsed() >= Duration::from_secs(2));
     assert_eq!(step.evidence.len(), 4, "two 429s, the inbox, the user");
+    // The app's shared Graph budget says how often Graph pushed back.
+    let graph = report
+        .throttling
+        .iter()
+        .find(|t| t.host == "graph.microsoft.com")
+        .expect("Graph's push-back is reported");
+    assert_eq!(graph.pushed_back, 2);
+    assert_eq!(
+        graph.smallest_window, 4,
+        "8 slots, a quarter off once per back-off period"
+    );
 }
 
 /// PS256 client assertions name the certificate by its SHA-256 thumbprint.

@@ -9,6 +9,7 @@ use url::Url;
 
 use super::{StepBuilder, StepKind};
 use crate::config::Credentials;
+use crate::net::limiter::Limiter;
 use crate::net::{HttpRequest, Net, NetFailure};
 use crate::protocol::graph::{self, GraphError, GraphUser};
 use crate::report::{Exchange, Step, StepStatus};
@@ -35,7 +36,15 @@ pub struct GraphOutcome {
     pub user: Option<GraphUser>,
 }
 
-async fn call(net: &Net, url: Url, token: &Secret, evidence: &mut Vec<Exchange>) -> (GraphCall, Option<Vec<u8>>) {
+/// One Graph call inside the app's shared throttling budget: a 429 or 503
+/// shrinks the budget and the call waits as told (Retry-After), without its slot.
+async fn call(
+    net: &Net,
+    limiter: &Limiter,
+    url: Url,
+    token: &Secret,
+    evidence: &mut Vec<Exchange>,
+) -> (GraphCall, Option<Vec<u8>>) {
     let mut outcome = GraphCall {
         url: url.to_string(),
         status: None,
@@ -46,7 +55,13 @@ async fn call(net: &Net, url: Url, token: &Secret, evidence: &mut Vec<Exchange>)
     loop {
         let mut request = HttpRequest::get(url.clone()).header("Accept", "application/json");
         request.credentials = Some(Credentials::Bearer { token: token.clone() });
+        let deadline = tokio::time::Instant::now() + net.remaining();
+        let Some(permit) = limiter.acquire(deadline).await else {
+            outcome.failure = Some(NetFailure::Deadline);
+            return (outcome, None);
+        };
         let (result, ex) = net.send(request).await;
+        drop(permit);
         evidence.push(ex);
         let response = match result {
             Err(e) => {
@@ -63,6 +78,7 @@ async fn call(net: &Net, url: Url, token: &Secret, evidence: &mut Vec<Exchange>)
                 .map(Duration::from_secs)
                 .unwrap_or(Duration::from_secs(1))
                 .min(MAX_WAIT);
+            limiter.busy(wait);
             if wait < net.remaining() {
                 outcome
                     .retries
@@ -72,6 +88,7 @@ async fn call(net: &Net, url: Url, token: &Secret, evidence: &mut Vec<Exchange>)
             }
         }
         if response.status == 200 {
+            limiter.success();
             return (outcome, Some(response.body));
         }
         outcome.error = Some(
@@ -104,7 +121,13 @@ fn describe(c: &GraphCall) -> String {
     }
 }
 
-pub async fn mailbox(net: &Net, graph_url: &Url, token: &Secret, mailbox: &str) -> (GraphOutcome, Step) {
+pub async fn mailbox(
+    net: &Net,
+    limiter: &Limiter,
+    graph_url: &Url,
+    token: &Secret,
+    mailbox: &str,
+) -> (GraphOutcome, Step) {
     let step = StepBuilder::new(
         StepKind::GraphMailbox,
         Some(mailbox),
@@ -138,8 +161,8 @@ pub async fn mailbox(net: &Net, graph_url: &Url, token: &Secret, mailbox: &str) 
             step.skip(StepKind::Input.as_str(), "cannot build a Graph URL for this address"),
         );
     };
-    let (inbox, inbox_body) = call(net, inbox_url, token, &mut evidence).await;
-    let (user_call, user_body) = call(net, user_url, token, &mut evidence).await;
+    let (inbox, inbox_body) = call(net, limiter, inbox_url, token, &mut evidence).await;
+    let (user_call, user_body) = call(net, limiter, user_url, token, &mut evidence).await;
     let inbox_id = inbox_body
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_string));

@@ -697,7 +697,10 @@ impl<'c> Run<'c> {
         if self.net.remaining().is_zero() {
             return Some((None, step.skip(DEADLINE, DEADLINE_DETAIL)));
         }
-        let (o, s) = graph_probe::mailbox(&self.net, &self.config.endpoints.graph_url, token, mailbox).await;
+        // One budget for the app's Graph calls (Graph throttles per app and tenant).
+        let host = self.config.endpoints.graph_url.host_str().unwrap_or("graph");
+        let limiter = self.limiter(host);
+        let (o, s) = graph_probe::mailbox(&self.net, &limiter, &self.config.endpoints.graph_url, token, mailbox).await;
         Some((Some(o), s))
     }
 

@@ -23,8 +23,9 @@ pub struct Report {
     /// Root cause first.
     pub findings: Vec<Finding>,
     pub mailboxes: Vec<MailboxResult>,
-    /// How often each EWS server pushed back (ErrorServerBusy, 429, 503) on
-    /// the shared throttling budget; absent when none did.
+    /// How often each EWS server and the Graph endpoint pushed back
+    /// (ErrorServerBusy, 429, 503) on their shared throttling budgets; absent
+    /// when none did.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub throttling: Vec<Throttling>,
     /// Set when HTTP evidence was kept only for steps that did not pass and
