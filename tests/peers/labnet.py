@@ -5,7 +5,9 @@ server and maps connections to ports 443/80 onto the lab's ports (what exprobe's
 --connect-to do), and makes `requests` trust the lab's CA.
 """
 import os
+import socket
 
+import dns.exception
 import dns.resolver
 import urllib3.util.connection as urllib3_connection
 
@@ -21,7 +23,11 @@ def use_lab(dns_ip, dns_port, https_port, http_port=None, ca_file=None):
 
     def lab_create_connection(address, *args, **kwargs):
         host, port = address
-        ip = str(resolver.resolve(host.rstrip(".") + ".", "A")[0])
+        try:
+            ip = str(resolver.resolve(host.rstrip(".") + ".", "A")[0])
+        except dns.exception.DNSException as e:
+            # What the system resolver raises: clients treat it as a connection error.
+            raise socket.gaierror(socket.EAI_NONAME, f"{host}: {e}") from e
         return original((ip, ports.get(port, port)), *args, **kwargs)
 
     urllib3_connection.create_connection = lab_create_connection
