@@ -349,6 +349,9 @@ pub struct CheckConfig {
 pub struct RefusedInput {
     pub count: usize,
     pub examples: Vec<RefusedLine>,
+    /// Addresses given more than once (ignoring case): each is checked once.
+    #[serde(skip)]
+    pub duplicates: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -460,6 +463,7 @@ pub const DEFAULT_REFRESH_TOKEN_ENV: &str = "EXPROBE_REFRESH_TOKEN";
 
 pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(CheckConfig, OutputConfig), ConfigError> {
     let started = std::time::Instant::now();
+    one_reader_of_stdin(args)?;
     let (mailboxes, refused_input) = mailboxes(args)?;
     let auth = auth(args, secrets)?;
     let api = api(args, auth.mode())?;
@@ -505,7 +509,10 @@ fn mailboxes(args: &CheckArgs) -> Result<(Vec<String>, RefusedInput), ConfigErro
         }
     }
     let mut seen = std::collections::HashSet::new();
-    mailboxes.retain(|m| !m.is_empty() && seen.insert(m.to_ascii_lowercase()));
+    mailboxes.retain(|m| !m.is_empty());
+    let given = mailboxes.len();
+    mailboxes.retain(|m| seen.insert(m.to_ascii_lowercase()));
+    refused_input.duplicates = given - mailboxes.len();
     if mailboxes.is_empty() && refused_input.count > 0 {
         return Err(ConfigError::Invalid(refused_input.describe()));
     }
@@ -546,7 +553,22 @@ pub fn auth_mode(given: Option<AuthArg>, supplied: Supplied) -> AuthMode {
 }
 
 /// Reads the secrets, decides the mode and builds what it needs.
+/// Only one of the inputs may come from stdin.
+fn one_reader_of_stdin(args: &CheckArgs) -> Result<(), ConfigError> {
+    if args.secrets.password_stdin && args.mailboxes_file.as_deref() == Some(Path::new("-")) {
+        return Err(ConfigError::Invalid(
+            "--password-stdin and --mailboxes - both read stdin: give the mailboxes in a file, or the password with --password-env VAR or --password-file FILE".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn auth(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<Auth, ConfigError> {
+    if let Some(id) = args.client_id.as_deref().filter(|id| !is_guid(id)) {
+        return Err(ConfigError::Invalid(format!(
+            "--client-id {id:?}: expected the app's Application (client) ID, a GUID such as 2b7e1c9d-4a5f-4e3b-8c6d-0a1b2c3d4e5f"
+        )));
+    }
     let password = read_password(args, secrets)?;
     let token = read_token(args, secrets)?;
     let client_secret = read_client_secret(args, secrets)?;
@@ -563,6 +585,14 @@ fn auth(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<Auth, ConfigErro
     );
     let need = |what: &str| ConfigError::Invalid(format!("--auth {} needs {what}", mode.as_str()));
     Ok(match mode {
+        // A service account without its password is a forgotten secret, not
+        // a discovery-only run: only an explicit --auth none runs without one.
+        AuthMode::None if args.auth.is_none() && args.service_account.is_some() => {
+            return Err(ConfigError::Invalid(format!(
+                "--service-account {} has no password: set {DEFAULT_PASSWORD_ENV}, or give --password-env VAR, --password-file FILE or --password-stdin (--auth none checks discovery only, without credentials)",
+                args.service_account.as_deref().unwrap_or("")
+            )));
+        }
         AuthMode::None => Auth::None,
         AuthMode::Basic => Auth::Basic {
             username: args.service_account.clone().ok_or_else(|| need("--service-account ADDR"))?,
@@ -715,8 +745,33 @@ struct SecretSources<'a> {
     trim: bool,
 }
 
+/// 8-4-4-4-12 hexadecimal digits.
+fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// `[A-Za-z_][A-Za-z0-9_]*`, at most 255 characters.
+fn is_variable_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && s.len() <= 255
+}
+
 fn read_secret(src: SecretSources<'_>, secrets: &dyn SecretSource) -> Result<Option<Secret>, ConfigError> {
     let raw = if let Some(var) = src.env {
+        if !is_variable_name(var) {
+            // Perhaps the secret itself, typed where its variable's name belongs: never repeat it.
+            return Err(ConfigError::Invalid(format!(
+                "--{}-env takes the name of an environment variable (letters, digits and _), and what was given is not a variable name; it is not shown, in case it is the {} itself",
+                src.flag, src.what
+            )));
+        }
         Some(
             secrets
                 .env(var)
@@ -1010,47 +1065,93 @@ pub struct MailboxList {
     pub refused: RefusedInput,
 }
 
-/// One address per line with `#` comments, or CSV with a `mailbox` column.
+/// CSV columns that hold the address, in order of preference (case-insensitive):
+/// exprobe's own, then what Exchange PowerShell and Entra exports call it.
+const ADDRESS_COLUMNS: &[&str] = &[
+    "mailbox",
+    "primarysmtpaddress",
+    "emailaddress",
+    "windowsemailaddress",
+    "email",
+    "mail",
+    "userprincipalname",
+    "address",
+];
+
+/// One address per line with `#` comments, or CSV with a header naming the
+/// address column (`mailbox`, `PrimarySmtpAddress`, `EmailAddress`, `Email`,
+/// `UserPrincipalName`, `WindowsEmailAddress`, …): comma, semicolon or tab
+/// separated, quoted fields, a BOM, CRLF, and PowerShell's `#TYPE` line.
 /// Lines (or CSV fields) longer than an address can be are refused and counted.
 pub fn read_mailbox_list(text: &str) -> Result<MailboxList, ConfigError> {
     let mut list = MailboxList::default();
+    let text = text.trim_start_matches('\u{feff}');
     let mut lines = text
         .lines()
         .enumerate()
-        .map(|(i, l)| (i + 1, l.trim().trim_start_matches('\u{feff}')))
+        .map(|(i, l)| (i + 1, l.trim()))
         .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'));
     let Some((first_no, first)) = lines.next() else {
         return Ok(list);
     };
     let unquote = |f: &str| f.trim().trim_matches('"').trim().to_string();
-    // A CSV header is short; a first line longer than any header is data.
-    if first.len() <= 4096 && (first.contains(',') || first.contains(';')) {
-        let sep = if first.contains(',') { ',' } else { ';' };
-        let header: Vec<String> = first.split(sep).map(|f| unquote(f).to_ascii_lowercase()).collect();
-        let column = header
-            .iter()
-            .position(|h| h == "mailbox")
-            .ok_or_else(|| ConfigError::Invalid("mailboxes CSV has no `mailbox` column in its header".into()))?;
-        for (no, l) in lines {
-            let Some(field) = l.split(sep).nth(column) else {
-                continue;
-            };
-            let m = unquote(field);
-            if m.len() > MAX_ADDRESS_LEN {
-                list.refused.push("line", no, m.len());
-                continue;
-            }
-            if !m.is_empty() {
-                list.mailboxes.push(m);
-            }
-        }
-        return Ok(list);
+    // A CSV header is short, and names a known column or has separators.
+    let delimiter = [b',', b';', b'\t']
+        .into_iter()
+        .max_by_key(|d| first.bytes().filter(|b| b == d).count())
+        .filter(|d| first.as_bytes().contains(d));
+    let single_column = ADDRESS_COLUMNS.contains(&unquote(first).to_ascii_lowercase().as_str());
+    if first.len() <= 4096 && (delimiter.is_some() || single_column) {
+        return read_csv(text, first_no, delimiter.unwrap_or(b','), list);
     }
     for (no, l) in std::iter::once((first_no, first)).chain(lines) {
+        let l = unquote(l);
         if l.len() > MAX_ADDRESS_LEN {
             list.refused.push("line", no, l.len());
-        } else {
-            list.mailboxes.push(l.to_string());
+        } else if !l.is_empty() {
+            list.mailboxes.push(l);
+        }
+    }
+    Ok(list)
+}
+
+/// The CSV whose header is on line `header_no` (1-based) of `text`.
+fn read_csv(text: &str, header_no: usize, delimiter: u8, mut list: MailboxList) -> Result<MailboxList, ConfigError> {
+    // Start at the header: the lines before it are comments or blank.
+    let skip: usize = text.split_inclusive('\n').take(header_no - 1).map(str::len).sum();
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(&text.as_bytes()[skip..]);
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| ConfigError::Invalid(format!("mailboxes CSV: the header cannot be read: {e}")))?
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    let column = ADDRESS_COLUMNS
+        .iter()
+        .find_map(|want| header.iter().position(|h| h == want))
+        .ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "mailboxes CSV has no address column: its header names {}; expected one of mailbox, PrimarySmtpAddress, EmailAddress, WindowsEmailAddress, Email, Mail, UserPrincipalName, Address",
+                header
+                    .iter()
+                    .take(8)
+                    .map(|h| format!("{h:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+    for record in reader.records() {
+        let record = record.map_err(|e| ConfigError::Invalid(format!("mailboxes CSV: {e}")))?;
+        let line = header_no - 1 + record.position().map_or(0, |p| p.line() as usize);
+        let Some(m) = record.get(column) else { continue };
+        if m.len() > MAX_ADDRESS_LEN {
+            list.refused.push("line", line, m.len());
+        } else if !m.is_empty() && !m.starts_with('#') {
+            list.mailboxes.push(m.to_string());
         }
     }
     Ok(list)
@@ -1128,7 +1229,28 @@ mod tests {
             // The default variable alone does not turn a discovery run into an error.
             ("--mailbox a@contoso.com", PW, Want::Ok("none", "ews", 1)),
             ("--mailbox a@contoso.com --service-account svc@contoso.com", PW, Want::Ok("basic", "ews", 1)),
-            ("--mailbox a@contoso.com --service-account svc@contoso.com", &[], Want::Ok("none", "ews", 1)),
+            // A forgotten password is an error, not a discovery-only run.
+            (
+                "--mailbox a@contoso.com --service-account svc@contoso.com",
+                &[],
+                Want::Err("--service-account svc@contoso.com has no password: set EXPROBE_PASSWORD"),
+            ),
+            // A value that is not a variable name may be the secret itself: never echoed.
+            (
+                "--mailbox a@contoso.com --service-account svc@contoso.com --password-env S3cr3t!",
+                &[],
+                Want::Err("is not a variable name; it is not shown"),
+            ),
+            (
+                "--mailboxes - --service-account svc@contoso.com --password-stdin",
+                &[],
+                Want::Err("--password-stdin and --mailboxes - both read stdin"),
+            ),
+            (
+                "--mailbox a@contoso.com --tenant contoso.com --client-id my-app --client-secret-env CS",
+                &[("CS", "s")],
+                Want::Err("--client-id \"my-app\": expected the app's Application (client) ID"),
+            ),
             (
                 "--mailbox a@contoso.com --service-account svc@contoso.com --password-stdin",
                 &[],
@@ -1165,37 +1287,37 @@ mod tests {
                 Want::Ok("token", "graph", 1),
             ),
             (
-                "--mailbox a@contoso.com --tenant contoso.com --client-id c1 --client-secret-env CS",
+                "--mailbox a@contoso.com --tenant contoso.com --client-id 2b7e1c9d-4a5f-4e3b-8c6d-0a1b2c3d4e5f --client-secret-env CS",
                 &[("CS", "s")],
                 Want::Ok("app", "both", 1),
             ),
             (
-                "--mailbox a@contoso.com --auth app --client-id c1 --client-secret-env CS",
+                "--mailbox a@contoso.com --auth app --client-id 2b7e1c9d-4a5f-4e3b-8c6d-0a1b2c3d4e5f --client-secret-env CS",
                 &[("CS", "s")],
                 Want::Err("--auth app needs --tenant"),
             ),
             (
-                "--mailbox a@contoso.com --auth app --tenant contoso.com --client-id c1",
+                "--mailbox a@contoso.com --auth app --tenant contoso.com --client-id 2b7e1c9d-4a5f-4e3b-8c6d-0a1b2c3d4e5f",
                 &[],
                 Want::Err("--auth app needs a client secret"),
             ),
             (
-                "--mailbox a@contoso.com --auth refresh-token --tenant contoso.com --client-id c1 --refresh-token-env R",
+                "--mailbox a@contoso.com --auth refresh-token --tenant contoso.com --client-id 2b7e1c9d-4a5f-4e3b-8c6d-0a1b2c3d4e5f --refresh-token-env R",
                 &[("R", "r")],
                 Want::Ok("refresh-token", "both", 1),
             ),
             (
-                "--mailbox a@contoso.com --auth refresh-token --tenant contoso.com --client-id c1",
+                "--mailbox a@contoso.com --auth refresh-token --tenant contoso.com --client-id 2b7e1c9d-4a5f-4e3b-8c6d-0a1b2c3d4e5f",
                 &[],
                 Want::Err("--auth refresh-token needs a refresh token"),
             ),
             (
-                "--mailbox a@contoso.com --auth password-grant --tenant contoso.com --client-id c1 --password-env P",
+                "--mailbox a@contoso.com --auth password-grant --tenant contoso.com --client-id 2b7e1c9d-4a5f-4e3b-8c6d-0a1b2c3d4e5f --password-env P",
                 &[("P", "p")],
                 Want::Err("--auth password-grant needs --service-account"),
             ),
             (
-                "--mailbox a@contoso.com --auth password-grant --tenant contoso.com --client-id c1 \
+                "--mailbox a@contoso.com --auth password-grant --tenant contoso.com --client-id 2b7e1c9d-4a5f-4e3b-8c6d-0a1b2c3d4e5f \
                  --service-account svc@contoso.com --password-env P",
                 &[("P", "p")],
                 Want::Ok("password-grant", "both", 1),
@@ -1236,7 +1358,10 @@ mod tests {
                         "{line}"
                     );
                 }
-                (Want::Err(part), Err(e)) => assert!(e.to_string().contains(part), "{line}: {e}"),
+                (Want::Err(part), Err(e)) => {
+                    assert!(e.to_string().contains(part), "{line}: {e}");
+                    assert!(!e.to_string().contains("S3cr3t"), "{line}: a secret echoed: {e}");
+                }
                 (Want::Ok(..), Err(e)) => panic!("{line}: unexpected error {e}"),
                 (Want::Err(part), Ok(c)) => panic!("{line}: expected an error with {part:?}, got {:?}", c.auth.mode()),
             }
@@ -1279,7 +1404,46 @@ mod tests {
             parse_mailbox_list(csv).ok(),
             Some(vec!["alice@contoso.com".to_string(), "bob@contoso.com".to_string()])
         );
-        assert!(parse_mailbox_list("name,email\nA,a@b.c\n").is_err());
+        assert!(parse_mailbox_list("name,phone\nA,555\n").is_err());
+    }
+
+    /// What admins export: PowerShell's Export-Csv (BOM, #TYPE line, quotes,
+    /// CRLF), Excel's semicolons, Entra's UserPrincipalName, single columns.
+    #[test]
+    fn real_world_mailbox_lists() {
+        let want = vec!["alice@contoso.com".to_string(), "bob@contoso.com".to_string()];
+        let cases: &[(&str, &str)] = &[
+            (
+                "Windows PowerShell 5.1 Export-Csv",
+                "\u{feff}#TYPE Selected.Microsoft.Exchange.Data.Directory.Management.Mailbox\r\n\"DisplayName\",\"PrimarySmtpAddress\"\r\n\"Alice, A.\",\"alice@contoso.com\"\r\n\"Bob\",\"bob@contoso.com\"\r\n",
+            ),
+            (
+                "PowerShell 7 single column",
+                "\"PrimarySmtpAddress\"\n\"alice@contoso.com\"\n\"bob@contoso.com\"\n",
+            ),
+            (
+                "Excel, semicolons",
+                "Name;EmailAddress;Department\r\n\"Alice; A.\";alice@contoso.com;Sales\r\nBob;bob@contoso.com;IT\r\n",
+            ),
+            (
+                "Entra users export",
+                "id,displayName,userPrincipalName,mail\n1,Alice,alice@contoso.com,alice@contoso.com\n2,Bob,bob@contoso.com,\n",
+            ),
+            ("tab separated", "Name\tWindowsEmailAddress\nAlice\talice@contoso.com\nBob\tbob@contoso.com\n"),
+            ("quoted plain list", "\"alice@contoso.com\"\r\n\"bob@contoso.com\"\r\n"),
+        ];
+        for (what, text) in cases {
+            let got = parse_mailbox_list(text);
+            // The Entra export prefers `mail` over the UPN, which is empty for Bob.
+            let want = if *what == "Entra users export" {
+                vec!["alice@contoso.com".to_string()]
+            } else {
+                want.clone()
+            };
+            assert_eq!(got.ok(), Some(want), "{what}");
+        }
+        let err = parse_mailbox_list("Name,Phone\nAlice,555\n").expect_err("no address column");
+        assert!(err.to_string().contains("\"name\", \"phone\""), "{err}");
     }
 }
 

@@ -139,6 +139,48 @@ async fn exit_codes_pass_warn_fail() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// A forgotten password stops the run (exit 3, naming where it goes); a
+/// secret typed where its variable's name belongs is never repeated.
+#[test]
+fn forgotten_or_misplaced_secrets_exit_3_without_echo() {
+    let forgotten: Vec<String> = ["check", "--mailbox=a@contoso.com", "--service-account=s@contoso.com"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let out = run_exprobe(&forgotten, None);
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("has no password") && stderr.contains("EXPROBE_PASSWORD") && stderr.contains("--auth none"),
+        "{stderr}"
+    );
+    for (flag, mode) in [
+        ("--password-env", "basic"),
+        ("--client-secret-env", "app"),
+        ("--access-token-env", "token"),
+        ("--refresh-token-env", "refresh-token"),
+    ] {
+        let args: Vec<String> = vec![
+            "check".into(),
+            "--mailbox=a@contoso.com".into(),
+            "--service-account=s@contoso.com".into(),
+            "--tenant=contoso.com".into(),
+            "--client-id=2b7e1c9d-4a5f-4e3b-8c6d-0a1b2c3d4e5f".into(),
+            format!("--auth={mode}"),
+            format!("{flag}=Tr0ub4dor&3-canary"),
+        ];
+        let out = run_exprobe(&args, None);
+        assert_eq!(out.status.code(), Some(3), "{flag}");
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!all.contains("Tr0ub4dor"), "{flag}: the value was echoed: {all}");
+        assert!(all.contains("not a variable name"), "{flag}: {all}");
+    }
+}
+
 #[test]
 fn exit_code_3_for_usage_and_input_errors() {
     let cases: &[&[&str]] = &[

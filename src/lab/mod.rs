@@ -413,6 +413,9 @@ impl Lab {
             args.push(format!("--service-account={sa}"));
             if self.password().is_some() {
                 args.push(format!("--password-env={password_env}"));
+            } else {
+                // Discovery only, on purpose.
+                args.push("--auth=none".into());
             }
         }
         if let Some(api) = &s.check.api {

@@ -47,6 +47,13 @@ struct Observed<'a> {
     domains: &'a [String],
     #[serde(skip_serializing_if = "crate::config::RefusedInput::is_empty")]
     refused: &'a crate::config::RefusedInput,
+    /// Addresses given more than once, checked once.
+    #[serde(skip_serializing_if = "is_zero")]
+    duplicates: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl InputOutcome {
@@ -134,6 +141,13 @@ pub fn run(
     if refused.count > 0 {
         detail.push_str(&format!("; {}", refused.describe()));
     }
+    if refused.duplicates > 0 {
+        detail.push_str(&format!(
+            "; {} address{} given more than once, checked once",
+            refused.duplicates,
+            if refused.duplicates == 1 { "" } else { "es" }
+        ));
+    }
     let observed = Observed {
         valid: outcome.valid,
         mailboxes: &shown,
@@ -143,6 +157,7 @@ pub fn run(
         service_account_invalid: &outcome.service_account_invalid,
         domains: &outcome.domains,
         refused: &outcome.refused,
+        duplicates: refused.duplicates,
     };
     let step = step.finish(status, detail, &observed, vec![]);
     (outcome, step)
