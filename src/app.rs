@@ -241,6 +241,7 @@ pub async fn drive_with(
         evidence_note: diag.evidence_note(),
         interrupted,
         checked,
+        accepted: config.accepted.clone(),
     })
     .map_err(out)?;
     Ok(Ended { status, interrupted })

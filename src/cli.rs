@@ -103,6 +103,11 @@ pub struct CheckArgs {
     /// Mailboxes checked at the same time.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
+
+    /// A finding code that is known and accepted (repeatable): still reported, marked accepted,
+    /// and not counted in the status or the exit code.
+    #[arg(long = "accept", value_name = "CODE")]
+    pub accept: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -342,6 +342,8 @@ pub struct CheckConfig {
     pub concurrency: usize,
     /// Lines of the mailbox list refused before any check (too long to be an address).
     pub refused_input: RefusedInput,
+    /// `--accept`: codes reported but not counted in the status.
+    pub accepted: Vec<String>,
 }
 
 /// Mailbox-list lines refused while reading: counted, the first few kept.
@@ -414,6 +416,7 @@ impl CheckConfig {
             net: NetConfig::default(),
             concurrency: 8,
             refused_input: RefusedInput::default(),
+            accepted: vec![],
         }
     }
 }
@@ -480,6 +483,7 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
             },
             concurrency: usize::from(args.concurrency),
             refused_input,
+            accepted: accepted(args)?,
         },
         output(args),
     ))
@@ -553,6 +557,23 @@ pub fn auth_mode(given: Option<AuthArg>, supplied: Supplied) -> AuthMode {
 }
 
 /// Reads the secrets, decides the mode and builds what it needs.
+/// `--accept`: catalogue codes only (a typo would accept nothing, silently).
+fn accepted(args: &CheckArgs) -> Result<Vec<String>, ConfigError> {
+    let mut out: Vec<String> = vec![];
+    for code in &args.accept {
+        let c = code.trim().to_ascii_lowercase();
+        if crate::diagnose::catalogue::lookup(&c).is_none() {
+            return Err(ConfigError::Invalid(format!(
+                "--accept {code:?}: not a diagnosis code (`exprobe explain` lists them)"
+            )));
+        }
+        if !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
 /// Only one of the inputs may come from stdin.
 fn one_reader_of_stdin(args: &CheckArgs) -> Result<(), ConfigError> {
     if args.secrets.password_stdin && args.mailboxes_file.as_deref() == Some(Path::new("-")) {

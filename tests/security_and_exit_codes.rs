@@ -467,3 +467,39 @@ async fn client_assertion_and_private_key_never_appear() {
         .iter()
         .all(|r| r.scheme == "https" && r.host == "login.microsoftonline.com"));
 }
+
+/// `--accept CODE`: a known warning (Exchange Online's EWS retirement on a
+/// healthy tenant) is still reported, marked accepted, and no longer raises
+/// the exit code; an unknown code is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_codes_are_reported_but_do_not_raise_the_exit_code() {
+    let running = start(exprobe::lab::Scenario::builtin("online-app-healthy").expect("scenario")).await;
+    let (plain, out) = running.check_json(&[]).await;
+    assert_eq!(codes(&plain), ["exchange_online.ews_retirement"]);
+    assert_eq!(out.status.code(), Some(1), "a warning without --accept");
+
+    let (report, out) = running.check_json(&["--accept=exchange_online.ews_retirement"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(report.status, exprobe::report::OverallStatus::Pass);
+    assert_eq!(report.accepted, ["exchange_online.ews_retirement"]);
+    let f = &report.findings[0];
+    assert!(f.code == "exchange_online.ews_retirement" && f.accepted, "{f:?}");
+    assert!(report
+        .mailboxes
+        .iter()
+        .all(|m| m.status == exprobe::report::OverallStatus::Pass && m.findings == ["exchange_online.ews_retirement"]));
+    let mut args = running.check_args(&["--accept=exchange_online.ews_retirement"]);
+    args.push("--format=human".into());
+    let human = String::from_utf8_lossy(&running.run_cli(args).await.stdout).to_string();
+    assert!(
+        human.contains("accepted (reported, not counted in the status): exchange_online.ews_retirement"),
+        "{human}"
+    );
+    assert!(human.contains("warning (accepted)"), "{human}");
+
+    let out = running
+        .run_cli(running.check_args(&["--accept=exchange_online.ews_retired"]))
+        .await;
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a diagnosis code"));
+}

@@ -56,9 +56,10 @@ pub struct Keyed {
     pub finding: Finding,
 }
 
-fn finding_of(r: &Raised) -> Finding {
+fn finding_of(r: &Raised, accepted: bool) -> Finding {
     let entry = r.code.entry();
     Finding {
+        accepted,
         code: r.code.to_string(),
         severity: r.severity(),
         mailbox: r.mailbox.clone(),
@@ -71,10 +72,10 @@ fn finding_of(r: &Raised) -> Finding {
     }
 }
 
-fn keyed(r: &Raised, index: Option<usize>) -> Keyed {
+fn keyed(r: &Raised, index: Option<usize>, accepted: bool) -> Keyed {
     Keyed {
         key: key_of(r, index),
-        finding: finding_of(r),
+        finding: finding_of(r, accepted),
     }
 }
 
@@ -144,11 +145,25 @@ impl<'c> Diagnoser<'c> {
         }
     }
 
-    fn note(&mut self, raised: Vec<Raised>) -> Vec<Keyed> {
-        let out: Vec<Keyed> = raised.iter().map(|r| keyed(r, None)).collect();
-        for k in &out {
+    /// `--accept`ed: reported, not counted in a status.
+    fn accepted(&self, code: Code) -> bool {
+        self.config.accepted.iter().any(|a| a == code.as_str())
+    }
+
+    /// Counts findings toward the run's status (accepted codes aside).
+    fn count(&mut self, found: &[Keyed]) {
+        for k in found.iter().filter(|k| !k.finding.accepted) {
             self.worst = Some(self.worst.map_or(k.key.severity, |w| w.min(k.key.severity)));
         }
+    }
+
+    fn keyed(&self, r: &Raised, index: Option<usize>) -> Keyed {
+        keyed(r, index, self.accepted(r.code))
+    }
+
+    fn note(&mut self, raised: Vec<Raised>) -> Vec<Keyed> {
+        let out: Vec<Keyed> = raised.iter().map(|r| self.keyed(r, None)).collect();
+        self.count(&out);
         self.org_raised.extend(raised);
         out
     }
@@ -209,7 +224,7 @@ impl<'c> Diagnoser<'c> {
                 codes.push(k.code.to_string());
             }
         }
-        let worst = keys.first().map(|k| k.severity);
+        let worst = keys.iter().find(|k| !self.accepted(k.code)).map(|k| k.severity);
         let status = status_of(worst);
         match status {
             OverallStatus::Pass => self.counts.pass += 1,
@@ -219,11 +234,9 @@ impl<'c> Diagnoser<'c> {
         for c in &codes {
             *self.counts.by_code.entry(c.clone()).or_default() += 1;
         }
-        let mut findings: Vec<Keyed> = own.iter().map(|r| keyed(r, Some(m.index))).collect();
+        let mut findings: Vec<Keyed> = own.iter().map(|r| self.keyed(r, Some(m.index))).collect();
         findings.sort_by(|a, b| a.key.cmp(&b.key));
-        for f in &findings {
-            self.worst = Some(self.worst.map_or(f.key.severity, |w| w.min(f.key.severity)));
-        }
+        self.count(&findings);
         self.evidence_dropped += m.evidence_dropped;
         let mut facts = BTreeMap::new();
         if let Some(a) = &m.autodiscover {
@@ -250,10 +263,8 @@ impl<'c> Diagnoser<'c> {
     /// The findings drawn from several mailboxes, once all are in.
     pub fn finish(&mut self, org: &Org, total: usize) -> Vec<Keyed> {
         let cross = std::mem::take(&mut self.cross).finish(self.config, org, total);
-        let out: Vec<Keyed> = cross.iter().map(|r| keyed(r, None)).collect();
-        for k in &out {
-            self.worst = Some(self.worst.map_or(k.key.severity, |w| w.min(k.key.severity)));
-        }
+        let out: Vec<Keyed> = cross.iter().map(|r| self.keyed(r, None)).collect();
+        self.count(&out);
         out
     }
 
@@ -266,8 +277,8 @@ impl<'c> Diagnoser<'c> {
             format!("the run was interrupted after {checked} of {total} mailboxes had a result; the others were not checked"),
             vec![],
         );
-        let out = vec![keyed(&r, None)];
-        self.worst = Some(self.worst.map_or(r.severity(), |w| w.min(r.severity())));
+        let out = vec![self.keyed(&r, None)];
+        self.count(&out);
         out
     }
 

@@ -89,6 +89,15 @@ fn step_line(out: &mut String, p: &Paint, step: &Step, indent: &str, label: &str
     }
 }
 
+/// The severity, and whether `--accept` took it out of the status.
+fn severity_label(f: &Finding) -> String {
+    if f.accepted {
+        format!("{} (accepted)", f.severity.as_str())
+    } else {
+        f.severity.as_str().to_string()
+    }
+}
+
 pub fn render(report: &Report, options: HumanOptions) -> String {
     let p = Paint { on: options.color };
     let mut out = String::new();
@@ -123,6 +132,13 @@ pub fn render(report: &Report, options: HumanOptions) -> String {
             count(OverallStatus::Pass),
             count(OverallStatus::Warn),
             count(OverallStatus::Fail)
+        );
+    }
+    if !report.accepted.is_empty() {
+        let _ = writeln!(
+            out,
+            "accepted (reported, not counted in the status): {}",
+            report.accepted.join(", ")
         );
     }
     if report.interrupted {
@@ -209,7 +225,7 @@ pub fn render(report: &Report, options: HumanOptions) -> String {
     let mut table = findings_table("mailbox");
     for f in &report.findings {
         table.add_row(vec![
-            f.severity.as_str().to_string(),
+            severity_label(f),
             f.code.clone(),
             f.mailbox.clone().unwrap_or_else(|| "-".into()),
             f.title.clone(),
@@ -265,7 +281,7 @@ fn bulk_findings(mut out: String, p: &Paint, report: &Report) -> String {
     for f in &codes {
         let n = affected.get(f.code.as_str()).map_or(0, Vec::len);
         table.add_row(vec![
-            f.severity.as_str().to_string(),
+            severity_label(f),
             f.code.clone(),
             if n == 0 { "-".into() } else { n.to_string() },
             f.title.clone(),

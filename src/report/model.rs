@@ -39,6 +39,9 @@ pub struct Report {
     /// checked before it stopped.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// `--accept`: codes reported but not counted in `status` or the exit code.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accepted: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -216,6 +219,9 @@ pub struct Finding {
     pub remediation: Vec<String>,
     pub evidence_steps: Vec<String>,
     pub references: Vec<String>,
+    /// Accepted with `--accept`: reported, not counted in the status.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub accepted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

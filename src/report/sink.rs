@@ -37,6 +37,8 @@ pub struct Summary {
     pub interrupted: bool,
     /// Mailboxes with a result.
     pub checked: usize,
+    /// `--accept`: codes reported but not counted in the status.
+    pub accepted: Vec<String>,
 }
 
 /// Receives a run's events in the order they happen.
@@ -143,6 +145,7 @@ impl ReportSink for Collector {
             evidence_note: summary.evidence_note,
             counts: summary.counts,
             interrupted: summary.interrupted,
+            accepted: summary.accepted,
         });
         Ok(())
     }
@@ -209,6 +212,9 @@ pub enum JsonlRecord {
         evidence_note: Option<String>,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         interrupted: bool,
+        /// `--accept`: codes reported but not counted in `status`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        accepted: Vec<String>,
     },
 }
 
@@ -246,6 +252,8 @@ enum Line<'a> {
         evidence_note: &'a Option<String>,
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         interrupted: bool,
+        #[serde(skip_serializing_if = "<[String]>::is_empty")]
+        accepted: &'a [String],
     },
 }
 
@@ -343,6 +351,7 @@ impl<W: Write> ReportSink for JsonlSink<W> {
             findings: sorted(&summary.findings),
             evidence_note: &summary.evidence_note,
             interrupted: summary.interrupted,
+            accepted: &summary.accepted,
         })?;
         self.push_out()
     }
