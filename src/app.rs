@@ -72,6 +72,7 @@ pub async fn run(cli: Cli) -> Result<i32, AppError> {
             })?;
             Ok(0)
         }
+        Command::Man { dir } => man(dir.as_deref()),
         Command::Completions { shell } => {
             let mut buf = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "exprobe", &mut buf);
@@ -136,8 +137,15 @@ pub async fn drive_with(
         insecure: config.net.insecure,
     })
     .map_err(out)?;
+    tracing::info!(
+        mailboxes = config.mailboxes.len(),
+        auth = config.auth.mode().as_str(),
+        api = config.api.as_str(),
+        "check started"
+    );
     let run = plan::Run::prepare(config).await?;
     let found = diag.org(&run.org);
+    log_steps(&run.org.steps);
     sink.context(&run.org.steps, &found).map_err(out)?;
 
     let total = config.mailboxes.len();
@@ -186,11 +194,13 @@ pub async fn drive_with(
             let Some(m) = next else { break };
             if let Some(r) = &m.reach {
                 if let Some(found) = diag.reach(r) {
+                    log_steps(std::slice::from_ref(&r.step));
                     sink.context(std::slice::from_ref(&r.step), &found).map_err(out)?;
                 }
             }
             if let Some(a) = run.auth_done() {
                 if let Some(found) = diag.auth(&a) {
+                    log_steps(std::slice::from_ref(&a.step));
                     sink.context(std::slice::from_ref(&a.step), &found).map_err(out)?;
                 }
             }
@@ -200,6 +210,7 @@ pub async fn drive_with(
             if let Some(p) = progress {
                 p.add(record.result.status);
             }
+            log_steps(&record.steps);
             sink.mailbox(record).map_err(out)?;
         }
     }
@@ -232,6 +243,13 @@ pub async fn drive_with(
         findings.extend(diag.interrupted(checked, total));
     }
     let status = diag.status();
+    tracing::info!(
+        status = status.as_str(),
+        checked,
+        duration_ms = end.duration_ms,
+        interrupted,
+        "check finished"
+    );
     sink.summary(Summary {
         status,
         duration_ms: end.duration_ms,
@@ -245,6 +263,19 @@ pub async fn drive_with(
     })
     .map_err(out)?;
     Ok(Ended { status, interrupted })
+}
+
+/// `-v`: one log line per finished step (the report's redacted detail).
+fn log_steps(steps: &[crate::report::Step]) {
+    for step in steps {
+        tracing::info!(
+            step = %step.id,
+            status = step.status.as_str(),
+            ms = step.duration_ms,
+            "{}",
+            step.detail
+        );
+    }
 }
 
 /// Ctrl-C or SIGTERM.
@@ -368,12 +399,14 @@ fn write_report(report: &Report, output: &OutputConfig, file: Option<std::fs::Fi
             }
         }
         (Format::Human, file) => {
+            let to_terminal = file.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout());
             let text = human::render(
                 report,
                 human::HumanOptions {
-                    color: output.color && file.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout()),
+                    color: output.color && to_terminal,
                     show_http: output.show_http,
                     all_mailboxes: output.verbose,
+                    width: report_width(to_terminal),
                 },
             );
             match file {
@@ -383,6 +416,25 @@ fn write_report(report: &Report, output: &OutputConfig, file: Option<std::fs::Fi
         }
     }
     Ok(())
+}
+
+/// The columns human output fits: `COLUMNS` when set (as `ls` does), else
+/// the terminal's width, else 80 for files and pipes.
+pub fn report_width(to_terminal: bool) -> usize {
+    if let Some(n) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+    {
+        if n > 0 {
+            return n.clamp(40, 1000);
+        }
+    }
+    if to_terminal {
+        if let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size() {
+            return usize::from(w).max(40);
+        }
+    }
+    human::DEFAULT_WIDTH
 }
 
 /// The distinct codes of a report, sorted.
@@ -412,9 +464,8 @@ async fn demo(args: &DemoArgs) -> Result<i32, AppError> {
             .map(|n| Scenario::builtin(n))
             .collect::<Result<Vec<_>, _>>()?
     };
-    let color = !args.no_color
-        && std::env::var_os("NO_COLOR").is_none()
-        && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let color =
+        !args.no_color && !crate::config::no_color_env() && std::io::IsTerminal::is_terminal(&std::io::stdout());
     let mut reports = vec![];
     let mut mismatches = vec![];
     let total = scenarios.len();
@@ -437,8 +488,8 @@ async fn demo(args: &DemoArgs) -> Result<i32, AppError> {
                 &report,
                 human::HumanOptions {
                     color,
-                    show_http: false,
-                    all_mailboxes: false,
+                    width: report_width(std::io::IsTerminal::is_terminal(&std::io::stdout())),
+                    ..Default::default()
                 },
             ))?;
             emit("\n")?;
@@ -505,6 +556,24 @@ async fn lab_serve(args: &LabServeArgs) -> Result<i32, AppError> {
     Ok(0)
 }
 
+/// `exprobe man`: the top page on stdout, or every command's page into `dir`.
+fn man(dir: Option<&std::path::Path>) -> Result<i32, AppError> {
+    let cmd = Cli::command();
+    match dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(AppError::Output)?;
+            clap_mangen::generate_to(cmd, dir).map_err(AppError::Output)?;
+            eprintln!("exprobe: man pages written to {}", dir.display());
+        }
+        None => {
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut buf).map_err(AppError::Output)?;
+            emit(&String::from_utf8_lossy(&buf))?;
+        }
+    }
+    Ok(0)
+}
+
 fn shell_quote(s: &str) -> String {
     if s.chars().all(|c| c.is_ascii_alphanumeric() || "-_=./:@,+".contains(c)) {
         s.to_string()
@@ -514,35 +583,47 @@ fn shell_quote(s: &str) -> String {
 }
 
 fn explain(args: &ExplainArgs) -> Result<i32, AppError> {
+    let width = report_width(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     let Some(code) = &args.code else {
         let mut text = String::new();
+        let code_w = catalogue::all().map(|e| e.code.len()).max().unwrap_or(0);
         for e in catalogue::all() {
-            text.push_str(&format!("{:<42} {:<8} {}\n", e.code, e.severity.as_str(), e.title));
+            let first = format!("{:<code_w$}  {:<8}  ", e.code, e.severity.as_str());
+            if first.len() + 20 <= width {
+                text.push_str(&human::wrap(e.title, width, &first, &" ".repeat(first.len())));
+            } else {
+                text.push_str(&format!("{}  {}\n", e.code, e.severity.as_str()));
+                text.push_str(&human::wrap(e.title, width, "    ", "    "));
+            }
         }
         emit(&text)?;
         return Ok(0);
     };
-    let Some(e) = catalogue::lookup(code) else {
-        return Err(AppError::Usage(format!(
-            "unknown code {code:?}; `exprobe explain` lists every code"
-        )));
+    let wanted = code.trim().to_ascii_lowercase();
+    let Some(e) = catalogue::lookup(&wanted) else {
+        let near = catalogue::suggestions(&wanted);
+        return Err(AppError::Usage(if near.is_empty() {
+            format!("unknown code {code:?}; `exprobe explain` lists every code")
+        } else {
+            format!(
+                "unknown code {code:?}; did you mean {}? (`exprobe explain` lists every code)",
+                near.join(", ")
+            )
+        }));
     };
-    let mut text = format!(
-        "{} ({})\n{}\n\n{}\n",
-        e.code,
-        e.severity.as_str(),
-        e.title,
-        e.explanation
-    );
+    let mut text = format!("{} ({})\n", e.code, e.severity.as_str());
+    text.push_str(&human::wrap(e.title, width, "", ""));
+    text.push('\n');
+    text.push_str(&human::wrap(e.explanation, width, "", ""));
     if !e.causes.is_empty() {
         text.push_str("\nLikely causes:\n");
         for c in e.causes {
-            text.push_str(&format!("  - {c}\n"));
+            text.push_str(&human::wrap(c, width, "  - ", "    "));
         }
     }
     text.push_str("\nRemediation:\n");
     for (i, r) in e.remediation.iter().enumerate() {
-        text.push_str(&format!("  {}. {r}\n", i + 1));
+        text.push_str(&human::wrap(r, width, &format!("  {}. ", i + 1), "     "));
     }
     if !e.references.is_empty() {
         text.push_str("\nReferences:\n");

@@ -13,7 +13,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     long_about = "exprobe runs connectivity probes (DNS, autodiscover, EWS, OAuth, Graph) \
                   against Exchange Server or Exchange Online and explains every failure with \
                   a stable diagnosis code and the admin's remediation.\n\n\
-                  Exit codes: 0 pass, 1 warnings, 2 critical findings, 3 exprobe could not run."
+                  Exit codes: 0 pass, 1 warnings, 2 critical findings, 3 exprobe could not run, \
+                  130 interrupted.",
+    after_long_help = EXAMPLES
 )]
 pub struct Cli {
     /// Log to stderr: -v info, -vv debug.
@@ -24,9 +26,39 @@ pub struct Cli {
     pub command: Command,
 }
 
+const EXAMPLES: &str = "\
+Examples:
+  exprobe demo                                   every built-in lab scenario, no network needed
+  exprobe check --mailbox alice@contoso.com --service-account svc-sync@contoso.com
+                                                 EWS impersonation, password from EXPROBE_PASSWORD
+  exprobe check --auth app --tenant contoso.com --client-id GUID --mailbox alice@contoso.com
+                                                 app-only OAuth, secret from EXPROBE_CLIENT_SECRET
+  exprobe explain impersonation.denied           what a code means and what to do
+  exprobe man --dir ~/.local/share/man/man1      install the man pages";
+
+const CHECK_EXAMPLES: &str = "\
+Examples:
+  # One mailbox, Basic with the service account (password from a variable):
+  EXPROBE_PASSWORD=... exprobe check --mailbox alice@contoso.com --service-account svc-sync@contoso.com
+
+  # Everyone in a PowerShell export, as JSON Lines for monitoring:
+  exprobe check --mailboxes users.csv --service-account svc-sync@contoso.com \\
+                --password-file /run/secrets/svc --format jsonl --output run.jsonl
+
+  # Exchange Online with an app (EWS and Graph), accepting the known EWS retirement warning:
+  exprobe check --auth app --tenant contoso.com --client-id 2b7e1c9d-0000-4000-8000-000000000000 \\
+                --client-secret-env APP_SECRET --mailbox alice@contoso.com --api both \\
+                --accept exchange_online.ews_retirement
+
+  # Discovery only, no credentials:
+  exprobe check --auth none --mailbox alice@contoso.com
+
+Exit codes: 0 pass, 1 warnings, 2 critical findings, 3 exprobe could not run, 130 interrupted.";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the probes against an organization and print a report.
+    #[command(after_long_help = CHECK_EXAMPLES)]
     Check(Box<CheckArgs>),
     /// Start the built-in lab in-process and check every scenario (or the ones named).
     Demo(DemoArgs),
@@ -40,10 +72,16 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = SchemaFormat::Json)]
         format: SchemaFormat,
     },
-    /// Print shell completions.
+    /// Print shell completions (e.g. `exprobe completions bash > ~/.local/share/bash-completion/completions/exprobe`).
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+    /// Print the man page, or write one page per command into a directory.
+    Man {
+        /// Write exprobe.1, exprobe-check.1, ... here (e.g. ~/.local/share/man/man1).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -55,9 +93,13 @@ pub struct CheckArgs {
     /// File of mailboxes: one address per line (`#` comments) or CSV with a `mailbox` column; `-` reads stdin.
     #[arg(long = "mailboxes", value_name = "FILE")]
     pub mailboxes_file: Option<PathBuf>,
-    /// The account that authenticates.
-    #[arg(long, value_name = "ADDR")]
+    /// The account that authenticates: user@domain (UPN), DOMAIN\\user or a bare logon name.
+    #[arg(long, value_name = "ADDR|DOMAIN\\USER")]
     pub service_account: Option<String>,
+    /// The service account's SMTP address, for identity checks, when --service-account is a
+    /// logon name (DOMAIN\\user or a bare name).
+    #[arg(long, value_name = "ADDR")]
+    pub service_account_smtp: Option<String>,
     /// Authentication mode; inferred from the secrets given when omitted.
     #[arg(long, value_enum)]
     pub auth: Option<AuthArg>,
@@ -70,6 +112,11 @@ pub struct CheckArgs {
     /// Application (client) id (OAuth modes).
     #[arg(long, value_name = "GUID")]
     pub client_id: Option<String>,
+    /// The tenant the app is registered in (its home tenant), when it is not the mailboxes'
+    /// tenant: a vendor's multi-tenant app. Remediation then names what the customer's admin can
+    /// do (consent), not what only the vendor can (API permissions).
+    #[arg(long, value_name = "ID|DOMAIN")]
+    pub app_home_tenant: Option<String>,
 
     #[command(flatten)]
     pub secrets: SecretArgs,

@@ -334,7 +334,11 @@ impl Default for Endpoints {
 pub struct CheckConfig {
     /// As given (deduplicated, order kept); the `input` probe validates them.
     pub mailboxes: Vec<String>,
+    /// The logon name as given (UPN, `DOMAIN\user` or a bare name): what Basic sends.
     pub service_account: Option<String>,
+    /// The service account's SMTP address for identity checks: the UPN given,
+    /// or `--service-account-smtp` for a logon name.
+    pub service_account_smtp: Option<String>,
     pub auth: Auth,
     pub api: Api,
     pub endpoints: Endpoints,
@@ -344,6 +348,8 @@ pub struct CheckConfig {
     pub refused_input: RefusedInput,
     /// `--accept`: codes reported but not counted in the status.
     pub accepted: Vec<String>,
+    /// `--app-home-tenant`: the app's own tenant, when it is a vendor's app.
+    pub app_home_tenant: Option<String>,
 }
 
 /// Mailbox-list lines refused while reading: counted, the first few kept.
@@ -410,6 +416,7 @@ impl CheckConfig {
         CheckConfig {
             mailboxes,
             service_account: None,
+            service_account_smtp: None,
             auth: Auth::None,
             api: Api::Ews,
             endpoints: Endpoints::default(),
@@ -417,6 +424,7 @@ impl CheckConfig {
             concurrency: 8,
             refused_input: RefusedInput::default(),
             accepted: vec![],
+            app_home_tenant: None,
         }
     }
 }
@@ -436,6 +444,11 @@ pub struct OutputConfig {
     pub show_http: bool,
     /// `-v`: every mailbox's steps in a bulk human report.
     pub verbose: bool,
+}
+
+/// `NO_COLOR` present and not empty (no-color.org).
+pub fn no_color_env() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }
 
 /// Where secrets come from; injectable so tests need not touch the process environment.
@@ -469,11 +482,13 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
     one_reader_of_stdin(args)?;
     let (mailboxes, refused_input) = mailboxes(args)?;
     let auth = auth(args, secrets)?;
-    let api = api(args, auth.mode())?;
+    let auth_mode = auth.mode();
+    let api = api(args, auth_mode)?;
     Ok((
         CheckConfig {
             mailboxes,
-            service_account: args.service_account.clone(),
+            service_account: args.service_account.as_deref().map(|s| s.trim().to_string()),
+            service_account_smtp: service_account_smtp(args, auth_mode)?,
             auth,
             api,
             endpoints: endpoints(args)?,
@@ -484,6 +499,7 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
             concurrency: usize::from(args.concurrency),
             refused_input,
             accepted: accepted(args)?,
+            app_home_tenant: app_home_tenant(args, auth_mode)?,
         },
         output(args),
     ))
@@ -572,6 +588,103 @@ fn accepted(args: &CheckArgs) -> Result<Vec<String>, ConfigError> {
         }
     }
     Ok(out)
+}
+
+/// The forms of a Windows logon name exprobe accepts for a service account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogonName<'a> {
+    /// `user@domain`: a UPN, usually also the SMTP address.
+    Upn(&'a str),
+    /// `DOMAIN\user` (down-level logon name).
+    DownLevel { domain: &'a str, user: &'a str },
+    /// `user` alone: the server's default domain applies.
+    Bare(&'a str),
+}
+
+/// Characters Active Directory refuses in a sAMAccountName.
+const NOT_IN_LOGON: &[char] = &[
+    '"', '/', '\\', '[', ']', ':', ';', '|', '=', ',', '+', '*', '?', '<', '>', '@',
+];
+
+/// Parses `--service-account` as one of the [`LogonName`] forms.
+pub fn logon_name(s: &str) -> Result<LogonName<'_>, String> {
+    let user_ok = |u: &str| {
+        !u.is_empty()
+            && u.len() <= 104
+            && !u.chars().any(|c| c.is_control() || NOT_IN_LOGON.contains(&c))
+            && u.trim() == u
+    };
+    if s.contains('@') {
+        return Ok(LogonName::Upn(s));
+    }
+    if let Some((domain, user)) = s.split_once('\\') {
+        let domain_ok = !domain.is_empty()
+            && domain.len() <= 15
+            && domain.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if !domain_ok {
+            return Err(format!(
+                "{s:?}: the domain part of DOMAIN\\user must be a NetBIOS name (1-15 letters, digits, - _ .)"
+            ));
+        }
+        if !user_ok(user) {
+            return Err(format!(
+                "{s:?}: the user part of DOMAIN\\user is not a valid logon name"
+            ));
+        }
+        return Ok(LogonName::DownLevel { domain, user });
+    }
+    if user_ok(s) {
+        Ok(LogonName::Bare(s))
+    } else {
+        Err(format!("{s:?} is neither user@domain, DOMAIN\\user nor a logon name"))
+    }
+}
+
+/// The service account's SMTP address: `--service-account-smtp`, or the UPN
+/// given as `--service-account`. A logon name is checked here; the address
+/// itself by the `input` probe (a finding, not an error).
+fn service_account_smtp(args: &CheckArgs, mode: AuthMode) -> Result<Option<String>, ConfigError> {
+    let smtp = args.service_account_smtp.as_deref().map(|s| s.trim().to_string());
+    let Some(account) = args.service_account.as_deref().map(str::trim) else {
+        if smtp.is_some() {
+            return Err(ConfigError::Invalid(
+                "--service-account-smtp describes --service-account, which is missing".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    match logon_name(account).map_err(|e| ConfigError::Invalid(format!("--service-account {e}")))? {
+        LogonName::Upn(upn) => Ok(smtp.or_else(|| Some(upn.to_string()))),
+        LogonName::DownLevel { .. } | LogonName::Bare(_) => {
+            if mode.is_oauth() {
+                return Err(ConfigError::Invalid(format!(
+                    "--auth {} signs in to Entra ID, which needs the service account as user@domain (its UPN), not {account:?}",
+                    mode.as_str()
+                )));
+            }
+            Ok(smtp)
+        }
+    }
+}
+
+/// `--app-home-tenant`: only for modes that name an app (a client id).
+fn app_home_tenant(args: &CheckArgs, mode: AuthMode) -> Result<Option<String>, ConfigError> {
+    let Some(t) = &args.app_home_tenant else {
+        return Ok(None);
+    };
+    if !matches!(mode, AuthMode::App | AuthMode::RefreshToken | AuthMode::PasswordGrant) {
+        return Err(ConfigError::Invalid(format!(
+            "--app-home-tenant needs an OAuth mode with an app (--auth app, refresh-token or password-grant), not --auth {}",
+            mode.as_str()
+        )));
+    }
+    let t = t.trim().to_ascii_lowercase();
+    if t.is_empty() || t.contains(char::is_whitespace) || t.contains('/') {
+        return Err(ConfigError::Invalid(
+            "--app-home-tenant: give a tenant id (GUID) or one of the tenant's domains".into(),
+        ));
+    }
+    Ok(Some(t))
 }
 
 /// Only one of the inputs may come from stdin.
@@ -718,7 +831,7 @@ fn output(args: &CheckArgs) -> OutputConfig {
             FormatArg::Jsonl => Format::Jsonl,
         },
         output: args.output.output.clone(),
-        color: !args.output.no_color && std::env::var_os("NO_COLOR").is_none(),
+        color: !args.output.no_color && !crate::config::no_color_env(),
         show_http: args.output.show_http,
         verbose: false,
     }
@@ -1293,6 +1406,35 @@ mod tests {
                 "--mailbox a@contoso.com --service-account svc@contoso.com --password-env OTHER",
                 PW,
                 Want::Err("--password-env OTHER: the variable is not set"),
+            ),
+            // Logon names: DOMAIN\user and bare names for Basic; Entra needs the UPN.
+            ("--mailbox a@contoso.com --service-account CONTOSO\\svc-sync", PW, Want::Ok("basic", "ews", 1)),
+            (
+                "--mailbox a@contoso.com --service-account svc-sync --service-account-smtp svc-sync@contoso.com",
+                PW,
+                Want::Ok("basic", "ews", 1),
+            ),
+            (
+                "--mailbox a@contoso.com --service-account CON/TOSO\\svc",
+                PW,
+                Want::Err("must be a NetBIOS name"),
+            ),
+            ("--mailbox a@contoso.com --service-account CONTOSO\\", PW, Want::Err("user part of DOMAIN\\user")),
+            ("--mailbox a@contoso.com --service-account svc*sync", PW, Want::Err("is neither user@domain")),
+            (
+                "--mailbox a@contoso.com --auth password-grant --tenant contoso.com --client-id 2b7e1c9d-4a5f-4e3b-8c6d-0a1b2c3d4e5f --service-account CONTOSO\\svc",
+                PW,
+                Want::Err("needs the service account as user@domain"),
+            ),
+            (
+                "--mailbox a@contoso.com --service-account-smtp svc@contoso.com",
+                &[],
+                Want::Err("--service-account-smtp describes --service-account"),
+            ),
+            (
+                "--mailbox a@contoso.com --service-account svc@contoso.com --app-home-tenant vendor.example",
+                PW,
+                Want::Err("--app-home-tenant needs an OAuth mode with an app"),
             ),
             ("--mailbox a@contoso.com --access-token-env TOK", &[("TOK", "t")], Want::Ok("token", "ews", 1)),
             // A token named explicitly wins over a password in the default variable.

@@ -19,9 +19,12 @@ fn main() {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("EXPROBE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("exprobe={level}")));
+    // Colour in logs only on a terminal (never in a redirected log), and never with NO_COLOR.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && !exprobe::config::no_color_env();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

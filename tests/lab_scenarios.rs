@@ -263,3 +263,53 @@ async fn failed_sign_in_skips_impersonation_with_the_reason() {
     assert_eq!(skipped.len(), 2);
     assert!(skipped.iter().all(|s| s.skipped_because.as_deref() == Some("ews.auth")));
 }
+
+/// A service account given as a logon name: Basic sends `DOMAIN\user` (or the
+/// bare name) as it was given; identity checks use `--service-account-smtp`,
+/// and without it the domain check is not made (no false mismatch).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logon_names_sign_in_as_given_and_identity_uses_the_smtp_address() {
+    use base64::Engine as _;
+    let running = start(Scenario::builtin("ews-onprem-logon-name").expect("scenario")).await;
+    let (report, out) = running.check_json(&[]).await;
+    assert_eq!(out.status.code(), Some(0), "{:?}", codes(&report));
+    let users: Vec<String> = running
+        .lab
+        .requests()
+        .iter()
+        .filter_map(|r| {
+            r.header("authorization")
+                .and_then(|a| a.strip_prefix("Basic "))
+                .map(str::to_string)
+        })
+        .filter_map(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .filter_map(|b| String::from_utf8(b).ok())
+        .filter_map(|t| t.split_once(':').map(|(u, _)| u.to_string()))
+        .collect();
+    assert!(!users.is_empty(), "Basic was sent");
+    assert!(users.iter().all(|u| u == "CONTOSO\\svc-sync"), "{users:?}");
+    let identity = report
+        .steps
+        .iter()
+        .find(|s| s.id.starts_with("identity"))
+        .expect("identity step");
+    assert!(
+        identity
+            .detail
+            .contains("service account in the same domain (contoso.com)"),
+        "{}",
+        identity.detail
+    );
+
+    // The bare name, without the SMTP address: still signs in; no domain check.
+    let args: Vec<String> = running
+        .check_args(&["--format=json"])
+        .into_iter()
+        .filter(|a| !a.starts_with("--service-account"))
+        .chain(["--service-account=svc-sync".to_string()])
+        .collect();
+    let out = running.run_cli(args).await;
+    let report: exprobe::report::Report = serde_json::from_slice(&out.stdout).expect("report");
+    assert_eq!(report.status, OverallStatus::Pass, "{:?}", codes(&report));
+    assert!(!codes(&report).contains(&"account.domain_mismatch".to_string()));
+}

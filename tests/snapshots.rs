@@ -12,14 +12,7 @@ async fn report(name: &str) -> Report {
 }
 
 fn human_text(report: &Report) -> String {
-    human::render(
-        report,
-        human::HumanOptions {
-            color: false,
-            show_http: false,
-            all_mailboxes: false,
-        },
-    )
+    human::render(report, human::HumanOptions::default())
 }
 
 /// Calendar dates in details (certificate validity) follow the day the lab
@@ -70,3 +63,29 @@ snapshot_both!(
     json_scope_excludes
 );
 snapshot_both!("ews-basic-on-online", human_basic_on_online, json_basic_on_online);
+
+/// The advice texts: remediation chosen by the situation (issue 10).
+macro_rules! snapshot_human {
+    ($name:literal, $human:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $human() {
+            let r = report($name).await;
+            insta::with_settings!({filters => vec![
+                (r" +\d+ ms\b", " [ms] ms"),
+                (r"started \S+", "started [time]"),
+                (DATE, "[date]"),
+            ]}, {
+                insta::assert_snapshot!(human_text(&r));
+            });
+        }
+    };
+}
+
+snapshot_human!("ews-impersonation-denied", human_advice_onprem_impersonation_denied);
+snapshot_human!(
+    "online-delegated-impersonation-denied",
+    human_advice_online_delegated_impersonation_denied
+);
+snapshot_human!("oauth-consent-missing", human_advice_consent_missing_unknown_owner);
+snapshot_human!("oauth-vendor-consent-missing", human_advice_vendor_consent_missing);
+snapshot_human!("ews-service-account-no-mailbox", human_advice_warning_no_mailbox);

@@ -534,3 +534,51 @@ mod tests {
         }
     }
 }
+
+/// Codes close to `wanted` (already lowercase), best first: a typo away
+/// (Jaro-Winkler), the same name without or under another prefix, or a
+/// prefix or part of a code (`impersonation` → every impersonation code).
+pub fn suggestions(wanted: &str) -> Vec<&'static str> {
+    const MAX: usize = 5;
+    let wanted = wanted.trim_matches('.');
+    if wanted.is_empty() {
+        return vec![];
+    }
+    let mut scored: Vec<(f64, &'static str)> = all()
+        .filter_map(|e| {
+            let name = e.code.rsplit('.').next().unwrap_or(e.code);
+            let score = strsim::jaro_winkler(wanted, e.code)
+                .max(strsim::jaro_winkler(wanted, name))
+                .max(if e.code.contains(wanted) && wanted.len() >= 3 {
+                    0.95
+                } else {
+                    0.0
+                });
+            (score >= 0.88).then_some((score, e.code))
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    scored.into_iter().take(MAX).map(|(_, c)| c).collect()
+}
+
+#[cfg(test)]
+mod suggestion_tests {
+    use super::suggestions;
+
+    #[test]
+    fn near_misses_are_suggested() {
+        for (typed, expected) in [
+            ("impersonation.denid", "impersonation.denied"),
+            ("tls.certificate_expird", "tls.certificate_expired"),
+            ("certificate_expired", "tls.certificate_expired"),
+            ("ews.credential_rejected", "ews.credentials_rejected"),
+            ("impersonation", "impersonation.denied"),
+        ] {
+            let got = suggestions(typed);
+            assert!(got.contains(&expected), "{typed}: {got:?}");
+            assert!(got.len() <= 5, "{typed}: {got:?}");
+        }
+        assert!(suggestions("zzzz").is_empty());
+        assert!(suggestions("").is_empty());
+    }
+}

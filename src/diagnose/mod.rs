@@ -3,6 +3,7 @@
 //! run on each mailbox as it finishes; cross-mailbox facts are tallied and
 //! written once at the end. No rule reads or removes another rule's findings.
 
+pub mod advice;
 pub mod catalogue;
 mod catalogue_oauth;
 mod code;
@@ -56,8 +57,10 @@ pub struct Keyed {
     pub finding: Finding,
 }
 
-fn finding_of(r: &Raised, accepted: bool) -> Finding {
+fn finding_of(r: &Raised, accepted: bool, situation: &advice::Situation) -> Finding {
     let entry = r.code.entry();
+    let remediation = advice::remediation(r.code, situation)
+        .unwrap_or_else(|| entry.remediation.iter().map(|s| s.to_string()).collect());
     Finding {
         accepted,
         code: r.code.to_string(),
@@ -66,16 +69,16 @@ fn finding_of(r: &Raised, accepted: bool) -> Finding {
         title: entry.title.to_string(),
         detail: r.detail.clone(),
         explanation: entry.explanation.to_string(),
-        remediation: entry.remediation.iter().map(|s| s.to_string()).collect(),
+        remediation,
         evidence_steps: r.evidence_steps.clone(),
         references: entry.references.iter().map(|s| s.to_string()).collect(),
     }
 }
 
-fn keyed(r: &Raised, index: Option<usize>, accepted: bool) -> Keyed {
+fn keyed(r: &Raised, index: Option<usize>, accepted: bool, situation: &advice::Situation) -> Keyed {
     Keyed {
         key: key_of(r, index),
-        finding: finding_of(r, accepted),
+        finding: finding_of(r, accepted, situation),
     }
 }
 
@@ -122,6 +125,8 @@ pub struct Diagnoser<'c> {
     counts: Counts,
     worst: Option<Severity>,
     evidence_dropped: usize,
+    /// The facts remediation depends on, for findings about the organization.
+    situation: advice::Situation,
 }
 
 impl<'c> Diagnoser<'c> {
@@ -142,6 +147,7 @@ impl<'c> Diagnoser<'c> {
             counts: Counts::default(),
             worst: None,
             evidence_dropped: 0,
+            situation: advice::Situation::of(config, advice::Platform::Unknown),
         }
     }
 
@@ -158,7 +164,7 @@ impl<'c> Diagnoser<'c> {
     }
 
     fn keyed(&self, r: &Raised, index: Option<usize>) -> Keyed {
-        keyed(r, index, self.accepted(r.code))
+        keyed(r, index, self.accepted(r.code), &self.situation)
     }
 
     fn note(&mut self, raised: Vec<Raised>) -> Vec<Keyed> {
@@ -170,6 +176,12 @@ impl<'c> Diagnoser<'c> {
 
     /// Findings about the organization context.
     pub fn org(&mut self, org: &Org) -> Vec<Keyed> {
+        // OAuth tokens come from Entra ID: their mailboxes are on Exchange Online
+        // (hybrid modern authentication aside), as are domains whose DNS says so.
+        let online = self.config.auth.mode().is_oauth() || org.dns.iter().any(|d| d.exchange_online);
+        if online {
+            self.situation.platform = advice::Platform::ExchangeOnline;
+        }
         let raised: Vec<Raised> = self.org_rules.iter().flat_map(|rule| rule(self.config, org)).collect();
         self.note(raised)
     }
@@ -234,7 +246,21 @@ impl<'c> Diagnoser<'c> {
         for c in &codes {
             *self.counts.by_code.entry(c.clone()).or_default() += 1;
         }
-        let mut findings: Vec<Keyed> = own.iter().map(|r| self.keyed(r, Some(m.index))).collect();
+        let platform = if ews_rules::is_exchange_online(org, &m) {
+            advice::Platform::ExchangeOnline
+        } else if m.ews_url.is_some() {
+            advice::Platform::ExchangeServer
+        } else {
+            self.situation.platform
+        };
+        let situation = advice::Situation {
+            platform,
+            ..self.situation.clone()
+        };
+        let mut findings: Vec<Keyed> = own
+            .iter()
+            .map(|r| keyed(r, Some(m.index), self.accepted(r.code), &situation))
+            .collect();
         findings.sort_by(|a, b| a.key.cmp(&b.key));
         self.count(&findings);
         self.evidence_dropped += m.evidence_dropped;

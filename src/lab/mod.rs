@@ -430,6 +430,12 @@ impl Lab {
         if let Some(t) = s.check.timeout {
             args.push(format!("--timeout={t}"));
         }
+        if let Some(t) = &s.check.app_home_tenant {
+            args.push(format!("--app-home-tenant={t}"));
+        }
+        if let Some(a) = &s.check.service_account_smtp {
+            args.push(format!("--service-account-smtp={a}"));
+        }
         args.push(format!("--dns-server={}", self.dns_addr));
         args.push(format!("--connect-to=:443::{}", self.https_addr.port()));
         args.push(format!("--connect-to=:80::{}", self.http_addr.port()));

@@ -81,6 +81,10 @@ pub struct CheckSpec {
     pub certificate: Option<String>,
     /// `rs256` (default) or `ps256`.
     pub assertion_alg: Option<String>,
+    /// `--app-home-tenant`: the app is a vendor's, registered in this tenant.
+    pub app_home_tenant: Option<String>,
+    /// `--service-account-smtp` (with a logon name as `service_account`).
+    pub service_account_smtp: Option<String>,
 }
 
 /// A token the lab mints for a `token`-mode check.
@@ -228,6 +232,9 @@ fn default_token_lifetime() -> i64 {
 #[serde(deny_unknown_fields)]
 pub struct ServiceAccountSpec {
     pub address: String,
+    /// The down-level logon name (`CONTOSO\svc-sync`): Basic accepts it, and
+    /// its user part alone (the server's default domain), besides the UPN.
+    pub logon: Option<String>,
     pub password: String,
     #[serde(default = "yes")]
     pub mailbox: bool,
@@ -440,6 +447,7 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "tls-wrong-name",
     "tls-untrusted",
     "ews-onprem-healthy",
+    "ews-onprem-logon-name",
     "ews-impersonation-denied",
     "ews-impersonation-scope-excludes",
     "ews-impersonation-server-denied",
@@ -458,6 +466,7 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "oauth-app-not-found",
     "oauth-tenant-not-found",
     "oauth-consent-missing",
+    "oauth-vendor-consent-missing",
     "ews-app-token-scope-missing",
     "graph-access-policy-denied",
     "graph-identity-not-found",
@@ -467,6 +476,7 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "token-expired",
     "token-wrong-audience",
     "online-refresh-token-healthy",
+    "online-delegated-impersonation-denied",
     "oauth-refresh-token-expired",
     "oauth-mfa-required",
     "online-app-certificate-healthy",
@@ -581,10 +591,17 @@ impl Scenario {
         self.apps.iter().find(|a| a.client_id.eq_ignore_ascii_case(client_id))
     }
 
-    pub fn service_account(&self, address: &str) -> Option<&ServiceAccountSpec> {
-        self.service_accounts
-            .iter()
-            .find(|s| s.address.eq_ignore_ascii_case(address))
+    /// The service account signing in as `name`: its UPN, or (when it has a
+    /// logon name) `DOMAIN\user` or the bare user name, as IIS accepts them.
+    pub fn service_account(&self, name: &str) -> Option<&ServiceAccountSpec> {
+        self.service_accounts.iter().find(|s| {
+            s.address.eq_ignore_ascii_case(name)
+                || s.logon.as_deref().is_some_and(|l| {
+                    l.eq_ignore_ascii_case(name)
+                        || l.rsplit_once('\\')
+                            .is_some_and(|(_, user)| user.eq_ignore_ascii_case(name))
+                })
+        })
     }
 
     pub fn certificate_for(&self, host: &str) -> CertState {

@@ -227,7 +227,7 @@ impl<'c> Run<'c> {
         let began = Instant::now();
         let (input, input_step) = input::run(
             &config.mailboxes,
-            config.service_account.as_deref(),
+            config.service_account_smtp.as_deref(),
             &config.refused_input,
         );
         let net = Net::new(&config.net, allowed_hosts(config, &input))?;
@@ -571,7 +571,7 @@ impl<'c> Run<'c> {
         };
         let (o, s) = identity::run(
             mailbox,
-            config.service_account.as_deref(),
+            config.service_account_smtp.as_deref(),
             out.autodiscover.as_ref(),
             out.impersonation.as_ref(),
             out.graph.as_ref().and_then(|g| g.user.as_ref()),

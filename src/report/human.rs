@@ -1,18 +1,68 @@
 //! The `human` renderer: header, step tree, findings table, then the
-//! explanation and numbered remediation of every critical finding.
+//! explanation and numbered remediation of every critical finding and
+//! warning. Everything is wrapped to the output's width at spaces only: a
+//! code, an address or a URL is never broken (it can be copied whole).
 
 use std::fmt::Write as _;
 
-use comfy_table::{presets, ContentArrangement, Table};
+use comfy_table::{presets, ColumnConstraint, ContentArrangement, Table, Width};
 
 use super::*;
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct HumanOptions {
     pub color: bool,
     pub show_http: bool,
     /// Bulk runs: every mailbox's step tree, not only the failing ones (`-v`).
     pub all_mailboxes: bool,
+    /// Columns to fit (the terminal's, or [`DEFAULT_WIDTH`] for files and pipes).
+    pub width: usize,
+}
+
+impl Default for HumanOptions {
+    fn default() -> Self {
+        HumanOptions {
+            color: false,
+            show_http: false,
+            all_mailboxes: false,
+            width: DEFAULT_WIDTH,
+        }
+    }
+}
+
+/// The width of a report that does not go to a terminal.
+pub const DEFAULT_WIDTH: usize = 80;
+/// Narrower than this, lines are not wrapped any further.
+const MIN_WIDTH: usize = 40;
+/// A findings table needs this many columns for its title; below, findings are a list.
+const MIN_TITLE: usize = 24;
+
+/// `text` wrapped to `width` at spaces only, the first line after `first`,
+/// the others after `rest`; each line ends with a newline.
+pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> String {
+    if text.trim().is_empty() {
+        return format!("{}\n", first.trim_end());
+    }
+    let width = width.max(MIN_WIDTH);
+    // A first word that cannot follow the prefix starts the next line.
+    let first_word = text.split(' ').find(|w| !w.is_empty()).unwrap_or("");
+    let lead = textwrap::core::display_width(first);
+    if !first.trim().is_empty() && lead + textwrap::core::display_width(first_word) > width && lead > rest.len() {
+        return format!("{}\n{}", first.trim_end(), wrap(text, width, rest, rest));
+    }
+    let options = textwrap::Options::new(width)
+        .initial_indent(first)
+        .subsequent_indent(rest)
+        .word_separator(textwrap::WordSeparator::AsciiSpace)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation)
+        .wrap_algorithm(textwrap::WrapAlgorithm::FirstFit)
+        .break_words(false);
+    let mut out = String::new();
+    for line in textwrap::wrap(text, options) {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 /// Above this many mailboxes the report is a bulk summary: counts, each
@@ -51,19 +101,23 @@ impl Paint {
     }
 }
 
-fn step_line(out: &mut String, p: &Paint, step: &Step, indent: &str, label: &str, show_http: bool) {
-    let _ = write!(
-        out,
-        "{indent}{} {label:<28} {:>6} ms  {}",
+fn step_line(out: &mut String, p: &Paint, step: &Step, indent: &str, label: &str, options: HumanOptions) {
+    let prefix = format!(
+        "{indent}{} {label:<28} {:>6} ms  ",
         p.mark(step.status),
-        step.duration_ms,
-        step.detail
+        step.duration_ms
     );
+    let mut detail = step.detail.clone();
     if let Some(b) = &step.skipped_because {
-        let _ = write!(out, " (skipped because {b} failed)");
+        let _ = write!(detail, " (skipped because {b} failed)");
     }
-    out.push('\n');
-    if show_http {
+    out.push_str(&wrap(
+        detail.trim_start(),
+        options.width,
+        &prefix,
+        &format!("{indent}      "),
+    ));
+    if options.show_http {
         for ex in &step.evidence {
             let _ = writeln!(out, "{indent}    → {} {}", ex.request.method, ex.request.url);
             for (n, v) in &ex.request.headers {
@@ -101,13 +155,15 @@ fn severity_label(f: &Finding) -> String {
 pub fn render(report: &Report, options: HumanOptions) -> String {
     let p = Paint { on: options.color };
     let mut out = String::new();
+    // The header, wrapped line by line below.
+    let mut head = String::new();
     let t = &report.target;
     let who = match &t.service_account {
         Some(sa) => format!(" as {sa}"),
         None => String::new(),
     };
     let _ = writeln!(
-        out,
+        head,
         "{} {} — {} mailbox{}{who} (auth {}, api {})",
         report.tool.name,
         report.tool.version,
@@ -117,7 +173,7 @@ pub fn render(report: &Report, options: HumanOptions) -> String {
         t.api
     );
     let _ = writeln!(
-        out,
+        head,
         "status {}   duration {} ms   started {}",
         p.status(report.status),
         report.duration_ms,
@@ -126,7 +182,7 @@ pub fn render(report: &Report, options: HumanOptions) -> String {
     if t.mailboxes.len() > BULK {
         let count = |s: OverallStatus| report.mailboxes.iter().filter(|m| m.status == s).count();
         let _ = writeln!(
-            out,
+            head,
             "mailboxes {}: {} pass, {} warn, {} fail",
             report.mailboxes.len(),
             count(OverallStatus::Pass),
@@ -136,14 +192,14 @@ pub fn render(report: &Report, options: HumanOptions) -> String {
     }
     if !report.accepted.is_empty() {
         let _ = writeln!(
-            out,
+            head,
             "accepted (reported, not counted in the status): {}",
             report.accepted.join(", ")
         );
     }
     if report.interrupted {
         let _ = writeln!(
-            out,
+            head,
             "{}",
             p.wrap(
                 "1;33",
@@ -157,7 +213,7 @@ pub fn render(report: &Report, options: HumanOptions) -> String {
     }
     if report.insecure {
         let _ = writeln!(
-            out,
+            head,
             "{}",
             p.wrap(
                 "1;31",
@@ -167,7 +223,7 @@ pub fn render(report: &Report, options: HumanOptions) -> String {
     }
     for t in &report.throttling {
         let _ = writeln!(
-            out,
+            head,
             "throttling: {} pushed back {} time{} (concurrency went down to {})",
             t.host,
             t.pushed_back,
@@ -175,13 +231,16 @@ pub fn render(report: &Report, options: HumanOptions) -> String {
             t.smallest_window
         );
     }
+    for line in head.lines() {
+        out.push_str(&wrap(line, options.width, "", "  "));
+    }
     out.push_str("\nSteps\n");
     for step in report.steps.iter().filter(|s| s.mailbox.is_none()) {
         let label = match step.id.split_once(':') {
             Some((probe, subject)) => format!("{probe} {subject}"),
             None => step.id.clone(),
         };
-        step_line(&mut out, &p, step, "  ", &label, options.show_http);
+        step_line(&mut out, &p, step, "  ", &label, options);
     }
     // Steps grouped by mailbox in one pass (bulk runs stay linear).
     let mut by_mailbox: std::collections::HashMap<&str, Vec<&Step>> = std::collections::HashMap::new();
@@ -207,14 +266,14 @@ pub fn render(report: &Report, options: HumanOptions) -> String {
         }
         let _ = writeln!(out, "  {m}");
         for step in mine {
-            step_line(&mut out, &p, step, "    ", &step.probe, options.show_http);
+            step_line(&mut out, &p, step, "    ", &step.probe, options);
         }
     }
     if hidden > 0 {
         let _ = writeln!(out, "  ({hidden} passing mailboxes not shown; -v shows every mailbox)");
     }
     if bulk {
-        return bulk_findings(out, &p, report);
+        return bulk_findings(out, &p, report, options.width);
     }
 
     if report.findings.is_empty() {
@@ -222,43 +281,75 @@ pub fn render(report: &Report, options: HumanOptions) -> String {
         return out;
     }
     out.push_str("\nFindings\n");
-    let mut table = findings_table("mailbox");
-    for f in &report.findings {
-        table.add_row(vec![
-            severity_label(f),
-            f.code.clone(),
-            f.mailbox.clone().unwrap_or_else(|| "-".into()),
-            f.title.clone(),
-        ]);
-    }
-    let _ = writeln!(out, "{table}");
-
-    let critical: Vec<&Finding> = report
+    let rows: Vec<FindingRow> = report
         .findings
         .iter()
-        .filter(|f| f.severity == Severity::Critical)
+        .map(|f| FindingRow {
+            severity: severity_label(f),
+            code: f.code.clone(),
+            mailbox: f.mailbox.clone().unwrap_or_else(|| "-".into()),
+            title: f.title.clone(),
+        })
         .collect();
-    if !critical.is_empty() {
+    out.push_str(&findings_block(&rows, "mailbox", options.width));
+
+    let to_act: Vec<&Finding> = report.findings.iter().filter(|f| needs_action(f)).collect();
+    if !to_act.is_empty() {
         out.push_str("\nWhat to do (root cause first)\n");
     }
-    for (i, f) in critical.iter().enumerate() {
+    // The same advice for several mailboxes is written once, then referred to.
+    let mut written: std::collections::HashMap<(&str, &[String]), usize> = std::collections::HashMap::new();
+    for (i, f) in to_act.iter().enumerate() {
         let who = f.mailbox.as_deref().map(|m| format!(" — {m}")).unwrap_or_default();
-        let _ = writeln!(out, "\n{}. {}{who}", i + 1, p.wrap("1", &f.code));
-        let _ = writeln!(out, "   {}", f.title);
+        out.push('\n');
+        out.push_str(&wrap(
+            &format!("{}{who}{}", p.wrap("1", &f.code), warning_mark(f)),
+            options.width,
+            &format!("{}. ", i + 1),
+            "   ",
+        ));
+        out.push_str(&wrap(&f.title, options.width, "   ", "   "));
         if !f.detail.is_empty() {
-            let _ = writeln!(out, "   Seen: {}", f.detail);
+            out.push_str(&wrap(&f.detail, options.width, "   Seen: ", "         "));
         }
-        explanation_and_remediation(&mut out, f);
+        match written.get(&(f.code.as_str(), f.remediation.as_slice())) {
+            Some(n) => {
+                let _ = writeln!(out, "   What to do: as for {n}. above.");
+            }
+            None => {
+                written.insert((f.code.as_str(), f.remediation.as_slice()), i + 1);
+                explanation_and_remediation(&mut out, f, options.width);
+            }
+        }
         if !f.evidence_steps.is_empty() {
-            let _ = writeln!(out, "   Evidence: {}", f.evidence_steps.join(", "));
+            out.push_str(&wrap(
+                &f.evidence_steps.join(", "),
+                options.width,
+                "   Evidence: ",
+                "             ",
+            ));
         }
     }
     out
 }
 
+/// Critical findings and warnings get their explanation and remediation;
+/// info findings and accepted ones only their table row.
+fn needs_action(f: &Finding) -> bool {
+    !f.accepted && matches!(f.severity, Severity::Critical | Severity::Warning)
+}
+
+fn warning_mark(f: &Finding) -> &'static str {
+    if f.severity == Severity::Warning {
+        " (warning)"
+    } else {
+        ""
+    }
+}
+
 /// Findings of a bulk run: each code once (root cause first), how many
 /// mailboxes it affects and the first few, its remediation once.
-fn bulk_findings(mut out: String, p: &Paint, report: &Report) -> String {
+fn bulk_findings(mut out: String, p: &Paint, report: &Report, width: usize) -> String {
     if report.findings.is_empty() {
         out.push_str("\nNo findings: every step passed.\n");
         return out;
@@ -277,31 +368,37 @@ fn bulk_findings(mut out: String, p: &Paint, report: &Report) -> String {
         }
     }
     out.push_str("\nFindings\n");
-    let mut table = findings_table("mailboxes");
-    for f in &codes {
-        let n = affected.get(f.code.as_str()).map_or(0, Vec::len);
-        table.add_row(vec![
-            severity_label(f),
-            f.code.clone(),
-            if n == 0 { "-".into() } else { n.to_string() },
-            f.title.clone(),
-        ]);
-    }
-    let _ = writeln!(out, "{table}");
-    let critical: Vec<&&Finding> = codes.iter().filter(|f| f.severity == Severity::Critical).collect();
-    if !critical.is_empty() {
+    let rows: Vec<FindingRow> = codes
+        .iter()
+        .map(|f| {
+            let n = affected.get(f.code.as_str()).map_or(0, Vec::len);
+            FindingRow {
+                severity: severity_label(f),
+                code: f.code.clone(),
+                mailbox: if n == 0 { "-".into() } else { n.to_string() },
+                title: f.title.clone(),
+            }
+        })
+        .collect();
+    out.push_str(&findings_block(&rows, "mailboxes", width));
+    let to_act: Vec<&&Finding> = codes.iter().filter(|f| needs_action(f)).collect();
+    if !to_act.is_empty() {
         out.push_str("\nWhat to do (root cause first)\n");
     }
-    for (i, f) in critical.iter().enumerate() {
-        let _ = writeln!(out, "\n{}. {}", i + 1, p.wrap("1", &f.code));
-        let _ = writeln!(out, "   {}", f.title);
+    for (i, f) in to_act.iter().enumerate() {
+        out.push('\n');
+        out.push_str(&wrap(
+            &format!("{}{}", p.wrap("1", &f.code), warning_mark(f)),
+            width,
+            &format!("{}. ", i + 1),
+            "   ",
+        ));
+        out.push_str(&wrap(&f.title, width, "   ", "   "));
         if let Some(list) = affected.get(f.code.as_str()) {
             let named: Vec<&str> = list.iter().take(NAMED).copied().collect();
             let more = list.len().saturating_sub(NAMED);
-            let _ = writeln!(
-                out,
-                "   Mailboxes ({}): {}{}",
-                list.len(),
+            let text = format!(
+                "{}{}",
                 named.join(", "),
                 if more > 0 {
                     format!(" and {more} more")
@@ -309,30 +406,89 @@ fn bulk_findings(mut out: String, p: &Paint, report: &Report) -> String {
                     String::new()
                 }
             );
+            let first = format!("   Mailboxes ({}): ", list.len());
+            out.push_str(&wrap(&text, width, &first, "      "));
         }
         if !f.detail.is_empty() {
-            let _ = writeln!(out, "   Seen (first): {}", f.detail);
+            out.push_str(&wrap(&f.detail, width, "   Seen (first): ", "      "));
         }
-        explanation_and_remediation(&mut out, f);
+        explanation_and_remediation(&mut out, f, width);
     }
     out
 }
 
-/// The findings table: severity, code, the mailbox column, title.
-fn findings_table(mailbox_column: &str) -> Table {
-    let mut table = Table::new();
-    table
-        .load_preset(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(120)
-        .set_header(vec!["severity", "code", mailbox_column, "title"]);
-    table
+/// One row of the findings table.
+struct FindingRow {
+    severity: String,
+    code: String,
+    /// The mailbox, or the number of mailboxes in a bulk report.
+    mailbox: String,
+    title: String,
+}
+
+/// The findings as a table when it fits in `width` with whole codes and
+/// addresses, otherwise as a list (severity and code on one line, the
+/// mailbox and title indented below).
+fn findings_block(rows: &[FindingRow], mailbox_column: &str, width: usize) -> String {
+    let widest = |f: fn(&FindingRow) -> &str, header: &str| {
+        rows.iter()
+            .map(|r| textwrap::core::display_width(f(r)))
+            .chain([header.len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let severity_w = widest(|r| &r.severity, "severity");
+    let code_w = widest(|r| &r.code, "code");
+    let mailbox_w = widest(|r| &r.mailbox, mailbox_column);
+    // Borders and padding of a four-column UTF8_FULL_CONDENSED table.
+    const FRAME: usize = 13;
+    let width = width.max(MIN_WIDTH);
+    if severity_w + code_w + mailbox_w + FRAME + MIN_TITLE <= width {
+        let mut table = Table::new();
+        // A constraint's width includes the cell's padding (one space each side).
+        let fixed = |w: usize| ColumnConstraint::LowerBoundary(Width::Fixed(u16::try_from(w + 2).unwrap_or(u16::MAX)));
+        table
+            .load_preset(presets::UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(u16::try_from(width).unwrap_or(u16::MAX))
+            .set_header(vec!["severity", "code", mailbox_column, "title"])
+            .set_constraints(vec![fixed(severity_w), fixed(code_w), fixed(mailbox_w)]);
+        for r in rows {
+            table.add_row(vec![
+                r.severity.clone(),
+                r.code.clone(),
+                r.mailbox.clone(),
+                r.title.clone(),
+            ]);
+        }
+        return format!("{table}\n");
+    }
+    let mut out = String::new();
+    let pad = " ".repeat(severity_w.min(10) + 4);
+    for r in rows {
+        let lead = format!("  {:<w$}  ", r.severity, w = severity_w.min(10));
+        out.push_str(&wrap(&r.code, width, &lead, "    "));
+        let about = if r.mailbox == "-" {
+            r.title.clone()
+        } else if mailbox_column == "mailboxes" {
+            format!(
+                "{} mailbox{}: {}",
+                r.mailbox,
+                if r.mailbox == "1" { "" } else { "es" },
+                r.title
+            )
+        } else {
+            format!("{} — {}", r.mailbox, r.title)
+        };
+        out.push_str(&wrap(&about, width, &pad, &pad));
+    }
+    out
 }
 
 /// A finding's explanation and numbered remediation.
-fn explanation_and_remediation(out: &mut String, f: &Finding) {
-    let _ = writeln!(out, "   {}", f.explanation);
+fn explanation_and_remediation(out: &mut String, f: &Finding, width: usize) {
+    out.push_str(&wrap(&f.explanation, width, "   ", "   "));
     for (n, r) in f.remediation.iter().enumerate() {
-        let _ = writeln!(out, "   {}) {r}", n + 1);
+        out.push_str(&wrap(r, width, &format!("   {}) ", n + 1), "      "));
     }
 }

@@ -88,6 +88,7 @@ pub fn run_exprobe_env(args: &[String], password: Option<&str>, env: &[(String, 
     cmd.args(args)
         .env_remove("EXPROBE_PASSWORD")
         .env_remove("EXPROBE_LOG")
+        .env_remove("COLUMNS")
         .env("NO_COLOR", "1");
     for (k, v) in env {
         cmd.env(k, v);

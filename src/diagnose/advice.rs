@@ -1,0 +1,219 @@
+//! Remediation chosen by the situation. The catalogue's steps are the
+//! general case; where the step an admin can actually perform depends on
+//! facts of the run — Exchange Online or Server, app-only or delegated
+//! access, the customer's own app or a vendor's multi-tenant app — the steps
+//! are written here, with the run's client id, tenant and mailboxes filled in.
+
+use super::code::Code;
+use crate::config::{AuthMode, CheckConfig};
+
+/// Where the mailbox is served from, as far as the run could tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    ExchangeOnline,
+    ExchangeServer,
+    Unknown,
+}
+
+/// Who the app belongs to (app-only and delegated OAuth modes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppOwner {
+    /// Registered in the mailboxes' tenant: its admin edits its API permissions.
+    Customer,
+    /// A vendor's multi-tenant app: the customer can only consent to it.
+    Vendor,
+    /// Not said (`--app-home-tenant` not given): both ways are printed.
+    Unknown,
+}
+
+/// The facts the remediation depends on.
+#[derive(Debug, Clone)]
+pub struct Situation {
+    pub platform: Platform,
+    pub mode: AuthMode,
+    pub owner: AppOwner,
+    pub client_id: Option<String>,
+    pub tenant: Option<String>,
+    pub authority: String,
+    /// The run's first few mailboxes, for a management scope.
+    pub mailboxes: Vec<String>,
+    /// How many mailboxes the run checks in all.
+    pub mailbox_count: usize,
+}
+
+/// Mailboxes named in a suggested scope filter; more get a group.
+const SCOPE_NAMED: usize = 3;
+
+impl Situation {
+    pub fn of(config: &CheckConfig, platform: Platform) -> Situation {
+        let client_id = config
+            .auth
+            .app()
+            .map(|a| a.client_id.clone())
+            .or_else(|| config.auth.delegated().map(|d| d.client_id.clone()));
+        let tenant = config.auth.tenant().map(str::to_string);
+        let owner = match (&config.app_home_tenant, &tenant) {
+            (Some(home), Some(t)) if !home.eq_ignore_ascii_case(t) => AppOwner::Vendor,
+            (Some(_), _) => AppOwner::Customer,
+            (None, _) => AppOwner::Unknown,
+        };
+        Situation {
+            platform,
+            mode: config.auth.mode(),
+            owner,
+            client_id,
+            tenant,
+            authority: config.endpoints.authority.as_str().trim_end_matches('/').to_string(),
+            mailboxes: config.mailboxes.iter().take(SCOPE_NAMED).cloned().collect(),
+            mailbox_count: config.mailboxes.len(),
+        }
+    }
+
+    fn client_id(&self) -> &str {
+        self.client_id.as_deref().unwrap_or("APP_CLIENT_ID")
+    }
+
+    fn tenant(&self) -> &str {
+        self.tenant.as_deref().unwrap_or("TENANT")
+    }
+
+    fn app_only(&self) -> bool {
+        self.mode == AuthMode::App
+    }
+
+    /// The URL a Global Administrator opens to consent for the whole tenant.
+    pub fn admin_consent_url(&self) -> String {
+        format!(
+            "{}/{}/adminconsent?client_id={}",
+            self.authority,
+            self.tenant(),
+            self.client_id()
+        )
+    }
+
+    /// A recipient filter for the checked mailboxes (a few by address, a group beyond).
+    fn scope_filter(&self) -> String {
+        if self.mailbox_count <= SCOPE_NAMED && !self.mailboxes.is_empty() {
+            self.mailboxes
+                .iter()
+                .map(|m| format!("PrimarySmtpAddress -eq '{m}'"))
+                .collect::<Vec<_>>()
+                .join(" -or ")
+        } else {
+            "MemberOfGroup -eq 'CN=Sync Mailboxes,OU=...' (a mail-enabled security group holding the synced mailboxes)"
+                .to_string()
+        }
+    }
+}
+
+/// The remediation for `code` in `s`, or None where the catalogue's general
+/// steps already are the right ones.
+pub fn remediation(code: Code, s: &Situation) -> Option<Vec<String>> {
+    match code.as_str() {
+        "impersonation.denied" => impersonation_denied(s),
+        "exchange_online.application_impersonation_retired" => Some(rbac_for_applications(s, None)),
+        "token.missing_role" | "oauth.consent_required" | "graph.identity_not_found" | "oauth.app_not_found"
+            if s.app_only() || s.owner == AppOwner::Vendor =>
+        {
+            Some(consent(code, s))
+        }
+        "graph.insufficient_privileges" | "graph.access_denied" if s.app_only() => Some(consent(code, s)),
+        _ => None,
+    }
+}
+
+fn impersonation_denied(s: &Situation) -> Option<Vec<String>> {
+    match (s.platform, s.app_only()) {
+        // Delegated (a service account) against Exchange Online: the role the
+        // catalogue names no longer exists there.
+        (Platform::ExchangeOnline, false) => {
+            let mut steps = vec![
+                "The ApplicationImpersonation role was removed from Exchange Online in February 2025: a service account can no longer be given impersonation there, so adding a role will not fix this.".to_string(),
+            ];
+            steps.extend(rbac_for_applications(s, Some("Reconfigure the sync product for app-only OAuth")));
+            Some(steps)
+        }
+        // An app-only token whose grant does not reach this mailbox.
+        (Platform::ExchangeOnline, true) => Some(vec![
+            format!(
+                "Exchange Online PowerShell: Test-ServicePrincipalAuthorization -Identity {} -Resource MAILBOX shows which RBAC for Applications assignments reach the mailbox.",
+                s.client_id()
+            ),
+            format!(
+                "Get-ManagementRoleAssignment -RoleAssignee {} | fl Role,CustomResourceScope: widen the scope (Set-ManagementScope) or add the mailbox to the group it filters on.",
+                s.client_id()
+            ),
+            format!(
+                "Test-ApplicationAccessPolicy -Identity MAILBOX -AppId {}: if an application access policy restricts the app, add the mailbox to the policy's group.",
+                s.client_id()
+            ),
+            "Wait for propagation (30 minutes to 2 hours), then re-run exprobe before changing anything else.".to_string(),
+        ]),
+        _ => None,
+    }
+}
+
+/// App-only access to the checked mailboxes with RBAC for Applications.
+fn rbac_for_applications(s: &Situation, first: Option<&str>) -> Vec<String> {
+    let mut steps = vec![];
+    steps.push(format!(
+        "{}: an app (yours, or the vendor's after admin consent) with access granted by RBAC for Applications, limited to the synced mailboxes. In Exchange Online PowerShell:",
+        first.unwrap_or("Move the product to app-only OAuth")
+    ));
+    steps.push(format!(
+        "New-ServicePrincipal -AppId {} -ObjectId SP_OBJECT_ID -DisplayName \"Sync app\" (the object id is on Entra admin center → Enterprise applications → the app → Overview).",
+        s.client_id()
+    ));
+    steps.push(format!(
+        "New-ManagementScope -Name \"Sync mailboxes\" -RecipientRestrictionFilter \"{}\"",
+        s.scope_filter()
+    ));
+    steps.push(format!(
+        "New-ManagementRoleAssignment -App {} -Role \"Application EWS.AccessAsApp\" -CustomResourceScope \"Sync mailboxes\" (for Graph: -Role \"Application Mail.Read\" or \"Application Mail.ReadWrite\").",
+        s.client_id()
+    ));
+    steps.push(format!(
+        "Or, with the Entra permission full_access_as_app (every mailbox), restrict it: New-ApplicationAccessPolicy -AppId {} -PolicyScopeGroupId SYNC_GROUP -AccessRight RestrictAccess.",
+        s.client_id()
+    ));
+    steps.push(format!(
+        "Check the grant: Test-ServicePrincipalAuthorization -Identity {} -Resource MAILBOX, then run exprobe --auth app --client-id {} after 30 minutes to 2 hours of propagation.",
+        s.client_id(),
+        s.client_id()
+    ));
+    steps
+}
+
+/// Missing consent or permission for an app: who can fix it depends on
+/// whose app it is.
+fn consent(code: Code, s: &Situation) -> Vec<String> {
+    let permission = match code.as_str() {
+        "graph.insufficient_privileges" => "Microsoft Graph → Application permissions → User.Read.All",
+        "graph.access_denied" => "Microsoft Graph → Application permissions → Mail.Read",
+        _ => "Office 365 Exchange Online → Application permissions → full_access_as_app (EWS) and Microsoft Graph → Application permissions → Mail.Read (Graph)",
+    };
+    let own = format!(
+        "Entra admin center → App registrations → the app ({}) → API permissions → Add a permission: {permission}; then Grant admin consent for the organization.",
+        s.client_id()
+    );
+    let vendor = format!(
+        "Entra admin center → Enterprise applications → the app ({}) → Permissions → Grant admin consent for the organization (Global Administrator or Privileged Role Administrator). Its API permissions are set by the vendor: if the permission is missing there, the vendor must add it.",
+        s.client_id()
+    );
+    let url = format!(
+        "Or have a Global Administrator of the mailboxes' tenant open the admin-consent URL and accept: {}",
+        s.admin_consent_url()
+    );
+    let wait = "Wait for propagation (up to an hour for consent, up to two hours for Exchange), then re-run exprobe."
+        .to_string();
+    match s.owner {
+        AppOwner::Customer => vec![own, wait],
+        AppOwner::Vendor => vec![vendor, url, wait],
+        AppOwner::Unknown => vec![
+            format!("If the app is registered in your tenant: {own}"),
+            format!("If it is a vendor's app (registered in another tenant; --app-home-tenant says so): {vendor}"),
+            url,
+            wait,
+        ],
+    }
+}

@@ -1,0 +1,169 @@
+//! The human side of the CLI: output fitted to 80 columns (or `COLUMNS`)
+//! with codes never broken, `explain` forgiving case and typos, `-v`/`-vv`
+//! logs without colour when redirected, `--help` examples and man pages.
+
+mod common;
+
+use common::*;
+use exprobe::lab::Scenario;
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Every line fits `width`, unless it is one word that cannot be broken
+/// (a URL, an address) after its indentation.
+fn assert_fits(out: &str, width: usize, what: &str) {
+    for line in out.lines() {
+        let w = line.chars().count();
+        if w > width {
+            assert!(
+                !line.trim().contains(' '),
+                "{what}: a line of {w} columns wider than {width} that could have been wrapped:\n{line}"
+            );
+        }
+    }
+}
+
+/// Every code of the catalogue that the text mentions in part appears whole.
+fn assert_codes_whole(out: &str, codes: &[String], what: &str) {
+    for code in codes {
+        assert!(
+            out.contains(code.as_str()),
+            "{what}: the code {code} is not whole in:\n{out}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn human_reports_fit_80_columns_and_keep_codes_whole() {
+    for name in [
+        "ews-impersonation-scope-excludes",
+        "ews-basic-on-online",
+        "oauth-consent-missing",
+        "online-delegated-impersonation-denied",
+        "autodiscover-redirect-addr",
+        "tls-expired",
+        "ews-service-account-no-mailbox",
+        "ews-onprem-healthy",
+    ] {
+        let lab = start(Scenario::builtin(name).expect("scenario")).await;
+        let (report, _) = lab.check_json(&[]).await;
+        let codes = codes(&report);
+        assert_eq!(
+            codes.is_empty(),
+            name.ends_with("-healthy"),
+            "{name}: findings unless healthy"
+        );
+        // Not a terminal: 80 columns.
+        let out = lab.run_cli(lab.check_args(&[])).await;
+        let human = text(&out.stdout);
+        assert_fits(&human, 80, name);
+        assert_codes_whole(&human, &codes, name);
+        // COLUMNS narrows (or widens) it, as for ls.
+        for width in [60usize, 132] {
+            let w = width.to_string();
+            let out = lab.run_cli_env(lab.check_args(&[]), &[("COLUMNS", w.as_str())]).await;
+            let human = text(&out.stdout);
+            assert_fits(&human, width, name);
+            assert_codes_whole(&human, &codes, name);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warnings_have_what_to_do() {
+    for (name, code) in [
+        ("ews-service-account-no-mailbox", "service_account.no_mailbox"),
+        ("ews-alias-address", "mailbox.alias_not_primary"),
+        ("ews-domain-mismatch", "account.domain_mismatch"),
+    ] {
+        let lab = start(Scenario::builtin(name).expect("scenario")).await;
+        let out = lab.run_cli(lab.check_args(&[])).await;
+        let human = text(&out.stdout);
+        let (_, after) = human
+            .split_once("What to do")
+            .unwrap_or_else(|| panic!("{name}: no What to do section:\n{human}"));
+        assert!(after.contains(code), "{name}: {code} has no remediation:\n{human}");
+        assert!(after.contains("1) "), "{name}: numbered steps:\n{human}");
+    }
+}
+
+#[test]
+fn explain_ignores_case_suggests_near_misses_and_wraps() {
+    let ok = run_exprobe(&["explain".into(), "  Impersonation.DENIED ".into()], None);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    let out = text(&ok.stdout);
+    assert!(out.starts_with("impersonation.denied (critical)"), "{out}");
+    assert_fits(&out, 80, "explain");
+
+    let typo = run_exprobe(&["explain".into(), "impersonation.denid".into()], None);
+    assert_eq!(typo.status.code(), Some(3));
+    let err = text(&typo.stderr);
+    assert!(err.contains("did you mean impersonation.denied"), "{err}");
+
+    let part = run_exprobe(&["explain".into(), "credentials_rejected".into()], None);
+    assert!(
+        text(&part.stderr).contains("ews.credentials_rejected"),
+        "{}",
+        text(&part.stderr)
+    );
+
+    let none = run_exprobe(&["explain".into(), "qqqq.zzzz".into()], None);
+    assert_eq!(none.status.code(), Some(3));
+    assert!(!text(&none.stderr).contains("did you mean"), "{}", text(&none.stderr));
+
+    let list = run_exprobe(&["explain".into()], None);
+    assert_fits(&text(&list.stdout), 80, "explain list");
+    for e in exprobe::diagnose::catalogue::all() {
+        assert!(text(&list.stdout).contains(e.code), "{} listed whole", e.code);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verbose_logs_say_something_and_never_colour_a_redirect() {
+    let lab = start(Scenario::builtin("ews-onprem-healthy").expect("scenario")).await;
+    let mut args = vec!["-v".to_string()];
+    args.extend(lab.check_args(&["--format=json"]));
+    let out = lab.run_cli(args).await;
+    let log = text(&out.stderr);
+    assert!(log.contains("check started"), "-v logs the run:\n{log}");
+    assert!(log.contains("ews.impersonation"), "-v logs each step:\n{log}");
+    assert!(!log.contains("sending"), "-v is not -vv:\n{log}");
+
+    let mut args = vec!["-vv".to_string()];
+    args.extend(lab.check_args(&["--format=json"]));
+    // NO_COLOR is removed: only the redirect keeps colour out.
+    let out = lab.run_cli_env(args, &[("NO_COLOR", "")]).await;
+    let log = text(&out.stderr);
+    assert!(log.contains("sending"), "-vv logs requests:\n{log}");
+    assert!(!log.contains('\u{1b}'), "no colour codes in a redirected log:\n{log}");
+    // Secrets stay out of logs at every level.
+    let password = lab.lab.password().expect("a password");
+    assert!(!log.contains(password.expose()), "the password is not logged");
+}
+
+#[test]
+fn help_has_examples_and_man_pages_are_written() {
+    let help = run_exprobe(&["check".into(), "--help".into()], None);
+    assert_eq!(help.status.code(), Some(0));
+    let h = text(&help.stdout);
+    assert!(h.contains("Examples:") && h.contains("exprobe check --mailbox"), "{h}");
+
+    let page = run_exprobe(&["man".into()], None);
+    assert_eq!(page.status.code(), Some(0));
+    let p = text(&page.stdout);
+    assert!(
+        p.starts_with(".ie") || p.contains(".TH exprobe"),
+        "{}",
+        &p[..p.len().min(200)]
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run_exprobe(&["man".into(), format!("--dir={}", dir.path().display())], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for page in ["exprobe.1", "exprobe-check.1", "exprobe-explain.1"] {
+        let body = std::fs::read_to_string(dir.path().join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(body.contains(".TH"), "{page} is a man page");
+    }
+}
