@@ -361,7 +361,7 @@ async fn check(config: &CheckConfig, output: &OutputConfig) -> Result<i32, AppEr
                 other => other?,
             }
         }
-        Format::Json | Format::Human => {
+        Format::Json | Format::Human | Format::Html => {
             let mut sink = Collector::new();
             let ended = drive(config, &mut sink, interrupted(), progress.as_ref()).await;
             if let Some(p) = &progress {
@@ -396,6 +396,13 @@ fn write_report(report: &Report, output: &OutputConfig, file: Option<std::fs::Fi
             match json::write(report, &mut w).and_then(|_| w.flush()) {
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
                 other => other.map_err(AppError::Output)?,
+            }
+        }
+        (Format::Html, file) => {
+            let text = crate::report::html::render(report);
+            match file {
+                Some(mut f) => f.write_all(text.as_bytes()).map_err(AppError::Output)?,
+                None => emit(&text)?,
             }
         }
         (Format::Human, file) => {
@@ -456,6 +463,11 @@ pub async fn run_scenario(scenario: Scenario) -> Result<(Report, Vec<String>), A
 }
 
 async fn demo(args: &DemoArgs) -> Result<i32, AppError> {
+    if args.format == FormatArg::Html {
+        return Err(AppError::Usage(
+            "demo has no html format (one file per report): use `exprobe lab serve` and `check --format html --output FILE`".into(),
+        ));
+    }
     let scenarios = if args.scenarios.is_empty() {
         Scenario::all_builtin()?
     } else {
@@ -503,7 +515,7 @@ async fn demo(args: &DemoArgs) -> Result<i32, AppError> {
                 emit(&(serde_json::to_string(r).map_err(|e| AppError::Output(std::io::Error::other(e)))? + "\n"))?;
             }
         }
-        FormatArg::Human => {}
+        FormatArg::Human | FormatArg::Html => {}
     }
     eprintln!(
         "demo: {}/{total} scenarios reported exactly their expected findings",

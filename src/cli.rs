@@ -131,15 +131,19 @@ pub struct CheckArgs {
     /// redirects there (repeatable): Outlook's redirect prompt, answered yes.
     #[arg(long = "trust-domain", value_name = "DOMAIN")]
     pub trust_domains: Vec<String>,
-    /// Host of Autodiscover v2 (Exchange Online).
-    #[arg(long, value_name = "HOST", default_value = "outlook.office365.com")]
-    pub autodiscover_v2_host: String,
-    /// The Microsoft identity platform.
-    #[arg(long, value_name = "URL", default_value = "https://login.microsoftonline.com")]
-    pub authority: String,
-    /// Microsoft Graph.
-    #[arg(long, value_name = "URL", default_value = "https://graph.microsoft.com")]
-    pub graph_url: String,
+    /// Microsoft's cloud the tenant lives in: sets the authority, Graph and Exchange Online hosts
+    /// and the EWS token resource (the options below override one of them).
+    #[arg(long, value_enum, default_value_t = CloudArg::Global)]
+    pub cloud: CloudArg,
+    /// Host of Autodiscover v2 and EWS in Exchange Online [default: the cloud's, outlook.office365.com].
+    #[arg(long, value_name = "HOST")]
+    pub autodiscover_v2_host: Option<String>,
+    /// The Microsoft identity platform [default: the cloud's, https://login.microsoftonline.com].
+    #[arg(long, value_name = "URL")]
+    pub authority: Option<String>,
+    /// Microsoft Graph [default: the cloud's, https://graph.microsoft.com].
+    #[arg(long, value_name = "URL")]
+    pub graph_url: Option<String>,
 
     #[command(flatten)]
     pub net: NetArgs,
@@ -252,6 +256,18 @@ pub enum AuthArg {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CloudArg {
+    /// Microsoft's global cloud (and GCC).
+    Global,
+    /// US Government GCC High (login.microsoftonline.us, graph.microsoft.us, outlook.office365.us).
+    UsgovGcchigh,
+    /// US Government DoD (login.microsoftonline.us, dod-graph.microsoft.us, outlook-dod.office365.us).
+    UsgovDod,
+    /// China operated by 21Vianet (login.partner.microsoftonline.cn, microsoftgraph.chinacloudapi.cn, partner.outlook.cn).
+    China,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AssertionAlg {
     Rs256,
     Ps256,
@@ -270,6 +286,8 @@ pub enum FormatArg {
     Json,
     /// One JSON object per line: begin, context, one per mailbox as it finishes, summary.
     Jsonl,
+    /// One self-contained HTML file (no external assets, no JavaScript) to attach to a ticket.
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::{AuthArg, CheckArgs, FormatArg};
+use crate::cloud::Cloud;
 use crate::secret::Secret;
 
 /// The tool cannot run with these arguments or inputs (exit code 3).
@@ -175,11 +176,11 @@ impl MailApi {
         }
     }
 
-    /// The resource its tokens are issued for.
-    pub fn resource(self) -> &'static str {
+    /// The resource its tokens are issued for, in `cloud`.
+    pub fn resource(self, cloud: Cloud) -> String {
         match self {
-            MailApi::Ews => "https://outlook.office365.com",
-            MailApi::Graph => "https://graph.microsoft.com",
+            MailApi::Ews => cloud.ews_resource(),
+            MailApi::Graph => cloud.graph().to_string(),
         }
     }
 }
@@ -311,6 +312,8 @@ pub struct Endpoints {
     pub autodiscover_v2_host: String,
     pub authority: url::Url,
     pub graph_url: url::Url,
+    /// `--cloud`: where the defaults above come from, and the EWS token resource.
+    pub cloud: Cloud,
 }
 
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
@@ -323,6 +326,7 @@ impl Default for Endpoints {
             autodiscover_url: None,
             trust_domains: Vec::new(),
             autodiscover_v2_host: "outlook.office365.com".to_string(),
+            cloud: Cloud::Global,
             authority: url::Url::parse(DEFAULT_AUTHORITY).expect("constant URL"),
             graph_url: url::Url::parse(DEFAULT_GRAPH).expect("constant URL"),
         }
@@ -434,6 +438,7 @@ pub enum Format {
     Human,
     Json,
     Jsonl,
+    Html,
 }
 
 #[derive(Debug, Clone)]
@@ -801,6 +806,7 @@ fn api(args: &CheckArgs, mode: AuthMode) -> Result<Api, ConfigError> {
 
 /// The URLs and hosts: https only, trust domains that are real domains.
 fn endpoints(args: &CheckArgs) -> Result<Endpoints, ConfigError> {
+    let cloud = cloud(args);
     Ok(Endpoints {
         ews_url: args
             .ews_url
@@ -817,10 +823,24 @@ fn endpoints(args: &CheckArgs) -> Result<Endpoints, ConfigError> {
             .iter()
             .map(|d| parse_trust_domain(d))
             .collect::<Result<_, _>>()?,
-        autodiscover_v2_host: parse_host(&args.autodiscover_v2_host, "--autodiscover-v2-host")?,
-        authority: parse_https_url(&args.authority, "--authority")?,
-        graph_url: parse_https_url(&args.graph_url, "--graph-url")?,
+        autodiscover_v2_host: parse_host(
+            args.autodiscover_v2_host.as_deref().unwrap_or(cloud.exchange_host()),
+            "--autodiscover-v2-host",
+        )?,
+        authority: parse_https_url(args.authority.as_deref().unwrap_or(cloud.authority()), "--authority")?,
+        graph_url: parse_https_url(args.graph_url.as_deref().unwrap_or(cloud.graph()), "--graph-url")?,
+        cloud,
     })
+}
+
+/// `--cloud`.
+fn cloud(args: &CheckArgs) -> Cloud {
+    match args.cloud {
+        crate::cli::CloudArg::Global => Cloud::Global,
+        crate::cli::CloudArg::UsgovGcchigh => Cloud::UsgovGcchigh,
+        crate::cli::CloudArg::UsgovDod => Cloud::UsgovDod,
+        crate::cli::CloudArg::China => Cloud::China,
+    }
 }
 
 fn output(args: &CheckArgs) -> OutputConfig {
@@ -829,6 +849,7 @@ fn output(args: &CheckArgs) -> OutputConfig {
             FormatArg::Human => Format::Human,
             FormatArg::Json => Format::Json,
             FormatArg::Jsonl => Format::Jsonl,
+            FormatArg::Html => Format::Html,
         },
         output: args.output.output.clone(),
         color: !args.output.no_color && !crate::config::no_color_env(),
@@ -1354,6 +1375,83 @@ mod tests {
     }
 
     /// One command line per case, through every validator of `check_config`.
+    /// `--cloud` sets the authority, Graph and Exchange Online hosts; an
+    /// explicit endpoint option still wins.
+    #[test]
+    fn clouds_set_the_endpoints() {
+        use clap::Parser;
+        let endpoints = |line: &str| {
+            let args: Vec<&str> = line.split_whitespace().collect();
+            let cli =
+                crate::cli::Cli::try_parse_from(["exprobe", "check", "--mailbox", "a@contoso.com"].iter().chain(&args))
+                    .expect("clap");
+            let crate::cli::Command::Check(check) = cli.command else {
+                panic!("check")
+            };
+            check_config(&check, &Env(&[])).expect("valid").0.endpoints
+        };
+        let e = endpoints("");
+        assert_eq!(
+            (
+                e.cloud,
+                e.authority.as_str(),
+                e.graph_url.as_str(),
+                e.autodiscover_v2_host.as_str()
+            ),
+            (
+                Cloud::Global,
+                "https://login.microsoftonline.com/",
+                "https://graph.microsoft.com/",
+                "outlook.office365.com"
+            )
+        );
+        for (line, authority, graph, host) in [
+            (
+                "--cloud usgov-gcchigh",
+                "https://login.microsoftonline.us/",
+                "https://graph.microsoft.us/",
+                "outlook.office365.us",
+            ),
+            (
+                "--cloud usgov-dod",
+                "https://login.microsoftonline.us/",
+                "https://dod-graph.microsoft.us/",
+                "outlook-dod.office365.us",
+            ),
+            (
+                "--cloud china",
+                "https://login.partner.microsoftonline.cn/",
+                "https://microsoftgraph.chinacloudapi.cn/",
+                "partner.outlook.cn",
+            ),
+            (
+                "--cloud usgov-gcchigh --authority https://login.usgovcloudapi.net",
+                "https://login.usgovcloudapi.net/",
+                "https://graph.microsoft.us/",
+                "outlook.office365.us",
+            ),
+        ] {
+            let e = endpoints(line);
+            assert_eq!(
+                (
+                    e.authority.as_str(),
+                    e.graph_url.as_str(),
+                    e.autodiscover_v2_host.as_str()
+                ),
+                (authority, graph, host),
+                "{line}"
+            );
+        }
+        assert_eq!(
+            MailApi::Ews.resource(Cloud::UsgovGcchigh),
+            "https://outlook.office365.us"
+        );
+        assert_eq!(
+            MailApi::Graph.resource(Cloud::China),
+            "https://microsoftgraph.chinacloudapi.cn"
+        );
+    }
+
     #[test]
     fn check_config_table() {
         const PW: &[(&str, &str)] = &[(DEFAULT_PASSWORD_ENV, "pw")];

@@ -27,9 +27,15 @@ fn allowed(scenario: &Scenario, host: &str) -> bool {
         .and_then(|u| url::Url::parse(u).ok())
         .and_then(|u| u.host_str().map(str::to_string));
     let oauth = scenario.check.auth.as_deref() == Some("app");
+    // The authority and Graph of the cloud the check names.
+    let (authority, graph) = match scenario.check.cloud.as_deref() {
+        Some("usgov-gcchigh") => ("login.microsoftonline.us", "graph.microsoft.us"),
+        Some(other) => panic!("cloud {other} not covered here"),
+        None => ("login.microsoftonline.com", "graph.microsoft.com"),
+    };
     domains.iter().any(|d| host == d || host.ends_with(&format!(".{d}")))
         || ews_host.as_deref() == Some(host)
-        || (oauth && (host == "graph.microsoft.com" || host == "login.microsoftonline.com"))
+        || (oauth && (host == graph || host == authority))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -69,10 +75,13 @@ async fn every_builtin_scenario_reports_exactly_its_expected_codes() {
                 );
             }
             if r.body.contains("client_secret=") {
+                // The authority of the cloud the check names.
+                let authority = match running.lab.scenario().check.cloud.as_deref() {
+                    Some("usgov-gcchigh") => "login.microsoftonline.us",
+                    _ => "login.microsoftonline.com",
+                };
                 assert!(
-                    r.scheme == "https"
-                        && r.host == "login.microsoftonline.com"
-                        && r.path.ends_with("/oauth2/v2.0/token"),
+                    r.scheme == "https" && r.host == authority && r.path.ends_with("/oauth2/v2.0/token"),
                     "{name}: a client secret went to {}://{}{}",
                     r.scheme,
                     r.host,

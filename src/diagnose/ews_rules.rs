@@ -118,10 +118,10 @@ pub fn is_exchange_online(org: &Org, m: &MailboxOutcome) -> bool {
         .autodiscover
         .as_ref()
         .is_some_and(|a| a.method == Some(crate::probe::autodiscover::Method::V2));
-    let by_host = m.ews_url.as_deref().is_some_and(|u| {
-        let h = host(u).to_ascii_lowercase();
-        h == "outlook.office365.com" || h == "outlook.office.com" || h.ends_with(".outlook.com")
-    });
+    let by_host = m
+        .ews_url
+        .as_deref()
+        .is_some_and(|u| crate::cloud::Cloud::is_exchange_online_host(&host(u)));
     by_dns || by_autodiscover || by_host
 }
 

@@ -27,7 +27,7 @@ pub type OrgRule = fn(&CheckConfig, &Org) -> Vec<Raised>;
 /// A rule over one mailbox (with the organization context).
 pub type MailboxRule = fn(&CheckConfig, &Org, &MailboxOutcome) -> Vec<Raised>;
 
-pub const ORG_RULES: &[OrgRule] = &[rules::input, rules::dns, oauth_rules::tokens];
+pub const ORG_RULES: &[OrgRule] = &[rules::input, rules::dns, oauth_rules::cloud, oauth_rules::tokens];
 pub const MAILBOX_RULES: &[MailboxRule] = &[
     rules::invalid_address,
     rules::autodiscover,

@@ -15,6 +15,8 @@ pub fn aadsts_code(n: u32) -> Code {
     match n {
         90002 | 900023 => code!("oauth.tenant_not_found"),
         700016 => code!("oauth.app_not_found"),
+        // Cross-cloud requests: a confidential client, or a tenant redirected to its national cloud.
+        900382 | 90038 => code!("tenant.wrong_cloud"),
         7000112 => code!("oauth.app_disabled"),
         7000215 => code!("oauth.invalid_client_secret"),
         7000222 => code!("oauth.client_secret_expired"),
@@ -116,6 +118,43 @@ pub fn claim_finding(t: &TokenOutcome, p: &ClaimProblem, affects: Affects) -> Ra
 
 /// Token endpoint errors (once per distinct error), failures, answers that
 /// are not tokens, and claim problems the APIs cannot show themselves.
+/// A tenant in another of Microsoft's clouds than the run's `--cloud`.
+pub fn cloud(config: &CheckConfig, org: &Org) -> Vec<Raised> {
+    let used = config.endpoints.cloud;
+    org.realm
+        .iter()
+        .filter_map(|r| {
+            let found = r.cloud().filter(|c| *c != used)?;
+            let o = r.openid.as_ref()?;
+            let said: Vec<String> = [
+                o.cloud_instance_name.as_deref().map(|v| format!("cloud_instance_name {v}")),
+                o.tenant_region_scope.as_deref().map(|v| format!("tenant_region_scope {v}")),
+                o.tenant_region_sub_scope.as_deref().map(|v| format!("tenant_region_sub_scope {v}")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            Some(Raised::org(
+                code!("tenant.wrong_cloud"),
+                Stage::Discovery,
+                Affects::Domain(r.domain.clone()),
+                format!(
+                    "{}: the tenant is in {} ({}), this run used {}: run again with --cloud {} (authority {}, Graph {}, EWS {})",
+                    r.domain,
+                    found.title(),
+                    said.join(", "),
+                    used.title(),
+                    found.as_str(),
+                    found.authority(),
+                    found.graph(),
+                    found.exchange_host()
+                ),
+                vec![StepKind::Realm.id(&r.domain)],
+            ))
+        })
+        .collect()
+}
+
 pub fn tokens(_config: &CheckConfig, org: &Org) -> Vec<Raised> {
     let mut raised: Vec<Raised> = vec![];
     let mut seen_errors: Vec<(Code, Option<u32>, usize)> = vec![];

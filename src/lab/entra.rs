@@ -19,9 +19,7 @@ const PUBLIC_KEY: &[u8] = include_bytes!("../../fixtures/keys/lab-token-signing.
 const JWKS: &str = include_str!("../../fixtures/keys/lab-token-signing.jwks.json");
 const KEY_ID: &str = "XvtzEbqQNNAN3nK2YzjE6Ses-AY";
 
-pub const EWS_RESOURCE: &str = "https://outlook.office365.com";
 pub const EWS_APP_ID: &str = "00000002-0000-0ff1-ce00-000000000000";
-pub const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
 pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 
 /// Signs the tokens the lab issues and checks the ones it receives.
@@ -202,6 +200,43 @@ pub fn answer(
             }
         }
         (&Method::GET, [tenant, "v2.0", ".well-known", "openid-configuration"]) => match scenario.tenant(tenant) {
+            // Asked of any cloud's authority, the document describes the
+            // tenant's own cloud (as captured for a 21Vianet tenant asked at
+            // the global authority).
+            Some(t) if t.cloud != crate::cloud::Cloud::Global => {
+                let home = t.cloud.authority();
+                let mut doc = json!({
+                    "token_endpoint": format!("{home}/{}/oauth2/v2.0/token", t.id),
+                    "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+                    "jwks_uri": format!("{home}/{}/discovery/v2.0/keys", t.id),
+                    "response_modes_supported": ["query", "fragment", "form_post"],
+                    "subject_types_supported": ["pairwise"],
+                    "id_token_signing_alg_values_supported": ["RS256"],
+                    "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+                    "scopes_supported": ["openid", "profile", "email", "offline_access"],
+                    "issuer": format!("{home}/{}/v2.0", t.id),
+                    "request_uri_parameter_supported": false,
+                    "authorization_endpoint": format!("{home}/{}/oauth2/v2.0/authorize", t.id),
+                    "http_logout_supported": true,
+                    "frontchannel_logout_supported": true,
+                    "end_session_endpoint": format!("{home}/{}/oauth2/v2.0/logout", t.id),
+                    "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nonce", "tid", "ver", "oid", "preferred_username", "name"],
+                    "cloud_instance_name": t.cloud.instance_name(),
+                    "msgraph_host": t.cloud.graph().trim_start_matches("https://"),
+                });
+                match t.cloud {
+                    crate::cloud::Cloud::UsgovGcchigh => {
+                        doc["tenant_region_scope"] = json!("USGov");
+                        doc["tenant_region_sub_scope"] = json!("DODCON");
+                    }
+                    crate::cloud::Cloud::UsgovDod => {
+                        doc["tenant_region_scope"] = json!("USGov");
+                        doc["tenant_region_sub_scope"] = json!("DOD");
+                    }
+                    _ => {}
+                }
+                json_response(200, doc)
+            }
             Some(t) => json_response(
                 200,
                 json!({
@@ -239,10 +274,46 @@ pub fn answer(
         ),
         (&Method::POST, [tenant, "oauth2", "v2.0", "token"]) => {
             let token_url = format!("{authority}/{tenant}/oauth2/v2.0/token");
+            if let Some(refused) = cross_cloud(scenario, host, tenant, body) {
+                return refused;
+            }
             token(scenario, issuer, tenant, &token_url, body)
         }
         _ => json_response(404, json!({"error": "not_found"})),
     }
+}
+
+/// A token request to another cloud's authority than the tenant's, answered
+/// as Entra ID does (captures: AADSTS900382 for client credentials,
+/// AADSTS90002 for a 21Vianet tenant, AADSTS90038 redirection otherwise).
+fn cross_cloud(scenario: &Scenario, host: &str, tenant: &str, body: &[u8]) -> Option<Response<Full<Bytes>>> {
+    let t = scenario.tenant(tenant)?;
+    if crate::cloud::Cloud::of_authority_host(host).contains(&t.cloud) {
+        return None;
+    }
+    if t.cloud == crate::cloud::Cloud::China {
+        return Some(tenant_not_found(tenant));
+    }
+    let form = Form(url::form_urlencoded::parse(body).into_owned().collect());
+    Some(if form.get("grant_type") == Some("client_credentials") {
+        aadsts(
+            400,
+            "invalid_request",
+            900382,
+            "Confidential Client is not supported in Cross Cloud request.",
+        )
+    } else {
+        aadsts(
+            400,
+            "invalid_request",
+            90038,
+            &format!(
+                "Tenant '{}' request is being redirected to the National Cloud '{}'.",
+                t.id,
+                t.cloud.instance_name()
+            ),
+        )
+    })
 }
 
 fn token(
@@ -430,18 +501,19 @@ fn client_credentials(
         Ok(a) => a,
         Err(e) => return *e,
     };
-    let access_token = issuer.issue(&app_token_claims(app, tenant, audience));
+    let access_token = issuer.issue(&app_token_claims(app, tenant, &audience));
     json_response(
         200,
         json!({"token_type": "Bearer", "expires_in": app.token_lifetime_secs.max(0), "ext_expires_in": app.token_lifetime_secs.max(0), "access_token": access_token}),
     )
 }
 
-/// The token audience for a requested resource, or AADSTS500011.
-fn audience_of(resource: &str, tenant: &TenantSpec) -> Result<&'static str, Box<Response<Full<Bytes>>>> {
+/// The token audience for a requested resource (in the tenant's cloud), or AADSTS500011.
+fn audience_of(resource: &str, tenant: &TenantSpec) -> Result<String, Box<Response<Full<Bytes>>>> {
     match resource.trim_end_matches('/') {
-        EWS_RESOURCE | EWS_APP_ID => Ok(EWS_RESOURCE),
-        GRAPH_RESOURCE | GRAPH_APP_ID => Ok(GRAPH_RESOURCE),
+        EWS_APP_ID => Ok(tenant.cloud.ews_resource()),
+        GRAPH_APP_ID => Ok(tenant.cloud.graph().to_string()),
+        r if r == tenant.cloud.ews_resource() || r == tenant.cloud.graph() => Ok(r.to_string()),
         other => Err(Box::new(aadsts(
             400,
             "invalid_resource",
@@ -587,7 +659,7 @@ pub fn roles_for(app: &AppSpec, audience: &str) -> Vec<String> {
         .iter()
         .filter(|r| {
             let ews = r.as_str() == "full_access_as_app" || r.starts_with("EWS.");
-            if audience == EWS_RESOURCE {
+            if crate::cloud::Cloud::is_ews_resource(audience) {
                 ews
             } else {
                 !ews

@@ -219,7 +219,7 @@ fn bearer<'a>(
         }
     };
     let aud = claims["aud"].as_str().unwrap_or("");
-    if aud != super::entra::EWS_RESOURCE && aud != super::entra::EWS_APP_ID {
+    if !crate::cloud::Cloud::is_ews_resource(aud) {
         return Some(Err(bearer_failure(
             401,
             2000003,

@@ -8,7 +8,7 @@ use http_body_util::Full;
 use hyper::Response;
 use serde_json::{json, Value};
 
-use super::entra::{TokenRejection, GRAPH_APP_ID, GRAPH_RESOURCE};
+use super::entra::TokenRejection;
 use super::server::respond;
 use super::LabState;
 
@@ -59,7 +59,7 @@ pub fn answer(state: &LabState, path: &str, authorization: Option<&str>) -> Resp
         Err(_) => return graph_error(401, "InvalidAuthenticationToken", "Access token validation failure."),
     };
     let aud = claims["aud"].as_str().unwrap_or("");
-    if aud != GRAPH_RESOURCE && aud != GRAPH_APP_ID {
+    if !crate::cloud::Cloud::is_graph_resource(aud) {
         return graph_error(
             401,
             "InvalidAuthenticationToken",

@@ -436,6 +436,9 @@ impl Lab {
         if let Some(a) = &s.check.service_account_smtp {
             args.push(format!("--service-account-smtp={a}"));
         }
+        if let Some(c) = &s.check.cloud {
+            args.push(format!("--cloud={c}"));
+        }
         args.push(format!("--dns-server={}", self.dns_addr));
         args.push(format!("--connect-to=:443::{}", self.https_addr.port()));
         args.push(format!("--connect-to=:80::{}", self.http_addr.port()));

@@ -85,6 +85,8 @@ pub struct CheckSpec {
     pub app_home_tenant: Option<String>,
     /// `--service-account-smtp` (with a logon name as `service_account`).
     pub service_account_smtp: Option<String>,
+    /// `--cloud` (`global` when absent).
+    pub cloud: Option<String>,
 }
 
 /// A token the lab mints for a `token`-mode check.
@@ -177,6 +179,9 @@ pub struct TenantSpec {
     /// Federated domains (getuserrealm NameSpaceType Federated); else Managed.
     #[serde(default)]
     pub federated: bool,
+    /// The Microsoft cloud the tenant lives in (`global`, `usgov-gcchigh`, `usgov-dod`, `china`).
+    #[serde(default)]
+    pub cloud: crate::cloud::Cloud,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -480,6 +485,8 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "oauth-refresh-token-expired",
     "oauth-mfa-required",
     "online-app-certificate-healthy",
+    "online-gcchigh-app-healthy",
+    "online-gcchigh-wrong-cloud",
     "oauth-certificate-rejected",
 ];
 

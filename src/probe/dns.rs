@@ -80,18 +80,16 @@ impl DnsOutcome {
     }
 }
 
+/// Exchange Online (in any of Microsoft's clouds) by its MX or autodiscover CNAME.
 fn is_exchange_online(mx: &Lookup<Vec<MxHost>>, autodiscover: &Lookup<AddressAnswer>) -> bool {
     let mx_online = mx.answer().is_some_and(|m| {
-        m.iter().any(|h| {
-            h.exchange
-                .to_ascii_lowercase()
-                .ends_with(".mail.protection.outlook.com")
-        })
+        m.iter()
+            .any(|h| crate::cloud::Cloud::is_exchange_online_mx(&h.exchange))
     });
     let cname_online = autodiscover.answer().is_some_and(|a| {
         a.cname_chain
             .iter()
-            .any(|c| c.eq_ignore_ascii_case("autodiscover.outlook.com"))
+            .any(|c| crate::cloud::Cloud::is_exchange_online_autodiscover(c))
     });
     mx_online || cname_online
 }

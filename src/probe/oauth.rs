@@ -13,12 +13,23 @@ use crate::protocol::oauth::{self, TokenError, TokenResponse};
 use crate::report::{Step, StepStatus};
 use crate::secret::Secret;
 
+/// EWS token audiences in every cloud (the first is the global one).
 pub const EWS_AUDIENCES: &[&str] = &[
     "https://outlook.office365.com",
     "https://outlook.office.com",
     "00000002-0000-0ff1-ce00-000000000000",
+    "https://outlook.office365.us",
+    "https://outlook-dod.office365.us",
+    "https://partner.outlook.cn",
 ];
-pub const GRAPH_AUDIENCES: &[&str] = &["https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000"];
+/// Graph token audiences in every cloud.
+pub const GRAPH_AUDIENCES: &[&str] = &[
+    "https://graph.microsoft.com",
+    "00000003-0000-0000-c000-000000000000",
+    "https://graph.microsoft.us",
+    "https://dod-graph.microsoft.us",
+    "https://microsoftgraph.chinacloudapi.cn",
+];
 /// Clock skew tolerated before a token counts as not yet valid.
 pub const SKEW_SECS: i64 = 300;
 
@@ -34,6 +45,19 @@ pub struct RealmOutcome {
 impl RealmOutcome {
     pub fn tenant_id(&self) -> Option<&str> {
         self.openid.as_ref().and_then(|o| o.tenant_id.as_deref())
+    }
+
+    /// The cloud the tenant lives in, as its discovery documents tell.
+    pub fn cloud(&self) -> Option<crate::cloud::Cloud> {
+        let o = self.openid.as_ref()?;
+        crate::cloud::Cloud::of_tenant(
+            o.cloud_instance_name
+                .as_deref()
+                .or(self.realm.as_ref().and_then(|r| r.cloud_instance_name.as_deref())),
+            o.tenant_region_scope.as_deref(),
+            o.tenant_region_sub_scope.as_deref(),
+            Some(o.issuer.as_str()),
+        )
     }
 }
 
@@ -88,7 +112,13 @@ pub async fn realm(net: &Net, authority: &Url, domain: &str, login: &str) -> (Re
     let (status, detail) = match (&outcome.failure, outcome.tenant_id(), &outcome.openid_error) {
         // Tenant discovery informs; its absence blocks nothing.
         (Some(f), _, _) => (StepStatus::Warn, format!("{}: {}", authority, f.describe())),
-        (None, Some(tid), _) => (StepStatus::Pass, format!("tenant {tid}; namespace {namespace}")),
+        (None, Some(tid), _) => (
+            StepStatus::Pass,
+            match outcome.cloud().filter(|c| *c != crate::cloud::Cloud::Global) {
+                Some(c) => format!("tenant {tid}; namespace {namespace}; in {}", c.title()),
+                None => format!("tenant {tid}; namespace {namespace}"),
+            },
+        ),
         (None, None, Some(e)) => (
             StepStatus::Warn,
             format!("no tenant: {}; namespace {namespace}", e.summary()),
@@ -427,8 +457,9 @@ pub async fn acquire(
     authority: &Url,
     grant: Grant<'_>,
     api: MailApi,
+    cloud: crate::cloud::Cloud,
 ) -> (TokenOutcome, Option<Secret>, Step) {
-    let resource = api.resource();
+    let resource = api.resource(cloud);
     let step = StepBuilder::new(
         StepKind::Token,
         Some(api.as_str()),
@@ -438,7 +469,7 @@ pub async fn acquire(
             if api == MailApi::Ews { "EWS" } else { "Microsoft Graph" }
         ),
     );
-    let scope = grant.scope(api, resource);
+    let scope = grant.scope(api, &resource);
     let mut outcome = inspect(api, &scope, &Secret::new(""));
     outcome.problems.clear();
     let mut evidence = vec![];

@@ -259,7 +259,11 @@ impl<'c> Run<'c> {
         let acquire = async {
             match grant {
                 Some(grant) => {
-                    futures::future::join_all(apis.iter().map(|&api| oauth::acquire(&net, authority, grant, api))).await
+                    futures::future::join_all(
+                        apis.iter()
+                            .map(|&api| oauth::acquire(&net, authority, grant, api, config.endpoints.cloud)),
+                    )
+                    .await
                 }
                 None => vec![],
             }

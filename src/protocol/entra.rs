@@ -9,6 +9,9 @@ pub struct OpenIdConfiguration {
     pub tenant_id: Option<String>,
     pub token_endpoint: Option<String>,
     pub tenant_region_scope: Option<String>,
+    /// `DODCON` (GCC High), `DOD`, `GCC`: which government cloud.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_region_sub_scope: Option<String>,
     pub cloud_instance_name: Option<String>,
 }
 
@@ -17,6 +20,7 @@ struct RawOpenId {
     issuer: Option<String>,
     token_endpoint: Option<String>,
     tenant_region_scope: Option<String>,
+    tenant_region_sub_scope: Option<String>,
     cloud_instance_name: Option<String>,
 }
 
@@ -39,6 +43,7 @@ pub fn parse_openid_configuration(body: &[u8]) -> Result<OpenIdConfiguration, St
         issuer,
         token_endpoint: raw.token_endpoint,
         tenant_region_scope: raw.tenant_region_scope,
+        tenant_region_sub_scope: raw.tenant_region_sub_scope,
         cloud_instance_name: raw.cloud_instance_name,
     })
 }
