@@ -106,6 +106,15 @@ pub struct CheckArgs {
     /// Which mailbox APIs to probe (default: both for app mode, ews otherwise).
     #[arg(long, value_enum)]
     pub api: Option<ApiArg>,
+    /// The Graph calls the product needs (comma-separated): a failed call it needs is critical,
+    /// one it does not is a warning. The user lookup is always made (for the identity checks).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "inbox")]
+    pub graph_calls: Vec<GraphCallArg>,
+    /// How the product names the mailbox it impersonates (ConnectingSID): `primary`
+    /// (PrimarySmtpAddress: an alias fails, critical), `smtp` (SmtpAddress: any address), or
+    /// `both`: SmtpAddress, and PrimarySmtpAddress too when the address may not be the primary.
+    #[arg(long, value_enum, default_value_t = ConnectingSidArg::Both)]
+    pub connecting_sid: ConnectingSidArg,
     /// Tenant id or domain (OAuth modes).
     #[arg(long, value_name = "ID|DOMAIN")]
     pub tenant: Option<String>,
@@ -253,6 +262,23 @@ pub enum AuthArg {
     PasswordGrant,
     /// No credentials: discovery only (DNS, autodiscover, reachability).
     None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConnectingSidArg {
+    Primary,
+    Smtp,
+    Both,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphCallArg {
+    /// GET /users/{id}/mailFolders/inbox (Mail.Read).
+    Inbox,
+    /// GET /users/{id}?$select=mail,userPrincipalName,proxyAddresses (User.Read.All).
+    User,
+    /// GET /users/{id}/calendar (Calendars.Read); only made when named.
+    Calendar,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

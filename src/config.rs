@@ -354,6 +354,57 @@ pub struct CheckConfig {
     pub accepted: Vec<String>,
     /// `--app-home-tenant`: the app's own tenant, when it is a vendor's app.
     pub app_home_tenant: Option<String>,
+    /// `--graph-calls`: the Graph calls the product needs.
+    pub graph_calls: Vec<GraphCallKind>,
+    /// `--connecting-sid`: the ConnectingSID forms the product may use.
+    pub connecting_sid: ConnectingSid,
+}
+
+/// `--connecting-sid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectingSid {
+    /// The product sends PrimarySmtpAddress (exchangelib among them).
+    Primary,
+    /// The product sends SmtpAddress.
+    Smtp,
+    /// Not known: SmtpAddress, and PrimarySmtpAddress when the address may be an alias.
+    Both,
+}
+
+impl ConnectingSid {
+    /// The forms to try for `mailbox`, whose primary address autodiscover may have told.
+    pub fn forms(self, mailbox: &str, primary: Option<&str>) -> Vec<crate::protocol::ews::SidForm> {
+        use crate::protocol::ews::SidForm;
+        match self {
+            ConnectingSid::Primary => vec![SidForm::PrimarySmtpAddress],
+            ConnectingSid::Smtp => vec![SidForm::SmtpAddress],
+            // The primary address itself: both forms resolve it alike.
+            ConnectingSid::Both if primary.is_some_and(|p| p.eq_ignore_ascii_case(mailbox)) => {
+                vec![SidForm::SmtpAddress]
+            }
+            ConnectingSid::Both => vec![SidForm::SmtpAddress, SidForm::PrimarySmtpAddress],
+        }
+    }
+}
+
+/// One Graph call of the `graph.mailbox` step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GraphCallKind {
+    Inbox,
+    User,
+    Calendar,
+}
+
+impl GraphCallKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GraphCallKind::Inbox => "inbox",
+            GraphCallKind::User => "user",
+            GraphCallKind::Calendar => "calendar",
+        }
+    }
 }
 
 /// Mailbox-list lines refused while reading: counted, the first few kept.
@@ -429,6 +480,8 @@ impl CheckConfig {
             refused_input: RefusedInput::default(),
             accepted: vec![],
             app_home_tenant: None,
+            graph_calls: vec![GraphCallKind::Inbox],
+            connecting_sid: ConnectingSid::Both,
         }
     }
 }
@@ -505,6 +558,12 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
             refused_input,
             accepted: accepted(args)?,
             app_home_tenant: app_home_tenant(args, auth_mode)?,
+            graph_calls: graph_calls(args),
+            connecting_sid: match args.connecting_sid {
+                crate::cli::ConnectingSidArg::Primary => ConnectingSid::Primary,
+                crate::cli::ConnectingSidArg::Smtp => ConnectingSid::Smtp,
+                crate::cli::ConnectingSidArg::Both => ConnectingSid::Both,
+            },
         },
         output(args),
     ))
@@ -670,6 +729,22 @@ fn service_account_smtp(args: &CheckArgs, mode: AuthMode) -> Result<Option<Strin
             Ok(smtp)
         }
     }
+}
+
+/// `--graph-calls`, each once, in the given order.
+fn graph_calls(args: &CheckArgs) -> Vec<GraphCallKind> {
+    let mut out = vec![];
+    for c in &args.graph_calls {
+        let c = match c {
+            crate::cli::GraphCallArg::Inbox => GraphCallKind::Inbox,
+            crate::cli::GraphCallArg::User => GraphCallKind::User,
+            crate::cli::GraphCallArg::Calendar => GraphCallKind::Calendar,
+        };
+        if !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `--app-home-tenant`: only for modes that name an app (a client id).

@@ -265,7 +265,7 @@ fn hostile_bodies_are_classified_without_panics() {
 
 #[test]
 fn request_envelopes_parse_and_carry_what_exchange_needs() {
-    let body = ews::get_inbox(Some("alice@contoso.com"));
+    let body = ews::get_inbox(Some(("alice@contoso.com", ews::SidForm::SmtpAddress)));
     let doc = exprobe::protocol::xml::parse(body.as_bytes()).expect("well-formed");
     let sid = doc
         .root

@@ -2,6 +2,8 @@
 //! mailbox, alias and domain checks, Exchange Online's retired paths, and the
 //! propagation advice attached to privilege denials.
 
+use std::fmt::Write as _;
+
 use url::Url;
 
 use super::code::{Code, Stage};
@@ -235,25 +237,42 @@ pub fn impersonation(_config: &CheckConfig, _org: &Org, m: &MailboxOutcome) -> V
 }
 
 /// `identity`: an alias instead of the primary address, a service account of another domain.
-pub fn identity(_config: &CheckConfig, _org: &Org, m: &MailboxOutcome) -> Vec<Raised> {
+pub fn identity(config: &CheckConfig, _org: &Org, m: &MailboxOutcome) -> Vec<Raised> {
     let mut raised = vec![];
     let Some(id) = &m.identity else {
         return raised;
     };
     let step = StepKind::Identity.id(&id.mailbox);
     if id.alias {
-        raised.push(Raised::mailbox(
-            m,
-            code!("mailbox.alias_not_primary"),
-            Stage::Identity,
-            format!(
-                "{} is an alias; the primary SMTP address is {} (from {})",
-                id.mailbox,
-                id.primary_smtp_address.as_deref().unwrap_or("?"),
-                id.primary_source.as_deref().unwrap_or("?")
-            ),
-            vec![step.clone()],
-        ));
+        let mut detail = format!(
+            "{} is an alias; the primary SMTP address is {} (from {})",
+            id.mailbox,
+            id.primary_smtp_address.as_deref().unwrap_or("?"),
+            id.primary_source.as_deref().unwrap_or("?")
+        );
+        let mut evidence = vec![step.clone()];
+        if let Some(imp) = &m.impersonation {
+            if let Some(failed) = imp.failed_form() {
+                let _ = write!(
+                    detail,
+                    "; impersonation works with ConnectingSID {}, fails with {} ({}): products that impersonate by PrimarySmtpAddress (exchangelib among them) break on this address",
+                    imp.form.element(),
+                    failed.form.element(),
+                    failed.answer
+                );
+                evidence.push(StepKind::EwsImpersonation.id(&imp.mailbox));
+            } else if imp.form == crate::protocol::ews::SidForm::PrimarySmtpAddress {
+                let _ = write!(detail, "; the product impersonates by PrimarySmtpAddress (--connecting-sid primary): it cannot reach this mailbox by this address");
+                evidence.push(StepKind::EwsImpersonation.id(&imp.mailbox));
+            }
+        }
+        let r = Raised::mailbox(m, code!("mailbox.alias_not_primary"), Stage::Identity, detail, evidence);
+        // Critical for a product that impersonates by PrimarySmtpAddress: it breaks.
+        raised.push(if config.connecting_sid == crate::config::ConnectingSid::Primary {
+            r.with_severity(crate::report::Severity::Critical)
+        } else {
+            r
+        });
     }
     if id.domain_mismatch {
         raised.push(Raised::mailbox(

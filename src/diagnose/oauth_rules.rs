@@ -214,15 +214,19 @@ pub fn tokens(_config: &CheckConfig, org: &Org) -> Vec<Raised> {
 }
 
 /// `graph.mailbox`; a 403 to a token with no roles at all is the missing consent.
+/// `graph.mailbox`: each failed call's code, critical when the product
+/// needs the call (`--graph-calls`), a warning when it does not.
 pub fn graph(_config: &CheckConfig, org: &Org, m: &MailboxOutcome) -> Vec<Raised> {
     let Some(g) = &m.graph else {
         return vec![];
     };
     let graph_unconsented = org.token_for(MailApi::Graph).is_some_and(|t| t.has_no_roles());
     let step = StepKind::GraphMailbox.id(&g.mailbox);
-    let mut codes: Vec<(Code, String)> = vec![];
-    for call in [&g.inbox, &g.user_call] {
-        if let Some(e) = &call.error {
+    // (code, detail, needed by the product)
+    let mut codes: Vec<(Code, String, bool)> = vec![];
+    for (kind, call) in g.calls() {
+        let needed = g.is_required(kind);
+        let found = if let Some(e) = &call.error {
             let code = match graph_code(e) {
                 c if graph_unconsented
                     && (c == code!("graph.access_denied") || c == code!("graph.insufficient_privileges")) =>
@@ -231,25 +235,53 @@ pub fn graph(_config: &CheckConfig, org: &Org, m: &MailboxOutcome) -> Vec<Raised
                 }
                 other => other,
             };
-            if !codes.iter().any(|(c, _)| *c == code) {
-                codes.push((
-                    code,
-                    format!(
-                        "HTTP {} {}: {} (request-id {})",
-                        e.http_status,
-                        e.code,
-                        e.message,
-                        e.request_id.as_deref().unwrap_or("-")
-                    ),
-                ));
-            }
-        } else if let Some(f) = &call.failure {
-            codes.push((code!("network.unreachable"), f.describe()));
+            Some((
+                code,
+                format!(
+                    "{}: HTTP {} {}: {} (request-id {})",
+                    kind.as_str(),
+                    e.http_status,
+                    e.code,
+                    e.message,
+                    e.request_id.as_deref().unwrap_or("-")
+                ),
+            ))
+        } else {
+            call.failure.as_ref().map(|f| {
+                (
+                    code!("network.unreachable"),
+                    format!("{}: {}", kind.as_str(), f.describe()),
+                )
+            })
+        };
+        let Some((code, detail)) = found else { continue };
+        match codes.iter_mut().find(|(c, _, _)| *c == code) {
+            // The same code from a needed call outweighs an unneeded one.
+            Some(seen) if needed && !seen.2 => *seen = (code, detail, true),
+            Some(_) => {}
+            None => codes.push((code, detail, needed)),
         }
     }
     codes
         .into_iter()
-        .map(|(code, detail)| Raised::mailbox(m, code, Stage::Graph, detail, vec![step.clone()]))
+        .map(|(code, detail, needed)| {
+            let r = Raised::mailbox(
+                m,
+                code,
+                Stage::Graph,
+                if needed {
+                    detail
+                } else {
+                    format!("{detail} — a call the product does not need (--graph-calls), so a warning")
+                },
+                vec![step.clone()],
+            );
+            if needed || code.severity() != crate::report::Severity::Critical {
+                r
+            } else {
+                r.with_severity(crate::report::Severity::Warning)
+            }
+        })
         .collect()
 }
 

@@ -93,8 +93,9 @@ pub fn answer(state: &LabState, path: &str, authorization: Option<&str>) -> Resp
         .unwrap_or_default();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let (address, folder) = match segments.as_slice() {
-        ["v1.0", "users", who] => (*who, false),
-        ["v1.0", "users", who, "mailFolders", "inbox"] => (*who, true),
+        ["v1.0", "users", who] => (*who, None),
+        ["v1.0", "users", who, "mailFolders", "inbox"] => (*who, Some("Mail.")),
+        ["v1.0", "users", who, "calendar"] => (*who, Some("Calendars.")),
         _ => {
             return graph_error(
                 400,
@@ -113,8 +114,8 @@ pub fn answer(state: &LabState, path: &str, authorization: Option<&str>) -> Resp
             .tenant_of_address(&u.address)
             .is_some_and(|t| t.id.eq_ignore_ascii_case(tid))
     });
-    if folder {
-        if !roles.iter().any(|r| r.starts_with("Mail.")) {
+    if let Some(permission) = folder {
+        if !roles.iter().any(|r| r.starts_with(permission)) {
             return graph_error(
                 403,
                 "ErrorAccessDenied",
@@ -143,6 +144,12 @@ pub fn answer(state: &LabState, path: &str, authorization: Option<&str>) -> Resp
                     "Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.",
                 );
             }
+        }
+        if permission == "Calendars." {
+            return ok(json!({
+                "@odata.context": format!("https://graph.microsoft.com/v1.0/$metadata#users('{address}')/calendar(id)/$entity"),
+                "id": format!("AAMkAGI2TGuLAAA={}", user.address.len())
+            }));
         }
         return ok(json!({
             "@odata.context": format!("https://graph.microsoft.com/v1.0/$metadata#users('{address}')/mailFolders(id)/$entity"),

@@ -15,7 +15,7 @@ use url::Url;
 use super::{StepBuilder, StepKind};
 use crate::config::Credentials;
 use crate::net::{HttpRequest, Net, NetFailure};
-use crate::protocol::ews::{self, EwsReply, ServerVersion};
+use crate::protocol::ews::{self, EwsReply, ServerVersion, SidForm};
 use crate::report::{Exchange, Step, StepStatus};
 
 /// Headers worth keeping from an EWS answer (they identify the servers involved).
@@ -88,10 +88,37 @@ pub struct BackOff {
 pub struct ImpersonationOutcome {
     pub mailbox: String,
     pub url: String,
+    /// The form of the first (deciding) request.
+    pub form: SidForm,
     pub failure: Option<NetFailure>,
     pub reply: Option<EwsReply>,
     /// Busy answers honoured before the final one.
     pub back_offs: Vec<BackOff>,
+    /// Each ConnectingSID form tried and whether Exchange accepted it.
+    pub forms: Vec<FormResult>,
+    /// The primary SMTP address an ErrorNonPrimarySmtpAddress answer named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary_from_ews: Option<String>,
+}
+
+/// One ConnectingSID form's answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct FormResult {
+    pub form: SidForm,
+    pub works: bool,
+    /// The response code, or how the request failed.
+    pub answer: String,
+}
+
+impl ImpersonationOutcome {
+    /// The form tried after the first one failed where the first worked.
+    pub fn failed_form(&self) -> Option<&FormResult> {
+        let first = self.forms.first()?;
+        if !first.works {
+            return None;
+        }
+        self.forms.iter().skip(1).find(|f| !f.works)
+    }
 }
 
 fn server_headers(headers: &[(String, String)]) -> BTreeMap<String, String> {
@@ -295,12 +322,16 @@ pub async fn auth(net: &Net, url: &Url, credentials: &Credentials, account: &str
     (outcome.clone(), step.finish(status, detail, &outcome, evidence))
 }
 
+/// `ews.impersonation`: GetFolder of the mailbox's inbox as each form in
+/// `forms` names it; the first form decides the step, later forms are asked
+/// only when it worked (to tell which forms a product may use).
 pub async fn impersonate(
     net: &Net,
     limiter: &Limiter,
     url: &Url,
     credentials: &Credentials,
     mailbox: &str,
+    forms: &[SidForm],
 ) -> (ImpersonationOutcome, Step) {
     let step = StepBuilder::new(
         StepKind::EwsImpersonation,
@@ -308,37 +339,121 @@ pub async fn impersonate(
         Some(mailbox),
         format!("Impersonate {mailbox} over EWS"),
     );
+    let first = forms.first().copied().unwrap_or(SidForm::SmtpAddress);
     let mut evidence: Vec<Exchange> = vec![];
     let mut outcome = ImpersonationOutcome {
         mailbox: mailbox.to_string(),
         url: url.to_string(),
+        form: first,
         failure: None,
         reply: None,
         back_offs: vec![],
+        forms: vec![],
+        primary_from_ews: None,
     };
+    let mut detail = String::new();
+    for (i, &form) in forms.iter().enumerate() {
+        let attempt = impersonate_once(net, limiter, url, credentials, mailbox, form, &mut evidence).await;
+        let works = matches!(attempt.reply, Some(EwsReply::Success { .. }));
+        let answer = match (&attempt.failure, &attempt.reply) {
+            (Some(f), _) => f.describe(),
+            (None, Some(r)) => short_answer(r),
+            (None, None) => "no answer".into(),
+        };
+        if let Some(EwsReply::Error { error, .. }) = &attempt.reply {
+            if error.effective_code() == "ErrorNonPrimarySmtpAddress" {
+                outcome.primary_from_ews = error.values.get("Primary").cloned().or(outcome.primary_from_ews);
+            }
+        }
+        outcome.forms.push(FormResult { form, works, answer });
+        if i == 0 {
+            detail = attempt.detail;
+            outcome.failure = attempt.failure;
+            outcome.reply = attempt.reply;
+            outcome.back_offs = attempt.back_offs;
+            if !works {
+                break;
+            }
+        }
+    }
+    let status = match (&outcome.reply, outcome.failed_form()) {
+        (Some(EwsReply::Success { .. }), None) => StepStatus::Pass,
+        (Some(EwsReply::Success { .. }), Some(_)) => StepStatus::Warn,
+        _ => StepStatus::Fail,
+    };
+    if outcome.forms.len() > 1 {
+        let forms: Vec<String> = outcome
+            .forms
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {}",
+                    f.form.element(),
+                    if f.works {
+                        "works".to_string()
+                    } else {
+                        format!("fails ({})", f.answer)
+                    }
+                )
+            })
+            .collect();
+        detail = format!("{detail}; ConnectingSID: {}", forms.join(", "));
+    } else {
+        detail = format!("{detail} (ConnectingSID {})", first.element());
+    }
+    (outcome.clone(), step.finish(status, detail, &outcome, evidence))
+}
+
+/// A reply's response code (or HTTP status) alone.
+fn short_answer(reply: &EwsReply) -> String {
+    match reply {
+        EwsReply::Success { .. } => "NoError".into(),
+        EwsReply::Error { error, .. } => error.effective_code().to_string(),
+        other => describe_reply(other),
+    }
+}
+
+/// What one impersonated request ended with (after honoured back-offs).
+struct Attempt {
+    failure: Option<NetFailure>,
+    reply: Option<EwsReply>,
+    back_offs: Vec<BackOff>,
+    detail: String,
+}
+
+async fn impersonate_once(
+    net: &Net,
+    limiter: &Limiter,
+    url: &Url,
+    credentials: &Credentials,
+    mailbox: &str,
+    form: SidForm,
+    evidence: &mut Vec<Exchange>,
+) -> Attempt {
+    let mut back_offs: Vec<BackOff> = vec![];
     loop {
-        let mut request = soap_request(url, ews::get_inbox(Some(mailbox))).header("X-AnchorMailbox", mailbox);
+        let mut request = soap_request(url, ews::get_inbox(Some((mailbox, form)))).header("X-AnchorMailbox", mailbox);
         request.credentials = Some(credentials.clone());
         let deadline = tokio::time::Instant::now() + net.remaining();
         let Some(permit) = limiter.acquire(deadline).await else {
-            outcome.failure = Some(NetFailure::Deadline);
-            let detail = "the run's deadline passed while waiting for a slot in the server's throttling budget";
-            return (
-                outcome.clone(),
-                step.finish(StepStatus::Fail, detail, &outcome, evidence),
-            );
+            return Attempt {
+                failure: Some(NetFailure::Deadline),
+                reply: None,
+                back_offs,
+                detail: "the run's deadline passed while waiting for a slot in the server's throttling budget".into(),
+            };
         };
         let (result, exchange) = net.send(request).await;
         drop(permit);
         evidence.push(exchange);
         let response = match result {
             Err(e) => {
-                let detail = e.to_string();
-                outcome.failure = Some(e.failure);
-                return (
-                    outcome.clone(),
-                    step.finish(StepStatus::Fail, detail, &outcome, evidence),
-                );
+                return Attempt {
+                    detail: e.to_string(),
+                    failure: Some(e.failure),
+                    reply: None,
+                    back_offs,
+                }
             }
             Ok(r) => r,
         };
@@ -360,8 +475,8 @@ pub async fn impersonate(
         if let Some((code, back_off)) = wait {
             let back_off = back_off.min(MAX_BACK_OFF);
             limiter.busy(back_off);
-            if (outcome.back_offs.len() as u32) < MAX_BUSY_RETRIES && back_off < net.remaining() {
-                outcome.back_offs.push(BackOff {
+            if (back_offs.len() as u32) < MAX_BUSY_RETRIES && back_off < net.remaining() {
+                back_offs.push(BackOff {
                     code,
                     back_off_ms: u64::try_from(back_off.as_millis()).unwrap_or(u64::MAX),
                 });
@@ -373,20 +488,18 @@ pub async fn impersonate(
             limiter.success();
         }
         let mut detail = describe_reply(&reply);
-        if !outcome.back_offs.is_empty() {
-            let waits: Vec<String> = outcome
-                .back_offs
+        if !back_offs.is_empty() {
+            let waits: Vec<String> = back_offs
                 .iter()
                 .map(|b| format!("{} {} ms", b.code, b.back_off_ms))
                 .collect();
             detail = format!("{detail} after backing off: {}", waits.join(", "));
         }
-        let status = if matches!(reply, EwsReply::Success { .. }) {
-            StepStatus::Pass
-        } else {
-            StepStatus::Fail
+        return Attempt {
+            failure: None,
+            reply: Some(reply),
+            back_offs,
+            detail,
         };
-        outcome.reply = Some(reply);
-        return (outcome.clone(), step.finish(status, detail, &outcome, evidence));
     }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use url::Url;
 
 use super::{StepBuilder, StepKind};
-use crate::config::Credentials;
+use crate::config::{Credentials, GraphCallKind};
 use crate::net::limiter::Limiter;
 use crate::net::{HttpRequest, Net, NetFailure};
 use crate::protocol::graph::{self, GraphError, GraphUser};
@@ -34,6 +34,46 @@ pub struct GraphOutcome {
     pub inbox_id: Option<String>,
     pub user_call: GraphCall,
     pub user: Option<GraphUser>,
+    /// `GET /users/{id}/calendar`, made when `--graph-calls` names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<GraphCall>,
+    /// The calls the product needs (`--graph-calls`).
+    pub required: Vec<GraphCallKind>,
+}
+
+impl GraphOutcome {
+    /// Each call made, with what it is.
+    pub fn calls(&self) -> Vec<(GraphCallKind, &GraphCall)> {
+        let mut calls = vec![
+            (GraphCallKind::Inbox, &self.inbox),
+            (GraphCallKind::User, &self.user_call),
+        ];
+        if let Some(c) = &self.calendar {
+            calls.push((GraphCallKind::Calendar, c));
+        }
+        calls
+    }
+
+    pub fn is_required(&self, kind: GraphCallKind) -> bool {
+        self.required.contains(&kind)
+    }
+}
+
+impl GraphCall {
+    fn unmade(url: String) -> GraphCall {
+        GraphCall {
+            url,
+            status: None,
+            error: None,
+            failure: None,
+            retries: vec![],
+        }
+    }
+
+    /// Answered 2xx.
+    pub fn succeeded(&self) -> bool {
+        self.failure.is_none() && self.error.is_none() && self.status.is_some_and(|s| (200..300).contains(&s))
+    }
 }
 
 /// One Graph call inside the app's shared throttling budget: a 429 or 503
@@ -127,6 +167,7 @@ pub async fn mailbox(
     graph_url: &Url,
     token: &Secret,
     mailbox: &str,
+    required: &[GraphCallKind],
 ) -> (GraphOutcome, Step) {
     let step = StepBuilder::new(
         StepKind::GraphMailbox,
@@ -137,32 +178,28 @@ pub async fn mailbox(
     let mut evidence = vec![];
     let inbox_url = users_url(graph_url, mailbox, "/mailFolders/inbox?$select=id");
     let user_url = users_url(graph_url, mailbox, "?$select=mail,userPrincipalName,proxyAddresses");
-    let (Some(inbox_url), Some(user_url)) = (inbox_url, user_url) else {
+    let calendar_url = users_url(graph_url, mailbox, "/calendar?$select=id");
+    let (Some(inbox_url), Some(user_url), Some(calendar_url)) = (inbox_url, user_url, calendar_url) else {
         return (
             GraphOutcome {
                 mailbox: mailbox.into(),
-                inbox: GraphCall {
-                    url: String::new(),
-                    status: None,
-                    error: None,
-                    failure: None,
-                    retries: vec![],
-                },
+                inbox: GraphCall::unmade(String::new()),
                 inbox_id: None,
-                user_call: GraphCall {
-                    url: String::new(),
-                    status: None,
-                    error: None,
-                    failure: None,
-                    retries: vec![],
-                },
+                user_call: GraphCall::unmade(String::new()),
                 user: None,
+                calendar: None,
+                required: required.to_vec(),
             },
             step.skip(StepKind::Input.as_str(), "cannot build a Graph URL for this address"),
         );
     };
     let (inbox, inbox_body) = call(net, limiter, inbox_url, token, &mut evidence).await;
     let (user_call, user_body) = call(net, limiter, user_url, token, &mut evidence).await;
+    let calendar = if required.contains(&GraphCallKind::Calendar) {
+        Some(call(net, limiter, calendar_url, token, &mut evidence).await.0)
+    } else {
+        None
+    };
     let inbox_id = inbox_body
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_string));
@@ -173,20 +210,41 @@ pub async fn mailbox(
         inbox_id,
         user_call,
         user,
+        calendar,
+        required: required.to_vec(),
     };
-    let ok = outcome.inbox_id.is_some() && outcome.user.is_some();
-    let detail = format!(
-        "inbox: {}; user: {}",
-        if outcome.inbox_id.is_some() {
-            "readable".into()
+    let ok = |kind: GraphCallKind| match kind {
+        GraphCallKind::Inbox => outcome.inbox_id.is_some(),
+        GraphCallKind::User => outcome.user.is_some(),
+        GraphCallKind::Calendar => outcome.calendar.as_ref().is_some_and(GraphCall::succeeded),
+    };
+    let mut parts = vec![];
+    for (kind, c) in outcome.calls() {
+        let what = match kind {
+            GraphCallKind::User => match &outcome.user {
+                Some(u) => format!("primary {}", u.primary_smtp().unwrap_or_else(|| "?".into())),
+                None => describe(c),
+            },
+            _ if ok(kind) => "readable".into(),
+            _ => describe(c),
+        };
+        let needed = if outcome.is_required(kind) || ok(kind) {
+            ""
         } else {
-            describe(&outcome.inbox)
-        },
-        match &outcome.user {
-            Some(u) => format!("primary {}", u.primary_smtp().unwrap_or_else(|| "?".into())),
-            None => describe(&outcome.user_call),
-        }
-    );
-    let status = if ok { StepStatus::Pass } else { StepStatus::Fail };
-    (outcome.clone(), step.finish(status, detail, &outcome, evidence))
+            " (not needed by the product)"
+        };
+        parts.push(format!("{}: {what}{needed}", kind.as_str()));
+    }
+    let made: Vec<GraphCallKind> = outcome.calls().into_iter().map(|(k, _)| k).collect();
+    let status = if made.iter().any(|k| outcome.is_required(*k) && !ok(*k)) {
+        StepStatus::Fail
+    } else if made.iter().any(|k| !ok(*k)) {
+        StepStatus::Warn
+    } else {
+        StepStatus::Pass
+    };
+    (
+        outcome.clone(),
+        step.finish(status, parts.join("; "), &outcome, evidence),
+    )
 }

@@ -7,7 +7,6 @@ use serde::Serialize;
 use super::autodiscover::AutodiscoverOutcome;
 use super::ews::ImpersonationOutcome;
 use super::{StepBuilder, StepKind};
-use crate::protocol::ews::EwsReply;
 use crate::report::{Step, StepStatus};
 
 #[derive(Debug, Clone, Serialize)]
@@ -52,12 +51,7 @@ pub fn run(
         Some(mailbox),
         format!("Identity of {mailbox}"),
     );
-    let from_ews = impersonation.and_then(|i| match &i.reply {
-        Some(EwsReply::Error { error, .. }) if error.effective_code() == "ErrorNonPrimarySmtpAddress" => {
-            error.values.get("Primary").cloned()
-        }
-        _ => None,
-    });
+    let from_ews = impersonation.and_then(|i| i.primary_from_ews.clone());
     let from_graph = graph_user.and_then(|u| u.primary_smtp());
     let (primary, source) = match (
         autodiscover.and_then(|a| a.primary_smtp_address.clone()),

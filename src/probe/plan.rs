@@ -553,6 +553,9 @@ impl<'c> Run<'c> {
                 mailbox,
                 &mut out.reach,
                 out.ews_url.as_deref(),
+                out.autodiscover
+                    .as_ref()
+                    .and_then(|a| a.primary_smtp_address.as_deref()),
                 tenant_blocked.as_deref()
             ),
             self.graph(mailbox, tenant_blocked.as_deref())
@@ -605,6 +608,7 @@ impl<'c> Run<'c> {
         mailbox: &str,
         reach_slot: &mut Option<Arc<Reached>>,
         url: Option<&str>,
+        primary: Option<&str>,
         tenant_blocked: Option<&str>,
     ) -> (Option<ImpersonationOutcome>, Step) {
         let config = self.config;
@@ -675,7 +679,8 @@ impl<'c> Run<'c> {
             );
         }
         let limiter = self.limiter(&host);
-        let (o, s) = ews::impersonate(&self.net, &limiter, &u, credentials, mailbox).await;
+        let forms = config.connecting_sid.forms(mailbox, primary);
+        let (o, s) = ews::impersonate(&self.net, &limiter, &u, credentials, mailbox, &forms).await;
         (Some(o), s)
     }
 
@@ -704,7 +709,15 @@ impl<'c> Run<'c> {
         // One budget for the app's Graph calls (Graph throttles per app and tenant).
         let host = self.config.endpoints.graph_url.host_str().unwrap_or("graph");
         let limiter = self.limiter(host);
-        let (o, s) = graph_probe::mailbox(&self.net, &limiter, &self.config.endpoints.graph_url, token, mailbox).await;
+        let (o, s) = graph_probe::mailbox(
+            &self.net,
+            &limiter,
+            &self.config.endpoints.graph_url,
+            token,
+            mailbox,
+            &self.config.graph_calls,
+        )
+        .await;
         Some((Some(o), s))
     }
 

@@ -24,12 +24,32 @@ fn envelope(header_extra: &str, body: &str) -> String {
     )
 }
 
-/// GetFolder of the inbox, `IdOnly`; impersonating `smtp` when given.
-pub fn get_inbox(impersonate: Option<&str>) -> String {
+/// How `ExchangeImpersonation` names the mailbox (`ConnectingSID`'s child).
+/// Exchange resolves `SmtpAddress` against every proxy address, while
+/// `PrimarySmtpAddress` must be the primary one (an alias gets
+/// ErrorNonPrimarySmtpAddress): products differ in which they send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub enum SidForm {
+    SmtpAddress,
+    PrimarySmtpAddress,
+}
+
+impl SidForm {
+    pub fn element(self) -> &'static str {
+        match self {
+            SidForm::SmtpAddress => "SmtpAddress",
+            SidForm::PrimarySmtpAddress => "PrimarySmtpAddress",
+        }
+    }
+}
+
+/// GetFolder of the inbox, `IdOnly`; impersonating the address in the given form.
+pub fn get_inbox(impersonate: Option<(&str, SidForm)>) -> String {
     let header = match impersonate {
-        Some(smtp) => format!(
-            "  <t:ExchangeImpersonation><t:ConnectingSID><t:SmtpAddress>{}</t:SmtpAddress></t:ConnectingSID></t:ExchangeImpersonation>\n",
-            escape(smtp)
+        Some((smtp, form)) => format!(
+            "  <t:ExchangeImpersonation><t:ConnectingSID><t:{e}>{}</t:{e}></t:ConnectingSID></t:ExchangeImpersonation>\n",
+            escape(smtp),
+            e = form.element()
         ),
         None => String::new(),
     };

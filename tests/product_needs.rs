@@ -1,0 +1,162 @@
+//! What the checked product needs decides severity (issue 10, item 3):
+//! `--graph-calls` (a failed call the product does not need is a warning)
+//! and `--connecting-sid` (an alias breaks products that impersonate by
+//! PrimarySmtpAddress).
+
+mod common;
+
+use common::*;
+use exprobe::lab::Scenario;
+use exprobe::report::{Report, Severity};
+
+fn severity_of(report: &Report, code: &str) -> Vec<Severity> {
+    report
+        .findings
+        .iter()
+        .filter(|f| f.code == code)
+        .map(|f| f.severity)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_calls_the_product_does_not_need_are_warnings() {
+    // Mail.Read consented, User.Read.All not: the inbox reads, the user lookup is denied.
+    let lab = start(Scenario::builtin("graph-insufficient-privileges").expect("scenario")).await;
+
+    let (report, out) = lab.check_json(&[]).await;
+    assert_eq!(
+        severity_of(&report, "graph.insufficient_privileges"),
+        [Severity::Warning, Severity::Warning]
+    );
+    assert_eq!(out.status.code(), Some(1), "mail sync works: warnings only");
+    let step = report
+        .steps
+        .iter()
+        .find(|s| s.id == "graph.mailbox:alice@contoso.com")
+        .expect("graph step");
+    assert!(step.detail.contains("inbox: readable"), "{}", step.detail);
+    assert!(step.detail.contains("(not needed by the product)"), "{}", step.detail);
+
+    let (report, out) = lab.check_json(&["--graph-calls=inbox,user"]).await;
+    assert_eq!(
+        severity_of(&report, "graph.insufficient_privileges"),
+        [Severity::Critical, Severity::Critical]
+    );
+    assert_eq!(out.status.code(), Some(2), "the product needs the user lookup");
+
+    // A calendar product: the app has no Calendars.Read.
+    let (report, out) = lab.check_json(&["--graph-calls=inbox,calendar"]).await;
+    assert_eq!(
+        severity_of(&report, "graph.access_denied"),
+        [Severity::Critical, Severity::Critical]
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let calendar_calls = lab
+        .lab
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/calendar"))
+        .count();
+    assert_eq!(
+        calendar_calls, 2,
+        "the calendar is read only when named, once per mailbox"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthy_app_reads_the_calendar_when_it_may() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/scenarios/online-app-healthy.toml"
+    ))
+    .expect("scenario")
+    .replace(
+        "\"Mail.Read\", \"User.Read.All\"",
+        "\"Mail.Read\", \"User.Read.All\", \"Calendars.Read\"",
+    );
+    let lab = start(scenario_from_text(&text)).await;
+    let (report, out) = lab.check_json(&["--graph-calls=inbox,calendar,user"]).await;
+    assert_eq!(out.status.code(), Some(1), "{:?}", codes(&report));
+    assert_eq!(codes(&report), ["exchange_online.ews_retirement"]);
+    let step = report
+        .steps
+        .iter()
+        .find(|s| s.id == "graph.mailbox:bob@contoso.com")
+        .expect("graph step");
+    assert!(step.detail.contains("calendar: readable"), "{}", step.detail);
+}
+
+/// An alias: Exchange resolves it under SmtpAddress but not under
+/// PrimarySmtpAddress. `both` (default) tries both and says which works;
+/// `primary` makes it critical; `smtp` sends only SmtpAddress.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connecting_sid_forms_decide_what_an_alias_breaks() {
+    let lab = start(Scenario::builtin("ews-alias-address").expect("scenario")).await;
+    let forms_sent = |lab: &Running| -> Vec<String> {
+        lab.lab
+            .requests()
+            .iter()
+            .filter_map(|r| {
+                ["<t:SmtpAddress>", "<t:PrimarySmtpAddress>"]
+                    .into_iter()
+                    .find(|tag| r.body.contains(tag))
+                    .map(|t| t.trim_matches(['<', '>']).trim_start_matches("t:").to_string())
+            })
+            .collect()
+    };
+
+    let (report, out) = lab.check_json(&[]).await;
+    assert_eq!(out.status.code(), Some(1), "{:?}", codes(&report));
+    let alias = report
+        .findings
+        .iter()
+        .find(|f| f.code == "mailbox.alias_not_primary")
+        .expect("alias finding");
+    assert_eq!(alias.severity, Severity::Warning);
+    assert!(
+        alias.detail.contains(
+            "works with ConnectingSID SmtpAddress, fails with PrimarySmtpAddress (ErrorNonPrimarySmtpAddress)"
+        ),
+        "{}",
+        alias.detail
+    );
+    let step = report
+        .steps
+        .iter()
+        .find(|s| s.id == "ews.impersonation:a.smith@contoso.com")
+        .expect("step");
+    assert_eq!(step.status, exprobe::report::StepStatus::Warn, "{}", step.detail);
+    assert_eq!(forms_sent(&lab), ["SmtpAddress", "PrimarySmtpAddress"]);
+
+    let before = lab.lab.requests().len();
+    let (report, out) = lab.check_json(&["--connecting-sid=primary"]).await;
+    assert_eq!(out.status.code(), Some(2), "{:?}", codes(&report));
+    let alias = report
+        .findings
+        .iter()
+        .find(|f| f.code == "mailbox.alias_not_primary")
+        .expect("alias finding");
+    assert_eq!(alias.severity, Severity::Critical);
+    let sent: Vec<String> = forms_sent(&lab)[2..].to_vec();
+    assert_eq!(sent, ["PrimarySmtpAddress"], "{}", lab.lab.requests().len() - before);
+
+    let (report, out) = lab.check_json(&["--connecting-sid=smtp"]).await;
+    assert_eq!(out.status.code(), Some(1), "{:?}", codes(&report));
+    assert_eq!(forms_sent(&lab)[3..], ["SmtpAddress"]);
+}
+
+/// The primary address itself: `both` sends one request (both forms resolve
+/// it alike), so a bulk run keeps two round trips per mailbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_primary_address_is_impersonated_once() {
+    let lab = start(Scenario::builtin("ews-onprem-healthy").expect("scenario")).await;
+    let (report, out) = lab.check_json(&[]).await;
+    assert_eq!(out.status.code(), Some(0), "{:?}", codes(&report));
+    let impersonated = lab
+        .lab
+        .requests()
+        .iter()
+        .filter(|r| r.body.contains("ExchangeImpersonation"))
+        .count();
+    assert_eq!(impersonated, 2, "one per mailbox");
+}
