@@ -373,17 +373,19 @@ pub enum ConnectingSid {
 }
 
 impl ConnectingSid {
-    /// The forms to try for `mailbox`, whose primary address autodiscover may have told.
-    pub fn forms(self, mailbox: &str, primary: Option<&str>) -> Vec<crate::protocol::ews::SidForm> {
-        use crate::protocol::ews::SidForm;
-        match self {
-            ConnectingSid::Primary => vec![SidForm::PrimarySmtpAddress],
-            ConnectingSid::Smtp => vec![SidForm::SmtpAddress],
+    /// How to impersonate `mailbox`, whose primary address autodiscover may have told.
+    pub fn plan(self, mailbox: &str, primary: Option<&str>) -> crate::protocol::ews::FormPlan {
+        use crate::protocol::ews::{FormPlan, SidForm};
+        match (self, primary) {
+            (ConnectingSid::Primary, _) => FormPlan::One(SidForm::PrimarySmtpAddress),
+            (ConnectingSid::Smtp, _) => FormPlan::One(SidForm::SmtpAddress),
             // The primary address itself: both forms resolve it alike.
-            ConnectingSid::Both if primary.is_some_and(|p| p.eq_ignore_ascii_case(mailbox)) => {
-                vec![SidForm::SmtpAddress]
-            }
-            ConnectingSid::Both => vec![SidForm::SmtpAddress, SidForm::PrimarySmtpAddress],
+            (ConnectingSid::Both, Some(p)) if p.eq_ignore_ascii_case(mailbox) => FormPlan::One(SidForm::SmtpAddress),
+            // A known alias: SmtpAddress decides, PrimarySmtpAddress tells what breaks.
+            (ConnectingSid::Both, Some(_)) => FormPlan::SmtpThenPrimary,
+            // Not known (Autodiscover v2 does not say): PrimarySmtpAddress first,
+            // SmtpAddress only when Exchange answers that it is an alias.
+            (ConnectingSid::Both, None) => FormPlan::PrimaryThenSmtpIfAlias,
         }
     }
 }

@@ -160,3 +160,61 @@ async fn a_primary_address_is_impersonated_once() {
         .count();
     assert_eq!(impersonated, 2, "one per mailbox");
 }
+
+/// Autodiscover v2 does not tell the primary address: `both` asks
+/// PrimarySmtpAddress first (one request for a primary address) and
+/// SmtpAddress only when Exchange answers that the address is an alias.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_primary_asks_primary_first_then_smtp_for_an_alias() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/scenarios/online-app-healthy.toml"
+    ))
+    .expect("scenario")
+    .replace(
+        "mailboxes = [\"alice@contoso.com\", \"bob@contoso.com\"]",
+        "mailboxes = [\"alice@contoso.com\", \"b.jones@contoso.com\"]",
+    )
+    .replace(
+        "address = \"bob@contoso.com\"",
+        "address = \"bob@contoso.com\"\naliases = [\"b.jones@contoso.com\"]",
+    )
+    .replace("api = \"both\"", "api = \"ews\"");
+    let lab = start(scenario_from_text(&text)).await;
+    let (report, _) = lab.check_json(&[]).await;
+    let forms = |who: &str| -> Vec<String> {
+        lab.lab
+            .requests()
+            .iter()
+            .filter(|r| r.header("x-anchormailbox") == Some(who))
+            .filter_map(|r| {
+                ["PrimarySmtpAddress", "SmtpAddress"]
+                    .into_iter()
+                    .find(|f| r.body.contains(&format!("<t:{f}>")))
+                    .map(str::to_string)
+            })
+            .collect()
+    };
+    assert_eq!(forms("alice@contoso.com"), ["PrimarySmtpAddress"]);
+    assert_eq!(forms("b.jones@contoso.com"), ["PrimarySmtpAddress", "SmtpAddress"]);
+    let alias = report
+        .findings
+        .iter()
+        .find(|f| f.code == "mailbox.alias_not_primary")
+        .expect("alias");
+    assert!(
+        alias
+            .detail
+            .contains("primary SMTP address is bob@contoso.com (from ews)"),
+        "{}",
+        alias.detail
+    );
+    assert!(
+        alias
+            .detail
+            .contains("works with ConnectingSID SmtpAddress, fails with PrimarySmtpAddress"),
+        "{}",
+        alias.detail
+    );
+    assert_eq!(alias.severity, Severity::Warning);
+}

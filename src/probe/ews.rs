@@ -15,7 +15,7 @@ use url::Url;
 use super::{StepBuilder, StepKind};
 use crate::config::Credentials;
 use crate::net::{HttpRequest, Net, NetFailure};
-use crate::protocol::ews::{self, EwsReply, ServerVersion, SidForm};
+use crate::protocol::ews::{self, EwsReply, FormPlan, ServerVersion, SidForm};
 use crate::report::{Exchange, Step, StepStatus};
 
 /// Headers worth keeping from an EWS answer (they identify the servers involved).
@@ -111,13 +111,12 @@ pub struct FormResult {
 }
 
 impl ImpersonationOutcome {
-    /// The form tried after the first one failed where the first worked.
+    /// A form Exchange refused while another worked.
     pub fn failed_form(&self) -> Option<&FormResult> {
-        let first = self.forms.first()?;
-        if !first.works {
+        if !self.forms.iter().any(|f| f.works) {
             return None;
         }
-        self.forms.iter().skip(1).find(|f| !f.works)
+        self.forms.iter().find(|f| !f.works)
     }
 }
 
@@ -322,16 +321,16 @@ pub async fn auth(net: &Net, url: &Url, credentials: &Credentials, account: &str
     (outcome.clone(), step.finish(status, detail, &outcome, evidence))
 }
 
-/// `ews.impersonation`: GetFolder of the mailbox's inbox as each form in
-/// `forms` names it; the first form decides the step, later forms are asked
-/// only when it worked (to tell which forms a product may use).
+/// `ews.impersonation`: GetFolder of the mailbox's inbox, naming it in the
+/// ConnectingSID forms `plan` says; one form decides the step, another may
+/// be asked to tell which forms a product may use.
 pub async fn impersonate(
     net: &Net,
     limiter: &Limiter,
     url: &Url,
     credentials: &Credentials,
     mailbox: &str,
-    forms: &[SidForm],
+    plan: FormPlan,
 ) -> (ImpersonationOutcome, Step) {
     let step = StepBuilder::new(
         StepKind::EwsImpersonation,
@@ -339,43 +338,60 @@ pub async fn impersonate(
         Some(mailbox),
         format!("Impersonate {mailbox} over EWS"),
     );
-    let first = forms.first().copied().unwrap_or(SidForm::SmtpAddress);
     let mut evidence: Vec<Exchange> = vec![];
     let mut outcome = ImpersonationOutcome {
         mailbox: mailbox.to_string(),
         url: url.to_string(),
-        form: first,
+        form: SidForm::SmtpAddress,
         failure: None,
         reply: None,
         back_offs: vec![],
         forms: vec![],
         primary_from_ews: None,
     };
-    let mut detail = String::new();
-    for (i, &form) in forms.iter().enumerate() {
-        let attempt = impersonate_once(net, limiter, url, credentials, mailbox, form, &mut evidence).await;
+    let try_form = |form: SidForm, outcome: &mut ImpersonationOutcome, attempt: Attempt| {
         let works = matches!(attempt.reply, Some(EwsReply::Success { .. }));
         let answer = match (&attempt.failure, &attempt.reply) {
             (Some(f), _) => f.describe(),
             (None, Some(r)) => short_answer(r),
             (None, None) => "no answer".into(),
         };
-        if let Some(EwsReply::Error { error, .. }) = &attempt.reply {
-            if error.effective_code() == "ErrorNonPrimarySmtpAddress" {
-                outcome.primary_from_ews = error.values.get("Primary").cloned().or(outcome.primary_from_ews);
-            }
+        let alias = matches!(&attempt.reply, Some(EwsReply::Error { error, .. }) if error.effective_code() == "ErrorNonPrimarySmtpAddress");
+        if let (true, Some(EwsReply::Error { error, .. })) = (alias, &attempt.reply) {
+            outcome.primary_from_ews = error.values.get("Primary").cloned();
         }
         outcome.forms.push(FormResult { form, works, answer });
-        if i == 0 {
-            detail = attempt.detail;
-            outcome.failure = attempt.failure;
-            outcome.reply = attempt.reply;
-            outcome.back_offs = attempt.back_offs;
-            if !works {
-                break;
-            }
+        (works, alias, attempt)
+    };
+    let decide = |outcome: &mut ImpersonationOutcome, form: SidForm, attempt: Attempt| -> String {
+        outcome.form = form;
+        outcome.failure = attempt.failure;
+        outcome.reply = attempt.reply;
+        outcome.back_offs = attempt.back_offs;
+        attempt.detail
+    };
+    let (first, second) = match plan {
+        FormPlan::One(f) => (f, None),
+        FormPlan::SmtpThenPrimary => (SidForm::SmtpAddress, Some(SidForm::PrimarySmtpAddress)),
+        FormPlan::PrimaryThenSmtpIfAlias => (SidForm::PrimarySmtpAddress, Some(SidForm::SmtpAddress)),
+    };
+    let attempt = impersonate_once(net, limiter, url, credentials, mailbox, first, &mut evidence).await;
+    let (works, alias, attempt) = try_form(first, &mut outcome, attempt);
+    let mut detail = match (plan, second) {
+        // PrimarySmtpAddress refused as an alias: SmtpAddress decides.
+        (FormPlan::PrimaryThenSmtpIfAlias, Some(then)) if alias => {
+            let next = impersonate_once(net, limiter, url, credentials, mailbox, then, &mut evidence).await;
+            let (_, _, next) = try_form(then, &mut outcome, next);
+            decide(&mut outcome, then, next)
         }
-    }
+        (FormPlan::SmtpThenPrimary, Some(then)) if works => {
+            let detail = decide(&mut outcome, first, attempt);
+            let next = impersonate_once(net, limiter, url, credentials, mailbox, then, &mut evidence).await;
+            try_form(then, &mut outcome, next);
+            detail
+        }
+        _ => decide(&mut outcome, first, attempt),
+    };
     let status = match (&outcome.reply, outcome.failed_form()) {
         (Some(EwsReply::Success { .. }), None) => StepStatus::Pass,
         (Some(EwsReply::Success { .. }), Some(_)) => StepStatus::Warn,
@@ -399,7 +415,7 @@ pub async fn impersonate(
             .collect();
         detail = format!("{detail}; ConnectingSID: {}", forms.join(", "));
     } else {
-        detail = format!("{detail} (ConnectingSID {})", first.element());
+        detail = format!("{detail} (ConnectingSID {})", outcome.form.element());
     }
     (outcome.clone(), step.finish(status, detail, &outcome, evidence))
 }

@@ -679,8 +679,8 @@ impl<'c> Run<'c> {
             );
         }
         let limiter = self.limiter(&host);
-        let forms = config.connecting_sid.forms(mailbox, primary);
-        let (o, s) = ews::impersonate(&self.net, &limiter, &u, credentials, mailbox, &forms).await;
+        let plan = config.connecting_sid.plan(mailbox, primary);
+        let (o, s) = ews::impersonate(&self.net, &limiter, &u, credentials, mailbox, plan).await;
         (Some(o), s)
     }
 

@@ -43,6 +43,18 @@ impl SidForm {
     }
 }
 
+/// Which ConnectingSID forms to send, and which one decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormPlan {
+    /// This form alone.
+    One(SidForm),
+    /// SmtpAddress decides; PrimarySmtpAddress is asked too when it worked.
+    SmtpThenPrimary,
+    /// PrimarySmtpAddress; if Exchange answers ErrorNonPrimarySmtpAddress,
+    /// SmtpAddress decides.
+    PrimaryThenSmtpIfAlias,
+}
+
 /// GetFolder of the inbox, `IdOnly`; impersonating the address in the given form.
 pub fn get_inbox(impersonate: Option<(&str, SidForm)>) -> String {
     let header = match impersonate {
