@@ -115,6 +115,15 @@ pub struct CheckArgs {
     /// `both`: SmtpAddress, and PrimarySmtpAddress too when the address may not be the primary.
     #[arg(long, value_enum, default_value_t = ConnectingSidArg::Both)]
     pub connecting_sid: ConnectingSidArg,
+    /// The mailbox folders the product syncs (comma-separated), opened in the impersonated
+    /// GetFolder (one request): a folder that does not open is critical.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "inbox")]
+    pub folders: Vec<FolderArg>,
+    /// Also check write access as the product would: save a draft in each mailbox's Drafts
+    /// folder (CreateItem, never sent) and delete it at once (DeleteItem, HardDelete).
+    /// Off by default: it writes to the mailboxes.
+    #[arg(long)]
+    pub write_test: bool,
     /// Tenant id or domain (OAuth modes).
     #[arg(long, value_name = "ID|DOMAIN")]
     pub tenant: Option<String>,
@@ -262,6 +271,14 @@ pub enum AuthArg {
     PasswordGrant,
     /// No credentials: discovery only (DNS, autodiscover, reachability).
     None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FolderArg {
+    Inbox,
+    Calendar,
+    Contacts,
+    Tasks,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -358,6 +358,10 @@ pub struct CheckConfig {
     pub graph_calls: Vec<GraphCallKind>,
     /// `--connecting-sid`: the ConnectingSID forms the product may use.
     pub connecting_sid: ConnectingSid,
+    /// `--folders`: the distinguished folders the product syncs.
+    pub folders: Vec<&'static str>,
+    /// `--write-test`: save and delete a draft in each mailbox.
+    pub write_test: bool,
 }
 
 /// `--connecting-sid`.
@@ -484,6 +488,8 @@ impl CheckConfig {
             app_home_tenant: None,
             graph_calls: vec![GraphCallKind::Inbox],
             connecting_sid: ConnectingSid::Both,
+            folders: vec!["inbox"],
+            write_test: false,
         }
     }
 }
@@ -566,6 +572,8 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
                 crate::cli::ConnectingSidArg::Smtp => ConnectingSid::Smtp,
                 crate::cli::ConnectingSidArg::Both => ConnectingSid::Both,
             },
+            folders: folders(args),
+            write_test: args.write_test,
         },
         output(args),
     ))
@@ -731,6 +739,23 @@ fn service_account_smtp(args: &CheckArgs, mode: AuthMode) -> Result<Option<Strin
             Ok(smtp)
         }
     }
+}
+
+/// `--folders` as EWS distinguished folder ids, each once, in the given order.
+fn folders(args: &CheckArgs) -> Vec<&'static str> {
+    let mut out = vec![];
+    for f in &args.folders {
+        let id = match f {
+            crate::cli::FolderArg::Inbox => "inbox",
+            crate::cli::FolderArg::Calendar => "calendar",
+            crate::cli::FolderArg::Contacts => "contacts",
+            crate::cli::FolderArg::Tasks => "tasks",
+        };
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    out
 }
 
 /// `--graph-calls`, each once, in the given order.

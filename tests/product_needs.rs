@@ -218,3 +218,112 @@ async fn unknown_primary_asks_primary_first_then_smtp_for_an_alias() {
     );
     assert_eq!(alias.severity, Severity::Warning);
 }
+
+/// `--folders`: the folders the product syncs are opened in the same
+/// impersonated GetFolder (one request); a folder that does not open is critical.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folders_the_product_syncs_are_opened_in_one_request() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/scenarios/ews-onprem-healthy.toml"
+    ))
+    .expect("scenario")
+    .replace(
+        "address = \"bob@contoso.com\"",
+        "address = \"bob@contoso.com\"\ndenied_folders = [\"calendar\"]",
+    );
+    let lab = start(scenario_from_text(&text)).await;
+    let (report, out) = lab.check_json(&["--folders=inbox,calendar,contacts,tasks"]).await;
+    assert_eq!(out.status.code(), Some(2), "{:?}", codes(&report));
+    let denied = report
+        .findings
+        .iter()
+        .find(|f| f.code == "ews.access_denied")
+        .expect("finding");
+    assert_eq!(denied.mailbox.as_deref(), Some("bob@contoso.com"));
+    assert!(
+        denied.detail.contains("the calendar folder: ErrorAccessDenied"),
+        "{}",
+        denied.detail
+    );
+    let alice = report
+        .steps
+        .iter()
+        .find(|s| s.id == "ews.impersonation:alice@contoso.com")
+        .expect("step");
+    assert!(
+        alice.detail.contains("folders inbox, calendar, contacts, tasks open"),
+        "{}",
+        alice.detail
+    );
+    let requests = lab.lab.requests();
+    let asked: Vec<_> = requests
+        .iter()
+        .filter(|r| r.body.contains("ExchangeImpersonation"))
+        .collect();
+    assert_eq!(asked.len(), 2, "one GetFolder per mailbox");
+    assert!(asked
+        .iter()
+        .all(|r| r.body.matches("DistinguishedFolderId").count() == 4));
+}
+
+/// `--write-test`: a draft saved and deleted per mailbox; a service account
+/// that may not write is critical (the product was said to need it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_write_test_saves_and_deletes_a_draft() {
+    let lab = start(Scenario::builtin("ews-onprem-healthy").expect("scenario")).await;
+    let (report, out) = lab.check_json(&["--write-test"]).await;
+    assert_eq!(out.status.code(), Some(0), "{:?}", codes(&report));
+    let step = report
+        .steps
+        .iter()
+        .find(|s| s.id == "ews.write:alice@contoso.com")
+        .expect("write step");
+    assert!(
+        step.detail
+            .contains("saved in Drafts (CreateItem) and deleted (DeleteItem)"),
+        "{}",
+        step.detail
+    );
+    let requests = lab.lab.requests();
+    let creates: Vec<_> = requests.iter().filter(|r| r.body.contains("<m:CreateItem ")).collect();
+    let deletes: Vec<_> = requests.iter().filter(|r| r.body.contains("<m:DeleteItem ")).collect();
+    assert_eq!((creates.len(), deletes.len()), (2, 2));
+    assert!(
+        creates
+            .iter()
+            .all(|r| r.body.contains("MessageDisposition=\"SaveOnly\"")),
+        "never sent"
+    );
+    assert!(deletes.iter().all(|r| r.body.contains("DeleteType=\"HardDelete\"")));
+    // Without the flag nothing is written.
+    let before = lab.lab.requests().len();
+    let (_, _) = lab.check_json(&[]).await;
+    assert!(lab.lab.requests()[before..]
+        .iter()
+        .all(|r| !r.body.contains("CreateItem")));
+
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/scenarios/ews-onprem-healthy.toml"
+    ))
+    .expect("scenario")
+    .replace(
+        "application_impersonation = true",
+        "application_impersonation = true\nwrite_denied = true",
+    );
+    let lab = start(scenario_from_text(&text)).await;
+    let (report, out) = lab.check_json(&["--write-test"]).await;
+    assert_eq!(out.status.code(), Some(2), "{:?}", codes(&report));
+    let denied = report
+        .findings
+        .iter()
+        .find(|f| f.code == "ews.access_denied")
+        .expect("finding");
+    assert_eq!(denied.severity, Severity::Critical);
+    assert!(
+        denied.detail.contains("can be read but not written"),
+        "{}",
+        denied.detail
+    );
+}

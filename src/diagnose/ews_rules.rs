@@ -10,7 +10,7 @@ use super::code::{Code, Stage};
 use super::rules::{Affects, Raised};
 use crate::code;
 use crate::config::CheckConfig;
-use crate::probe::ews::{AuthOutcome, ReachOutcome};
+use crate::probe::ews::{AuthOutcome, ImpersonationOutcome, ReachOutcome};
 use crate::probe::plan::{MailboxOutcome, Org};
 use crate::probe::StepKind;
 use crate::protocol::ews::{self, EwsReply};
@@ -47,20 +47,27 @@ pub fn reply_code(reply: &EwsReply) -> Option<Code> {
         EwsReply::Redirected { .. } => code!("server.error"),
         EwsReply::NotSoap { http_status: 404, .. } => code!("ews.endpoint_not_found"),
         EwsReply::NotSoap { .. } => code!("server.error"),
-        EwsReply::Error { error, .. } => match error.effective_code() {
-            "ErrorImpersonateUserDenied" => code!("impersonation.denied"),
-            "ErrorImpersonationDenied" => code!("impersonation.server_denied"),
-            "ErrorInvalidExchangeImpersonationHeaderData" => code!("impersonation.header_invalid"),
-            "ErrorNonExistentMailbox" | "ErrorInvalidUser" | "ErrorMailboxNotFound" | "ErrorInvalidSmtpAddress" => {
-                code!("mailbox.not_found")
-            }
-            "ErrorNonPrimarySmtpAddress" => code!("mailbox.alias_not_primary"),
-            "ErrorAccessDenied" => code!("ews.access_denied"),
-            c if ews::REDISCOVER_CODES.contains(&c) => code!("mailbox.moved"),
-            c if ews::THROTTLING_CODES.contains(&c) => code!("ews.throttled"),
-            _ => code!("server.error"),
-        },
+        EwsReply::Error { error, .. } => response_code(error.effective_code()),
     })
+}
+
+/// The code for an EWS response code that is not NoError.
+pub fn response_code(code: &str) -> Code {
+    match code {
+        "ErrorImpersonateUserDenied" => code!("impersonation.denied"),
+        "ErrorImpersonationDenied" => code!("impersonation.server_denied"),
+        "ErrorInvalidExchangeImpersonationHeaderData" => code!("impersonation.header_invalid"),
+        "ErrorNonExistentMailbox" | "ErrorInvalidUser" | "ErrorMailboxNotFound" | "ErrorInvalidSmtpAddress" => {
+            code!("mailbox.not_found")
+        }
+        "ErrorNonPrimarySmtpAddress" => code!("mailbox.alias_not_primary"),
+        "ErrorAccessDenied" | "ErrorFolderNotFound" | "ErrorItemSave" | "ErrorCreateItemAccessDenied" => {
+            code!("ews.access_denied")
+        }
+        c if ews::REDISCOVER_CODES.contains(&c) => code!("mailbox.moved"),
+        c if ews::THROTTLING_CODES.contains(&c) => code!("ews.throttled"),
+        _ => code!("server.error"),
+    }
 }
 
 fn describe(reply: &EwsReply) -> String {
@@ -213,6 +220,9 @@ pub fn impersonation(_config: &CheckConfig, _org: &Org, m: &MailboxOutcome) -> V
     let Some(imp) = &m.impersonation else {
         return vec![];
     };
+    if matches!(imp.reply, Some(EwsReply::Success { .. })) && imp.failure.is_none() {
+        return folder_findings(m, imp);
+    }
     let (code, detail) = match (&imp.failure, &imp.reply) {
         (Some(f), _) => (net_code(f), f.describe()),
         (None, Some(reply)) => match reply_code(reply) {
@@ -234,6 +244,73 @@ pub fn impersonation(_config: &CheckConfig, _org: &Org, m: &MailboxOutcome) -> V
         detail,
         vec![StepKind::EwsImpersonation.id(&imp.mailbox)],
     )]
+}
+
+/// `ews.write` (`--write-test`): the product cannot write (critical, the
+/// product was said to need it), or the draft stayed behind (warning).
+pub fn write(_config: &CheckConfig, _org: &Org, m: &MailboxOutcome) -> Vec<Raised> {
+    let Some(w) = &m.write else {
+        return vec![];
+    };
+    let step = vec![StepKind::EwsWrite.id(&w.mailbox)];
+    if !w.created() {
+        let (code, detail) = match (&w.failure, &w.create) {
+            (Some(f), _) => (net_code(f), f.describe()),
+            (None, Some(reply)) => (reply_code(reply).unwrap_or(code!("server.error")), describe(reply)),
+            (None, None) => return vec![],
+        };
+        return vec![Raised::mailbox(
+            m,
+            code,
+            Stage::Impersonation,
+            format!(
+                "the write test's CreateItem (a draft in Drafts): {detail}: the mailbox can be read but not written"
+            ),
+            step,
+        )];
+    }
+    if w.deleted() {
+        return vec![];
+    }
+    let detail = match (&w.failure, &w.delete) {
+        (Some(f), _) => f.describe(),
+        (None, Some(reply)) => describe(reply),
+        (None, None) => "no ItemId to delete".into(),
+    };
+    vec![Raised::mailbox(
+        m,
+        code!("ews.access_denied"),
+        Stage::Impersonation,
+        format!(
+            "the write test's draft was saved but not deleted ({detail}): delete \"{}\" from the mailbox's Drafts folder",
+            crate::probe::ews::WRITE_TEST_SUBJECT
+        ),
+        step,
+    )
+    .with_severity(crate::report::Severity::Warning)]
+}
+
+/// Folders (`--folders`) the impersonated GetFolder could not open while the
+/// mailbox itself could be impersonated: the product needs them.
+fn folder_findings(m: &MailboxOutcome, imp: &ImpersonationOutcome) -> Vec<Raised> {
+    let mut raised: Vec<Raised> = vec![];
+    for f in imp.folders.iter().filter(|f| !f.works) {
+        let code = response_code(&f.code);
+        let detail = format!("the {} folder: {}", f.folder, f.code);
+        match raised.iter_mut().find(|r| r.code == code) {
+            Some(r) => {
+                let _ = write!(r.detail, "; {detail}");
+            }
+            None => raised.push(Raised::mailbox(
+                m,
+                code,
+                Stage::Impersonation,
+                format!("impersonation works, but {detail}"),
+                vec![StepKind::EwsImpersonation.id(&imp.mailbox)],
+            )),
+        }
+    }
+    raised
 }
 
 /// `identity`: an alias instead of the primary address, a service account of another domain.

@@ -32,6 +32,7 @@ pub const MAILBOX_RULES: &[MailboxRule] = &[
     rules::invalid_address,
     rules::autodiscover,
     ews_rules::impersonation,
+    ews_rules::write,
     ews_rules::identity,
     oauth_rules::graph,
     oauth_rules::tenant,

@@ -56,6 +56,54 @@ fn response_error(operation: &str, code: &str, text: &str, tail: &str) -> Respon
     ))
 }
 
+/// GetFolder of distinguished folders: one response message per folder, in
+/// the order asked, with Exchange's folder element and class for each.
+fn folders(user: &UserSpec, asked: &[String]) -> Response<Full<Bytes>> {
+    if asked.len() <= 1 && !asked.iter().any(|f| user.denied_folders.contains(f)) {
+        return inbox(user);
+    }
+    let mut messages = String::new();
+    for folder in asked {
+        if user.denied_folders.iter().any(|d| d.eq_ignore_ascii_case(folder)) {
+            messages.push_str("<m:GetFolderResponseMessage ResponseClass=\"Error\"><m:MessageText>Access is denied. Check credentials and try again.</m:MessageText><m:ResponseCode>ErrorAccessDenied</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey><m:Folders/></m:GetFolderResponseMessage>");
+            continue;
+        }
+        let (element, class, name) = match folder.as_str() {
+            "calendar" => ("CalendarFolder", "IPF.Appointment", "Calendar"),
+            "contacts" => ("ContactsFolder", "IPF.Contact", "Contacts"),
+            "tasks" => ("TasksFolder", "IPF.Task", "Tasks"),
+            "inbox" => ("Folder", "IPF.Note", "Inbox"),
+            _ => {
+                messages.push_str("<m:GetFolderResponseMessage ResponseClass=\"Error\"><m:MessageText>The specified folder could not be found in the store.</m:MessageText><m:ResponseCode>ErrorFolderNotFound</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey><m:Folders/></m:GetFolderResponseMessage>");
+                continue;
+            }
+        };
+        let id = base64::engine::general_purpose::STANDARD
+            .encode(format!("exprobe-lab-{folder}:{}", user.address.to_ascii_lowercase()));
+        let _ = std::fmt::Write::write_fmt(&mut messages, format_args!(
+            "<m:GetFolderResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:Folders><t:{element}><t:FolderId Id=\"{id}\" ChangeKey=\"AQAAABYAAAA7bxyXx5VvQLQd1uQdCqoKAAAAAAAE\"/><t:FolderClass>{class}</t:FolderClass><t:DisplayName>{name}</t:DisplayName><t:TotalCount>0</t:TotalCount><t:ChildFolderCount>0</t:ChildFolderCount></t:{element}></m:Folders></m:GetFolderResponseMessage>"
+        ));
+    }
+    envelope(&format!(
+        "<m:GetFolderResponse xmlns:m=\"{MESSAGES_NS}\" xmlns:t=\"{TYPES_NS}\"><m:ResponseMessages>{messages}</m:ResponseMessages></m:GetFolderResponse>"
+    ))
+}
+
+/// CreateItem of a draft (SaveOnly): its new ItemId.
+fn created(user: &UserSpec) -> Response<Full<Bytes>> {
+    let id = base64::engine::general_purpose::STANDARD
+        .encode(format!("exprobe-lab-draft:{}", user.address.to_ascii_lowercase()));
+    envelope(&format!(
+        "<m:CreateItemResponse xmlns:m=\"{MESSAGES_NS}\" xmlns:t=\"{TYPES_NS}\"><m:ResponseMessages><m:CreateItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:Items><t:Message><t:ItemId Id=\"{id}\" ChangeKey=\"CQAAABYAAAA7bxyXx5VvQLQd1uQdCqoKAAAAAAAF\"/></t:Message></m:Items></m:CreateItemResponseMessage></m:ResponseMessages></m:CreateItemResponse>"
+    ))
+}
+
+fn deleted() -> Response<Full<Bytes>> {
+    envelope(&format!(
+        "<m:DeleteItemResponse xmlns:m=\"{MESSAGES_NS}\" xmlns:t=\"{TYPES_NS}\"><m:ResponseMessages><m:DeleteItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode></m:DeleteItemResponseMessage></m:ResponseMessages></m:DeleteItemResponse>"
+    ))
+}
+
 fn inbox(user: &UserSpec) -> Response<Full<Bytes>> {
     let id = base64::engine::general_purpose::STANDARD
         .encode(format!("exprobe-lab-inbox:{}", user.address.to_ascii_lowercase()));
@@ -68,6 +116,8 @@ struct EwsRequest {
     operation: String,
     /// (element name, value) of ConnectingSID's child.
     impersonate: Option<(String, String)>,
+    /// GetFolder's DistinguishedFolderId ids, in order.
+    folders: Vec<String>,
 }
 
 fn parse_request(body: &[u8]) -> Option<EwsRequest> {
@@ -83,7 +133,22 @@ fn parse_request(body: &[u8]) -> Option<EwsRequest> {
         .and_then(|i| i.child("ConnectingSID"))
         .and_then(|c| c.children.first())
         .map(|e| (e.name.clone(), e.text.trim().to_string()));
-    Some(EwsRequest { operation, impersonate })
+    let folders = doc
+        .root
+        .child("Body")
+        .and_then(|b| b.children.first())
+        .and_then(|op| op.child("FolderIds"))
+        .map(|ids| {
+            ids.children_named("DistinguishedFolderId")
+                .filter_map(|f| f.attr("Id").map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(EwsRequest {
+        operation,
+        impersonate,
+        folders,
+    })
 }
 
 fn busy(scenario: &Scenario) -> Response<Full<Bytes>> {
@@ -142,7 +207,7 @@ pub async fn answer(
             if n < scenario.exchange.busy_first_impersonations {
                 return busy(scenario);
             }
-            impersonated(scenario, &principal, &request.operation, kind, value)
+            impersonated(scenario, &principal, &request, kind, value)
         }
         None => match principal {
             Principal::Account(account) | Principal::Delegated(account) => own(scenario, account, &request.operation),
@@ -282,6 +347,7 @@ fn own(scenario: &Scenario, account: &ServiceAccountSpec, operation: &str) -> Re
             redirect_url: None,
             ews_url: None,
             groups: vec![],
+            denied_folders: vec![],
         }),
         "GetFolder" => response_error(
             "GetFolder",
@@ -299,10 +365,11 @@ fn own(scenario: &Scenario, account: &ServiceAccountSpec, operation: &str) -> Re
 fn impersonated(
     scenario: &Scenario,
     principal: &Principal<'_>,
-    operation: &str,
+    request: &EwsRequest,
     kind: &str,
     value: &str,
 ) -> Response<Full<Bytes>> {
+    let operation = request.operation.as_str();
     let account = match principal {
         Principal::Account(a) | Principal::Delegated(a) => Some(*a),
         Principal::App { .. } => None,
@@ -354,7 +421,15 @@ fn impersonated(
         );
     }
     match operation {
-        "GetFolder" => inbox(user),
+        "GetFolder" => folders(user, &request.folders),
+        "CreateItem" if account.is_some_and(|a| a.write_denied) => response_error(
+            "CreateItem",
+            "ErrorAccessDenied",
+            "Access is denied. Check credentials and try again.",
+            "<m:Items/>",
+        ),
+        "CreateItem" => created(user),
+        "DeleteItem" => deleted(),
         _ => fault("ErrorInvalidRequest", "The request is invalid.", &[]),
     }
 }

@@ -163,6 +163,9 @@ pub struct UserSpec {
     /// Groups the user is a member of (impersonation scopes).
     #[serde(default)]
     pub groups: Vec<String>,
+    /// Distinguished folders GetFolder answers ErrorAccessDenied for.
+    #[serde(default)]
+    pub denied_folders: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -258,6 +261,9 @@ pub struct ServiceAccountSpec {
     /// The password grant needs MFA for this account (AADSTS50076).
     #[serde(default)]
     pub mfa_required: bool,
+    /// CreateItem as this account (impersonating) answers ErrorAccessDenied.
+    #[serde(default)]
+    pub write_denied: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

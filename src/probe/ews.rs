@@ -99,6 +99,17 @@ pub struct ImpersonationOutcome {
     /// The primary SMTP address an ErrorNonPrimarySmtpAddress answer named.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub primary_from_ews: Option<String>,
+    /// Each folder of `--folders` in the deciding answer (when it succeeded).
+    pub folders: Vec<FolderResult>,
+}
+
+/// One distinguished folder's response message.
+#[derive(Debug, Clone, Serialize)]
+pub struct FolderResult {
+    pub folder: String,
+    pub works: bool,
+    /// The response code (`NoError`, `ErrorAccessDenied`, ...).
+    pub code: String,
 }
 
 /// One ConnectingSID form's answer.
@@ -331,6 +342,7 @@ pub async fn impersonate(
     credentials: &Credentials,
     mailbox: &str,
     plan: FormPlan,
+    folders: &[&str],
 ) -> (ImpersonationOutcome, Step) {
     let step = StepBuilder::new(
         StepKind::EwsImpersonation,
@@ -339,6 +351,11 @@ pub async fn impersonate(
         format!("Impersonate {mailbox} over EWS"),
     );
     let mut evidence: Vec<Exchange> = vec![];
+    let target = Target {
+        url,
+        credentials,
+        mailbox,
+    };
     let mut outcome = ImpersonationOutcome {
         mailbox: mailbox.to_string(),
         url: url.to_string(),
@@ -348,6 +365,7 @@ pub async fn impersonate(
         back_offs: vec![],
         forms: vec![],
         primary_from_ews: None,
+        folders: vec![],
     };
     let try_form = |form: SidForm, outcome: &mut ImpersonationOutcome, attempt: Attempt| {
         let works = matches!(attempt.reply, Some(EwsReply::Success { .. }));
@@ -368,6 +386,7 @@ pub async fn impersonate(
         outcome.failure = attempt.failure;
         outcome.reply = attempt.reply;
         outcome.back_offs = attempt.back_offs;
+        outcome.folders = attempt.folders;
         attempt.detail
     };
     let (first, second) = match plan {
@@ -375,28 +394,42 @@ pub async fn impersonate(
         FormPlan::SmtpThenPrimary => (SidForm::SmtpAddress, Some(SidForm::PrimarySmtpAddress)),
         FormPlan::PrimaryThenSmtpIfAlias => (SidForm::PrimarySmtpAddress, Some(SidForm::SmtpAddress)),
     };
-    let attempt = impersonate_once(net, limiter, url, credentials, mailbox, first, &mut evidence).await;
+    let attempt = impersonate_once(net, limiter, &target, first, folders, &mut evidence).await;
     let (works, alias, attempt) = try_form(first, &mut outcome, attempt);
     let mut detail = match (plan, second) {
         // PrimarySmtpAddress refused as an alias: SmtpAddress decides.
         (FormPlan::PrimaryThenSmtpIfAlias, Some(then)) if alias => {
-            let next = impersonate_once(net, limiter, url, credentials, mailbox, then, &mut evidence).await;
+            let next = impersonate_once(net, limiter, &target, then, folders, &mut evidence).await;
             let (_, _, next) = try_form(then, &mut outcome, next);
             decide(&mut outcome, then, next)
         }
         (FormPlan::SmtpThenPrimary, Some(then)) if works => {
             let detail = decide(&mut outcome, first, attempt);
-            let next = impersonate_once(net, limiter, url, credentials, mailbox, then, &mut evidence).await;
+            let next = impersonate_once(net, limiter, &target, then, folders, &mut evidence).await;
             try_form(then, &mut outcome, next);
             detail
         }
         _ => decide(&mut outcome, first, attempt),
     };
+    let closed: Vec<String> = outcome
+        .folders
+        .iter()
+        .filter(|f| !f.works)
+        .map(|f| format!("{}: {}", f.folder, f.code))
+        .collect();
     let status = match (&outcome.reply, outcome.failed_form()) {
+        (Some(EwsReply::Success { .. }), _) if !closed.is_empty() => StepStatus::Fail,
         (Some(EwsReply::Success { .. }), None) => StepStatus::Pass,
         (Some(EwsReply::Success { .. }), Some(_)) => StepStatus::Warn,
         _ => StepStatus::Fail,
     };
+    if folders.len() > 1 && matches!(outcome.reply, Some(EwsReply::Success { .. })) {
+        detail = if closed.is_empty() {
+            format!("{detail}; folders {} open", folders.join(", "))
+        } else {
+            format!("{detail}; folders not opened: {}", closed.join(", "))
+        };
+    }
     if outcome.forms.len() > 1 {
         let forms: Vec<String> = outcome
             .forms
@@ -435,20 +468,33 @@ struct Attempt {
     reply: Option<EwsReply>,
     back_offs: Vec<BackOff>,
     detail: String,
+    folders: Vec<FolderResult>,
+}
+
+/// Where an impersonated request goes, with what, for whom.
+struct Target<'a> {
+    url: &'a Url,
+    credentials: &'a Credentials,
+    mailbox: &'a str,
 }
 
 async fn impersonate_once(
     net: &Net,
     limiter: &Limiter,
-    url: &Url,
-    credentials: &Credentials,
-    mailbox: &str,
+    target: &Target<'_>,
     form: SidForm,
+    folders: &[&str],
     evidence: &mut Vec<Exchange>,
 ) -> Attempt {
+    let Target {
+        url,
+        credentials,
+        mailbox,
+    } = *target;
     let mut back_offs: Vec<BackOff> = vec![];
     loop {
-        let mut request = soap_request(url, ews::get_inbox(Some((mailbox, form)))).header("X-AnchorMailbox", mailbox);
+        let mut request =
+            soap_request(url, ews::get_folders(Some((mailbox, form)), folders)).header("X-AnchorMailbox", mailbox);
         request.credentials = Some(credentials.clone());
         let deadline = tokio::time::Instant::now() + net.remaining();
         let Some(permit) = limiter.acquire(deadline).await else {
@@ -457,6 +503,7 @@ async fn impersonate_once(
                 reply: None,
                 back_offs,
                 detail: "the run's deadline passed while waiting for a slot in the server's throttling budget".into(),
+                folders: vec![],
             };
         };
         let (result, exchange) = net.send(request).await;
@@ -469,6 +516,7 @@ async fn impersonate_once(
                     failure: Some(e.failure),
                     reply: None,
                     back_offs,
+                    folders: vec![],
                 }
             }
             Ok(r) => r,
@@ -511,11 +559,162 @@ async fn impersonate_once(
                 .collect();
             detail = format!("{detail} after backing off: {}", waits.join(", "));
         }
+        // One response message per folder, in the order asked.
+        let folders = if matches!(reply, EwsReply::Success { .. }) {
+            let messages = ews::response_messages(&response.body);
+            folders
+                .iter()
+                .zip(
+                    messages
+                        .iter()
+                        .map(|m| m.code.clone())
+                        .chain(std::iter::repeat("no answer".to_string())),
+                )
+                .map(|(f, code)| FolderResult {
+                    folder: (*f).to_string(),
+                    works: code == "NoError",
+                    code,
+                })
+                .collect()
+        } else {
+            vec![]
+        };
         return Attempt {
             failure: None,
             reply: Some(reply),
             back_offs,
             detail,
+            folders,
         };
     }
+}
+
+/// `ews.write` (`--write-test`): what the draft's save and delete answered.
+#[derive(Debug, Clone, Serialize)]
+pub struct WriteOutcome {
+    pub mailbox: String,
+    pub failure: Option<NetFailure>,
+    /// CreateItem's answer.
+    pub create: Option<EwsReply>,
+    /// DeleteItem's answer, when a draft was created.
+    pub delete: Option<EwsReply>,
+}
+
+impl WriteOutcome {
+    pub fn created(&self) -> bool {
+        matches!(self.create, Some(EwsReply::Success { .. }))
+    }
+
+    pub fn deleted(&self) -> bool {
+        matches!(self.delete, Some(EwsReply::Success { .. }))
+    }
+}
+
+/// The subject of the write test's draft (what an admin finds if it stays).
+pub const WRITE_TEST_SUBJECT: &str = "exprobe write test (safe to delete)";
+
+/// `--write-test`: save a draft in the mailbox's Drafts folder as the
+/// product would write (CreateItem, SaveOnly: never sent), then delete it for
+/// good (DeleteItem, HardDelete). Impersonating as the deciding form did.
+pub async fn write_test(
+    net: &Net,
+    limiter: &Limiter,
+    url: &Url,
+    credentials: &Credentials,
+    mailbox: &str,
+    form: SidForm,
+) -> (WriteOutcome, Step) {
+    let step = StepBuilder::new(
+        StepKind::EwsWrite,
+        Some(mailbox),
+        Some(mailbox),
+        format!("Save and delete a draft in {mailbox} (--write-test)"),
+    );
+    let mut evidence = vec![];
+    let mut outcome = WriteOutcome {
+        mailbox: mailbox.to_string(),
+        failure: None,
+        create: None,
+        delete: None,
+    };
+    let send = |body: String| {
+        let mut request = soap_request(url, body).header("X-AnchorMailbox", mailbox);
+        request.credentials = Some(credentials.clone());
+        request
+    };
+    let deadline = tokio::time::Instant::now() + net.remaining();
+    let Some(permit) = limiter.acquire(deadline).await else {
+        outcome.failure = Some(NetFailure::Deadline);
+        return (
+            outcome.clone(),
+            step.finish(
+                StepStatus::Fail,
+                "the run's deadline passed before the write test",
+                &outcome,
+                evidence,
+            ),
+        );
+    };
+    let (result, ex) = net
+        .send(send(ews::create_draft((mailbox, form), WRITE_TEST_SUBJECT)))
+        .await;
+    drop(permit);
+    evidence.push(ex);
+    let response = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let detail = format!("CreateItem: {e}");
+            outcome.failure = Some(e.failure);
+            return (
+                outcome.clone(),
+                step.finish(StepStatus::Fail, detail, &outcome, evidence),
+            );
+        }
+    };
+    let create = ews::classify(response.status, &response.headers, &response.body);
+    let item = ews::response_messages(&response.body).into_iter().next();
+    outcome.create = Some(create.clone());
+    if !matches!(create, EwsReply::Success { .. }) {
+        let detail = format!("CreateItem (a draft in Drafts): {}", describe_reply(&create));
+        return (
+            outcome.clone(),
+            step.finish(StepStatus::Fail, detail, &outcome, evidence),
+        );
+    }
+    let Some(id) = item.as_ref().and_then(|m| m.id.clone()) else {
+        let detail = "CreateItem answered NoError without an ItemId: the draft cannot be deleted".to_string();
+        return (
+            outcome.clone(),
+            step.finish(StepStatus::Warn, detail, &outcome, evidence),
+        );
+    };
+    let change_key = item.and_then(|m| m.change_key);
+    let (result, ex) = net
+        .send(send(ews::delete_item((mailbox, form), &id, change_key.as_deref())))
+        .await;
+    evidence.push(ex);
+    let (status, detail) = match result {
+        Err(e) => {
+            let d = format!(
+                "the draft was saved, but DeleteItem failed ({e}): delete \"{WRITE_TEST_SUBJECT}\" from Drafts"
+            );
+            outcome.failure = Some(e.failure);
+            (StepStatus::Warn, d)
+        }
+        Ok(r) => {
+            let delete = ews::classify(r.status, &r.headers, &r.body);
+            let ok = matches!(delete, EwsReply::Success { .. });
+            let d = if ok {
+                "a draft was saved in Drafts (CreateItem) and deleted (DeleteItem): the product can write".to_string()
+            } else {
+                format!(
+                    "the draft was saved, but DeleteItem answered {}: delete \"{WRITE_TEST_SUBJECT}\" from Drafts",
+                    describe_reply(&delete)
+                )
+            };
+            outcome.delete = Some(delete);
+            (if ok { StepStatus::Pass } else { StepStatus::Warn }, d)
+        }
+    };
+    (outcome.clone(), step.finish(status, detail, &outcome, evidence))
 }

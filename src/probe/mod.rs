@@ -29,6 +29,7 @@ pub enum StepKind {
     EwsReach,
     EwsAuth,
     EwsImpersonation,
+    EwsWrite,
     GraphMailbox,
     Identity,
 }
@@ -44,6 +45,7 @@ impl StepKind {
             StepKind::EwsReach => "ews.reach",
             StepKind::EwsAuth => "ews.auth",
             StepKind::EwsImpersonation => "ews.impersonation",
+            StepKind::EwsWrite => "ews.write",
             StepKind::GraphMailbox => "graph.mailbox",
             StepKind::Identity => "identity",
         }

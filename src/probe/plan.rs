@@ -98,6 +98,8 @@ pub struct MailboxOutcome {
     pub ews_url: Option<String>,
     pub reach: Option<Arc<Reached>>,
     pub impersonation: Option<ImpersonationOutcome>,
+    /// `--write-test`: the draft saved and deleted.
+    pub write: Option<ews::WriteOutcome>,
     pub graph: Option<GraphOutcome>,
     pub identity: Option<IdentityOutcome>,
     pub steps: Vec<Step>,
@@ -118,6 +120,7 @@ impl MailboxOutcome {
             ews_url: None,
             reach: None,
             impersonation: None,
+            write: None,
             graph: None,
             identity: None,
             steps: vec![],
@@ -563,6 +566,10 @@ impl<'c> Run<'c> {
         let (imp_outcome, imp_step) = imp;
         out.push(imp_step);
         out.impersonation = imp_outcome;
+        if let Some((w, w_step)) = self.write_test(out.impersonation.as_ref()).await {
+            out.push(w_step);
+            out.write = Some(w);
+        }
         if let Some((g_outcome, g_step)) = graph {
             out.push(g_step);
             out.graph = g_outcome;
@@ -680,8 +687,20 @@ impl<'c> Run<'c> {
         }
         let limiter = self.limiter(&host);
         let plan = config.connecting_sid.plan(mailbox, primary);
-        let (o, s) = ews::impersonate(&self.net, &limiter, &u, credentials, mailbox, plan).await;
+        let (o, s) = ews::impersonate(&self.net, &limiter, &u, credentials, mailbox, plan, &config.folders).await;
         (Some(o), s)
+    }
+
+    /// `--write-test`, once the mailbox could be impersonated.
+    async fn write_test(&self, imp: Option<&ImpersonationOutcome>) -> Option<(ews::WriteOutcome, Step)> {
+        if !self.config.write_test || self.net.remaining().is_zero() {
+            return None;
+        }
+        let imp = imp.filter(|i| matches!(i.reply, Some(crate::protocol::ews::EwsReply::Success { .. })))?;
+        let credentials = self.ews_credentials.as_ref()?;
+        let url = Url::parse(&imp.url).ok()?;
+        let limiter = self.limiter(&host_of(&imp.url));
+        Some(ews::write_test(&self.net, &limiter, &url, credentials, &imp.mailbox, imp.form).await)
     }
 
     async fn graph(&self, mailbox: &str, tenant_blocked: Option<&str>) -> Option<(Option<GraphOutcome>, Step)> {

@@ -55,20 +55,96 @@ pub enum FormPlan {
     PrimaryThenSmtpIfAlias,
 }
 
-/// GetFolder of the inbox, `IdOnly`; impersonating the address in the given form.
-pub fn get_inbox(impersonate: Option<(&str, SidForm)>) -> String {
-    let header = match impersonate {
+fn impersonation_header(impersonate: Option<(&str, SidForm)>) -> String {
+    match impersonate {
         Some((smtp, form)) => format!(
             "  <t:ExchangeImpersonation><t:ConnectingSID><t:{e}>{}</t:{e}></t:ConnectingSID></t:ExchangeImpersonation>\n",
             escape(smtp),
             e = form.element()
         ),
         None => String::new(),
-    };
+    }
+}
+
+/// GetFolder of the inbox, `IdOnly`; impersonating the address in the given form.
+pub fn get_inbox(impersonate: Option<(&str, SidForm)>) -> String {
+    get_folders(impersonate, &["inbox"])
+}
+
+/// GetFolder of these distinguished folders in one request (one response
+/// message per folder, in order), `IdOnly`.
+pub fn get_folders(impersonate: Option<(&str, SidForm)>, folders: &[&str]) -> String {
+    let ids: String = folders
+        .iter()
+        .map(|f| format!("<t:DistinguishedFolderId Id=\"{}\"/>", escape(f)))
+        .collect();
     envelope(
-        &header,
-        "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id=\"inbox\"/></m:FolderIds></m:GetFolder>",
+        &impersonation_header(impersonate),
+        &format!(
+            "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds>{ids}</m:FolderIds></m:GetFolder>"
+        ),
     )
+}
+
+/// The write test: a draft saved in the Drafts folder (never sent).
+pub fn create_draft(impersonate: (&str, SidForm), subject: &str) -> String {
+    envelope(
+        &impersonation_header(Some(impersonate)),
+        &format!(
+            "<m:CreateItem MessageDisposition=\"SaveOnly\"><m:SavedItemFolderId><t:DistinguishedFolderId Id=\"drafts\"/></m:SavedItemFolderId><m:Items><t:Message><t:Subject>{}</t:Subject><t:Body BodyType=\"Text\">Written by exprobe --write-test to check write access; deleted at once. Safe to delete.</t:Body></t:Message></m:Items></m:CreateItem>",
+            escape(subject)
+        ),
+    )
+}
+
+/// Deletes the write test's draft for good.
+pub fn delete_item(impersonate: (&str, SidForm), id: &str, change_key: Option<&str>) -> String {
+    let ck = change_key
+        .map(|c| format!(" ChangeKey=\"{}\"", escape(c)))
+        .unwrap_or_default();
+    envelope(
+        &impersonation_header(Some(impersonate)),
+        &format!(
+            "<m:DeleteItem DeleteType=\"HardDelete\"><m:ItemIds><t:ItemId Id=\"{}\"{ck}/></m:ItemIds></m:DeleteItem>",
+            escape(id)
+        ),
+    )
+}
+
+/// One response message of a successful SOAP answer: its response code and
+/// the ids it names (folder or item).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct MessageResult {
+    pub code: String,
+    pub text: Option<String>,
+    /// `Id` of the first `FolderId` or `ItemId` in the message.
+    pub id: Option<String>,
+    pub change_key: Option<String>,
+}
+
+/// Every response message of a SOAP answer, in order (empty for a fault or
+/// what is not SOAP).
+pub fn response_messages(body: &[u8]) -> Vec<MessageResult> {
+    let Ok(doc) = xml::parse(body) else { return vec![] };
+    let Some(response) = doc.root.child("Body").and_then(|b| b.children.first()) else {
+        return vec![];
+    };
+    let Some(messages) = response.child("ResponseMessages") else {
+        return vec![];
+    };
+    messages
+        .children
+        .iter()
+        .map(|m| {
+            let ids = m.find("FolderId").or_else(|| m.find("ItemId"));
+            MessageResult {
+                code: m.child_text("ResponseCode").unwrap_or("NoError").trim().to_string(),
+                text: m.child_text("MessageText").map(|t| t.trim().to_string()),
+                id: ids.and_then(|i| i.attr("Id")).map(str::to_string),
+                change_key: ids.and_then(|i| i.attr("ChangeKey")).map(str::to_string),
+            }
+        })
+        .collect()
 }
 
 /// A request that needs no mailbox: answered with `ErrorInvalidSmtpAddress`
