@@ -89,3 +89,19 @@ snapshot_human!(
 snapshot_human!("oauth-consent-missing", human_advice_consent_missing_unknown_owner);
 snapshot_human!("oauth-vendor-consent-missing", human_advice_vendor_consent_missing);
 snapshot_human!("ews-service-account-no-mailbox", human_advice_warning_no_mailbox);
+
+// The five seed products' documented failures: the advice an admin gets.
+snapshot_human!(
+    "seed-email-integration-role-missing",
+    human_seed_email_integration_role_missing
+);
+snapshot_human!(
+    "seed-crm-exchange-sync-user-outside-scope",
+    human_seed_crm_exchange_sync_user_outside_scope
+);
+snapshot_human!(
+    "seed-sales-intelligence-consent-missing",
+    human_seed_sales_intelligence_consent_missing
+);
+snapshot_human!("seed-mail-api-platform-alias", human_seed_mail_api_platform_alias);
+snapshot_human!("seed-sales-sidebar-no-mailbox", human_seed_sales_sidebar_no_mailbox);

@@ -439,6 +439,18 @@ impl Lab {
         if let Some(c) = &s.check.cloud {
             args.push(format!("--cloud={c}"));
         }
+        if !s.check.folders.is_empty() {
+            args.push(format!("--folders={}", s.check.folders.join(",")));
+        }
+        if s.check.write_test {
+            args.push("--write-test".into());
+        }
+        if !s.check.graph_calls.is_empty() {
+            args.push(format!("--graph-calls={}", s.check.graph_calls.join(",")));
+        }
+        if let Some(c) = &s.check.connecting_sid {
+            args.push(format!("--connecting-sid={c}"));
+        }
         args.push(format!("--dns-server={}", self.dns_addr));
         args.push(format!("--connect-to=:443::{}", self.https_addr.port()));
         args.push(format!("--connect-to=:80::{}", self.http_addr.port()));

@@ -87,6 +87,14 @@ pub struct CheckSpec {
     pub service_account_smtp: Option<String>,
     /// `--cloud` (`global` when absent).
     pub cloud: Option<String>,
+    /// What the checked product needs: `--folders`, `--write-test`, `--graph-calls`, `--connecting-sid`.
+    #[serde(default)]
+    pub folders: Vec<String>,
+    #[serde(default)]
+    pub write_test: bool,
+    #[serde(default)]
+    pub graph_calls: Vec<String>,
+    pub connecting_sid: Option<String>,
 }
 
 /// A token the lab mints for a `token`-mode check.
@@ -494,6 +502,16 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "online-gcchigh-app-healthy",
     "online-gcchigh-wrong-cloud",
     "oauth-certificate-rejected",
+    "seed-email-integration-healthy",
+    "seed-email-integration-role-missing",
+    "seed-crm-exchange-sync-healthy",
+    "seed-crm-exchange-sync-user-outside-scope",
+    "seed-sales-intelligence-healthy",
+    "seed-sales-intelligence-consent-missing",
+    "seed-mail-api-platform-healthy",
+    "seed-mail-api-platform-alias",
+    "seed-sales-sidebar-healthy",
+    "seed-sales-sidebar-no-mailbox",
 ];
 
 /// Body files the built-in scenarios refer to.
