@@ -177,6 +177,10 @@ pub struct CheckArgs {
     /// and not counted in the status or the exit code.
     #[arg(long = "accept", value_name = "CODE")]
     pub accept: Vec<String>,
+    /// A TOML file of settings a scheduled check keeps: `[accept]` with `codes = [...]`
+    /// (added to --accept).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

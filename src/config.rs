@@ -647,14 +647,50 @@ pub fn auth_mode(given: Option<AuthArg>, supplied: Supplied) -> AuthMode {
 }
 
 /// Reads the secrets, decides the mode and builds what it needs.
-/// `--accept`: catalogue codes only (a typo would accept nothing, silently).
+/// `--config FILE`: what a scheduled check keeps in a file.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckFile {
+    #[serde(default)]
+    accept: Option<AcceptTable>,
+}
+
+/// `[accept]` with `codes = [...]`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AcceptTable {
+    #[serde(default)]
+    codes: Vec<String>,
+}
+
+fn check_file(path: &Path) -> Result<CheckFile, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        what: "the configuration",
+        path: path.display().to_string(),
+        source,
+    })?;
+    // toml's errors name the line, the column and the key.
+    toml::from_str(&text).map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))
+}
+
+/// `--accept` and the config file's `[accept]`: catalogue codes only (a typo
+/// would accept nothing, silently).
 fn accepted(args: &CheckArgs) -> Result<Vec<String>, ConfigError> {
+    let mut given: Vec<(String, String)> = args
+        .accept
+        .iter()
+        .map(|c| (c.clone(), "--accept".to_string()))
+        .collect();
+    if let Some(path) = &args.config {
+        let codes = check_file(path)?.accept.map(|a| a.codes).unwrap_or_default();
+        given.extend(codes.into_iter().map(|c| (c, format!("{} [accept]", path.display()))));
+    }
     let mut out: Vec<String> = vec![];
-    for code in &args.accept {
+    for (code, source) in &given {
         let c = code.trim().to_ascii_lowercase();
         if crate::diagnose::catalogue::lookup(&c).is_none() {
             return Err(ConfigError::Invalid(format!(
-                "--accept {code:?}: not a diagnosis code (`exprobe explain` lists them)"
+                "{source} {code:?}: not a diagnosis code (`exprobe explain` lists them)"
             )));
         }
         if !out.contains(&c) {

@@ -9,6 +9,35 @@ use common::*;
 use exprobe::lab::Scenario;
 use exprobe::report::{Report, Severity};
 
+/// A built-in scenario's text, to be varied by a test.
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/fixtures/scenarios/{name}.toml", env!("CARGO_MANIFEST_DIR"))).expect("scenario")
+}
+
+/// The ConnectingSID form of each impersonated request the lab received, in order.
+fn forms_sent(lab: &Running, anchor: Option<&str>) -> Vec<String> {
+    lab.lab
+        .requests()
+        .iter()
+        .filter(|r| anchor.is_none() || r.header("x-anchormailbox") == anchor)
+        .filter_map(|r| {
+            ["PrimarySmtpAddress", "SmtpAddress"]
+                .into_iter()
+                .find(|f| r.body.contains(&format!("<t:{f}>")))
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+/// The first finding with this code.
+fn finding<'r>(report: &'r Report, code: &str) -> &'r exprobe::report::Finding {
+    report
+        .findings
+        .iter()
+        .find(|f| f.code == code)
+        .unwrap_or_else(|| panic!("no {code} finding in {:?}", codes(report)))
+}
+
 fn severity_of(report: &Report, code: &str) -> Vec<Severity> {
     report
         .findings
@@ -65,12 +94,7 @@ async fn graph_calls_the_product_does_not_need_are_warnings() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthy_app_reads_the_calendar_when_it_may() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/fixtures/scenarios/online-app-healthy.toml"
-    ))
-    .expect("scenario")
-    .replace(
+    let text = fixture("online-app-healthy").replace(
         "\"Mail.Read\", \"User.Read.All\"",
         "\"Mail.Read\", \"User.Read.All\", \"Calendars.Read\"",
     );
@@ -92,26 +116,9 @@ async fn healthy_app_reads_the_calendar_when_it_may() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connecting_sid_forms_decide_what_an_alias_breaks() {
     let lab = start(Scenario::builtin("ews-alias-address").expect("scenario")).await;
-    let forms_sent = |lab: &Running| -> Vec<String> {
-        lab.lab
-            .requests()
-            .iter()
-            .filter_map(|r| {
-                ["<t:SmtpAddress>", "<t:PrimarySmtpAddress>"]
-                    .into_iter()
-                    .find(|tag| r.body.contains(tag))
-                    .map(|t| t.trim_matches(['<', '>']).trim_start_matches("t:").to_string())
-            })
-            .collect()
-    };
-
     let (report, out) = lab.check_json(&[]).await;
     assert_eq!(out.status.code(), Some(1), "{:?}", codes(&report));
-    let alias = report
-        .findings
-        .iter()
-        .find(|f| f.code == "mailbox.alias_not_primary")
-        .expect("alias finding");
+    let alias = finding(&report, "mailbox.alias_not_primary");
     assert_eq!(alias.severity, Severity::Warning);
     assert!(
         alias.detail.contains(
@@ -126,23 +133,19 @@ async fn connecting_sid_forms_decide_what_an_alias_breaks() {
         .find(|s| s.id == "ews.impersonation:a.smith@contoso.com")
         .expect("step");
     assert_eq!(step.status, exprobe::report::StepStatus::Warn, "{}", step.detail);
-    assert_eq!(forms_sent(&lab), ["SmtpAddress", "PrimarySmtpAddress"]);
+    assert_eq!(forms_sent(&lab, None), ["SmtpAddress", "PrimarySmtpAddress"]);
 
     let before = lab.lab.requests().len();
     let (report, out) = lab.check_json(&["--connecting-sid=primary"]).await;
     assert_eq!(out.status.code(), Some(2), "{:?}", codes(&report));
-    let alias = report
-        .findings
-        .iter()
-        .find(|f| f.code == "mailbox.alias_not_primary")
-        .expect("alias finding");
+    let alias = finding(&report, "mailbox.alias_not_primary");
     assert_eq!(alias.severity, Severity::Critical);
-    let sent: Vec<String> = forms_sent(&lab)[2..].to_vec();
+    let sent: Vec<String> = forms_sent(&lab, None)[2..].to_vec();
     assert_eq!(sent, ["PrimarySmtpAddress"], "{}", lab.lab.requests().len() - before);
 
     let (report, out) = lab.check_json(&["--connecting-sid=smtp"]).await;
     assert_eq!(out.status.code(), Some(1), "{:?}", codes(&report));
-    assert_eq!(forms_sent(&lab)[3..], ["SmtpAddress"]);
+    assert_eq!(forms_sent(&lab, None)[3..], ["SmtpAddress"]);
 }
 
 /// The primary address itself: `both` sends one request (both forms resolve
@@ -166,42 +169,24 @@ async fn a_primary_address_is_impersonated_once() {
 /// SmtpAddress only when Exchange answers that the address is an alias.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_primary_asks_primary_first_then_smtp_for_an_alias() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/fixtures/scenarios/online-app-healthy.toml"
-    ))
-    .expect("scenario")
-    .replace(
-        "mailboxes = [\"alice@contoso.com\", \"bob@contoso.com\"]",
-        "mailboxes = [\"alice@contoso.com\", \"b.jones@contoso.com\"]",
-    )
-    .replace(
-        "address = \"bob@contoso.com\"",
-        "address = \"bob@contoso.com\"\naliases = [\"b.jones@contoso.com\"]",
-    )
-    .replace("api = \"both\"", "api = \"ews\"");
+    let text = fixture("online-app-healthy")
+        .replace(
+            "mailboxes = [\"alice@contoso.com\", \"bob@contoso.com\"]",
+            "mailboxes = [\"alice@contoso.com\", \"b.jones@contoso.com\"]",
+        )
+        .replace(
+            "address = \"bob@contoso.com\"",
+            "address = \"bob@contoso.com\"\naliases = [\"b.jones@contoso.com\"]",
+        )
+        .replace("api = \"both\"", "api = \"ews\"");
     let lab = start(scenario_from_text(&text)).await;
     let (report, _) = lab.check_json(&[]).await;
-    let forms = |who: &str| -> Vec<String> {
-        lab.lab
-            .requests()
-            .iter()
-            .filter(|r| r.header("x-anchormailbox") == Some(who))
-            .filter_map(|r| {
-                ["PrimarySmtpAddress", "SmtpAddress"]
-                    .into_iter()
-                    .find(|f| r.body.contains(&format!("<t:{f}>")))
-                    .map(str::to_string)
-            })
-            .collect()
-    };
-    assert_eq!(forms("alice@contoso.com"), ["PrimarySmtpAddress"]);
-    assert_eq!(forms("b.jones@contoso.com"), ["PrimarySmtpAddress", "SmtpAddress"]);
-    let alias = report
-        .findings
-        .iter()
-        .find(|f| f.code == "mailbox.alias_not_primary")
-        .expect("alias");
+    assert_eq!(forms_sent(&lab, Some("alice@contoso.com")), ["PrimarySmtpAddress"]);
+    assert_eq!(
+        forms_sent(&lab, Some("b.jones@contoso.com")),
+        ["PrimarySmtpAddress", "SmtpAddress"]
+    );
+    let alias = finding(&report, "mailbox.alias_not_primary");
     assert!(
         alias
             .detail
@@ -223,23 +208,14 @@ async fn unknown_primary_asks_primary_first_then_smtp_for_an_alias() {
 /// impersonated GetFolder (one request); a folder that does not open is critical.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn folders_the_product_syncs_are_opened_in_one_request() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/fixtures/scenarios/ews-onprem-healthy.toml"
-    ))
-    .expect("scenario")
-    .replace(
+    let text = fixture("ews-onprem-healthy").replace(
         "address = \"bob@contoso.com\"",
         "address = \"bob@contoso.com\"\ndenied_folders = [\"calendar\"]",
     );
     let lab = start(scenario_from_text(&text)).await;
     let (report, out) = lab.check_json(&["--folders=inbox,calendar,contacts,tasks"]).await;
     assert_eq!(out.status.code(), Some(2), "{:?}", codes(&report));
-    let denied = report
-        .findings
-        .iter()
-        .find(|f| f.code == "ews.access_denied")
-        .expect("finding");
+    let denied = finding(&report, "ews.access_denied");
     assert_eq!(denied.mailbox.as_deref(), Some("bob@contoso.com"));
     assert!(
         denied.detail.contains("the calendar folder: ErrorAccessDenied"),
@@ -303,23 +279,14 @@ async fn the_write_test_saves_and_deletes_a_draft() {
         .iter()
         .all(|r| !r.body.contains("CreateItem")));
 
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/fixtures/scenarios/ews-onprem-healthy.toml"
-    ))
-    .expect("scenario")
-    .replace(
+    let text = fixture("ews-onprem-healthy").replace(
         "application_impersonation = true",
         "application_impersonation = true\nwrite_denied = true",
     );
     let lab = start(scenario_from_text(&text)).await;
     let (report, out) = lab.check_json(&["--write-test"]).await;
     assert_eq!(out.status.code(), Some(2), "{:?}", codes(&report));
-    let denied = report
-        .findings
-        .iter()
-        .find(|f| f.code == "ews.access_denied")
-        .expect("finding");
+    let denied = finding(&report, "ews.access_denied");
     assert_eq!(denied.severity, Severity::Critical);
     assert!(
         denied.detail.contains("can be read but not written"),

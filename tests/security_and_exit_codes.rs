@@ -502,4 +502,26 @@ async fn accepted_codes_are_reported_but_do_not_raise_the_exit_code() {
         .await;
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a diagnosis code"));
+
+    // The same from a config file's [accept] list; its errors name the file and the line.
+    let file = running.dir.path().join("exprobe.toml");
+    std::fs::write(&file, "[accept]\ncodes = [\"Exchange_Online.EWS_Retirement\"]\n").expect("config");
+    let config = format!("--config={}", file.display());
+    let (report, out) = running.check_json(&[&config]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(report.accepted, ["exchange_online.ews_retirement"]);
+    for (text, says) in [
+        (
+            "[accept]\ncodes = [\"no.such_code\"]\n",
+            "[accept] \"no.such_code\": not a diagnosis code",
+        ),
+        ("[accept]\ncodes = [\"tls.certificate_expired\"]\nlevel = 3\n", "line 3"),
+        ("[acept]\ncodes = []\n", "unknown field `acept`"),
+    ] {
+        std::fs::write(&file, text).expect("config");
+        let out = running.run_cli(running.check_args(&[&config])).await;
+        assert_eq!(out.status.code(), Some(3), "{text}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says) && err.contains("exprobe.toml"), "{text}: {err}");
+    }
 }

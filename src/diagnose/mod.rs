@@ -247,21 +247,26 @@ impl<'c> Diagnoser<'c> {
         for c in &codes {
             *self.counts.by_code.entry(c.clone()).or_default() += 1;
         }
-        let platform = if ews_rules::is_exchange_online(org, &m) {
-            advice::Platform::ExchangeOnline
-        } else if m.ews_url.is_some() {
-            advice::Platform::ExchangeServer
+        // The mailbox's own platform decides its advice; only a mailbox with
+        // findings of its own needs one (a bulk run has many without).
+        let mut findings: Vec<Keyed> = if own.is_empty() {
+            vec![]
         } else {
-            self.situation.platform
+            let platform = if ews_rules::is_exchange_online(org, &m) {
+                advice::Platform::ExchangeOnline
+            } else if m.ews_url.is_some() {
+                advice::Platform::ExchangeServer
+            } else {
+                self.situation.platform
+            };
+            let situation = advice::Situation {
+                platform,
+                ..self.situation.clone()
+            };
+            own.iter()
+                .map(|r| keyed(r, Some(m.index), self.accepted(r.code), &situation))
+                .collect()
         };
-        let situation = advice::Situation {
-            platform,
-            ..self.situation.clone()
-        };
-        let mut findings: Vec<Keyed> = own
-            .iter()
-            .map(|r| keyed(r, Some(m.index), self.accepted(r.code), &situation))
-            .collect();
         findings.sort_by(|a, b| a.key.cmp(&b.key));
         self.count(&findings);
         self.evidence_dropped += m.evidence_dropped;

@@ -56,6 +56,13 @@ fn response_error(operation: &str, code: &str, text: &str, tail: &str) -> Respon
     ))
 }
 
+/// An `{operation}Response` envelope around these response messages.
+fn messages(operation: &str, messages: &str) -> Response<Full<Bytes>> {
+    envelope(&format!(
+        "<m:{operation}Response xmlns:m=\"{MESSAGES_NS}\" xmlns:t=\"{TYPES_NS}\"><m:ResponseMessages>{messages}</m:ResponseMessages></m:{operation}Response>"
+    ))
+}
+
 /// GetFolder of distinguished folders: one response message per folder, in
 /// the order asked, with Exchange's folder element and class for each.
 fn folders(user: &UserSpec, asked: &[String]) -> Response<Full<Bytes>> {
@@ -84,32 +91,33 @@ fn folders(user: &UserSpec, asked: &[String]) -> Response<Full<Bytes>> {
             "<m:GetFolderResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:Folders><t:{element}><t:FolderId Id=\"{id}\" ChangeKey=\"AQAAABYAAAA7bxyXx5VvQLQd1uQdCqoKAAAAAAAE\"/><t:FolderClass>{class}</t:FolderClass><t:DisplayName>{name}</t:DisplayName><t:TotalCount>0</t:TotalCount><t:ChildFolderCount>0</t:ChildFolderCount></t:{element}></m:Folders></m:GetFolderResponseMessage>"
         ));
     }
-    envelope(&format!(
-        "<m:GetFolderResponse xmlns:m=\"{MESSAGES_NS}\" xmlns:t=\"{TYPES_NS}\"><m:ResponseMessages>{messages}</m:ResponseMessages></m:GetFolderResponse>"
-    ))
+    self::messages("GetFolder", &messages)
 }
 
 /// CreateItem of a draft (SaveOnly): its new ItemId.
 fn created(user: &UserSpec) -> Response<Full<Bytes>> {
     let id = base64::engine::general_purpose::STANDARD
         .encode(format!("exprobe-lab-draft:{}", user.address.to_ascii_lowercase()));
-    envelope(&format!(
-        "<m:CreateItemResponse xmlns:m=\"{MESSAGES_NS}\" xmlns:t=\"{TYPES_NS}\"><m:ResponseMessages><m:CreateItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:Items><t:Message><t:ItemId Id=\"{id}\" ChangeKey=\"CQAAABYAAAA7bxyXx5VvQLQd1uQdCqoKAAAAAAAF\"/></t:Message></m:Items></m:CreateItemResponseMessage></m:ResponseMessages></m:CreateItemResponse>"
-    ))
+    messages(
+        "CreateItem",
+        &format!("<m:CreateItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:Items><t:Message><t:ItemId Id=\"{id}\" ChangeKey=\"CQAAABYAAAA7bxyXx5VvQLQd1uQdCqoKAAAAAAAF\"/></t:Message></m:Items></m:CreateItemResponseMessage>"),
+    )
 }
 
 fn deleted() -> Response<Full<Bytes>> {
-    envelope(&format!(
-        "<m:DeleteItemResponse xmlns:m=\"{MESSAGES_NS}\" xmlns:t=\"{TYPES_NS}\"><m:ResponseMessages><m:DeleteItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode></m:DeleteItemResponseMessage></m:ResponseMessages></m:DeleteItemResponse>"
-    ))
+    messages(
+        "DeleteItem",
+        "<m:DeleteItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode></m:DeleteItemResponseMessage>",
+    )
 }
 
 fn inbox(user: &UserSpec) -> Response<Full<Bytes>> {
     let id = base64::engine::general_purpose::STANDARD
         .encode(format!("exprobe-lab-inbox:{}", user.address.to_ascii_lowercase()));
-    envelope(&format!(
-        "<m:GetFolderResponse xmlns:m=\"{MESSAGES_NS}\" xmlns:t=\"{TYPES_NS}\"><m:ResponseMessages><m:GetFolderResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:Folders><t:Folder><t:FolderId Id=\"{id}\" ChangeKey=\"AQAAABYAAAA7bxyXx5VvQLQd1uQdCqoKAAAAAAAE\"/><t:ParentFolderId Id=\"{id}\" ChangeKey=\"AQAAAA==\"/><t:FolderClass>IPF.Note</t:FolderClass><t:DisplayName>Inbox</t:DisplayName><t:TotalCount>0</t:TotalCount><t:ChildFolderCount>0</t:ChildFolderCount><t:UnreadCount>0</t:UnreadCount></t:Folder></m:Folders></m:GetFolderResponseMessage></m:ResponseMessages></m:GetFolderResponse>"
-    ))
+    messages(
+        "GetFolder",
+        &format!("<m:GetFolderResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:Folders><t:Folder><t:FolderId Id=\"{id}\" ChangeKey=\"AQAAABYAAAA7bxyXx5VvQLQd1uQdCqoKAAAAAAAE\"/><t:ParentFolderId Id=\"{id}\" ChangeKey=\"AQAAAA==\"/><t:FolderClass>IPF.Note</t:FolderClass><t:DisplayName>Inbox</t:DisplayName><t:TotalCount>0</t:TotalCount><t:ChildFolderCount>0</t:ChildFolderCount><t:UnreadCount>0</t:UnreadCount></t:Folder></m:Folders></m:GetFolderResponseMessage>"),
+    )
 }
 
 struct EwsRequest {

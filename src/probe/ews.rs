@@ -559,8 +559,17 @@ async fn impersonate_once(
                 .collect();
             detail = format!("{detail} after backing off: {}", waits.join(", "));
         }
-        // One response message per folder, in the order asked.
-        let folders = if matches!(reply, EwsReply::Success { .. }) {
+        // One response message per folder, in the order asked (one folder:
+        // the classification already read its message).
+        let folders = if !matches!(reply, EwsReply::Success { .. }) {
+            vec![]
+        } else if folders.len() == 1 {
+            vec![FolderResult {
+                folder: folders[0].to_string(),
+                works: true,
+                code: "NoError".into(),
+            }]
+        } else {
             let messages = ews::response_messages(&response.body);
             folders
                 .iter()
@@ -576,8 +585,6 @@ async fn impersonate_once(
                     code,
                 })
                 .collect()
-        } else {
-            vec![]
         };
         return Attempt {
             failure: None,
