@@ -669,8 +669,37 @@ fn check_file(path: &Path) -> Result<CheckFile, ConfigError> {
         path: path.display().to_string(),
         source,
     })?;
-    // toml's errors name the line, the column and the key.
-    toml::from_str(&text).map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))
+    // The position and the message, never the line itself nor a quoted value:
+    // a secret file given by mistake must not be echoed.
+    toml::from_str(&text).map_err(|e: toml::de::Error| {
+        let at = e
+            .span()
+            .map(|span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                format!("line {line}, column {column}: ")
+            })
+            .unwrap_or_default();
+        ConfigError::Invalid(format!("{}: {at}{}", path.display(), without_quoted(e.message())))
+    })
+}
+
+/// `text` with what stands between double quotes left out (values a parser quotes).
+fn without_quoted(text: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for c in text.chars() {
+        if c == '"' {
+            if !inside {
+                out.push_str("\"…\"");
+            }
+            inside = !inside;
+        } else if !inside {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `--accept` and the config file's `[accept]`: catalogue codes only (a typo

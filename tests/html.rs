@@ -80,6 +80,11 @@ async fn html_report_is_self_contained_and_renders_in_chromium() {
             assert!(!html.contains(forbidden), "{name}: {forbidden} in the html");
         }
         // No secret, whatever the mode.
+        for r in lab.lab.requests() {
+            if let Some(token) = r.header("authorization").and_then(|a| a.strip_prefix("Bearer ")) {
+                assert!(!html.contains(token.trim()), "{name}: a bearer token in the html");
+            }
+        }
         if let Some(secret) = lab.lab.password() {
             use base64::Engine as _;
             assert!(!html.contains(secret.expose()), "{name}: a secret in the html");

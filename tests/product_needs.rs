@@ -294,3 +294,28 @@ async fn the_write_test_saves_and_deletes_a_draft() {
         denied.detail
     );
 }
+
+/// The denied folder asked first: Exchange's first response message is an
+/// error, the mailbox was still impersonated (the other folder opened).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denied_first_folder_does_not_fail_the_impersonation() {
+    let text = fixture("ews-onprem-healthy").replace(
+        "address = \"bob@contoso.com\"",
+        "address = \"bob@contoso.com\"\ndenied_folders = [\"calendar\"]",
+    );
+    let lab = start(scenario_from_text(&text)).await;
+    let (report, out) = lab.check_json(&["--folders=calendar,inbox", "--write-test"]).await;
+    assert_eq!(out.status.code(), Some(2), "{:?}", codes(&report));
+    let denied = finding(&report, "ews.access_denied");
+    assert!(
+        denied
+            .detail
+            .starts_with("impersonation works, but the calendar folder"),
+        "{}",
+        denied.detail
+    );
+    assert!(
+        report.steps.iter().any(|s| s.id == "ews.write:bob@contoso.com"),
+        "the write test still runs for a mailbox that was impersonated"
+    );
+}

@@ -517,11 +517,15 @@ async fn accepted_codes_are_reported_but_do_not_raise_the_exit_code() {
         ),
         ("[accept]\ncodes = [\"tls.certificate_expired\"]\nlevel = 3\n", "line 3"),
         ("[acept]\ncodes = []\n", "unknown field `acept`"),
+        // A secret file given as --config by mistake: not echoed.
+        ("S3cr3t-Value!\n", "line 1"),
+        ("[accept]\ncodes = \"S3cr3t-Value!\"\n", "line 2"),
     ] {
         std::fs::write(&file, text).expect("config");
         let out = running.run_cli(running.check_args(&[&config])).await;
         assert_eq!(out.status.code(), Some(3), "{text}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(says) && err.contains("exprobe.toml"), "{text}: {err}");
+        assert!(!err.contains("S3cr3t"), "{text}: the file's content echoed: {err}");
     }
 }

@@ -25,13 +25,37 @@ fn assert_fits(out: &str, width: usize, what: &str) {
     }
 }
 
-/// Every code of the catalogue that the text mentions in part appears whole.
+/// Every code of the report appears, and none is broken: a code split over
+/// two lines (or table rows) leaves a strict prefix of it on one line and
+/// the rest as a token of the next.
 fn assert_codes_whole(out: &str, codes: &[String], what: &str) {
+    let all: Vec<&str> = exprobe::diagnose::catalogue::all().map(|e| e.code).collect();
     for code in codes {
         assert!(
             out.contains(code.as_str()),
-            "{what}: the code {code} is not whole in:\n{out}"
+            "{what}: the code {code} is missing in:\n{out}"
         );
+    }
+    let tokens = |line: &str| -> Vec<String> {
+        line.split(|c: char| c.is_whitespace() || "│┆─═╞╪╡┌┐└┘├┤┬┴┼".contains(c))
+            .map(|t| t.trim_matches(|c: char| ",;:()".contains(c)).to_string())
+            .filter(|t| !t.is_empty())
+            .collect()
+    };
+    let lines: Vec<Vec<String>> = out.lines().map(tokens).collect();
+    for pair in lines.windows(2) {
+        for token in &pair[0] {
+            for code in all
+                .iter()
+                .filter(|c| c.len() > token.len() && c.starts_with(token.as_str()))
+            {
+                let rest = &code[token.len()..];
+                assert!(
+                    !pair[1].iter().any(|t| t == rest),
+                    "{what}: {code} broken into {token:?} and {rest:?} in:\n{out}"
+                );
+            }
+        }
     }
 }
 

@@ -53,9 +53,11 @@ impl Situation {
             .or_else(|| config.auth.delegated().map(|d| d.client_id.clone()));
         let tenant = config.auth.tenant().map(str::to_string);
         let owner = match (&config.app_home_tenant, &tenant) {
-            (Some(home), Some(t)) if !home.eq_ignore_ascii_case(t) => AppOwner::Vendor,
-            (Some(_), _) => AppOwner::Customer,
-            (None, _) => AppOwner::Unknown,
+            (Some(home), Some(t)) if home.eq_ignore_ascii_case(t) => AppOwner::Customer,
+            // A tenant id and a domain may name the same tenant: not known.
+            (Some(home), Some(t)) if is_guid(home) != is_guid(t) => AppOwner::Unknown,
+            (Some(_), Some(_)) => AppOwner::Vendor,
+            (Some(_), None) | (None, _) => AppOwner::Unknown,
         };
         Situation {
             platform,
@@ -96,7 +98,7 @@ impl Situation {
         if self.mailbox_count <= SCOPE_NAMED && !self.mailboxes.is_empty() {
             self.mailboxes
                 .iter()
-                .map(|m| format!("PrimarySmtpAddress -eq '{m}'"))
+                .map(|m| format!("PrimarySmtpAddress -eq '{}'", filter_value(m)))
                 .collect::<Vec<_>>()
                 .join(" -or ")
         } else {
@@ -104,6 +106,34 @@ impl Situation {
                 .to_string()
         }
     }
+}
+
+/// An address inside `'…'` of an OPATH filter that PowerShell reads between
+/// double quotes: `'` doubled, and `` ` ``, `$`, `"` escaped with a backtick.
+fn filter_value(address: &str) -> String {
+    let mut out = String::new();
+    for c in address.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '`' | '$' | '"' => {
+                out.push('`');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn is_guid(s: &str) -> bool {
+    s.len() == 36
+        && s.chars().enumerate().all(|(i, c)| {
+            if [8, 13, 18, 23].contains(&i) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
 }
 
 /// The remediation for `code` in `s`, or None where the catalogue's general
@@ -215,5 +245,22 @@ fn consent(code: Code, s: &Situation) -> Vec<String> {
             url,
             wait,
         ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_quoted_for_powershell() {
+        assert_eq!(filter_value("o'brien@contoso.com"), "o''brien@contoso.com");
+        assert_eq!(filter_value("a$b`c\"d@contoso.com"), "a`$b``c`\"d@contoso.com");
+    }
+
+    #[test]
+    fn a_tenant_id_and_a_domain_are_not_compared() {
+        assert!(is_guid("6f3c3f2a-9d41-4c1e-9a57-1b2f3c4d5e6f"));
+        assert!(!is_guid("contoso.com"));
     }
 }

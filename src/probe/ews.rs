@@ -406,7 +406,14 @@ pub async fn impersonate(
         (FormPlan::SmtpThenPrimary, Some(then)) if works => {
             let detail = decide(&mut outcome, first, attempt);
             let next = impersonate_once(net, limiter, &target, then, folders, &mut evidence).await;
-            try_form(then, &mut outcome, next);
+            // Only Exchange's own answer tells what a form does; a timeout or a
+            // busy server says nothing about it.
+            let transient = next.failure.is_some()
+                || matches!(&next.reply, Some(EwsReply::Throttled { .. }))
+                || matches!(&next.reply, Some(EwsReply::Error { error, .. }) if ews::THROTTLING_CODES.contains(&error.effective_code()));
+            if !transient {
+                try_form(then, &mut outcome, next);
+            }
             detail
         }
         _ => decide(&mut outcome, first, attempt),
@@ -521,7 +528,27 @@ async fn impersonate_once(
             }
             Ok(r) => r,
         };
-        let reply = ews::classify(response.status, &response.headers, &response.body);
+        let mut reply = ews::classify(response.status, &response.headers, &response.body);
+        // Several folders: the classification reads the first message only; a
+        // folder-level error there while another folder opened means the
+        // mailbox was impersonated (the folders say which did not open).
+        if folders.len() > 1 {
+            if let EwsReply::Error {
+                error, server_version, ..
+            } = &reply
+            {
+                if error.form == ews::ErrorForm::ResponseMessage
+                    && ews::response_messages(&response.body)
+                        .iter()
+                        .any(|m| m.code == "NoError")
+                {
+                    reply = EwsReply::Success {
+                        operation: "GetFolderResponseMessage".into(),
+                        server_version: server_version.clone(),
+                    };
+                }
+            }
+        }
         // Busy: wait as told, a bounded number of times, within the run's deadline.
         let wait = match &reply {
             EwsReply::Error { error, .. } if ews::THROTTLING_CODES.contains(&error.effective_code()) => Some((
@@ -696,9 +723,22 @@ pub async fn write_test(
         );
     };
     let change_key = item.and_then(|m| m.change_key);
+    // The delete takes a slot in the server's budget too (or fails at the deadline).
+    let deadline = tokio::time::Instant::now() + net.remaining();
+    let Some(permit) = limiter.acquire(deadline).await else {
+        outcome.failure = Some(NetFailure::Deadline);
+        let detail = format!(
+            "the draft was saved, but the run's deadline passed before DeleteItem: delete \"{WRITE_TEST_SUBJECT}\" from Drafts"
+        );
+        return (
+            outcome.clone(),
+            step.finish(StepStatus::Warn, detail, &outcome, evidence),
+        );
+    };
     let (result, ex) = net
         .send(send(ews::delete_item((mailbox, form), &id, change_key.as_deref())))
         .await;
+    drop(permit);
     evidence.push(ex);
     let (status, detail) = match result {
         Err(e) => {

@@ -5,6 +5,7 @@ use serde::Serialize;
 use url::Url;
 
 use super::{StepBuilder, StepKind};
+use crate::cloud::Cloud;
 use crate::config::{AppCredentials, MailApi};
 use crate::net::{HttpRequest, Net, NetFailure};
 use crate::protocol::entra::{self, OpenIdConfiguration, UserRealm};
@@ -13,23 +14,25 @@ use crate::protocol::oauth::{self, TokenError, TokenResponse};
 use crate::report::{Step, StepStatus};
 use crate::secret::Secret;
 
-/// EWS token audiences in every cloud (the first is the global one).
-pub const EWS_AUDIENCES: &[&str] = &[
-    "https://outlook.office365.com",
-    "https://outlook.office.com",
-    "00000002-0000-0ff1-ce00-000000000000",
-    "https://outlook.office365.us",
-    "https://outlook-dod.office365.us",
-    "https://partner.outlook.cn",
-];
-/// Graph token audiences in every cloud.
-pub const GRAPH_AUDIENCES: &[&str] = &[
-    "https://graph.microsoft.com",
-    "00000003-0000-0000-c000-000000000000",
-    "https://graph.microsoft.us",
-    "https://dod-graph.microsoft.us",
-    "https://microsoftgraph.chinacloudapi.cn",
-];
+/// Exchange Online's application id: an EWS token's audience in any cloud.
+pub const EWS_APP_ID: &str = "00000002-0000-0ff1-ce00-000000000000";
+/// Microsoft Graph's application id.
+pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+
+/// The audiences a token for `api` in `cloud` may carry; the first is the
+/// one to ask for. A token of another cloud does not pass.
+pub fn audiences(api: MailApi, cloud: Cloud) -> Vec<String> {
+    match api {
+        MailApi::Ews => {
+            let mut a = vec![cloud.ews_resource(), EWS_APP_ID.to_string()];
+            if cloud == Cloud::Global {
+                a.push("https://outlook.office.com".into());
+            }
+            a
+        }
+        MailApi::Graph => vec![cloud.graph().to_string(), GRAPH_APP_ID.to_string()],
+    }
+}
 /// Clock skew tolerated before a token counts as not yet valid.
 pub const SKEW_SECS: i64 = 300;
 
@@ -192,7 +195,7 @@ pub fn now() -> i64 {
 }
 
 /// Check a token's claims for one API.
-pub fn check_claims(api: MailApi, claims: &TokenClaims, now: i64) -> Vec<ClaimProblem> {
+pub fn check_claims(api: MailApi, cloud: Cloud, claims: &TokenClaims, now: i64) -> Vec<ClaimProblem> {
     let mut problems = vec![];
     if let Some(exp) = claims.exp.filter(|exp| *exp <= now) {
         problems.push(ClaimProblem::Expired { exp, now });
@@ -200,11 +203,7 @@ pub fn check_claims(api: MailApi, claims: &TokenClaims, now: i64) -> Vec<ClaimPr
     if let Some(nbf) = claims.nbf.filter(|nbf| *nbf > now + SKEW_SECS) {
         problems.push(ClaimProblem::NotYetValid { nbf, now });
     }
-    let (audiences, expected) = if api == MailApi::Ews {
-        (EWS_AUDIENCES, EWS_AUDIENCES[0])
-    } else {
-        (GRAPH_AUDIENCES, GRAPH_AUDIENCES[0])
-    };
+    let audiences = audiences(api, cloud);
     if !claims.aud.iter().any(|a| {
         audiences
             .iter()
@@ -212,7 +211,7 @@ pub fn check_claims(api: MailApi, claims: &TokenClaims, now: i64) -> Vec<ClaimPr
     }) {
         problems.push(ClaimProblem::WrongAudience {
             audience: claims.aud.clone(),
-            expected: expected.to_string(),
+            expected: audiences[0].clone(),
         });
         return problems;
     }
@@ -301,7 +300,7 @@ pub fn describe_problem(p: &ClaimProblem) -> String {
 }
 
 /// Decode a token and check it; the outcome never holds the token itself.
-pub fn inspect(api: MailApi, scope: &str, token: &Secret) -> TokenOutcome {
+pub fn inspect(api: MailApi, cloud: Cloud, scope: &str, token: &Secret) -> TokenOutcome {
     let mut outcome = TokenOutcome {
         api,
         scope: scope.into(),
@@ -318,7 +317,7 @@ pub fn inspect(api: MailApi, scope: &str, token: &Secret) -> TokenOutcome {
             outcome.header = Some(
                 serde_json::json!({"alg": header.get("alg"), "typ": header.get("typ"), "x5t": header.get("x5t"), "has_nonce": header.get("nonce").is_some()}),
             );
-            outcome.problems = check_claims(api, &claims, now());
+            outcome.problems = check_claims(api, cloud, &claims, now());
             outcome.claims = Some(claims);
         }
         Err(e) => outcome.problems.push(ClaimProblem::Malformed { reason: e.to_string() }),
@@ -457,7 +456,7 @@ pub async fn acquire(
     authority: &Url,
     grant: Grant<'_>,
     api: MailApi,
-    cloud: crate::cloud::Cloud,
+    cloud: Cloud,
 ) -> (TokenOutcome, Option<Secret>, Step) {
     let resource = api.resource(cloud);
     let step = StepBuilder::new(
@@ -470,7 +469,7 @@ pub async fn acquire(
         ),
     );
     let scope = grant.scope(api, &resource);
-    let mut outcome = inspect(api, &scope, &Secret::new(""));
+    let mut outcome = inspect(api, cloud, &scope, &Secret::new(""));
     outcome.problems.clear();
     let mut evidence = vec![];
     let mut token = None;
@@ -494,7 +493,7 @@ pub async fn acquire(
                 Ok(r) => match oauth::parse_token_response(r.status, &r.body) {
                     Ok(TokenResponse::Error(e)) => outcome.error = Some(e),
                     Ok(TokenResponse::Success(s)) => {
-                        let inspected = inspect(api, &scope, &s.access_token);
+                        let inspected = inspect(api, cloud, &scope, &s.access_token);
                         outcome.header = inspected.header;
                         outcome.problems = inspected.problems;
                         // Asked of one tenant by id: the token must come from it.
@@ -525,14 +524,14 @@ pub async fn acquire(
 }
 
 /// A token the user gave (`--auth token`): checked for `api`, never shown.
-pub fn given(api: MailApi, token: &Secret) -> (TokenOutcome, Step) {
+pub fn given(api: MailApi, cloud: Cloud, token: &Secret) -> (TokenOutcome, Step) {
     let step = StepBuilder::new(
         StepKind::Token,
         Some(api.as_str()),
         None,
         "The access token given".to_string(),
     );
-    let outcome = inspect(api, "", token);
+    let outcome = inspect(api, cloud, "", token);
     let (status, detail) = summary(&outcome);
     let step = step.finish(status, detail, &outcome, vec![]);
     (outcome, step)
@@ -568,12 +567,14 @@ mod tests {
         let now = 1_000_000;
         assert!(check_claims(
             MailApi::Ews,
+            Cloud::Global,
             &claims("https://outlook.office365.com", &["full_access_as_app"], now + 60),
             now
         )
         .is_empty());
         assert!(check_claims(
             MailApi::Graph,
+            Cloud::Global,
             &claims("00000003-0000-0000-c000-000000000000", &["Mail.Read"], now + 60),
             now
         )
@@ -581,6 +582,7 @@ mod tests {
         assert!(matches!(
             check_claims(
                 MailApi::Ews,
+                Cloud::Global,
                 &claims("https://outlook.office365.com", &["full_access_as_app"], now - 1),
                 now
             )[..],
@@ -589,6 +591,7 @@ mod tests {
         assert!(matches!(
             check_claims(
                 MailApi::Ews,
+                Cloud::Global,
                 &claims("https://graph.microsoft.com", &["Mail.Read"], now + 60),
                 now
             )[..],
@@ -597,6 +600,7 @@ mod tests {
         assert!(matches!(
             check_claims(
                 MailApi::Ews,
+                Cloud::Global,
                 &claims("https://outlook.office365.com", &[], now + 60),
                 now
             )[..],
@@ -605,6 +609,7 @@ mod tests {
         assert!(matches!(
             check_claims(
                 MailApi::Graph,
+                Cloud::Global,
                 &claims("https://graph.microsoft.com", &["User.Read.All"], now + 60),
                 now
             )[..],
@@ -613,7 +618,7 @@ mod tests {
         let mut future = claims("https://outlook.office365.com", &["full_access_as_app"], now + 9999);
         future.nbf = Some(now + SKEW_SECS + 60);
         assert!(matches!(
-            check_claims(MailApi::Ews, &future, now)[..],
+            check_claims(MailApi::Ews, Cloud::Global, &future, now)[..],
             [ClaimProblem::NotYetValid { .. }]
         ));
     }

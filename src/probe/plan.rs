@@ -308,7 +308,7 @@ impl<'c> Run<'c> {
         if grant.is_none() {
             if let Auth::Token { token } = &config.auth {
                 for &api in &apis {
-                    let (o, s) = oauth::given(api, token);
+                    let (o, s) = oauth::given(api, config.endpoints.cloud, token);
                     if o.usable() {
                         if api == MailApi::Ews {
                             ews_token = Some(token.clone())

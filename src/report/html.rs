@@ -395,7 +395,10 @@ fn step(out: &mut String, s: &Step, total: f64) {
     let end = s.evidence.iter().map(|e| e.started_ms + e.duration_ms).max();
     if let (Some(a), Some(b)) = (start, end) {
         let left = (a as f64 / total * 100.0).clamp(0.0, 100.0);
-        let width = ((b.saturating_sub(a)) as f64 / total * 100.0).clamp(0.2, 100.0 - left);
+        // At least a sliver, never past the end (an exchange at the run's last moment).
+        let width = ((b.saturating_sub(a)) as f64 / total * 100.0)
+            .max(0.2)
+            .min(100.0 - left);
         let _ = writeln!(
             out,
             "<div class=\"wf\" title=\"{a}–{b} ms\"><span style=\"left:{left:.2}%;width:{width:.2}%\"></span></div>"
@@ -447,6 +450,43 @@ fn step(out: &mut String, s: &Step, total: f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An exchange at the run's very end (or a run of 0 ms) draws a sliver, no panic.
+    #[test]
+    fn a_waterfall_at_the_end_of_the_run() {
+        let mut s = Step {
+            id: "ews.impersonation:a@contoso.com".into(),
+            probe: "ews.impersonation".into(),
+            mailbox: Some("a@contoso.com".into()),
+            title: String::new(),
+            status: StepStatus::Fail,
+            duration_ms: 0,
+            detail: "deadline".into(),
+            skipped_because: None,
+            observations: serde_json::Value::Null,
+            evidence: vec![Exchange {
+                request: RequestRecord {
+                    method: "POST".into(),
+                    url: "https://mail.contoso.com/EWS/Exchange.asmx".into(),
+                    headers: vec![],
+                    body_excerpt: None,
+                },
+                response: None,
+                error: None,
+                started_ms: 1000,
+                duration_ms: 0,
+            }],
+        };
+        for total in [1000.0, 1.0, 999.0] {
+            let mut out = String::new();
+            step(&mut out, &s, total);
+            assert!(out.contains("class=\"wf\""), "{out}");
+        }
+        s.evidence[0].started_ms = 0;
+        let mut out = String::new();
+        step(&mut out, &s, 1.0);
+        assert!(out.contains("width:"));
+    }
 
     #[test]
     fn text_is_escaped() {

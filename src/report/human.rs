@@ -464,9 +464,9 @@ fn findings_block(rows: &[FindingRow], mailbox_column: &str, width: usize) -> St
         return format!("{table}\n");
     }
     let mut out = String::new();
-    let pad = " ".repeat(severity_w.min(10) + 4);
+    let pad = " ".repeat(severity_w + 4);
     for r in rows {
-        let lead = format!("  {:<w$}  ", r.severity, w = severity_w.min(10));
+        let lead = format!("  {:<w$}  ", r.severity, w = severity_w);
         out.push_str(&wrap(&r.code, width, &lead, "    "));
         let about = if r.mailbox == "-" {
             r.title.clone()
