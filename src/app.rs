@@ -361,7 +361,7 @@ async fn check(config: &CheckConfig, output: &OutputConfig) -> Result<i32, AppEr
                 other => other?,
             }
         }
-        Format::Json | Format::Human | Format::Html => {
+        Format::Json | Format::Human | Format::Html | Format::Nagios => {
             let mut sink = Collector::new();
             let ended = drive(config, &mut sink, interrupted(), progress.as_ref()).await;
             if let Some(p) = &progress {
@@ -372,6 +372,9 @@ async fn check(config: &CheckConfig, output: &OutputConfig) -> Result<i32, AppEr
                 .into_report()
                 .ok_or_else(|| AppError::Usage("the run ended without a summary".into()))?;
             write_report(&report, output, file)?;
+            if output.format == Format::Nagios && !ended.interrupted {
+                return Ok(crate::report::nagios::status(&report, output.thresholds).exit_code());
+            }
             ended
         }
     };
@@ -398,8 +401,12 @@ fn write_report(report: &Report, output: &OutputConfig, file: Option<std::fs::Fi
                 other => other.map_err(AppError::Output)?,
             }
         }
-        (Format::Html, file) => {
-            let text = crate::report::html::render(report);
+        (Format::Html | Format::Nagios, file) => {
+            let text = if output.format == Format::Html {
+                crate::report::html::render(report)
+            } else {
+                crate::report::nagios::render(report, output.thresholds)
+            };
             match file {
                 Some(mut f) => f.write_all(text.as_bytes()).map_err(AppError::Output)?,
                 None => emit(&text)?,
@@ -463,9 +470,9 @@ pub async fn run_scenario(scenario: Scenario) -> Result<(Report, Vec<String>), A
 }
 
 async fn demo(args: &DemoArgs) -> Result<i32, AppError> {
-    if args.format == FormatArg::Html {
+    if matches!(args.format, FormatArg::Html | FormatArg::Nagios) {
         return Err(AppError::Usage(
-            "demo has no html format (one file per report): use `exprobe lab serve` and `check --format html --output FILE`".into(),
+            "demo has no html or nagios format (one report per check): use `exprobe lab serve` and `check --format html|nagios`".into(),
         ));
     }
     let scenarios = if args.scenarios.is_empty() {
@@ -515,7 +522,7 @@ async fn demo(args: &DemoArgs) -> Result<i32, AppError> {
                 emit(&(serde_json::to_string(r).map_err(|e| AppError::Output(std::io::Error::other(e)))? + "\n"))?;
             }
         }
-        FormatArg::Human | FormatArg::Html => {}
+        FormatArg::Human | FormatArg::Html | FormatArg::Nagios => {}
     }
     eprintln!(
         "demo: {}/{total} scenarios reported exactly their expected findings",

@@ -259,6 +259,12 @@ pub struct OutputArgs {
     /// Include the (redacted) HTTP exchanges in human output.
     #[arg(long)]
     pub show_http: bool,
+    /// `--format nagios`: WARNING from this many failing mailboxes on (default 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub warning: Option<u32>,
+    /// `--format nagios`: CRITICAL from this many failing mailboxes on (default 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub critical: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -335,6 +341,8 @@ pub enum FormatArg {
     Jsonl,
     /// One self-contained HTML file (no external assets, no JavaScript) to attach to a ticket.
     Html,
+    /// A monitoring plugin's output (Nagios, Icinga, Zabbix): a status line with perfdata.
+    Nagios,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

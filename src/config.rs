@@ -500,6 +500,7 @@ pub enum Format {
     Json,
     Jsonl,
     Html,
+    Nagios,
 }
 
 #[derive(Debug, Clone)]
@@ -510,6 +511,8 @@ pub struct OutputConfig {
     pub show_http: bool,
     /// `-v`: every mailbox's steps in a bulk human report.
     pub verbose: bool,
+    /// `--warning` / `--critical` for `--format nagios`.
+    pub thresholds: crate::report::nagios::Thresholds,
 }
 
 /// `NO_COLOR` present and not empty (no-color.org).
@@ -546,6 +549,7 @@ pub const DEFAULT_REFRESH_TOKEN_ENV: &str = "EXPROBE_REFRESH_TOKEN";
 pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(CheckConfig, OutputConfig), ConfigError> {
     let started = std::time::Instant::now();
     one_reader_of_stdin(args)?;
+    thresholds(args)?;
     let (mailboxes, refused_input) = mailboxes(args)?;
     let auth = auth(args, secrets)?;
     let auth_mode = auth.mode();
@@ -1017,12 +1021,35 @@ fn output(args: &CheckArgs) -> OutputConfig {
             FormatArg::Json => Format::Json,
             FormatArg::Jsonl => Format::Jsonl,
             FormatArg::Html => Format::Html,
+            FormatArg::Nagios => Format::Nagios,
         },
         output: args.output.output.clone(),
         color: !args.output.no_color && !crate::config::no_color_env(),
         show_http: args.output.show_http,
         verbose: false,
+        thresholds: crate::report::nagios::Thresholds {
+            warning: args.output.warning.map_or(1, |n| n as usize),
+            critical: args.output.critical.map_or(1, |n| n as usize),
+        },
     }
+}
+
+/// `--warning` / `--critical` belong to `--format nagios`, warning at most critical.
+fn thresholds(args: &CheckArgs) -> Result<(), ConfigError> {
+    let o = &args.output;
+    if (o.warning.is_some() || o.critical.is_some()) && o.format != FormatArg::Nagios {
+        return Err(ConfigError::Invalid(
+            "--warning and --critical are thresholds of --format nagios".into(),
+        ));
+    }
+    if let (Some(w), Some(c)) = (o.warning, o.critical) {
+        if w > c {
+            return Err(ConfigError::Invalid(format!(
+                "--warning {w} is above --critical {c}: a run would be critical before it warns"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn read_certificate(cert: &Path, key: &Path, pss: bool) -> Result<AppCredential, ConfigError> {

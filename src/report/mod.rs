@@ -4,6 +4,7 @@ pub mod html;
 pub mod human;
 pub mod json;
 pub mod model;
+pub mod nagios;
 pub mod sink;
 
 pub use model::*;

@@ -1,0 +1,175 @@
+//! The `nagios` renderer: the plugin output Nagios, Icinga and Zabbix read.
+//! One status line with performance data after `|`, then one line per
+//! finding code (the long output); the exit code follows the status
+//! (0 OK, 1 WARNING, 2 CRITICAL).
+//!
+//! Status: CRITICAL when the failing mailboxes reach `--critical` (default
+//! 1), WARNING when they reach `--warning` (default 1) or anything warns,
+//! else OK. An organization finding that fails the run (a token, DNS) with
+//! no mailbox result counts as critical as well.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use super::*;
+
+/// `--warning` / `--critical`: failing mailboxes that make the run so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Thresholds {
+    pub warning: usize,
+    pub critical: usize,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            warning: 1,
+            critical: 1,
+        }
+    }
+}
+
+/// Mailboxes named per code in the long output (then a count).
+const NAMED: usize = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluginStatus {
+    Ok,
+    Warning,
+    Critical,
+}
+
+impl PluginStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PluginStatus::Ok => "OK",
+            PluginStatus::Warning => "WARNING",
+            PluginStatus::Critical => "CRITICAL",
+        }
+    }
+
+    pub fn exit_code(self) -> i32 {
+        match self {
+            PluginStatus::Ok => 0,
+            PluginStatus::Warning => 1,
+            PluginStatus::Critical => 2,
+        }
+    }
+}
+
+/// The plugin status of a report under the thresholds.
+pub fn status(report: &Report, t: Thresholds) -> PluginStatus {
+    let failing = report.counts.fail;
+    let org_critical = report
+        .findings
+        .iter()
+        .any(|f| !f.accepted && f.severity == Severity::Critical && f.mailbox.is_none())
+        && report.mailboxes.is_empty();
+    if failing >= t.critical.max(1) || org_critical {
+        PluginStatus::Critical
+    } else if failing >= t.warning.max(1) || report.status != OverallStatus::Pass {
+        PluginStatus::Warning
+    } else {
+        PluginStatus::Ok
+    }
+}
+
+fn severity_word(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "CRITICAL",
+        Severity::Warning => "WARNING",
+        Severity::Info => "INFO",
+    }
+}
+
+pub fn render(report: &Report, t: Thresholds) -> String {
+    let st = status(report, t);
+    let total = report.target.mailboxes.len();
+    let c = &report.counts;
+    // Codes not accepted, root cause first, each once, with the mailboxes carrying it.
+    let mut codes: Vec<&Finding> = vec![];
+    for f in report
+        .findings
+        .iter()
+        .filter(|f| !f.accepted && f.severity != Severity::Info)
+    {
+        if !codes.iter().any(|x| x.code == f.code) {
+            codes.push(f);
+        }
+    }
+    let mut affected: HashMap<&str, Vec<&str>> = HashMap::new();
+    for m in &report.mailboxes {
+        for code in &m.findings {
+            affected.entry(code.as_str()).or_default().push(m.address.as_str());
+        }
+    }
+    let what = if c.fail > 0 {
+        format!("{}/{total} mailboxes failing", c.fail)
+    } else if c.warn > 0 {
+        format!("{}/{total} mailboxes with warnings", c.warn)
+    } else if st == PluginStatus::Critical {
+        "the check could not reach the mailboxes".to_string()
+    } else if st == PluginStatus::Warning {
+        format!("{}/{total} mailboxes pass, with a warning about the setup", c.pass)
+    } else {
+        format!("{}/{total} mailboxes pass", c.pass)
+    };
+    let summary_codes: Vec<String> = codes
+        .iter()
+        .take(3)
+        .map(|f| {
+            let n = affected.get(f.code.as_str()).map_or(0, Vec::len);
+            if n > 0 {
+                format!("{} ({n})", f.code)
+            } else {
+                f.code.clone()
+            }
+        })
+        .collect();
+    let mut line = format!("EXPROBE {} - {what}", st.as_str());
+    if !summary_codes.is_empty() {
+        let _ = write!(line, ": {}", summary_codes.join(", "));
+        if codes.len() > 3 {
+            let _ = write!(line, " and {} more", codes.len() - 3);
+        }
+    }
+    if report.interrupted {
+        line.push_str(" (interrupted)");
+    }
+    // Perfdata: 'label'=value[UOM];[warn];[crit];[min];[max]
+    let _ = writeln!(
+        line,
+        " | pass={};;;0;{total} warn={};;;0;{total} fail={};{};{};0;{total} duration={:.3}s",
+        c.pass,
+        c.warn,
+        c.fail,
+        t.warning.max(1),
+        t.critical.max(1),
+        report.duration_ms as f64 / 1000.0
+    );
+    for f in &codes {
+        let list = affected.get(f.code.as_str());
+        let who = match list {
+            Some(l) if !l.is_empty() => {
+                let named: Vec<&str> = l.iter().take(NAMED).copied().collect();
+                let more = l.len().saturating_sub(NAMED);
+                format!(
+                    " ({}): {}{}",
+                    l.len(),
+                    named.join(", "),
+                    if more > 0 {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    }
+                )
+            }
+            _ => String::new(),
+        };
+        let _ = writeln!(line, "{} {}{who} - {}", severity_word(f.severity), f.code, f.title);
+    }
+    if !report.accepted.is_empty() {
+        let _ = writeln!(line, "accepted: {}", report.accepted.join(", "));
+    }
+    line
+}
