@@ -1,4 +1,5 @@
-//! The EWS answer classifier: status, headers and body from the wire.
+//! The EWS answer classifier and the per-message reader (folders, item ids):
+//! status, headers and body from the wire.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
@@ -18,4 +19,5 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     let _ = exprobe::protocol::ews::parse_soap(body);
     let _ = exprobe::protocol::ews::classify(status, &headers, body);
+    let _ = exprobe::protocol::ews::response_messages(body);
 });
