@@ -6,7 +6,10 @@ use std::net::IpAddr;
 use clap::CommandFactory as _;
 use futures::StreamExt;
 
-use crate::cli::{Cli, Command, DemoArgs, ExplainArgs, FormatArg, LabCommand, LabServeArgs, SchemaFormat};
+use crate::cli::{
+    Cli, Command, DemoArgs, DiffArgs, DiffFormat, ExplainArgs, FormatArg, LabCommand, LabServeArgs, SchemaFormat,
+    ServeArgs,
+};
 use crate::config::{self, CheckConfig, Format, OutputConfig, ProcessSecrets};
 use crate::diagnose::{catalogue, Diagnoser};
 use crate::lab::{Lab, Scenario};
@@ -50,6 +53,8 @@ pub async fn run(cli: Cli) -> Result<i32, AppError> {
             check(&config, &output).await
         }
         Command::Demo(args) => demo(&args).await,
+        Command::Serve(args) => serve(&args).await,
+        Command::Diff(args) => diff(&args),
         Command::Lab(LabCommand::List) => {
             let mut text = String::new();
             for s in Scenario::all_builtin()? {
@@ -108,7 +113,7 @@ pub struct Ended {
 /// mailboxes start; those under way get [`INTERRUPT_GRACE`] to finish.
 pub async fn drive(
     config: &CheckConfig,
-    sink: &mut dyn ReportSink,
+    sink: &mut (dyn ReportSink + Send),
     interrupt: impl std::future::Future<Output = ()>,
     progress: Option<&Progress>,
 ) -> Result<Ended, AppError> {
@@ -119,7 +124,7 @@ pub async fn drive(
 pub async fn drive_with(
     config: &CheckConfig,
     mut diag: Diagnoser<'_>,
-    sink: &mut dyn ReportSink,
+    sink: &mut (dyn ReportSink + Send),
     interrupt: impl std::future::Future<Output = ()>,
     progress: Option<&Progress>,
 ) -> Result<Ended, AppError> {
@@ -333,9 +338,103 @@ impl Progress {
     }
 }
 
+/// `exprobe serve`.
+async fn serve(args: &ServeArgs) -> Result<i32, AppError> {
+    let config = crate::serve::config::load(&args.config, args.listen.as_deref(), &ProcessSecrets)?;
+    if args.check_config {
+        let mut text = format!("{}: valid; listen {}\n", args.config.display(), config.listen);
+        for c in &config.checks {
+            text.push_str(&format!(
+                "  check {:<24} {}, timeout {}\n",
+                c.name,
+                c.interval.map_or("on /probe only".to_string(), |d| format!(
+                    "every {}",
+                    humantime::format_duration(d)
+                )),
+                humantime::format_duration(c.timeout)
+            ));
+        }
+        emit(&text)?;
+        return Ok(0);
+    }
+    crate::serve::run(config).await
+}
+
+/// `exprobe diff OLD NEW`: exit 1 when something got worse.
+fn diff(args: &DiffArgs) -> Result<i32, AppError> {
+    let old = crate::report::diff::read(&args.old).map_err(AppError::Usage)?;
+    let new = crate::report::diff::read(&args.new).map_err(AppError::Usage)?;
+    let d = crate::report::diff::compare(&old, &new);
+    emit(&match args.format {
+        DiffFormat::Human => {
+            crate::report::diff::render_human(&d, report_width(std::io::IsTerminal::is_terminal(&std::io::stdout())))
+        }
+        DiffFormat::Json => crate::report::diff::render_json(&d),
+    })?;
+    Ok(i32::from(d.worse))
+}
+
+/// `check --baseline`: a sink that passes everything on and keeps what a comparison needs.
+struct Tee<'a> {
+    inner: &'a mut (dyn ReportSink + Send),
+    snapshot: crate::report::diff::Snapshot,
+}
+
+impl ReportSink for Tee<'_> {
+    fn begin(&mut self, begin: &Begin<'_>) -> std::io::Result<()> {
+        self.snapshot.started_at = Some(begin.started_at.clone());
+        self.inner.begin(begin)
+    }
+    fn context(&mut self, steps: &[crate::report::Step], findings: &[crate::diagnose::Keyed]) -> std::io::Result<()> {
+        self.snapshot.add_findings(findings.iter().map(|k| &k.finding));
+        self.inner.context(steps, findings)
+    }
+    fn mailbox(&mut self, record: crate::diagnose::MailboxRecord) -> std::io::Result<()> {
+        self.snapshot.add_findings(record.findings.iter().map(|k| &k.finding));
+        self.snapshot.add_mailbox(&record.result);
+        self.inner.mailbox(record)
+    }
+    fn summary(&mut self, summary: Summary) -> std::io::Result<()> {
+        self.snapshot.add_findings(summary.findings.iter().map(|k| &k.finding));
+        self.snapshot
+            .finish(summary.status, &summary.accepted, summary.interrupted);
+        self.inner.summary(summary)
+    }
+    fn idle(&mut self) -> std::io::Result<()> {
+        self.inner.idle()
+    }
+}
+
+/// Prints the comparison with the baseline: after a human report on stdout, else on stderr.
+fn print_baseline(
+    old: &crate::report::diff::Snapshot,
+    new: &crate::report::diff::Snapshot,
+    output: &OutputConfig,
+) -> Result<(), AppError> {
+    let d = crate::report::diff::compare(old, new);
+    let to_stdout = output.format == Format::Human && output.output.is_none();
+    let text = format!(
+        "\nSince the baseline:\n{}",
+        crate::report::diff::render_human(
+            &d,
+            report_width(to_stdout && std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        )
+    );
+    if to_stdout {
+        emit(&text)
+    } else {
+        eprint!("{text}");
+        Ok(())
+    }
+}
+
 async fn check(config: &CheckConfig, output: &OutputConfig) -> Result<i32, AppError> {
-    // The output file is opened before any probe runs: an unwritable path
-    // is an error at once, not after the whole run.
+    // The baseline is read, and the output file opened, before any probe
+    // runs: a bad path is an error at once, not after the whole run.
+    let baseline = match &output.baseline {
+        Some(path) => Some(crate::report::diff::read(path).map_err(|e| AppError::Usage(format!("--baseline: {e}")))?),
+        None => None,
+    };
     let file = match &output.output {
         Some(path) => Some(std::fs::File::create(path).map_err(AppError::Output)?),
         None => None,
@@ -343,23 +442,35 @@ async fn check(config: &CheckConfig, output: &OutputConfig) -> Result<i32, AppEr
     let progress = Progress::for_terminal(config.mailboxes.len());
     let ended = match output.format {
         Format::Jsonl => {
-            let result = match file {
-                Some(f) => {
-                    let mut sink = JsonlSink::new(std::io::BufWriter::new(f));
-                    drive(config, &mut sink, interrupted(), progress.as_ref()).await
-                }
-                None => {
-                    let mut sink = JsonlSink::new(std::io::BufWriter::new(std::io::stdout()));
-                    drive(config, &mut sink, interrupted(), progress.as_ref()).await
+            let mut snapshot = crate::report::diff::Snapshot::new("this run");
+            let result = {
+                let mut sink: Box<dyn ReportSink + Send> = match file {
+                    Some(f) => Box::new(JsonlSink::new(std::io::BufWriter::new(f))),
+                    None => Box::new(JsonlSink::new(std::io::BufWriter::new(std::io::stdout()))),
+                };
+                if baseline.is_some() {
+                    let mut tee = Tee {
+                        inner: sink.as_mut(),
+                        snapshot: crate::report::diff::Snapshot::new("this run"),
+                    };
+                    let r = drive(config, &mut tee, interrupted(), progress.as_ref()).await;
+                    snapshot = tee.snapshot;
+                    r
+                } else {
+                    drive(config, sink.as_mut(), interrupted(), progress.as_ref()).await
                 }
             };
             if let Some(p) = &progress {
                 p.finish();
             }
-            match result {
+            let ended = match result {
                 Err(AppError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(0),
                 other => other?,
+            };
+            if let Some(old) = &baseline {
+                print_baseline(old, &snapshot, output)?;
             }
+            ended
         }
         Format::Json | Format::Human | Format::Html | Format::Nagios => {
             let mut sink = Collector::new();
@@ -372,6 +483,13 @@ async fn check(config: &CheckConfig, output: &OutputConfig) -> Result<i32, AppEr
                 .into_report()
                 .ok_or_else(|| AppError::Usage("the run ended without a summary".into()))?;
             write_report(&report, output, file)?;
+            if let Some(old) = &baseline {
+                print_baseline(
+                    old,
+                    &crate::report::diff::Snapshot::of_report("this run", &report),
+                    output,
+                )?;
+            }
             if output.format == Format::Nagios && !ended.interrupted {
                 return Ok(crate::report::nagios::status(&report, output.thresholds).exit_code());
             }

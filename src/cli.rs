@@ -60,6 +60,14 @@ pub enum Command {
     /// Run the probes against an organization and print a report.
     #[command(after_long_help = CHECK_EXAMPLES)]
     Check(Box<CheckArgs>),
+    /// Run named checks on their own schedules and serve them to monitoring: Prometheus
+    /// `/metrics`, `/probe` (blackbox style), the last reports as JSON.
+    #[command(after_long_help = SERVE_EXAMPLES)]
+    Serve(ServeArgs),
+    /// Compare two runs (JSON reports or JSON Lines): findings new, resolved and unchanged,
+    /// mailboxes whose status changed. Exit 1 when something got worse.
+    #[command(after_long_help = DIFF_EXAMPLES)]
+    Diff(DiffArgs),
     /// Start the built-in lab in-process and check every scenario (or the ones named).
     Demo(DemoArgs),
     /// The simulated organization used by demo and the tests.
@@ -83,6 +91,59 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+}
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  exprobe serve --config /etc/exprobe/checks.toml        listen on 127.0.0.1:9788
+  exprobe serve --config checks.toml --check-config      check the file and exit
+  curl -s localhost:9788/metrics
+  curl -s 'localhost:9788/probe?target=alice@contoso.com&module=contoso-ews'
+  curl -s localhost:9788/checks/contoso-ews | exprobe diff yesterday.json /dev/stdin
+
+The file: a [server] table (listen, probe-concurrency, grace, per-mailbox-series, [server.auth],
+[server.tls]) and one [[check]] table per check: name, interval, timeout, and any `exprobe check`
+flag by its long name (mailboxes, service-account, auth, password-env, accept, ...). Secrets only
+by variable or file (password-env, client-secret-file, ...), never written in the file.
+Exit codes: 0 stopped cleanly (SIGTERM), 3 a configuration error (file:line:column: key: why).";
+
+const DIFF_EXAMPLES: &str = "\
+Examples:
+  exprobe diff monday.json tuesday.json
+  exprobe diff --format json old.jsonl new.jsonl
+  exprobe check ... --baseline last-night.json      the same comparison after a run
+
+Exit codes: 0 nothing got worse, 1 something got worse, 3 a file could not be read.";
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The checks and the server's settings (TOML; see below).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Listen here instead of the file's `listen` (default 127.0.0.1:9788; port 0 picks one).
+    #[arg(long, value_name = "IP:PORT")]
+    pub listen: Option<String>,
+    /// Check the file (keys, values, secrets, mailbox lists) and exit: 0 when it is valid.
+    #[arg(long)]
+    pub check_config: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier run: a JSON report or a JSON Lines file.
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+    /// The later run.
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+    #[arg(long, value_enum, default_value_t = DiffFormat::Human)]
+    pub format: DiffFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    Human,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -177,6 +238,10 @@ pub struct CheckArgs {
     /// and not counted in the status or the exit code.
     #[arg(long = "accept", value_name = "CODE")]
     pub accept: Vec<String>,
+    /// Compare this run with an earlier one (a JSON report or jsonl file) and print what changed,
+    /// as `exprobe diff` does: after a human report on stdout, else on stderr.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
     /// A TOML file of settings a scheduled check keeps: `[accept]` with `codes = [...]`
     /// (added to --accept).
     #[arg(long, value_name = "FILE")]

@@ -513,6 +513,8 @@ pub struct OutputConfig {
     pub verbose: bool,
     /// `--warning` / `--critical` for `--format nagios`.
     pub thresholds: crate::report::nagios::Thresholds,
+    /// `--baseline`: the earlier run to compare with.
+    pub baseline: Option<PathBuf>,
 }
 
 /// `NO_COLOR` present and not empty (no-color.org).
@@ -1031,6 +1033,7 @@ fn output(args: &CheckArgs) -> OutputConfig {
             warning: args.output.warning.map_or(1, |n| n as usize),
             critical: args.output.critical.map_or(1, |n| n as usize),
         },
+        baseline: args.baseline.clone(),
     }
 }
 
@@ -1148,6 +1151,29 @@ fn read_secret(src: SecretSources<'_>, secrets: &dyn SecretSource) -> Result<Opt
         return Err(ConfigError::Invalid(format!("the {} given is empty", src.what)));
     }
     Ok(Some(Secret::new(value)))
+}
+
+/// A secret named by a variable or a file (`serve`'s HTTP protection): the
+/// same rules as the check's secrets, never the value in a message.
+pub fn read_named_secret(
+    what: &'static str,
+    flag: &'static str,
+    env: Option<&String>,
+    file: Option<&PathBuf>,
+    secrets: &dyn SecretSource,
+) -> Result<Option<Secret>, ConfigError> {
+    read_secret(
+        SecretSources {
+            what,
+            flag,
+            env,
+            file,
+            stdin: false,
+            default_env: None,
+            trim: true,
+        },
+        secrets,
+    )
 }
 
 fn read_password(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<Option<Secret>, ConfigError> {

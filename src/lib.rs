@@ -17,3 +17,4 @@ pub mod probe;
 pub mod protocol;
 pub mod report;
 pub mod secret;
+pub mod serve;

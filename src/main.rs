@@ -12,13 +12,21 @@ fn main() {
             std::process::exit(if e.use_stderr() { EXIT_TOOL_ERROR } else { 0 });
         }
     };
+    // A long-running server logs its runs by default; one-shot commands only warnings.
+    let serving = matches!(cli.command, exprobe::cli::Command::Serve(_));
     let level = match cli.verbose {
         0 => "warn",
         1 => "info",
         _ => "debug",
     };
+    // `serve` logs its own lines (runs, refusals, shutdown) by default, the steps with -v.
+    let default = if serving && cli.verbose == 0 {
+        "exprobe=warn,exprobe::serve=info".to_string()
+    } else {
+        format!("exprobe={level}")
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("EXPROBE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("exprobe={level}")));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // Colour in logs only on a terminal (never in a redirected log), and never with NO_COLOR.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && !exprobe::config::no_color_env();
     tracing_subscriber::fmt()

@@ -1,5 +1,6 @@
 //! The report model and its renderers (pure functions of one [`Report`]).
 
+pub mod diff;
 pub mod html;
 pub mod human;
 pub mod json;
