@@ -234,6 +234,7 @@ async fn scheduled_checks_expose_metrics_reports_and_probes() {
         "[server]\ngrace = \"5s\"\n\n{}",
         check_table("onprem", &healthy, &[("interval", "\"1s\""), ("timeout", "\"20s\"")])
     );
+    let started = Instant::now();
     let serve = Serve::start(dir.path(), &config, &[env_for("onprem", &healthy)], &[]);
     let text = wait_metric(
         &serve,
@@ -242,6 +243,8 @@ async fn scheduled_checks_expose_metrics_reports_and_probes() {
         Duration::from_secs(30),
     )
     .await;
+    // Three runs at a 1 s interval: the first at once, the third no sooner than 2 s later.
+    assert!(started.elapsed() >= Duration::from_secs(2), "{:?}", started.elapsed());
     assert_eq!(
         sample(&text, r#"exprobe_check_last_run_status{check="onprem"}"#),
         Some(0.0)
@@ -545,11 +548,21 @@ async fn secrets_never_reach_metrics_reports_probes_or_logs() {
     let token = "scrape-token-canary-7f3a9b";
     let dir = tempfile::tempdir().expect("dir");
     std::fs::write(dir.path().join("token"), format!("{token}\n")).expect("token");
+    // An app check too: its client secret is a canary as well.
+    let app = start(Scenario::builtin("online-app-healthy").expect("scenario")).await;
+    let secret = password(&app);
+    assert!(secret.len() >= 12 && secret != pw);
     let config = format!(
-        "[server]\n[server.auth]\nbearer-token-file = \"token\"\n\n{}",
-        check_table("denied", &lab, &[("interval", "\"1s\"")])
+        "[server]\nper-mailbox-series = true\nper-mailbox-cap = 1\n[server.auth]\nbearer-token-file = \"token\"\n\n{}\n{}",
+        check_table("denied", &lab, &[("interval", "\"1s\"")]),
+        check_table("app", &app, &[("interval", "\"1s\"")])
     );
-    let mut serve = Serve::start(dir.path(), &config, &[env_for("denied", &lab)], &["-vv"]);
+    let mut serve = Serve::start(
+        dir.path(),
+        &config,
+        &[env_for("denied", &lab), env_for("app", &app)],
+        &["-vv"],
+    );
     // Without the token: 401 with a challenge; health stays open.
     let r = client().get(serve.url("/metrics")).send().await.expect("GET");
     assert_eq!(r.status().as_u16(), 401);
@@ -583,7 +596,21 @@ async fn secrets_never_reach_metrics_reports_probes_or_logs() {
         metrics.contains(r#"exprobe_check_last_run_status{check="denied"} 2"#),
         "{metrics}"
     );
+    // Per-mailbox series, asked for and capped at one per check: the failing one first.
+    let denied_series: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with(r#"exprobe_mailbox_status{check="denied","#))
+        .collect();
+    assert_eq!(denied_series.len(), 1, "{metrics}");
+    assert!(denied_series[0].ends_with(" 2"), "{metrics}");
+    assert_eq!(
+        sample(&metrics, r#"exprobe_mailbox_series_dropped{check="denied"}"#),
+        Some(1.0),
+        "{metrics}"
+    );
     let (_, report) = authed("/checks/denied").await;
+    let (_, app_report) = authed("/checks/app").await;
+    assert!(app_report.contains("\"auth\": \"app\""), "{app_report}");
     let mailbox = lab.lab.scenario().check.mailboxes[0].clone();
     let (_, probe) = authed(&format!("/probe?target={mailbox}&module=denied")).await;
     serve.terminate();
@@ -592,10 +619,12 @@ async fn secrets_never_reach_metrics_reports_probes_or_logs() {
     for (what, text) in [
         ("metrics", &metrics),
         ("report", &report),
+        ("app report", &app_report),
         ("probe", &probe),
         ("log", &log),
     ] {
         assert!(!text.contains(&pw), "the password reached the {what}");
+        assert!(!text.contains(&secret), "the client secret reached the {what}");
         assert!(!text.contains(token), "the scrape token reached the {what}");
     }
 }
