@@ -341,6 +341,9 @@ impl Progress {
 /// `exprobe serve`.
 async fn serve(args: &ServeArgs) -> Result<i32, AppError> {
     let config = crate::serve::config::load(&args.config, args.listen.as_deref(), &ProcessSecrets)?;
+    if let Some(files) = &config.tls {
+        crate::serve::tls_acceptor(files)?;
+    }
     if args.check_config {
         let mut text = format!("{}: valid; listen {}\n", args.config.display(), config.listen);
         for c in &config.checks {

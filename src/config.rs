@@ -1127,7 +1127,21 @@ fn read_secret(src: SecretSources<'_>, secrets: &dyn SecretSource) -> Result<Opt
         Some(
             secrets
                 .env(var)
-                .ok_or_else(|| ConfigError::Invalid(format!("--{}-env {var}: the variable is not set", src.flag)))?,
+                .ok_or_else(|| {
+                    // A conventional name (SVC_PW) is repeated; anything else might be
+                    // the secret itself typed in the wrong place (`Summer2024`).
+                    let conventional = var
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+                    ConfigError::Invalid(if conventional {
+                        format!("--{}-env {var}: the variable is not set", src.flag)
+                    } else {
+                        format!(
+                            "--{}-env: the variable named there is not set (the name is not repeated: it is not in capitals, and might be the {} itself)",
+                            src.flag, src.what
+                        )
+                    })
+                })?,
         )
     } else if let Some(path) = src.file {
         Some(read_text(path, src.what)?)

@@ -82,14 +82,22 @@ impl Serve {
             .env_remove("EXPROBE_PASSWORD")
             .env_remove("EXPROBE_LOG")
             .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("start serve");
         let stderr = child.stderr.take().expect("stderr");
+        let stdout = child.stdout.take().expect("stdout");
         let log = Arc::new(Mutex::new(vec![]));
+        // stdout goes to the same log (serve writes nothing there; the canaries check it).
+        let out_sink = log.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                out_sink.lock().expect("log").push(format!("stdout: {line}"));
+            }
+        });
         let (tx, rx) = std::sync::mpsc::channel();
         let sink = log.clone();
         std::thread::spawn(move || {
@@ -187,6 +195,23 @@ async fn wait_metric(serve: &Serve, series: &str, at_least: f64, limit: Duration
     }
 }
 
+/// In `log`, the runs of `check` (started, then finished or failed) never nest.
+fn assert_no_overlap(log: &str, check: &str) {
+    let tag = format!("check=\"{check}\"");
+    let mut depth = 0i32;
+    let mut runs = 0;
+    for line in log.lines().filter(|l| l.contains(&tag)) {
+        if line.contains("check started") {
+            depth += 1;
+            runs += 1;
+        } else if line.contains("check finished") || line.contains("check could not run") {
+            depth -= 1;
+        }
+        assert!((0..=1).contains(&depth), "two runs of {check} at once:\n{log}");
+    }
+    assert!(runs >= 2, "{log}");
+}
+
 fn password(lab: &Running) -> String {
     lab.lab.password().map(|p| p.expose().to_string()).unwrap_or_default()
 }
@@ -264,7 +289,8 @@ async fn scheduled_checks_expose_metrics_reports_and_probes() {
         sample(&text, r#"exprobe_check_interval_seconds{check="onprem"}"#),
         Some(1.0)
     );
-    assert_eq!(sample(&text, r#"exprobe_build_info{version="0.1.0"}"#), Some(1.0));
+    let build = format!(r#"exprobe_build_info{{version="{}"}}"#, env!("CARGO_PKG_VERSION"));
+    assert_eq!(sample(&text, &build), Some(1.0));
     assert!(
         text.contains(r#"exprobe_check_last_run_steps{check="onprem",kind="ews.impersonation",status="pass"} 2"#),
         "{text}"
@@ -352,9 +378,18 @@ async fn a_probe_target_outside_the_checks_domains_is_refused_before_any_request
         dir: tempfile::tempdir().expect("dir"),
         ca,
     };
-    let config = check_table("onprem", &running, &[]);
+    let config = format!(
+        "{}\n{}",
+        check_table("onprem", &running, &[]),
+        check_table("writer", &running, &[("write-test", "true")])
+    );
     let pw = password(&running);
-    let serve = Serve::start(dir.path(), &config, &[env_for("onprem", &running)], &[]);
+    let serve = Serve::start(
+        dir.path(),
+        &config,
+        &[env_for("onprem", &running), env_for("writer", &running)],
+        &[],
+    );
     let before = std::fs::read_to_string(record.path())
         .unwrap_or_default()
         .lines()
@@ -369,6 +404,11 @@ async fn a_probe_target_outside_the_checks_domains_is_refused_before_any_request
         assert_eq!(status, 403, "{target}: {body}");
         assert!(body.contains("target refused"), "{body}");
     }
+    // A check that writes drafts is never probed for a target a scraper picks.
+    let mailbox = running.lab.scenario().check.mailboxes[0].clone();
+    let (status, body) = get(&serve.url(&format!("/probe?target={mailbox}&module=writer"))).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("writes to mailboxes"), "{body}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let after = std::fs::read_to_string(record.path()).unwrap_or_default();
     assert_eq!(after.lines().count(), before, "a refused probe sent requests:\n{after}");
@@ -377,13 +417,13 @@ async fn a_probe_target_outside_the_checks_domains_is_refused_before_any_request
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_check_never_overlaps_itself_and_a_hanging_check_delays_no_other() {
-    // "slow": each run takes about 1.5 s, scheduled every 0.5 s.
-    let slow_lab = start(slow("ews-onprem-healthy", 300)).await;
+    // "slow": each run takes about 2.5 s, scheduled every second.
+    let slow_lab = start(slow("ews-onprem-healthy", 500)).await;
     let healthy = start(Scenario::builtin("ews-onprem-healthy").expect("scenario")).await;
     let (hang_port, _held) = hanging_listener();
     let config = format!(
         "[server]\ngrace = \"1s\"\n\n{}\n{}\n{}",
-        check_table("slow", &slow_lab, &[("interval", "0.5")]),
+        check_table("slow", &slow_lab, &[("interval", "1")]),
         check_table("healthy", &healthy, &[("interval", "\"1s\"")]),
         hang_table(&healthy, hang_port, &[("interval", "\"1s\"")]),
     );
@@ -434,6 +474,12 @@ async fn a_check_never_overlaps_itself_and_a_hanging_check_delays_no_other() {
     // Never two runs of "slow" at once: the scheduler logged no start while one ran.
     let log = serve.log();
     assert!(log.contains("scheduled run(s) skipped"), "{log}");
+    // A probe of the whole check waits for the scheduled run under way.
+    let (status, _) = get(&serve.url("/probe?check=slow")).await;
+    assert_eq!(status, 200);
+    let log = serve.log();
+    assert_no_overlap(&log, "slow");
+    assert!(log.contains("check started check=\"slow\" run=\"probe\""), "{log}");
 
     // SIGTERM: grace 1 s, then the hanging run is interrupted; serve exits 0.
     let (status, took) = serve.terminate();
@@ -508,7 +554,14 @@ async fn probes_are_bounded_by_probe_concurrency() {
         )
     };
     let holder = tokio::spawn(probe(serve.url("/probe?check=hang"), "20"));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The holder has its slot once its run is under way.
+    wait_metric(
+        &serve,
+        r#"exprobe_check_running{check="hang"}"#,
+        1.0,
+        Duration::from_secs(10),
+    )
+    .await;
     let (status, body, took) = probe(serve.url("/probe?check=onprem"), "1").await;
     assert_eq!(status, 503, "{body}");
     assert!(
@@ -846,10 +899,12 @@ async fn a_real_prometheus_scrapes_serve_with_the_deploy_config_and_rules() {
     let healthy = start(Scenario::builtin("ews-onprem-healthy").expect("scenario")).await;
     let denied = start(Scenario::builtin("ews-impersonation-denied").expect("scenario")).await;
     let dir = tempfile::tempdir().expect("dir");
-    // The probe job's module is the deploy example's check name.
+    // The probe job's module is the deploy example's check name: here an
+    // on-demand check (no schedule competing for its lock).
     let config = format!(
-        "[server]\n\n{}\n{}",
-        check_table("contoso-online-app", &healthy, &[("interval", "\"1s\"")]),
+        "[server]\n\n{}\n{}\n{}",
+        check_table("contoso-online-app", &healthy, &[]),
+        check_table("contoso-onprem", &healthy, &[("interval", "\"1s\"")]),
         check_table("contoso-denied", &denied, &[("interval", "\"1s\"")]),
     );
     let serve = Serve::start(
@@ -857,6 +912,7 @@ async fn a_real_prometheus_scrapes_serve_with_the_deploy_config_and_rules() {
         &config,
         &[
             env_for("contoso-online-app", &healthy),
+            env_for("contoso-onprem", &healthy),
             env_for("contoso-denied", &denied),
         ],
         &[],
@@ -870,11 +926,15 @@ async fn a_real_prometheus_scrapes_serve_with_the_deploy_config_and_rules() {
     let yml = std::fs::read_to_string(deploy.join("prometheus.yml"))
         .expect("prometheus.yml")
         .replace("127.0.0.1:9788", &serve_addr)
-        .replace("alice@contoso.com", mailbox)
+        // A second target, unknown to the organization: a failing probe.
+        .replace(
+            r#"targets: ["alice@contoso.com"]"#,
+            &format!(r#"targets: ["{mailbox}", "nobody@contoso.com"]"#),
+        )
         .replace("scrape_interval: 60s", "scrape_interval: 1s")
         .replace("evaluation_interval: 60s", "evaluation_interval: 1s")
-        .replace("scrape_interval: 5m", "scrape_interval: 2s")
-        .replace("scrape_timeout: 60s", "scrape_timeout: 2s");
+        .replace("scrape_interval: 5m", "scrape_interval: 6s")
+        .replace("scrape_timeout: 60s", "scrape_timeout: 5s");
     std::fs::write(prom_dir.path().join("prometheus.yml"), &yml).expect("write");
     std::fs::copy(
         deploy.join("exprobe-rules.yml"),
@@ -923,7 +983,7 @@ async fn a_real_prometheus_scrapes_serve_with_the_deploy_config_and_rules() {
             Err(_) => serde_json::Value::Null,
         };
         let n_alerts = alerts["data"]["alerts"].as_array().map_or(0, |a| a.len());
-        if statuses.len() == 2 && !probe.is_empty() && n_alerts >= 2 {
+        if statuses.len() == 2 && probe.len() == 2 && n_alerts >= 2 {
             break (statuses, probe, alerts);
         }
         if Instant::now() > end {
@@ -946,11 +1006,23 @@ async fn a_real_prometheus_scrapes_serve_with_the_deploy_config_and_rules() {
             .map(value)
             .unwrap_or_default()
     };
-    assert_eq!(of("contoso-online-app"), "0", "{statuses:?}");
+    assert_eq!(of("contoso-onprem"), "0", "{statuses:?}");
     assert_eq!(of("contoso-denied"), "2", "{statuses:?}");
-    assert_eq!(value(&probe[0]), "1", "{probe:?}");
-    assert_eq!(probe[0]["metric"]["instance"], mailbox.as_str(), "{probe:?}");
-    assert_eq!(probe[0]["metric"]["job"], "exprobe-probe");
+    // Each probe target is its own instance; the unknown one fails, and the
+    // scrape itself still succeeds (up 1).
+    let probe_of = |instance: &str| {
+        probe
+            .iter()
+            .find(|r| r["metric"]["instance"] == instance)
+            .map(value)
+            .unwrap_or_default()
+    };
+    assert_eq!(probe_of(mailbox), "1", "{probe:?}");
+    assert_eq!(probe_of("nobody@contoso.com"), "0", "{probe:?}");
+    assert!(probe.iter().all(|r| r["metric"]["job"] == "exprobe-probe"));
+    let probe_up = prom_query(&base, r#"up{job="exprobe-probe"}"#).await;
+    assert_eq!(probe_up.len(), 2);
+    assert!(probe_up.iter().all(|r| value(r) == "1"), "{probe_up:?}");
     let findings = prom_query(&base, r#"exprobe_check_last_run_findings{code="impersonation.denied"}"#).await;
     assert_eq!(findings.len(), 1, "{findings:?}");
     assert_eq!(findings[0]["metric"]["check"], "contoso-denied");
@@ -998,7 +1070,7 @@ async fn a_real_prometheus_scrapes_serve_with_the_deploy_config_and_rules() {
     assert_eq!(new_code["labels"]["check"], "contoso-denied");
     assert_eq!(new_code["state"], "firing");
     assert!(
-        alerts.iter().all(|a| a["labels"]["check"] != "contoso-online-app"),
+        alerts.iter().all(|a| a["labels"]["check"] != "contoso-onprem"),
         "{alerts:?}"
     );
 }

@@ -6,6 +6,7 @@ pub mod dns;
 pub mod evidence;
 pub mod http;
 pub mod limiter;
+pub mod ntlm;
 pub mod tls;
 
 pub use allowed::AllowedHosts;

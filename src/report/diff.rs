@@ -50,7 +50,9 @@ impl Snapshot {
 
     pub fn add_findings<'a>(&mut self, findings: impl IntoIterator<Item = &'a Finding>) {
         for f in findings {
-            self.severity.entry(f.code.clone()).or_insert(f.severity);
+            // Some codes' severity depends on the situation: keep the gravest seen.
+            let s = self.severity.entry(f.code.clone()).or_insert(f.severity);
+            *s = (*s).min(f.severity);
             if f.accepted {
                 self.accepted.insert(f.code.clone());
             }
@@ -96,10 +98,11 @@ impl Snapshot {
             .unwrap_or(Severity::Info)
     }
 
-    /// (code, mailbox) pairs: the organization's findings and every code of every mailbox.
-    fn pairs(&self) -> BTreeSet<(String, String)> {
+    /// (code, mailbox) pairs: the organization's findings and every code of
+    /// the mailboxes `only` keeps.
+    fn pairs(&self, only: &dyn Fn(&str) -> bool) -> BTreeSet<(String, String)> {
         let mut out: BTreeSet<(String, String)> = self.org.iter().map(|c| (c.clone(), String::new())).collect();
-        for (key, m) in &self.mailboxes {
+        for (key, m) in self.mailboxes.iter().filter(|(k, _)| only(k)) {
             for c in &m.codes {
                 out.insert((c.clone(), key.clone()));
             }
@@ -260,7 +263,11 @@ fn group(pairs: &BTreeSet<(String, String)>, from: &Snapshot, accepted: &BTreeSe
 }
 
 pub fn compare(old: &Snapshot, new: &Snapshot) -> Diff {
-    let (po, pn) = (old.pairs(), new.pairs());
+    // A run cut short says nothing of the mailboxes it did not reach: their
+    // findings are neither new nor resolved. Whole runs compare whole.
+    let partial = old.interrupted || new.interrupted;
+    let in_both = |k: &str| !partial || (old.mailboxes.contains_key(k) && new.mailboxes.contains_key(k));
+    let (po, pn) = (old.pairs(&in_both), new.pairs(&in_both));
     let added: BTreeSet<_> = pn.difference(&po).cloned().collect();
     let gone: BTreeSet<_> = po.difference(&pn).cloned().collect();
     let kept: BTreeSet<_> = pn.intersection(&po).cloned().collect();
@@ -292,7 +299,7 @@ pub fn compare(old: &Snapshot, new: &Snapshot) -> Diff {
     for k in keys {
         let (o, n) = (old.mailboxes.get(k), new.mailboxes.get(k));
         let (os, ns) = (o.map(|m| m.status), n.map(|m| m.status));
-        if os == ns {
+        if os == ns || !in_both(k) {
             continue;
         }
         let worse = match (os, ns) {
@@ -355,9 +362,10 @@ pub fn render_human(d: &Diff, width: usize) -> String {
         status_word(d.new.status),
         when(&d.new)
     ));
+    let improved = matches!((d.old.status, d.new.status), (Some(a), Some(b)) if b < a);
     let verdict = if d.worse {
         "WORSE"
-    } else if d.new.status < d.old.status || !d.resolved_findings.is_empty() {
+    } else if improved || !d.resolved_findings.is_empty() {
         "better"
     } else {
         "no worse"
@@ -372,7 +380,7 @@ pub fn render_human(d: &Diff, width: usize) -> String {
     for (s, which) in [(&d.old, "old"), (&d.new, "new")] {
         if s.interrupted {
             out.push_str(&format!(
-                "Note: the {which} run was interrupted; it covers fewer mailboxes.\n"
+                "Note: the {which} run was interrupted: only the mailboxes both runs checked are compared.\n"
             ));
         }
     }
@@ -471,6 +479,23 @@ mod tests {
         // Identical runs: nothing new, nothing worse.
         let same = compare(&new, &new);
         assert!(!same.worse && same.new_findings.is_empty() && same.status_changes.is_empty());
+    }
+
+    #[test]
+    fn an_interrupted_run_resolves_nothing_it_did_not_reach() {
+        let mut old = Snapshot::new("old");
+        old.add_mailbox(&mailbox("a@x.com", OverallStatus::Fail, &["impersonation.denied"]));
+        old.add_mailbox(&mailbox("b@x.com", OverallStatus::Fail, &["impersonation.denied"]));
+        old.finish(OverallStatus::Fail, &[], false);
+        // Cut short after one mailbox, no summary.
+        let mut new = Snapshot::new("new");
+        new.add_mailbox(&mailbox("a@x.com", OverallStatus::Fail, &["impersonation.denied"]));
+        new.interrupted = true;
+        let d = compare(&old, &new);
+        assert!(d.resolved_findings.is_empty(), "{:?}", d.resolved_findings);
+        assert!(d.status_changes.is_empty());
+        assert!(!d.worse);
+        assert!(!render_human(&d, 80).contains("(better)"));
     }
 
     #[test]

@@ -66,6 +66,8 @@ pub struct CheckSpec {
     /// mailboxes' domains and `target-domains`. Credentials go to a target's
     /// autodiscover hosts, so a scraper must not pick another organization.
     pub target_domains: Vec<String>,
+    /// `write-test`: the check writes (and deletes) drafts.
+    pub writes: bool,
 }
 
 impl CheckSpec {
@@ -266,7 +268,8 @@ fn string(table: &toml_edit::Table, key: &str) -> Result<Option<String>, Located
     }
 }
 
-fn duration(table: &toml_edit::Table, key: &str) -> Result<Option<Duration>, Located> {
+/// A duration from `min` to `max`: seconds (30) or text ("30s", "5m", "1h").
+fn duration(table: &toml_edit::Table, key: &str, min: Duration, max: Duration) -> Result<Option<Duration>, Located> {
     let Some(item) = table.get(key) else { return Ok(None) };
     let d = if let Some(n) = item.as_integer() {
         u64::try_from(n).ok().map(Duration::from_secs)
@@ -278,11 +281,15 @@ fn duration(table: &toml_edit::Table, key: &str) -> Result<Option<Duration>, Loc
         None
     };
     match d {
-        Some(d) if !d.is_zero() => Ok(Some(d)),
+        Some(d) if d >= min && d <= max => Ok(Some(d)),
         _ => Err(at_key(
             table,
             key,
-            "expected a duration: seconds (30) or text (\"30s\", \"5m\", \"1h\"), more than zero",
+            format!(
+                "expected a duration from {} to {}: seconds (30) or text (\"30s\", \"5m\", \"1h\")",
+                humantime::format_duration(min),
+                humantime::format_duration(max)
+            ),
         )),
     }
 }
@@ -344,7 +351,8 @@ fn read_server(
         config.probe_concurrency = positive(server, &key, 64)?.unwrap_or(2);
     }
     if let Some(key) = get("grace") {
-        config.grace = duration(server, &key)?.unwrap_or(config.grace);
+        config.grace =
+            duration(server, &key, Duration::from_secs(1), Duration::from_secs(3600))?.unwrap_or(config.grace);
     }
     let series = match get("per-mailbox-series") {
         Some(key) => server
@@ -592,11 +600,12 @@ fn read_check(table: &toml_edit::Table, base_dir: &Path, secrets: &dyn SecretSou
         match k.as_str() {
             "name" => continue,
             "interval" => {
-                interval = duration(table, key)?;
+                // Not faster than once a second (a check is a load on Exchange), at least weekly.
+                interval = duration(table, key, Duration::from_secs(1), Duration::from_secs(7 * 86_400))?;
                 continue;
             }
             "timeout" => {
-                timeout = duration(table, key)?.unwrap_or(timeout);
+                timeout = duration(table, key, Duration::from_secs(1), Duration::from_secs(86_400))?.unwrap_or(timeout);
                 continue;
             }
             "target-domains" => {
@@ -682,6 +691,7 @@ fn read_check(table: &toml_edit::Table, base_dir: &Path, secrets: &dyn SecretSou
         base,
         mailbox_args,
         target_domains,
+        writes: false,
     };
     let key_of = |flag: &str| -> Option<String> { flag_keys.iter().find(|(f, _)| f == flag).map(|(_, k)| k.clone()) };
     let place = |flag: Option<String>, message: String| -> Located {
@@ -692,6 +702,10 @@ fn read_check(table: &toml_edit::Table, base_dir: &Path, secrets: &dyn SecretSou
     };
     let argv = spec.argv(None, spec.timeout);
     let args = parse_check_args(&argv).map_err(|e| place(e.flag, e.message))?;
+    let spec = CheckSpec {
+        writes: args.write_test,
+        ..spec
+    };
     // The settings as a run will see them: mailboxes, secrets, URLs.
     let checked = crate::config::check_config(&args, secrets);
     if let Err(e) = &checked {

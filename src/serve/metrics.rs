@@ -54,6 +54,7 @@ struct RunFamilies {
     timestamp: Family<Labels, FGauge>,
     mailboxes: Family<Labels, Gauge>,
     findings: Family<Labels, Gauge>,
+    accepted: Family<Labels, Gauge>,
     steps: Family<Labels, Gauge>,
     pushback: Family<Labels, Gauge>,
     mailbox_status: Family<Labels, Gauge>,
@@ -76,6 +77,7 @@ impl RunFamilies {
             timestamp: Family::default(),
             mailboxes: Family::default(),
             findings: Family::default(),
+            accepted: Family::default(),
             steps: Family::default(),
             pushback: Family::default(),
             mailbox_status: Family::default(),
@@ -110,8 +112,15 @@ impl RunFamilies {
         );
         registry.register(
             format!("{prefix}_findings"),
-            format!("Findings of {run} by diagnosis code and severity (`exprobe explain CODE`)"),
+            format!(
+                "Findings of {run} by diagnosis code and severity (`exprobe explain CODE`), accepted ones left out"
+            ),
             f.findings.clone(),
+        );
+        registry.register(
+            format!("{prefix}_accepted_findings"),
+            format!("Findings of {run} whose code the check accepts (`accept`): reported, not counted in the status"),
+            f.accepted.clone(),
         );
         registry.register(
             format!("{prefix}_steps"),
@@ -158,8 +167,9 @@ impl RunFamilies {
                 .get_or_create(&labels(&[("check", check), ("status", status)]))
                 .set(n as i64);
         }
-        for ((code, severity), n) in finding_counts(report) {
-            self.findings
+        for ((code, severity, accepted), n) in finding_counts(report) {
+            let family = if accepted { &self.accepted } else { &self.findings };
+            family
                 .get_or_create(&labels(&[("check", check), ("code", &code), ("severity", severity)]))
                 .set(n);
         }
@@ -194,11 +204,12 @@ impl RunFamilies {
     }
 }
 
-/// Findings per (code, severity); one per mailbox it was raised about.
-fn finding_counts(report: &Report) -> BTreeMap<(String, &'static str), i64> {
+/// Findings per (code, severity, accepted); one per mailbox it was raised about.
+fn finding_counts(report: &Report) -> BTreeMap<(String, &'static str, bool), i64> {
     let mut out = BTreeMap::new();
     for f in &report.findings {
-        *out.entry((f.code.clone(), f.severity.as_str())).or_default() += 1;
+        *out.entry((f.code.clone(), f.severity.as_str(), f.accepted))
+            .or_default() += 1;
     }
     out
 }
@@ -239,6 +250,13 @@ pub fn render(checks: &[(&str, &CheckData)], per_mailbox_cap: Option<usize>, ope
         "1 while a run of the check is under way",
         running.clone(),
     );
+    let last_start: Family<Labels, FGauge> = Family::default();
+    registry.register_with_unit(
+        "exprobe_check_last_start_timestamp",
+        "When the check's last run started (Unix time; 0: none yet). Far behind with the check running: a run that hangs",
+        Unit::Seconds,
+        last_start.clone(),
+    );
     let interval: Family<Labels, FGauge> = Family::default();
     registry.register_with_unit(
         "exprobe_check_interval",
@@ -255,6 +273,7 @@ pub fn render(checks: &[(&str, &CheckData)], per_mailbox_cap: Option<usize>, ope
         overlaps.get_or_create(&c).inc_by(data.skipped);
         pushback.get_or_create(&c).inc_by(data.pushback_total);
         running.get_or_create(&c).set(i64::from(data.running));
+        last_start.get_or_create(&c).set(data.last_start_unix);
         interval
             .get_or_create(&c)
             .set(data.interval.map_or(0.0, |d| d.as_secs_f64()));
@@ -272,4 +291,33 @@ pub fn render_probe(check: &str, run: &RunRecord, openmetrics: bool) -> String {
     let f = RunFamilies::register(&mut registry, "exprobe_probe", false);
     f.fill(check, run, None);
     encode(&registry, openmetrics)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_run_is_valid_openmetrics_and_text() {
+        let run = RunRecord {
+            outcome: Outcome::Error,
+            duration: std::time::Duration::from_millis(3),
+            finished_unix: 1.0,
+            report: None,
+            error: Some("cannot read the password".into()),
+        };
+        let om = render_probe("c", &run, true);
+        assert!(om.ends_with("# EOF\n"), "{om}");
+        for line in om.lines().filter(|l| l.starts_with('#')) {
+            assert!(
+                ["# HELP ", "# TYPE ", "# UNIT ", "# EOF"]
+                    .iter()
+                    .any(|p| line.starts_with(p)),
+                "OpenMetrics allows no other comment: {line}"
+            );
+        }
+        assert!(om.contains("exprobe_probe_status{check=\"c\"} 3"), "{om}");
+        let text = render_probe("c", &run, false);
+        assert!(!text.contains("# EOF") && !text.contains("# UNIT"), "{text}");
+    }
 }

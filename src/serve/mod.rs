@@ -83,6 +83,8 @@ pub struct CheckData {
     /// Scheduled runs not started: the previous one was still going.
     pub skipped: u64,
     pub pushback_total: u64,
+    /// When the last run started (Unix time; 0: none yet).
+    pub last_start_unix: f64,
 }
 
 #[derive(Debug)]
@@ -235,12 +237,11 @@ async fn schedule(shared: Arc<Shared>, index: usize) {
             if *shared.draining.borrow() {
                 return;
             }
-            state.data().running = true;
-            tracing::debug!(check = %state.spec.name, "check started");
+            let _running = Running::start(state);
+            tracing::info!(check = state.spec.name.as_str(), run = "scheduled", "check started");
             let run = run_once(&state.spec, None, state.spec.timeout, shared.stop_now.clone()).await;
             log_run(&state.spec.name, "scheduled", &run);
             state.record(&run);
-            state.data().running = false;
         }
         next += interval;
         let now = tokio::time::Instant::now();
@@ -250,7 +251,7 @@ async fn schedule(shared: Arc<Shared>, index: usize) {
             let missed = (behind.as_nanos() / interval.as_nanos().max(1)) as u64 + 1;
             state.data().skipped += missed;
             tracing::warn!(
-                check = %state.spec.name,
+                check = state.spec.name.as_str(),
                 missed,
                 "the run took longer than the interval: {missed} scheduled run(s) skipped"
             );
@@ -388,6 +389,10 @@ async fn route(shared: Arc<Shared>, req: Request<hyper::body::Incoming>) -> Resp
                 metrics::render(&refs, shared.config.per_mailbox_cap, openmetrics),
             )
         }
+        "/probe" if req.method() == hyper::Method::HEAD => {
+            // A HEAD must not start a run.
+            answer(StatusCode::OK, content_type, "")
+        }
         "/probe" => probe(&shared, &req, openmetrics, content_type).await,
         p if p.starts_with("/checks/") => {
             let name = &p["/checks/".len()..];
@@ -448,12 +453,11 @@ async fn probe(
         // Credentials follow a mailbox's domain (autodiscover): only the
         // check's own domains, or those it names, may be probed.
         if !state.spec.target_allowed(t) {
-            tracing::warn!(check = %name, "probe refused: the target's domain is not one of the check's");
+            tracing::warn!(check = name.as_str(), "probe refused: the target's domain is not one of the check's");
             return text(
                 StatusCode::FORBIDDEN,
                 format!(
-                    "target refused: its domain is not one of check {name:?}'s ({}); add it to `target-domains` to allow it",
-                    state.spec.target_domains.join(", ")
+                    "target refused: its domain is not one of check {name:?}'s (its mailboxes' domains and `target-domains`)"
                 ),
             );
         }
@@ -461,27 +465,91 @@ async fn probe(
     if *shared.draining.borrow() {
         return text(StatusCode::SERVICE_UNAVAILABLE, "shutting down: no new run starts");
     }
-    let budget = scrape_timeout(req).unwrap_or(state.spec.timeout);
-    let queue_until = Instant::now() + budget;
-    let Ok(Ok(_permit)) = tokio::time::timeout(budget, shared.probes.acquire())
-        .await
-        .map_err(|_| ())
-    else {
+    if target.is_some() && state.spec.writes {
+        // A scraper must not choose whose mailbox gets a draft.
         return text(
-            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::FORBIDDEN,
             format!(
-                "too many probes under way (probe-concurrency {}): try later",
-                shared.config.probe_concurrency
+                "check {name:?} writes to mailboxes (write-test): probe the whole check (?check=NAME), not a target"
             ),
         );
+    }
+    // The scrape's timeout bounds the wait and the run, never beyond the check's own.
+    let budget = scrape_timeout(req)
+        .unwrap_or(state.spec.timeout)
+        .min(state.spec.timeout);
+    let index = shared.checks.iter().position(|c| c.spec.name == name).unwrap_or(0);
+    // The run is its own task: a scraper that hangs up does not cut it short
+    // (its mailboxes under way, a draft of the write test) nor leave it marked running.
+    let task = tokio::spawn(probe_run(shared.clone(), index, target, budget));
+    let run = match task.await {
+        Ok(Ok(run)) => run,
+        Ok(Err(refusal)) => return text(StatusCode::SERVICE_UNAVAILABLE, refusal),
+        Err(_) => return text(StatusCode::INTERNAL_SERVER_ERROR, "the probe's run failed"),
+    };
+    let mut body = metrics::render_probe(&name, &run, openmetrics);
+    if let Some(e) = &run.error {
+        // OpenMetrics allows no other comments; the text format shows the
+        // reason to a human (exprobe_probe_status 3 says it to machines).
+        if !openmetrics {
+            body.push_str(&format!(
+                "# exprobe could not run the check: {}\n",
+                e.replace('\n', " ")
+            ));
+        }
+    }
+    answer(StatusCode::OK, content_type, body)
+}
+
+/// Marks a check running for as long as it lives.
+struct Running<'a>(&'a CheckState);
+
+impl<'a> Running<'a> {
+    fn start(state: &'a CheckState) -> Self {
+        let mut d = state.data();
+        d.running = true;
+        d.last_start_unix = now_unix();
+        Running(state)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.data().running = false;
+    }
+}
+
+fn now_unix() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// A `/probe` run: a slot among `probe-concurrency`, the check's lock, the run.
+async fn probe_run(
+    shared: Arc<Shared>,
+    index: usize,
+    target: Option<String>,
+    budget: Duration,
+) -> Result<RunRecord, String> {
+    let state = &shared.checks[index];
+    let name = &state.spec.name;
+    let queue_until = Instant::now() + budget;
+    let Ok(Ok(_permit)) = tokio::time::timeout(budget, shared.probes.acquire()).await else {
+        return Err(format!(
+            "too many probes under way (probe-concurrency {}): try later",
+            shared.config.probe_concurrency
+        ));
     };
     let left = queue_until.saturating_duration_since(Instant::now());
-    let Ok(_running) = tokio::time::timeout(left, state.run_lock.lock()).await else {
-        return text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("check {name:?} is still running and did not finish within the scrape timeout"),
-        );
+    let Ok(_lock) = tokio::time::timeout(left, state.run_lock.lock()).await else {
+        return Err(format!(
+            "check {name:?} is still running and did not finish within the scrape timeout"
+        ));
     };
+    if *shared.draining.borrow() {
+        return Err("shutting down: no new run starts".into());
+    }
     // Leave room to answer before the scraper gives up (as blackbox_exporter does).
     let left = queue_until.saturating_duration_since(Instant::now());
     let deadline = state
@@ -490,22 +558,18 @@ async fn probe(
         .min(left.saturating_sub(Duration::from_millis(500)))
         .max(Duration::from_millis(500));
     let own = target.is_none();
-    if own {
-        state.data().running = true;
-    }
-    let run = run_once(&state.spec, target.as_deref(), deadline, shared.stop_now.clone()).await;
-    log_run(&name, if own { "probe" } else { "probe-target" }, &run);
-    if own {
+    let how = if own { "probe" } else { "probe-target" };
+    tracing::info!(check = name.as_str(), run = how, "check started");
+    let run = if own {
+        let _running = Running::start(state);
+        let run = run_once(&state.spec, None, deadline, shared.stop_now.clone()).await;
         state.record(&run);
-        state.data().running = false;
-    }
-    let mut body = metrics::render_probe(&name, &run, openmetrics);
-    if let Some(e) = &run.error {
-        // Comments are ignored by scrapers and show the reason to a human.
-        let comment = format!("# exprobe could not run the check: {}\n", e.replace('\n', " "));
-        body = if openmetrics { comment + &body } else { body + &comment };
-    }
-    answer(StatusCode::OK, content_type, body)
+        run
+    } else {
+        run_once(&state.spec, target.as_deref(), deadline, shared.stop_now.clone()).await
+    };
+    log_run(name, how, &run);
+    Ok(run)
 }
 
 async fn serve_connection<IO>(io: IO, shared: Arc<Shared>)
@@ -523,7 +587,8 @@ where
         .await;
 }
 
-fn tls_acceptor(files: &config::TlsFiles) -> Result<tokio_rustls::TlsAcceptor, AppError> {
+/// The TLS side from `[server.tls]`'s files (also what `--check-config` checks).
+pub fn tls_acceptor(files: &config::TlsFiles) -> Result<tokio_rustls::TlsAcceptor, AppError> {
     let bad = |what: &str, e: String| AppError::Usage(format!("[server.tls] {what}: {e}"));
     let cert_pem = std::fs::read(&files.cert).map_err(|e| bad(&files.cert.display().to_string(), e.to_string()))?;
     let key_pem = std::fs::read(&files.key).map_err(|e| bad(&files.key.display().to_string(), e.to_string()))?;
@@ -543,6 +608,48 @@ fn tls_acceptor(files: &config::TlsFiles) -> Result<tokio_rustls::TlsAcceptor, A
         .with_single_cert(chain, key)
         .map_err(|e| bad("cert and key", e.to_string()))?;
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Accepts and serves connections until `closed` is set, then drops them all.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shared: Arc<Shared>,
+    mut closed: watch::Receiver<bool>,
+) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = async { closed.wait_for(|c| *c).await.map(|_| ()) } => break,
+            accepted = listener.accept() => {
+                let tcp = match accepted {
+                    Ok((tcp, _)) => tcp,
+                    Err(e) => {
+                        // Out of file descriptors, say: wait rather than spin.
+                        tracing::warn!("cannot accept a connection: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let shared = shared.clone();
+                match &tls {
+                    Some(acceptor) => {
+                        let acceptor = acceptor.clone();
+                        connections.spawn(async move {
+                            if let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                                serve_connection(stream, shared).await;
+                            }
+                        });
+                    }
+                    None => {
+                        connections.spawn(serve_connection(tcp, shared));
+                    }
+                }
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    connections.abort_all();
 }
 
 /// SIGTERM or Ctrl-C.
@@ -609,32 +716,11 @@ pub async fn run(config: ServeConfig) -> Result<i32, AppError> {
     for i in 0..shared.checks.len() {
         schedules.spawn(schedule(shared.clone(), i));
     }
-    let mut connections = tokio::task::JoinSet::new();
-    let term = terminated();
-    tokio::pin!(term);
-    loop {
-        tokio::select! {
-            _ = &mut term => break,
-            accepted = listener.accept() => {
-                let Ok((tcp, _)) = accepted else { continue };
-                let shared = shared.clone();
-                match &tls {
-                    Some(acceptor) => {
-                        let acceptor = acceptor.clone();
-                        connections.spawn(async move {
-                            if let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                                serve_connection(stream, shared).await;
-                            }
-                        });
-                    }
-                    None => {
-                        connections.spawn(serve_connection(tcp, shared));
-                    }
-                }
-            }
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
+    // Connections are served until the very end: during the grace period
+    // /-/ready says 503 and /metrics still shows the runs finishing.
+    let (closed_tx, closed) = watch::channel(false);
+    let acceptor = tokio::spawn(accept_loop(listener, tls, shared.clone(), closed));
+    terminated().await;
     let grace = shared.config.grace;
     let under_way: Vec<&str> = shared
         .checks
@@ -668,7 +754,8 @@ pub async fn run(config: ServeConfig) -> Result<i32, AppError> {
         })
         .await;
     }
-    connections.abort_all();
+    let _ = closed_tx.send(true);
+    let _ = acceptor.await;
     tracing::info!("serve stopped");
     eprintln!("exprobe serve: stopped");
     Ok(0)

@@ -1,0 +1,316 @@
+//! NTLM (NTLMv2) messages through the sspi crate: the client's NEGOTIATE and
+//! AUTHENTICATE messages, and the acceptor the lab uses to check them. No
+//! cryptography here: sspi computes and verifies the responses.
+//!
+//! The AUTHENTICATE message carries a response derived from the password: it
+//! is a secret and never reaches evidence or logs (see `redact_headers`).
+
+use sspi::{
+    AuthIdentity, BufferType, ClientRequestFlags, CredentialUse, DataRepresentation, Ntlm, SecurityBuffer,
+    SecurityStatus, ServerRequestFlags, Sspi, SspiEx, SspiImpl, Username,
+};
+
+use crate::secret::Secret;
+
+/// How the account names itself in the AUTHENTICATE message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NtlmIdentity {
+    /// `svc-sync`, or a whole UPN `svc-sync@contoso.com` (then no domain).
+    pub user: String,
+    /// The NetBIOS domain (`CONTOSO`), absent with a UPN.
+    pub domain: Option<String>,
+}
+
+impl NtlmIdentity {
+    /// `DOMAIN\user`, `user@domain` (a UPN, sent whole as Windows does), or
+    /// a bare `user` with `domain`.
+    pub fn parse(account: &str, domain: Option<&str>) -> Result<Self, String> {
+        let account = account.trim();
+        if let Some((d, u)) = account.split_once('\\') {
+            if d.is_empty() || u.is_empty() || u.contains('\\') {
+                return Err("expected DOMAIN\\user".into());
+            }
+            return Ok(NtlmIdentity {
+                user: u.to_string(),
+                domain: Some(d.to_string()),
+            });
+        }
+        if account.contains('@') {
+            return Ok(NtlmIdentity {
+                user: account.to_string(),
+                domain: domain.map(str::to_string),
+            });
+        }
+        if account.is_empty() {
+            return Err("the account name is empty".into());
+        }
+        match domain {
+            Some(d) => Ok(NtlmIdentity {
+                user: account.to_string(),
+                domain: Some(d.to_string()),
+            }),
+            None => Err(
+                "a bare user name needs the domain (--ntlm-domain DOMAIN), or give DOMAIN\\user or user@domain".into(),
+            ),
+        }
+    }
+
+    /// As a person would write it.
+    pub fn display(&self) -> String {
+        match &self.domain {
+            Some(d) => format!("{d}\\{}", self.user),
+            None => self.user.clone(),
+        }
+    }
+
+    fn username(&self) -> Result<Username, String> {
+        Username::new(&self.user, self.domain.as_deref()).map_err(|e| format!("the account name: {e}"))
+    }
+}
+
+/// An NTLM message type (1, 2 or 3), from its signature and type field.
+pub fn message_type(token: &[u8]) -> Option<u32> {
+    if token.len() < 12 || &token[..8] != b"NTLMSSP\0" {
+        return None;
+    }
+    Some(u32::from_le_bytes([token[8], token[9], token[10], token[11]]))
+}
+
+fn err(e: sspi::Error) -> String {
+    format!("{:?}: {}", e.error_type, e.description)
+}
+
+/// The client side of one handshake (one connection).
+pub struct NtlmClient {
+    ntlm: Ntlm,
+    creds: <Ntlm as SspiImpl>::CredentialsHandle,
+    target: String,
+}
+
+impl std::fmt::Debug for NtlmClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NtlmClient")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NtlmClient {
+    /// `host` names the target (`HTTP/host`), as Windows clients do.
+    pub fn new(identity: &NtlmIdentity, password: &Secret, host: &str) -> Result<Self, String> {
+        let auth = AuthIdentity {
+            username: identity.username()?,
+            password: password.expose().to_string().into(),
+        };
+        let mut ntlm = Ntlm::new();
+        let creds = ntlm
+            .acquire_credentials_handle()
+            .with_credential_use(CredentialUse::Outbound)
+            .with_auth_data(&auth)
+            .execute(&mut ntlm)
+            .map_err(err)?
+            .credentials_handle;
+        Ok(NtlmClient {
+            ntlm,
+            creds,
+            target: format!("HTTP/{host}"),
+        })
+    }
+
+    fn step(&mut self, input: Option<&[u8]>) -> Result<Vec<u8>, String> {
+        let mut output = vec![SecurityBuffer::new(Vec::new(), BufferType::Token)];
+        let mut input_buf = vec![SecurityBuffer::new(
+            input.unwrap_or_default().to_vec(),
+            BufferType::Token,
+        )];
+        let mut builder = self
+            .ntlm
+            .initialize_security_context()
+            .with_credentials_handle(&mut self.creds)
+            .with_context_requirements(ClientRequestFlags::ALLOCATE_MEMORY)
+            .with_target_data_representation(DataRepresentation::Native)
+            .with_target_name(&self.target)
+            .with_output(&mut output);
+        if input.is_some() {
+            builder = builder.with_input(&mut input_buf);
+        }
+        self.ntlm
+            .initialize_security_context_impl(&mut builder)
+            .map_err(err)?
+            .resolve_to_result()
+            .map_err(err)?;
+        Ok(std::mem::take(&mut output[0].buffer))
+    }
+
+    /// The NEGOTIATE message (type 1).
+    pub fn negotiate(&mut self) -> Result<Vec<u8>, String> {
+        self.step(None)
+    }
+
+    /// The AUTHENTICATE message (type 3) answering `challenge`; with the
+    /// server certificate's `tls-server-end-point` binding when known
+    /// (Extended Protection for Authentication).
+    pub fn authenticate(&mut self, challenge: &[u8], channel_binding: Option<&[u8]>) -> Result<Vec<u8>, String> {
+        if message_type(challenge) != Some(2) {
+            return Err("the server's answer is not an NTLM CHALLENGE message".into());
+        }
+        if let Some(cb) = channel_binding {
+            self.ntlm.set_channel_bindings(cb);
+        }
+        self.step(Some(challenge))
+    }
+}
+
+/// The acceptor side (the lab's IIS): one per connection.
+pub struct NtlmServer {
+    ntlm: Ntlm,
+    creds: <Ntlm as SspiImpl>::CredentialsHandle,
+}
+
+impl std::fmt::Debug for NtlmServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NtlmServer").finish_non_exhaustive()
+    }
+}
+
+/// Who an AUTHENTICATE message names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireName {
+    pub user: String,
+    pub domain: Option<String>,
+}
+
+impl NtlmServer {
+    fn accept(&mut self, token: &[u8]) -> Result<(Vec<u8>, SecurityStatus), String> {
+        let mut input = vec![SecurityBuffer::new(token.to_vec(), BufferType::Token)];
+        let mut output = vec![SecurityBuffer::new(Vec::new(), BufferType::Token)];
+        let builder = self
+            .ntlm
+            .accept_security_context()
+            .with_credentials_handle(&mut self.creds)
+            .with_context_requirements(ServerRequestFlags::ALLOCATE_MEMORY)
+            .with_target_data_representation(DataRepresentation::Native)
+            .with_input(&mut input)
+            .with_output(&mut output);
+        let result = self
+            .ntlm
+            .accept_security_context_impl(builder)
+            .map_err(err)?
+            .resolve_to_result()
+            .map_err(err)?;
+        Ok((std::mem::take(&mut output[0].buffer), result.status))
+    }
+
+    /// Answers a NEGOTIATE message with a CHALLENGE (type 2).
+    pub fn challenge(negotiate: &[u8]) -> Result<(NtlmServer, Vec<u8>), String> {
+        if message_type(negotiate) != Some(1) {
+            return Err("not an NTLM NEGOTIATE message".into());
+        }
+        let mut ntlm = Ntlm::new();
+        // A placeholder: the account is looked up from the AUTHENTICATE message.
+        let placeholder = AuthIdentity {
+            username: Username::new("lab", None).map_err(|e| e.to_string())?,
+            password: String::new().into(),
+        };
+        let creds = ntlm
+            .acquire_credentials_handle()
+            .with_credential_use(CredentialUse::Inbound)
+            .with_auth_data(&placeholder)
+            .execute(&mut ntlm)
+            .map_err(err)?
+            .credentials_handle;
+        let mut server = NtlmServer { ntlm, creds };
+        let (challenge, _) = server.accept(negotiate)?;
+        Ok((server, challenge))
+    }
+
+    /// Checks an AUTHENTICATE message: `password_of` gives the password of
+    /// the account it names (none: unknown account). The response must have
+    /// been computed with that password, against this connection's challenge.
+    pub fn verify(
+        mut self,
+        authenticate: &[u8],
+        password_of: impl Fn(&WireName) -> Option<String>,
+    ) -> Result<WireName, String> {
+        if message_type(authenticate) != Some(3) {
+            return Err("not an NTLM AUTHENTICATE message".into());
+        }
+        self.accept(authenticate)?;
+        let names = self.ntlm.query_context_names().map_err(err)?;
+        let wire = match names.username.parts() {
+            sspi::UsernameParts::UserPrincipalName(p) => WireName {
+                user: p.upn().to_string(),
+                domain: None,
+            },
+            sspi::UsernameParts::DownLevelLogonName(p) => WireName {
+                user: p.account_name().to_string(),
+                domain: p.netbios_domain().map(str::to_string),
+            },
+        };
+        let password = password_of(&wire).ok_or_else(|| format!("unknown account {}", wire.user))?;
+        let identity = AuthIdentity {
+            username: Username::new(&wire.user, wire.domain.as_deref()).map_err(|e| e.to_string())?,
+            password: password.into(),
+        };
+        self.ntlm.custom_set_auth_identities(vec![identity]).map_err(err)?;
+        self.ntlm.complete_auth_token(&mut []).map_err(err)?;
+        Ok(wire)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handshake(client_pw: &str, server_pw: &str, id: &NtlmIdentity) -> Result<WireName, String> {
+        let mut c = NtlmClient::new(id, &Secret::new(client_pw), "mail.contoso.com")?;
+        let t1 = c.negotiate()?;
+        assert_eq!(message_type(&t1), Some(1));
+        let (server, t2) = NtlmServer::challenge(&t1)?;
+        assert_eq!(message_type(&t2), Some(2));
+        let t3 = c.authenticate(&t2, None)?;
+        assert_eq!(message_type(&t3), Some(3));
+        assert!(!t3.windows(client_pw.len()).any(|w| w == client_pw.as_bytes()));
+        server.verify(&t3, |_| Some(server_pw.to_string()))
+    }
+
+    #[test]
+    fn the_right_password_passes_and_a_wrong_one_fails() {
+        let id = NtlmIdentity::parse("CONTOSO\\svc-sync", None).expect("id");
+        let wire = handshake("Pa55-word!", "Pa55-word!", &id).expect("accepted");
+        assert_eq!(wire.user.to_ascii_lowercase(), "svc-sync");
+        assert_eq!(
+            wire.domain.as_deref().map(str::to_ascii_uppercase).as_deref(),
+            Some("CONTOSO")
+        );
+        assert!(handshake("Pa55-word!", "other", &id).is_err());
+        let upn = NtlmIdentity::parse("svc-sync@contoso.com", None).expect("upn");
+        assert!(handshake("x", "x", &upn).is_ok());
+    }
+
+    #[test]
+    fn a_challenge_from_another_connection_does_not_verify() {
+        let id = NtlmIdentity::parse("CONTOSO\\svc-sync", None).expect("id");
+        let pw = Secret::new("pw");
+        let mut c = NtlmClient::new(&id, &pw, "mail.contoso.com").expect("client");
+        let t1 = c.negotiate().expect("t1");
+        let (_first, t2) = NtlmServer::challenge(&t1).expect("challenge");
+        let t3 = c.authenticate(&t2, None).expect("t3");
+        // Another connection's acceptor issued another challenge.
+        let mut c2 = NtlmClient::new(&id, &pw, "mail.contoso.com").expect("client");
+        let (other, _) = NtlmServer::challenge(&c2.negotiate().expect("t1")).expect("challenge");
+        assert!(other.verify(&t3, |_| Some("pw".into())).is_err());
+    }
+
+    #[test]
+    fn identities() {
+        assert_eq!(
+            NtlmIdentity::parse("svc", Some("CONTOSO")).expect("bare").display(),
+            "CONTOSO\\svc"
+        );
+        assert!(NtlmIdentity::parse("svc", None).is_err());
+        assert!(NtlmIdentity::parse("\\svc", None).is_err());
+        assert_eq!(message_type(b"NTLMSSP\0\x02\0\0\0rest"), Some(2));
+        assert_eq!(message_type(b"garbage"), None);
+    }
+}
