@@ -157,6 +157,10 @@ pub struct CheckArgs {
     /// The account that authenticates: user@domain (UPN), DOMAIN\\user or a bare logon name.
     #[arg(long, value_name = "ADDR|DOMAIN\\USER")]
     pub service_account: Option<String>,
+    /// `--auth ntlm`: the NetBIOS domain of a bare --service-account name (DOMAIN\\user and
+    /// user@domain carry their own).
+    #[arg(long, value_name = "DOMAIN")]
+    pub ntlm_domain: Option<String>,
     /// The service account's SMTP address, for identity checks, when --service-account is a
     /// logon name (DOMAIN\\user or a bare name).
     #[arg(long, value_name = "ADDR")]
@@ -336,6 +340,9 @@ pub struct OutputArgs {
 pub enum AuthArg {
     /// HTTP Basic with the service account's password.
     Basic,
+    /// NTLM (NTLMv2) with the service account's password, also inside Negotiate as Windows
+    /// clients send it: on-premises servers with Basic turned off.
+    Ntlm,
     /// A bearer access token you already have (OAuth).
     Token,
     /// OAuth client credentials: an app with a client secret.

@@ -29,6 +29,7 @@ pub enum ConfigError {
 #[serde(rename_all = "kebab-case")]
 pub enum AuthMode {
     Basic,
+    Ntlm,
     Token,
     App,
     RefreshToken,
@@ -40,6 +41,7 @@ impl AuthMode {
     pub fn as_str(self) -> &'static str {
         match self {
             AuthMode::Basic => "basic",
+            AuthMode::Ntlm => "ntlm",
             AuthMode::Token => "token",
             AuthMode::App => "app",
             AuthMode::RefreshToken => "refresh-token",
@@ -65,6 +67,11 @@ pub enum Auth {
     None,
     /// The service account's password, sent as Basic.
     Basic { username: String, password: Secret },
+    /// The service account's password, proven by NTLM (never sent).
+    Ntlm {
+        identity: crate::net::ntlm::NtlmIdentity,
+        password: Secret,
+    },
     /// An access token given by the user, sent as Bearer.
     Token { token: Secret },
     /// App-only OAuth: client credentials.
@@ -78,6 +85,7 @@ impl Auth {
         match self {
             Auth::None => AuthMode::None,
             Auth::Basic { .. } => AuthMode::Basic,
+            Auth::Ntlm { .. } => AuthMode::Ntlm,
             Auth::Token { .. } => AuthMode::Token,
             Auth::App(_) => AuthMode::App,
             Auth::Delegated(d) => match d.grant {
@@ -100,6 +108,10 @@ impl Auth {
                 password: password.clone(),
             }),
             Auth::Token { token } => Some(Credentials::Bearer { token: token.clone() }),
+            Auth::Ntlm { identity, password } => Some(Credentials::Ntlm {
+                identity: identity.clone(),
+                password: password.clone(),
+            }),
             Auth::None | Auth::App(_) | Auth::Delegated(_) => None,
         }
     }
@@ -136,8 +148,18 @@ impl Auth {
 /// Credentials the network layer may attach to a request to an allowed host.
 #[derive(Debug, Clone)]
 pub enum Credentials {
-    Basic { username: String, password: Secret },
-    Bearer { token: Secret },
+    Basic {
+        username: String,
+        password: Secret,
+    },
+    Bearer {
+        token: Secret,
+    },
+    /// A handshake on one connection (NEGOTIATE, CHALLENGE, AUTHENTICATE).
+    Ntlm {
+        identity: crate::net::ntlm::NtlmIdentity,
+        password: Secret,
+    },
 }
 
 impl Credentials {
@@ -146,6 +168,7 @@ impl Credentials {
         match self {
             Credentials::Basic { .. } => "Basic",
             Credentials::Bearer { .. } => "Bearer",
+            Credentials::Ntlm { .. } => "NTLM",
         }
     }
 }
@@ -639,6 +662,7 @@ pub struct Supplied {
 pub fn auth_mode(given: Option<AuthArg>, supplied: Supplied) -> AuthMode {
     match given {
         Some(AuthArg::Basic) => AuthMode::Basic,
+        Some(AuthArg::Ntlm) => AuthMode::Ntlm,
         Some(AuthArg::Token) => AuthMode::Token,
         Some(AuthArg::App) => AuthMode::App,
         Some(AuthArg::RefreshToken) => AuthMode::RefreshToken,
@@ -914,6 +938,19 @@ fn auth(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<Auth, ConfigErro
                 ))
             })?,
         },
+        AuthMode::Ntlm => {
+            let account = args.service_account.clone().ok_or_else(|| need("--service-account DOMAIN\\USER|ADDR"))?;
+            let identity = crate::net::ntlm::NtlmIdentity::parse(&account, args.ntlm_domain.as_deref().map(str::trim))
+                .map_err(|e| ConfigError::Invalid(format!("--service-account for NTLM: {e}")))?;
+            Auth::Ntlm {
+                identity,
+                password: password.ok_or_else(|| {
+                    need(&format!(
+                        "a password: --password-env VAR, --password-file FILE, --password-stdin, or {DEFAULT_PASSWORD_ENV}"
+                    ))
+                })?,
+            }
+        }
         AuthMode::Token => Auth::Token {
             token: token.ok_or_else(|| {
                 need(&format!(
@@ -969,7 +1006,7 @@ fn api(args: &CheckArgs, mode: AuthMode) -> Result<Api, ConfigError> {
         | (None, AuthMode::App | AuthMode::RefreshToken | AuthMode::PasswordGrant) => Api::Both,
         (None, _) => Api::Ews,
     };
-    if api.graph() && mode == AuthMode::Basic {
+    if api.graph() && matches!(mode, AuthMode::Basic | AuthMode::Ntlm) {
         return Err(ConfigError::Invalid(
             "--api graph needs an OAuth mode (--auth app or --auth token)".into(),
         ));

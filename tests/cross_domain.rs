@@ -50,6 +50,8 @@ enum Mode {
     Token,
     /// `--auth app` with a client secret: the app's EWS token is the secret.
     App,
+    /// `--auth ntlm` as CONTOSO\\svc-sync: no NTLM message at all to the other domain.
+    Ntlm,
 }
 
 fn pox_settings(ews: &str) -> String {
@@ -68,6 +70,12 @@ fn scenario_text(path: Path, mode: Mode) -> String {
         Mode::Basic => "service_account = \"svc-sync@contoso.com\"\napi = \"ews\"",
         Mode::Token => "auth = \"token\"\napi = \"ews\"\ntoken = { client_id = \"2b7e1c9d-4a5f-4e3b-8c6d-0a1b2c3d4e5f\", audience = \"https://outlook.office365.com\" }",
         Mode::App => "auth = \"app\"\ntenant = \"contoso.com\"\nclient_id = \"2b7e1c9d-4a5f-4e3b-8c6d-0a1b2c3d4e5f\"\napi = \"ews\"",
+        Mode::Ntlm => "auth = \"ntlm\"\nservice_account = \"CONTOSO\\\\svc-sync\"\nservice_account_smtp = \"svc-sync@contoso.com\"\napi = \"ews\"",
+    };
+    let schemes = if mode == Mode::Ntlm {
+        "[\"negotiate\", \"ntlm\", \"bearer\"]"
+    } else {
+        "[\"basic\", \"bearer\"]"
     };
     let autodiscover_auth = if path == Path::Root307AfterAuth {
         "basic"
@@ -113,7 +121,7 @@ mailboxes = ["alice@contoso.com"]
 
 [exchange]
 autodiscover_auth = "{autodiscover_auth}"
-auth_schemes = ["basic", "bearer"]
+auth_schemes = {schemes}
 ews_url = "https://mail.contoso.com/EWS/Exchange.asmx"
 
 [dns]
@@ -172,6 +180,7 @@ display_name = "Alice Evil"
 
 [[service_accounts]]
 address = "svc-sync@contoso.com"
+logon = "CONTOSO\\svc-sync"
 password = "{PASSWORD}"
 application_impersonation = true
 "#,
@@ -230,7 +239,7 @@ async fn run(path: Path, mode: Mode, extra: &[&str]) -> (Running, Report, i32) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_another_domain_on_any_path_in_any_mode() {
-    for mode in [Mode::Basic, Mode::Token, Mode::App] {
+    for mode in [Mode::Basic, Mode::Token, Mode::App, Mode::Ntlm] {
         for path in PATHS {
             let (running, report, exit) = run(path, mode, &[]).await;
             let requests = running.lab.requests();
@@ -239,8 +248,9 @@ async fn no_secret_reaches_another_domain_on_any_path_in_any_mode() {
             assert!(leaks.is_empty(), "{path:?}/{mode:?}: {leaks:?}");
             // Credentials withheld is not silence: the path is reported.
             let reached = attacker.iter().any(|r| r.host == "autodiscover.evil.example");
-            // The 307 comes only after a Basic sign-in: the OAuth modes never see it.
-            let expect_reached = !(path == Path::Root307AfterAuth && mode != Mode::Basic);
+            // The 307 comes only after a password sign-in (Basic, NTLM): the OAuth modes never see it.
+            let password_mode = matches!(mode, Mode::Basic | Mode::Ntlm);
+            let expect_reached = !(path == Path::Root307AfterAuth && !password_mode);
             assert_eq!(
                 reached, expect_reached,
                 "{path:?}/{mode:?}: the attacker's autodiscover was asked"
@@ -270,9 +280,9 @@ async fn no_secret_reaches_another_domain_on_any_path_in_any_mode() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trust_domain_sends_credentials_and_says_so() {
-    for mode in [Mode::Basic, Mode::Token, Mode::App] {
+    for mode in [Mode::Basic, Mode::Token, Mode::App, Mode::Ntlm] {
         for path in PATHS {
-            if path == Path::Root307AfterAuth && mode != Mode::Basic {
+            if path == Path::Root307AfterAuth && !matches!(mode, Mode::Basic | Mode::Ntlm) {
                 continue;
             }
             let (running, report, _) = run(path, mode, &["--trust-domain=evil.example"]).await;
@@ -281,7 +291,11 @@ async fn trust_domain_sends_credentials_and_says_so() {
                 .into_iter()
                 .filter(|r| r.host == "evil.example" && r.path.eq_ignore_ascii_case("/EWS/Exchange.asmx"))
                 .collect();
-            let scheme = if mode == Mode::Basic { "Basic " } else { "Bearer " };
+            let scheme = match mode {
+                Mode::Basic => "Basic ",
+                Mode::Ntlm => "NTLM ",
+                Mode::Token | Mode::App => "Bearer ",
+            };
             assert!(
                 ews_posts
                     .iter()

@@ -153,6 +153,7 @@ fn non_soap_answers() {
         EwsReply::Unauthorized {
             challenges,
             diagnostics,
+            ..
         } => {
             assert_eq!(challenges.len(), 2);
             assert_eq!(

@@ -86,6 +86,16 @@ async fn exchangelib_impersonation(
     scenario: &str,
     mailbox: &str,
 ) -> (serde_json::Value, common::Running) {
+    exchangelib_impersonation_as(python, scenario, mailbox, "svc-sync@contoso.com", "BASIC").await
+}
+
+async fn exchangelib_impersonation_as(
+    python: String,
+    scenario: &str,
+    mailbox: &str,
+    username: &str,
+    auth: &str,
+) -> (serde_json::Value, common::Running) {
     let running = start(Scenario::builtin(scenario).expect("scenario")).await;
     let lab = &running.lab;
     let script = format!(
@@ -96,11 +106,12 @@ async fn exchangelib_impersonation(
         script,
         "https://mail.contoso.com/EWS/Exchange.asmx".to_string(),
         mailbox.to_string(),
-        "svc-sync@contoso.com".to_string(),
+        username.to_string(),
         lab.dns_addr.ip().to_string(),
         lab.dns_addr.port().to_string(),
         lab.https_addr.port().to_string(),
         running.ca.display().to_string(),
+        auth.to_string(),
     ];
     let password = lab.password().expect("password").expose().to_string();
     let out = tokio::task::spawn_blocking(move || {
@@ -145,6 +156,42 @@ async fn exchangelib_impersonated_getfolder_succeeds_on_the_healthy_lab() {
     assert!(impersonated
         .iter()
         .all(|r| r.scheme == "https" && r.header("authorization").is_some_and(|a| a.starts_with("Basic "))));
+}
+
+/// Basic turned off: exchangelib picks NTLM from the challenge by itself and
+/// its NTLMv2 handshake (requests_ntlm, pyspnego) passes the lab's IIS-like check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exchangelib_signs_in_with_ntlm_where_basic_is_off() {
+    let Some(python) = python() else {
+        eprintln!("SKIPPED exchangelib peer test: no Python with exchangelib (set EXPROBE_PYTHON or run .ci/run)");
+        return;
+    };
+    let (value, running) = exchangelib_impersonation_as(
+        python,
+        "ews-ntlm-healthy",
+        "alice@contoso.com",
+        "CONTOSO\\svc-sync",
+        "GUESS",
+    )
+    .await;
+    assert_eq!(value["ok"], true, "{value}");
+    assert_eq!(value["auth_type"], "NTLM", "{value}");
+    assert_eq!(value["name"], "Inbox");
+    // It authenticated the connection once (NTLM legs), then sent the
+    // impersonated requests on it without a header, as IIS allows.
+    let requests = running.lab.requests();
+    assert!(requests
+        .iter()
+        .any(|r| r.header("authorization").is_some_and(|a| a.starts_with("NTLM "))));
+    assert!(requests.iter().any(|r| r.body.contains("ExchangeImpersonation")));
+    // The password itself never crosses the wire.
+    let password = running.lab.password().expect("password").expose().to_string();
+    assert!(requests
+        .iter()
+        .all(|r| !format!("{:?}{}", r.headers, r.body).contains(&password)));
+    // exprobe agrees: the same lab is healthy with --auth ntlm.
+    let (report, out) = running.check_json(&[]).await;
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::codes(&report));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -761,7 +761,7 @@ fn configuration_errors_name_the_file_line_column_and_key_and_exit_3() {
     let cases: &[(&str, &str, &str)] = &[
         ("[[check]]\nname = \"c\"\nmailboxes = [\"alice@contoso.com\"]\nservice-acount = \"svc@contoso.com\"\n", "bad.toml:4:1: `service-acount`: unknown key; did you mean `service-account`", ""),
         ("[[check]]\nname = \"c\"\nmailboxes = [\"alice@contoso.com\"]\npassword = \"Canary-Pa55\"\n", "bad.toml:4:1: `password`: secrets are never written in the configuration", "Canary-Pa55"),
-        ("[[check]]\nname = \"c\"\nmailboxes = [\"alice@contoso.com\"]\nauth = \"kerberos-canary\"\n", "bad.toml:4:1: `auth`: invalid value; possible values: basic, token, app", "kerberos-canary"),
+        ("[[check]]\nname = \"c\"\nmailboxes = [\"alice@contoso.com\"]\nauth = \"kerberos-canary\"\n", "bad.toml:4:1: `auth`: invalid value; possible values: basic, ntlm, token, app", "kerberos-canary"),
         ("[[check]]\nname = \"c\"\nmailboxes = [\"alice@contoso.com\"]\nservice-account = \"svc@contoso.com\"\npassword-env = \"SVC_PW_UNSET\"\n", "bad.toml:5:1: `password-env`: SVC_PW_UNSET: the variable is not set", ""),
         ("[[check]]\nname = \"c\"\nmailboxes = [\"alice@contoso.com\"]\ninterval = \"soon\"\nauth = \"none\"\n", "bad.toml:4:1: `interval`: expected a duration", ""),
         ("[[check]]\nname = \"c\"\nauth = \"none\"\n", "bad.toml:1:1: check \"c\": no mailbox", ""),

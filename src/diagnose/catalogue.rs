@@ -306,8 +306,8 @@ pub const CATALOGUE: &[Entry] = &[
         code: "ews.credentials_rejected",
         severity: Severity::Critical,
         title: "The service account's credentials were rejected",
-        explanation: "Several endpoints answered 401 to the service account's credentials. One 401 could be a misconfigured endpoint; several mean the user name or password is wrong, the account is disabled, or Basic authentication is not allowed.",
-        causes: &["A wrong or expired password", "The user name format (UPN vs DOMAIN\\user) not accepted", "The account is disabled or locked", "Basic authentication disabled on the virtual directory"],
+        explanation: "Several endpoints answered 401 to the service account's credentials (Basic, or the NTLM AUTHENTICATE message). One 401 could be a misconfigured endpoint; several mean the user name or password is wrong, the account is disabled, or the scheme is not allowed.",
+        causes: &["A wrong or expired password", "The user name format (UPN vs DOMAIN\\user) not accepted", "The account is disabled or locked", "Basic authentication disabled on the virtual directory", "NTLM: Extended Protection requires a channel binding the client did not send (old NTLM clients)"],
         remediation: &[
             "Sign in to Outlook on the web as the service account to check the password.",
             "Microsoft 365 admin center → Users → Active users → the service account: check that sign-in is allowed; reset the password if needed.",
@@ -340,6 +340,22 @@ pub const CATALOGUE: &[Entry] = &[
             "Exchange Server: enable Basic on the EWS virtual directory (Set-WebServicesVirtualDirectory -BasicAuthentication $true) or configure the product for the scheme the server offers.",
         ],
         references: &["https://learn.microsoft.com/exchange/clients-and-mobile-in-exchange-online/deprecation-of-basic-authentication-exchange-online"],
+    },
+    Entry {
+        code: "ews.kerberos_required",
+        severity: Severity::Critical,
+        title: "EWS takes only Kerberos: NTLM is not accepted",
+        explanation: "The EWS endpoint offers only Negotiate and answered the NTLM token sent inside it with another 401, without an NTLM challenge: the server (or a domain policy such as \"Network security: Restrict NTLM\") accepts Kerberos only. A service account outside the domain, or a product that speaks NTLM, cannot sign in there.",
+        causes: &[
+            "NTLM restricted by Group Policy (Restrict NTLM: incoming NTLM traffic, deny all)",
+            "The EWS virtual directory's Windows authentication providers reduced to Negotiate with Kerberos only",
+            "A load balancer or reverse proxy that passes only Kerberos",
+        ],
+        remediation: &[
+            "Exchange Server: Get-WebServicesVirtualDirectory | fl Server,WindowsAuthentication,InternalAuthenticationMethods,ExternalAuthenticationMethods; add Ntlm (Set-WebServicesVirtualDirectory -WindowsAuthentication $true) and check that IIS lists the NTLM provider for /EWS.",
+            "If the policy restricts NTLM on purpose, add an exception for the Exchange servers, or have the product authenticate with Kerberos (a domain-joined host with an SPN for the EWS host name) or with OAuth (hybrid modern authentication).",
+        ],
+        references: &["https://learn.microsoft.com/windows/security/threat-protection/security-policy-settings/network-security-restrict-ntlm-incoming-ntlm-traffic"],
     },
     Entry {
         code: "ews.account_locked",

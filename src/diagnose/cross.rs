@@ -64,7 +64,7 @@ impl CrossMailbox {
         }
         let online = m.ews_url.is_some() && is_exchange_online(org, m);
         // Exchange Online and a password: the ApplicationImpersonation path is gone.
-        if online && config.auth.mode() == AuthMode::Basic {
+        if online && matches!(config.auth.mode(), AuthMode::Basic | AuthMode::Ntlm) {
             self.basic_online.add([StepKind::Autodiscover.id(&m.mailbox)]);
             marks.push(marker(
                 code!("exchange_online.application_impersonation_retired"),

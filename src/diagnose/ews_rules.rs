@@ -37,6 +37,20 @@ pub fn reply_code(reply: &EwsReply) -> Option<Code> {
         EwsReply::Unauthorized {
             diagnostics: Some(d), ..
         } if d.id == Some(2000004) => code!("token.wrong_tenant"),
+        // NTLM offered in name only: Negotiate without NTLM behind it is Kerberos.
+        EwsReply::Unauthorized {
+            ntlm: Some(ews::NtlmStage::NoChallenge),
+            challenges,
+            ..
+        } if challenges.iter().any(|c| c.scheme.eq_ignore_ascii_case("Negotiate"))
+            && !challenges.iter().any(|c| c.scheme.eq_ignore_ascii_case("NTLM")) =>
+        {
+            code!("ews.kerberos_required")
+        }
+        EwsReply::Unauthorized {
+            ntlm: Some(ews::NtlmStage::NoChallenge),
+            ..
+        } => code!("ews.auth_scheme_unavailable"),
         EwsReply::Unauthorized { .. } => code!("ews.credentials_rejected"),
         EwsReply::Forbidden {
             diagnostics: Some(d), ..
@@ -82,8 +96,14 @@ fn describe(reply: &EwsReply) -> String {
             }
             d
         }
-        EwsReply::Unauthorized { diagnostics, .. } => format!(
-            "HTTP 401{}",
+        EwsReply::Unauthorized { diagnostics, ntlm, .. } => format!(
+            "HTTP 401{}{}",
+            match ntlm {
+                Some(ews::NtlmStage::NoChallenge) => " to the NTLM NEGOTIATE message: no CHALLENGE came back",
+                Some(ews::NtlmStage::Rejected { via_negotiate: false }) => " to the NTLM AUTHENTICATE message: the account or its password was not accepted",
+                Some(ews::NtlmStage::Rejected { via_negotiate: true }) => " to the NTLM AUTHENTICATE message sent inside Negotiate: the account or its password was not accepted",
+                None => "",
+            },
             diagnostics
                 .as_ref()
                 .and_then(|d| d.reason.clone())
@@ -423,6 +443,7 @@ mod tests {
                 EwsReply::Unauthorized {
                     challenges: vec![],
                     diagnostics: None,
+                    ntlm: None,
                 },
                 Some("ews.credentials_rejected"),
             ),

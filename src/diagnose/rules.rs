@@ -115,6 +115,10 @@ fn autodiscover_code(f: &AutodiscoverFailure, no_dns_records: bool) -> (Code, St
         AutodiscoverFailure::ServerError { .. } => (code!("server.error"), Stage::Transport),
         AutodiscoverFailure::Unreachable { failure, .. } => (net_code(failure), Stage::Transport),
         AutodiscoverFailure::CredentialsRejected { .. } => (code!("ews.credentials_rejected"), Stage::Transport),
+        AutodiscoverFailure::NtlmNotTaken {
+            negotiate_only: true, ..
+        } => (code!("ews.kerberos_required"), Stage::Transport),
+        AutodiscoverFailure::NtlmNotTaken { .. } => (code!("ews.auth_scheme_unavailable"), Stage::Transport),
         AutodiscoverFailure::AuthRequired { .. } => (code!("autodiscover.not_found"), Stage::Discovery),
         AutodiscoverFailure::CrossDomainRedirect { .. } => {
             (code!("autodiscover.cross_domain_redirect"), Stage::Discovery)

@@ -32,8 +32,16 @@ pub fn unauthorized(scenario: &Scenario, host: &str) -> Response<Full<Bytes>> {
     respond(401, &headers, Bytes::new())
 }
 
-/// The service account whose Basic credentials these are, when Basic is offered.
-pub fn authorized<'a>(scenario: &'a Scenario, authorization: Option<&str>) -> Option<&'a ServiceAccountSpec> {
+/// The service account this request comes from: the one NTLM authenticated
+/// on this connection, else the owner of Basic credentials when Basic is offered.
+pub fn authorized<'a>(
+    scenario: &'a Scenario,
+    authorization: Option<&str>,
+    ntlm_account: Option<&str>,
+) -> Option<&'a ServiceAccountSpec> {
+    if let Some(name) = ntlm_account {
+        return scenario.service_account(name);
+    }
     if !scenario.exchange.auth_schemes.contains(&AuthScheme::Basic) {
         return None;
     }
@@ -45,4 +53,117 @@ pub fn authorized<'a>(scenario: &'a Scenario, authorization: Option<&str>) -> Op
     let text = String::from_utf8(decoded).ok()?;
     let (user, password) = text.split_once(':')?;
     scenario.service_account(user).filter(|sa| sa.password == password)
+}
+
+/// NTLM state of one connection: IIS binds the handshake to the TCP
+/// connection, so a CHALLENGE is only answered on the connection it went out on.
+#[derive(Debug, Default)]
+pub struct ConnectionAuth {
+    pending: Option<crate::net::ntlm::NtlmServer>,
+    /// The service account NTLM authenticated (its address).
+    pub account: Option<String>,
+    /// Extended Protection: the `tls-server-end-point` binding of this connection.
+    binding: Option<Vec<u8>>,
+}
+
+impl ConnectionAuth {
+    pub fn with_binding(binding: Option<Vec<u8>>) -> Self {
+        ConnectionAuth {
+            binding,
+            ..Default::default()
+        }
+    }
+}
+
+/// What the NTLM gate decided for a request.
+#[derive(Debug)]
+pub enum NtlmGate {
+    /// Answer this (a CHALLENGE, or a refusal).
+    Respond(Response<Full<Bytes>>),
+    /// Go on (authenticated as `account` when NTLM did).
+    Pass,
+}
+
+/// The NTLM and Negotiate legs of a request on `conn`, as IIS answers them.
+pub fn ntlm_gate(
+    scenario: &Scenario,
+    host: &str,
+    authorization: Option<&str>,
+    conn: &std::sync::Mutex<ConnectionAuth>,
+) -> NtlmGate {
+    let Some((scheme, token)) = authorization.and_then(|a| a.trim().split_once(' ')) else {
+        return NtlmGate::Pass;
+    };
+    let offered = |s: AuthScheme| scenario.exchange.auth_schemes.contains(&s);
+    let negotiate = scheme.eq_ignore_ascii_case("negotiate");
+    if !(scheme.eq_ignore_ascii_case("ntlm") && offered(AuthScheme::Ntlm)
+        || negotiate && offered(AuthScheme::Negotiate))
+    {
+        return NtlmGate::Pass;
+    }
+    let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+    // A new handshake starts over, whoever the connection was before.
+    conn.account = None;
+    let Ok(token) = base64::engine::general_purpose::STANDARD.decode(token.trim()) else {
+        conn.pending = None;
+        return NtlmGate::Respond(unauthorized(scenario, host));
+    };
+    if scenario.exchange.kerberos_only {
+        // No NTLM provider: the token is not understood, the challenge repeats.
+        conn.pending = None;
+        return NtlmGate::Respond(unauthorized(scenario, host));
+    }
+    match crate::net::ntlm::message_type(&token) {
+        Some(1) => match crate::net::ntlm::NtlmServer::challenge(&token, conn.binding.as_deref()) {
+            Ok((server, challenge)) => {
+                conn.pending = Some(server);
+                let value = format!(
+                    "{} {}",
+                    if negotiate { "Negotiate" } else { "NTLM" },
+                    base64::engine::general_purpose::STANDARD.encode(challenge)
+                );
+                NtlmGate::Respond(respond(401, &[("WWW-Authenticate", value)], Bytes::new()))
+            }
+            Err(_) => NtlmGate::Respond(unauthorized(scenario, host)),
+        },
+        Some(3) => {
+            // Only the connection that got the CHALLENGE can answer it.
+            let Some(server) = conn.pending.take() else {
+                return NtlmGate::Respond(unauthorized(scenario, host));
+            };
+            let verified = server.verify(&token, |wire| {
+                let name = match &wire.domain {
+                    Some(d) => format!("{d}\\{}", wire.user),
+                    None => wire.user.clone(),
+                };
+                scenario
+                    .service_account(&name)
+                    .or_else(|| {
+                        wire.domain
+                            .is_some()
+                            .then(|| scenario.service_account(&wire.user))
+                            .flatten()
+                    })
+                    .map(|sa| sa.password.clone())
+            });
+            match verified {
+                Ok(wire) => {
+                    let name = match &wire.domain {
+                        Some(d) => format!("{d}\\{}", wire.user),
+                        None => wire.user.clone(),
+                    };
+                    conn.account = scenario
+                        .service_account(&name)
+                        .or_else(|| scenario.service_account(&wire.user))
+                        .map(|sa| sa.address.clone());
+                    NtlmGate::Pass
+                }
+                Err(_) => NtlmGate::Respond(unauthorized(scenario, host)),
+            }
+        }
+        _ => {
+            conn.pending = None;
+            NtlmGate::Respond(unauthorized(scenario, host))
+        }
+    }
 }

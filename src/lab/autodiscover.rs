@@ -18,6 +18,8 @@ pub struct AutodiscoverRequest<'a> {
     pub path: &'a str,
     pub query: Option<&'a str>,
     pub authorization: Option<&'a str>,
+    /// The service account NTLM authenticated on this connection.
+    pub ntlm_account: Option<&'a str>,
     pub body: &'a [u8],
 }
 
@@ -41,7 +43,7 @@ pub fn answer(scenario: &Scenario, req: &AutodiscoverRequest<'_>) -> Option<Resp
 fn auth_gate(scenario: &Scenario, req: &AutodiscoverRequest<'_>) -> Option<Response<Full<Bytes>>> {
     match scenario.exchange.autodiscover_auth {
         AutodiscoverAuth::None => None,
-        AutodiscoverAuth::Basic if authorized(scenario, req.authorization).is_some() => None,
+        AutodiscoverAuth::Basic if authorized(scenario, req.authorization, req.ntlm_account).is_some() => None,
         AutodiscoverAuth::Basic => Some(unauthorized(scenario, &req.host.name)),
     }
 }

@@ -49,6 +49,8 @@ pub struct LabCertificates {
     trusted: Authority,
     rogue: Authority,
     cache: Mutex<HashMap<(String, CertState), Arc<rustls::ServerConfig>>>,
+    /// The leaf certificate (DER) of each configuration, for channel bindings.
+    leaves: Mutex<HashMap<(String, CertState), Vec<u8>>>,
 }
 
 impl std::fmt::Debug for LabCertificates {
@@ -63,6 +65,7 @@ impl LabCertificates {
             trusted: Authority::new("exprobe lab CA")?,
             rogue: Authority::new("exprobe lab untrusted CA")?,
             cache: Mutex::new(HashMap::new()),
+            leaves: Mutex::new(HashMap::new()),
         })
     }
 
@@ -108,7 +111,20 @@ impl LabCertificates {
             .with_no_client_auth()
             .with_single_cert(chain, private)?;
         let config = Arc::new(config);
+        self.leaves
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.clone(), leaf.der().to_vec());
         cache.insert(key, config.clone());
         Ok(config)
+    }
+
+    /// The leaf certificate [`Self::server_config`] serves for `host` (DER).
+    pub fn leaf_der(&self, host: &str, state: CertState) -> Option<Vec<u8>> {
+        self.leaves
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(host.to_ascii_lowercase(), state))
+            .cloned()
     }
 }

@@ -180,13 +180,14 @@ pub async fn answer(
     state: &LabState,
     host: &HostSpec,
     authorization: Option<&str>,
+    ntlm_account: Option<&str>,
     body: &[u8],
 ) -> Response<Full<Bytes>> {
     let scenario = &state.scenario;
     let principal = match bearer(state, authorization) {
         Some(Ok(p)) => p,
         Some(Err(rejected)) => return rejected,
-        None => match authorized(scenario, authorization) {
+        None => match authorized(scenario, authorization, ntlm_account) {
             Some(account) => Principal::Account(account),
             None => return unauthorized(scenario, &host.name),
         },

@@ -411,6 +411,9 @@ impl Lab {
             }
         } else if let Some(sa) = &s.check.service_account {
             args.push(format!("--service-account={sa}"));
+            if s.check.auth.as_deref() == Some("ntlm") && self.password().is_some() {
+                args.push("--auth=ntlm".into());
+            }
             if self.password().is_some() {
                 args.push(format!("--password-env={password_env}"));
             } else {

@@ -298,6 +298,15 @@ pub struct ExchangeSpec {
     /// BackOffMilliseconds sent with ErrorServerBusy.
     #[serde(default = "default_back_off")]
     pub busy_back_off_ms: u64,
+    /// Negotiate takes Kerberos only (NTLM restricted by policy): an NTLM
+    /// token, bare or inside Negotiate, gets the plain challenge again.
+    #[serde(default)]
+    pub kerberos_only: bool,
+    /// Extended Protection for Authentication: an NTLM AUTHENTICATE message
+    /// must carry this TLS connection's `tls-server-end-point` binding when it
+    /// carries one (a binding of another certificate fails).
+    #[serde(default)]
+    pub extended_protection: bool,
 }
 
 fn default_back_off() -> u64 {
@@ -328,6 +337,8 @@ impl Default for ExchangeSpec {
             busy_first_impersonations: 0,
             concurrency_limit: None,
             busy_back_off_ms: default_back_off(),
+            kerberos_only: false,
+            extended_protection: false,
         }
     }
 }
@@ -466,6 +477,9 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "tls-wrong-name",
     "tls-untrusted",
     "ews-onprem-healthy",
+    "ews-ntlm-healthy",
+    "ews-ntlm-rejected",
+    "ews-negotiate-only",
     "ews-onprem-logon-name",
     "ews-impersonation-denied",
     "ews-impersonation-scope-excludes",

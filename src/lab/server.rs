@@ -63,6 +63,7 @@ async fn route(
     state: Arc<LabState>,
     scheme: &'static str,
     sni: Option<String>,
+    conn: Arc<std::sync::Mutex<super::auth::ConnectionAuth>>,
     req: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let method = req.method().clone();
@@ -143,8 +144,15 @@ async fn route(
     if spec.entra {
         return super::entra::answer(scenario, &state.tokens, &host, &method, &path, query.as_deref(), &body);
     }
+    // NTLM and Negotiate legs, bound to this connection (as IIS binds them).
+    if let super::auth::NtlmGate::Respond(r) =
+        super::auth::ntlm_gate(scenario, &spec.name, authorization.as_deref(), &conn)
+    {
+        return r;
+    }
+    let ntlm_account = conn.lock().unwrap_or_else(|p| p.into_inner()).account.clone();
     if is_ews {
-        return super::ews::answer(&state, spec, authorization.as_deref(), &body).await;
+        return super::ews::answer(&state, spec, authorization.as_deref(), ntlm_account.as_deref(), &body).await;
     }
     let request = AutodiscoverRequest {
         host: spec,
@@ -152,19 +160,34 @@ async fn route(
         path: &path,
         query: query.as_deref(),
         authorization: authorization.as_deref(),
+        ntlm_account: ntlm_account.as_deref(),
         body: &body,
     };
     autodiscover::answer(scenario, &request).unwrap_or_else(not_found)
 }
 
-async fn serve_connection<IO>(io: IO, state: Arc<LabState>, scheme: &'static str, sni: Option<String>)
-where
+async fn serve_connection<IO>(
+    io: IO,
+    state: Arc<LabState>,
+    scheme: &'static str,
+    sni: Option<String>,
+    certificate: Option<Vec<u8>>,
+) where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    // What NTLM authenticated lives as long as the connection; with Extended
+    // Protection, the handshake must carry this connection's certificate binding.
+    let binding = certificate
+        .filter(|_| state.scenario.exchange.extended_protection)
+        .map(|der| crate::net::ntlm::tls_server_end_point(&der));
+    let conn = Arc::new(std::sync::Mutex::new(super::auth::ConnectionAuth::with_binding(
+        binding,
+    )));
     let service = service_fn(move |req| {
         let state = state.clone();
         let sni = sni.clone();
-        async move { Ok::<_, Infallible>(route(state, scheme, sni, req).await) }
+        let conn = conn.clone();
+        async move { Ok::<_, Infallible>(route(state, scheme, sni, conn, req).await) }
     });
     let _ = hyper::server::conn::http1::Builder::new()
         .serve_connection(TokioIo::new(io), service)
@@ -199,7 +222,8 @@ async fn tls_connection(tcp: tokio::net::TcpStream, state: Arc<LabState>) {
     let Ok(tls) = start.into_stream(config).await else {
         return;
     };
-    serve_connection(tls, state, "https", Some(sni)).await;
+    let leaf = state.certs.leaf_der(&sni, state.scenario.certificate_for(&sni));
+    serve_connection(tls, state, "https", Some(sni), leaf).await;
 }
 
 pub async fn serve_https(listener: TcpListener, state: Arc<LabState>) {
@@ -222,7 +246,7 @@ pub async fn serve_http(listener: TcpListener, state: Arc<LabState>) {
         tokio::select! {
             accepted = listener.accept() => {
                 if let Ok((tcp, _)) = accepted {
-                    connections.spawn(serve_connection(tcp, state.clone(), "http", None));
+                    connections.spawn(serve_connection(tcp, state.clone(), "http", None, None));
                 }
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}

@@ -66,6 +66,35 @@ pub struct HttpResponse {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub truncated: bool,
+    /// How an NTLM handshake went (`None`: the request was not NTLM).
+    pub ntlm: Option<NtlmEnd>,
+}
+
+/// The end of an NTLM handshake, for the diagnosis: the status alone cannot
+/// tell a server that takes no NTLM from one that rejected the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NtlmEnd {
+    /// The NEGOTIATE message got no CHALLENGE back (the answer is this response).
+    NoChallenge,
+    /// The AUTHENTICATE message was answered (this response), inside
+    /// `Negotiate` when the server offered only that.
+    Answered { via_negotiate: bool },
+}
+
+/// What went wrong in one attempt.
+#[derive(Debug)]
+enum AttemptError {
+    Http(reqwest::Error),
+    /// On exprobe's own connection (NTLM): DNS, connect, TLS, HTTP.
+    Connection(Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// The NTLM messages could not be made (sspi) or the challenge was unreadable.
+    Ntlm(String),
+}
+
+impl From<reqwest::Error> for AttemptError {
+    fn from(e: reqwest::Error) -> Self {
+        AttemptError::Http(e)
+    }
 }
 
 impl HttpResponse {
@@ -199,6 +228,71 @@ impl Net {
         Ok(client)
     }
 
+    /// One connection of exprobe's own to `url`'s host (DNS, `--connect-to`
+    /// and TLS as for every request), for a handshake that must stay on it.
+    async fn open_connection(&self, url: &url::Url, port: u16) -> Result<OneConnection, AttemptError> {
+        let boxed = |e: Box<dyn std::error::Error + Send + Sync>| AttemptError::Connection(e);
+        let host = url
+            .host_str()
+            .unwrap_or("")
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let (to_host, to_port) = ConnectResolver::route(&self.rules, &host, port);
+        let answer = self.dns.addresses(&to_host).await.map_err(|failure| {
+            boxed(Box::new(super::dns::HostLookupError {
+                host: to_host.clone(),
+                failure,
+            }))
+        })?;
+        let mut last: Option<std::io::Error> = None;
+        let mut tcp = None;
+        for ip in answer.addresses {
+            match tokio::time::timeout(self.timeout, tokio::net::TcpStream::connect((ip, to_port))).await {
+                Ok(Ok(s)) => {
+                    tcp = Some(s);
+                    break;
+                }
+                Ok(Err(e)) => last = Some(e),
+                Err(_) => last = Some(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")),
+            }
+        }
+        let tcp = tcp.ok_or_else(|| {
+            boxed(Box::new(last.unwrap_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no address")
+            })))
+        })?;
+        let _ = tcp.set_nodelay(true);
+        if url.scheme() != "https" {
+            return Err(AttemptError::Ntlm("NTLM is only sent over https".into()));
+        }
+        let name = rustls::pki_types::ServerName::try_from(host.clone())
+            .map_err(|e| boxed(Box::new(std::io::Error::new(std::io::ErrorKind::InvalidInput, e))))?;
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(self.tls.clone()));
+        let tls = connector.connect(name, tcp).await.map_err(|e| boxed(Box::new(e)))?;
+        let peer = tls
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .map(|c| c.as_ref().to_vec());
+        let (sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+            .await
+            .map_err(|e| boxed(Box::new(e)))?;
+        let task = tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(OneConnection {
+            sender,
+            peer,
+            authority: match url.port() {
+                Some(p) => format!("{host}:{p}"),
+                None => host,
+            },
+            task,
+        })
+    }
+
     /// Why credentials may not go with this request, if they may not (SPEC 6).
     pub fn credential_policy(&self, url: &url::Url) -> Option<String> {
         if url.scheme() != "https" {
@@ -227,6 +321,8 @@ impl Net {
         let port = request.url.port_or_known_default().unwrap_or(0);
         let mut headers = request.headers.clone();
         match &request.credentials {
+            // The handshake adds its own header to each of its two requests.
+            Some(Credentials::Ntlm { .. }) => {}
             Some(Credentials::Basic { username, password }) => {
                 let raw = format!("{username}:{}", password.expose());
                 headers.push((
@@ -254,6 +350,11 @@ impl Net {
                 .filter(|b| !b.is_empty())
                 .map(|b| body_excerpt(content_type.as_deref(), b)),
         };
+        let mut record = record;
+        if matches!(request.credentials, Some(Credentials::Ntlm { .. })) {
+            // The handshake's own headers (NEGOTIATE, AUTHENTICATE), as evidence: the scheme only.
+            record.headers.push(("Authorization".into(), "NTLM [redacted]".into()));
+        }
         let fail = |failure: NetFailure, record: RequestRecord, began: Instant| {
             let error = ExchangeError {
                 kind: failure.kind().into(),
@@ -286,57 +387,39 @@ impl Net {
             return fail(NetFailure::Deadline, record, began);
         }
         let limit = self.timeout.min(remaining);
+        let ntlm = match &request.credentials {
+            Some(Credentials::Ntlm { identity, password }) => Some((identity.clone(), password.clone())),
+            _ => None,
+        };
         let client = match self.client_for_port(port) {
             Ok(c) => c,
             Err(e) => return fail(classify(&e), record, began),
         };
         let attempt = || {
-            let mut builder = client.request(request.method.clone(), request.url.clone());
-            for (name, value) in &headers {
-                builder = builder.header(name, value);
-            }
-            if let Some(body) = request.body.clone() {
-                builder = builder.body(body);
-            }
-            tracing::debug!(method = %request.method, url = %request.url, "sending");
+            let client = client.clone();
+            let request = &request;
+            let headers = &headers;
+            let ntlm = ntlm.clone();
+            let host = host.clone();
             async move {
-                let response = builder.send().await?;
-                let status = response.status().as_u16();
-                let headers: Vec<(String, String)> = response
-                    .headers()
-                    .iter()
-                    .map(|(n, v)| {
-                        (
-                            n.as_str().to_string(),
-                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                        )
-                    })
-                    .collect();
-                let mut response = response;
-                let mut body = Vec::new();
-                let mut truncated = false;
-                while let Some(chunk) = response.chunk().await? {
-                    let room = BODY_CAP - body.len();
-                    if chunk.len() > room {
-                        body.extend_from_slice(&chunk[..room]);
-                        truncated = true;
-                        break;
+                match ntlm {
+                    None => fetch(&client, request, headers, None).await.map_err(AttemptError::from),
+                    // NTLM authenticates the connection (IIS binds the handshake
+                    // to it): both its requests go on one connection of exprobe's
+                    // own, never through a pool that might hand out another.
+                    Some((identity, password)) => {
+                        let mut conn = self.open_connection(&request.url, port).await?;
+                        ntlm_handshake(&mut conn, request, headers, &identity, &password, &host).await
                     }
-                    body.extend_from_slice(&chunk);
                 }
-                Ok::<_, reqwest::Error>(HttpResponse {
-                    status,
-                    headers,
-                    body,
-                    truncated,
-                })
             }
         };
         let mut outcome = tokio::time::timeout(limit, attempt()).await;
         // A kept-alive connection the server had already closed: the request
         // met the close, not the server. Once more, on a new connection (the
         // requests exprobe sends only read).
-        if matches!(&outcome, Ok(Err(e)) if closed_before_answer(e)) && !self.remaining().is_zero() {
+        if matches!(&outcome, Ok(Err(AttemptError::Http(e))) if closed_before_answer(e)) && !self.remaining().is_zero()
+        {
             tracing::debug!(url = %request.url, "connection closed before the answer; sending once more");
             outcome = tokio::time::timeout(self.timeout.min(self.remaining()), attempt()).await;
         }
@@ -349,7 +432,15 @@ impl Net {
                 };
                 fail(failure, record, began)
             }
-            Ok(Err(e)) => fail(classify(&e), record, began),
+            Ok(Err(AttemptError::Http(e))) => fail(classify(&e), record, began),
+            Ok(Err(AttemptError::Connection(e))) => fail(classify(&*e), record, began),
+            Ok(Err(AttemptError::Ntlm(message))) => fail(
+                NetFailure::Protocol {
+                    message: format!("NTLM: {message}"),
+                },
+                record,
+                began,
+            ),
             Ok(Ok(response))
                 if response
                     .header("content-encoding")
@@ -393,6 +484,221 @@ impl Net {
                 (Ok(response), evidence)
             }
         }
+    }
+}
+
+/// One request through the pooled client and its whole (capped) answer.
+async fn fetch(
+    client: &reqwest::Client,
+    request: &HttpRequest,
+    headers: &[(String, String)],
+    authorization: Option<&str>,
+) -> Result<HttpResponse, reqwest::Error> {
+    let mut builder = client.request(request.method.clone(), request.url.clone());
+    for (name, value) in headers {
+        builder = builder.header(name, value);
+    }
+    if let Some(a) = authorization {
+        builder = builder.header("Authorization", a);
+    }
+    if let Some(body) = request.body.clone() {
+        builder = builder.body(body);
+    }
+    tracing::debug!(method = %request.method, url = %request.url, "sending");
+    let mut response = builder.send().await?;
+    let status = response.status().as_u16();
+    let headers: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let mut body = Vec::new();
+    let mut truncated = false;
+    while let Some(chunk) = response.chunk().await? {
+        let room = BODY_CAP - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            truncated = true;
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+        truncated,
+        ntlm: None,
+    })
+}
+
+/// A connection held for one NTLM handshake.
+struct OneConnection {
+    sender: hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>,
+    /// The server's certificate (DER), for the channel binding.
+    peer: Option<Vec<u8>>,
+    authority: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for OneConnection {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl OneConnection {
+    async fn send(
+        &mut self,
+        request: &HttpRequest,
+        headers: &[(String, String)],
+        authorization: &str,
+    ) -> Result<HttpResponse, AttemptError> {
+        use http_body_util::BodyExt as _;
+        let boxed = |e: Box<dyn std::error::Error + Send + Sync>| AttemptError::Connection(e);
+        let path = match request.url.query() {
+            Some(q) => format!("{}?{q}", request.url.path()),
+            None => request.url.path().to_string(),
+        };
+        let mut builder = hyper::Request::builder()
+            .method(request.method.as_str())
+            .uri(path)
+            .header("Host", &self.authority)
+            .header("User-Agent", USER_AGENT)
+            .header("Authorization", authorization);
+        for (name, value) in headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let body = bytes::Bytes::from(request.body.clone().unwrap_or_default());
+        let req = builder
+            .body(http_body_util::Full::new(body))
+            .map_err(|e| boxed(Box::new(e)))?;
+        tracing::debug!(method = %request.method, url = %request.url, "sending");
+        self.sender.ready().await.map_err(|e| boxed(Box::new(e)))?;
+        let response = self.sender.send_request(req).await.map_err(|e| boxed(Box::new(e)))?;
+        let status = response.status().as_u16();
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let mut incoming = response.into_body();
+        let mut body = Vec::new();
+        let mut truncated = false;
+        while let Some(frame) = incoming.frame().await {
+            let frame = frame.map_err(|e| boxed(Box::new(e)))?;
+            if let Some(chunk) = frame.data_ref() {
+                let room = BODY_CAP - body.len();
+                if chunk.len() > room {
+                    body.extend_from_slice(&chunk[..room]);
+                    truncated = true;
+                    break;
+                }
+                body.extend_from_slice(chunk);
+            }
+        }
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+            truncated,
+            ntlm: None,
+        })
+    }
+}
+
+/// The NTLM token a `WWW-Authenticate: NTLM <token>` (or `Negotiate <token>`) carries.
+fn challenge_token(response: &HttpResponse, scheme: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    response
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("www-authenticate"))
+        .flat_map(|(_, v)| v.split(','))
+        .find_map(|part| {
+            let (s, token) = part.trim().split_once(' ')?;
+            if !s.eq_ignore_ascii_case(scheme) {
+                return None;
+            }
+            base64::engine::general_purpose::STANDARD.decode(token.trim()).ok()
+        })
+        .filter(|t| super::ntlm::message_type(t) == Some(2))
+}
+
+fn offers(response: &HttpResponse, scheme: &str) -> bool {
+    response
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("www-authenticate"))
+        .flat_map(|(_, v)| v.split(','))
+        .any(|part| {
+            let s = part.trim();
+            s.eq_ignore_ascii_case(scheme) || s.split_once(' ').is_some_and(|(x, _)| x.eq_ignore_ascii_case(scheme))
+        })
+}
+
+/// NEGOTIATE, CHALLENGE, AUTHENTICATE on one connection; `NTLM` first, and
+/// inside `Negotiate` (as Windows sends it) when the server offers only that.
+async fn ntlm_handshake(
+    conn: &mut OneConnection,
+    request: &HttpRequest,
+    headers: &[(String, String)],
+    identity: &super::ntlm::NtlmIdentity,
+    password: &crate::secret::Secret,
+    host: &str,
+) -> Result<HttpResponse, AttemptError> {
+    use base64::Engine as _;
+    let b64 = |t: &[u8]| base64::engine::general_purpose::STANDARD.encode(t);
+    let mut scheme = "NTLM";
+    let mut tried_negotiate = false;
+    loop {
+        let mut ntlm = super::ntlm::NtlmClient::new(identity, password, host).map_err(AttemptError::Ntlm)?;
+        let negotiate = ntlm.negotiate().map_err(AttemptError::Ntlm)?;
+        let first = conn
+            .send(request, headers, &format!("{scheme} {}", b64(&negotiate)))
+            .await?;
+        let Some(challenge) = (first.status == 401).then(|| challenge_token(&first, scheme)).flatten() else {
+            if first.status == 401
+                && scheme == "NTLM"
+                && !tried_negotiate
+                && !offers(&first, "NTLM")
+                && offers(&first, "Negotiate")
+            {
+                scheme = "Negotiate";
+                tried_negotiate = true;
+                continue;
+            }
+            // A 200 here: the resource needs no authentication at all.
+            let end = if first.status == 401 {
+                Some(NtlmEnd::NoChallenge)
+            } else {
+                None
+            };
+            return Ok(HttpResponse { ntlm: end, ..first });
+        };
+        let binding = conn.peer.as_deref().map(super::ntlm::tls_server_end_point);
+        let authenticate = ntlm
+            .authenticate(&challenge, binding.as_deref())
+            .map_err(AttemptError::Ntlm)?;
+        let answer = conn
+            .send(request, headers, &format!("{scheme} {}", b64(&authenticate)))
+            .await?;
+        return Ok(HttpResponse {
+            ntlm: Some(NtlmEnd::Answered {
+                via_negotiate: scheme == "Negotiate",
+            }),
+            ..answer
+        });
     }
 }
 

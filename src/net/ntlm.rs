@@ -80,6 +80,38 @@ fn err(e: sspi::Error) -> String {
     format!("{:?}: {}", e.error_type, e.description)
 }
 
+/// The `tls-server-end-point` channel binding of a server certificate (RFC
+/// 5929): "tls-server-end-point:" and the certificate's hash, SHA-256 unless
+/// the certificate is signed with SHA-384 or SHA-512 (MD5 and SHA-1 become
+/// SHA-256 too).
+pub fn tls_server_end_point(certificate_der: &[u8]) -> Vec<u8> {
+    // The DER of the signature algorithms' object identifiers.
+    const SHA384: &[&[u8]] = &[
+        &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c], // sha384WithRSAEncryption
+        &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03],       // ecdsa-with-SHA384
+    ];
+    const SHA512: &[&[u8]] = &[
+        &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d], // sha512WithRSAEncryption
+        &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04],       // ecdsa-with-SHA512
+    ];
+    // The outer signatureAlgorithm follows the TBSCertificate: the last
+    // algorithm identifier before the signature bits at the end.
+    let signed_with = |oids: &[&[u8]]| {
+        oids.iter()
+            .any(|oid| certificate_der.windows(oid.len()).any(|w| w == *oid))
+    };
+    let algorithm = if signed_with(SHA512) {
+        &ring::digest::SHA512
+    } else if signed_with(SHA384) {
+        &ring::digest::SHA384
+    } else {
+        &ring::digest::SHA256
+    };
+    let mut out = b"tls-server-end-point:".to_vec();
+    out.extend_from_slice(ring::digest::digest(algorithm, certificate_der).as_ref());
+    out
+}
+
 /// The client side of one handshake (one connection).
 pub struct NtlmClient {
     ntlm: Ntlm,
@@ -201,12 +233,17 @@ impl NtlmServer {
         Ok((std::mem::take(&mut output[0].buffer), result.status))
     }
 
-    /// Answers a NEGOTIATE message with a CHALLENGE (type 2).
-    pub fn challenge(negotiate: &[u8]) -> Result<(NtlmServer, Vec<u8>), String> {
+    /// Answers a NEGOTIATE message with a CHALLENGE (type 2). With `binding`
+    /// (Extended Protection), an AUTHENTICATE message carrying another
+    /// connection's channel binding fails.
+    pub fn challenge(negotiate: &[u8], binding: Option<&[u8]>) -> Result<(NtlmServer, Vec<u8>), String> {
         if message_type(negotiate) != Some(1) {
             return Err("not an NTLM NEGOTIATE message".into());
         }
         let mut ntlm = Ntlm::new();
+        if let Some(b) = binding {
+            ntlm.set_channel_bindings(b);
+        }
         // A placeholder: the account is looked up from the AUTHENTICATE message.
         let placeholder = AuthIdentity {
             username: Username::new("lab", None).map_err(|e| e.to_string())?,
@@ -266,7 +303,7 @@ mod tests {
         let mut c = NtlmClient::new(id, &Secret::new(client_pw), "mail.contoso.com")?;
         let t1 = c.negotiate()?;
         assert_eq!(message_type(&t1), Some(1));
-        let (server, t2) = NtlmServer::challenge(&t1)?;
+        let (server, t2) = NtlmServer::challenge(&t1, None)?;
         assert_eq!(message_type(&t2), Some(2));
         let t3 = c.authenticate(&t2, None)?;
         assert_eq!(message_type(&t3), Some(3));
@@ -294,12 +331,28 @@ mod tests {
         let pw = Secret::new("pw");
         let mut c = NtlmClient::new(&id, &pw, "mail.contoso.com").expect("client");
         let t1 = c.negotiate().expect("t1");
-        let (_first, t2) = NtlmServer::challenge(&t1).expect("challenge");
+        let (_first, t2) = NtlmServer::challenge(&t1, None).expect("challenge");
         let t3 = c.authenticate(&t2, None).expect("t3");
         // Another connection's acceptor issued another challenge.
         let mut c2 = NtlmClient::new(&id, &pw, "mail.contoso.com").expect("client");
-        let (other, _) = NtlmServer::challenge(&c2.negotiate().expect("t1")).expect("challenge");
+        let (other, _) = NtlmServer::challenge(&c2.negotiate().expect("t1"), None).expect("challenge");
         assert!(other.verify(&t3, |_| Some("pw".into())).is_err());
+    }
+
+    #[test]
+    fn a_channel_binding_of_another_certificate_fails() {
+        let id = NtlmIdentity::parse("CONTOSO\\svc-sync", None).expect("id");
+        let pw = Secret::new("pw");
+        let ours = tls_server_end_point(b"certificate A");
+        let theirs = tls_server_end_point(b"certificate B");
+        for (sent, expected_ok) in [(&ours, true), (&theirs, false)] {
+            let mut c = NtlmClient::new(&id, &pw, "mail.contoso.com").expect("client");
+            let t1 = c.negotiate().expect("t1");
+            let (server, t2) = NtlmServer::challenge(&t1, Some(&ours)).expect("challenge");
+            let t3 = c.authenticate(&t2, Some(sent)).expect("t3");
+            assert_eq!(server.verify(&t3, |_| Some("pw".into())).is_ok(), expected_ok);
+        }
+        assert!(ours.starts_with(b"tls-server-end-point:") && ours.len() == 21 + 32);
     }
 
     #[test]

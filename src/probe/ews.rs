@@ -47,8 +47,12 @@ pub struct ReachOutcome {
 }
 
 impl ReachOutcome {
+    /// NTLM is offered by `NTLM` and by `Negotiate` (which takes an NTLM token).
     pub fn offers(&self, scheme: &str) -> bool {
-        self.schemes.iter().any(|s| s.eq_ignore_ascii_case(scheme))
+        self.schemes.iter().any(|s| {
+            s.eq_ignore_ascii_case(scheme)
+                || (scheme.eq_ignore_ascii_case("NTLM") && s.eq_ignore_ascii_case("Negotiate"))
+        })
     }
 
     /// The endpoint answered like EWS (a 401 challenge or a SOAP answer).
@@ -139,6 +143,18 @@ fn server_headers(headers: &[(String, String)]) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// [`ews::classify`], with how an NTLM handshake ended.
+fn classify(response: &crate::net::http::HttpResponse) -> EwsReply {
+    let mut reply = ews::classify(response.status, &response.headers, &response.body);
+    if let (EwsReply::Unauthorized { ntlm, .. }, Some(end)) = (&mut reply, response.ntlm) {
+        *ntlm = Some(match end {
+            crate::net::http::NtlmEnd::NoChallenge => ews::NtlmStage::NoChallenge,
+            crate::net::http::NtlmEnd::Answered { via_negotiate } => ews::NtlmStage::Rejected { via_negotiate },
+        });
+    }
+    reply
+}
+
 fn soap_request(url: &Url, body: String) -> HttpRequest {
     HttpRequest::post(url.clone(), "text/xml; charset=utf-8", body.into_bytes()).header("Accept", "text/xml")
 }
@@ -157,6 +173,7 @@ fn describe_reply(reply: &EwsReply) -> String {
         EwsReply::Unauthorized {
             challenges,
             diagnostics,
+            ntlm,
         } => {
             let schemes: Vec<&str> = challenges.iter().map(|c| c.scheme.as_str()).collect();
             let diag = diagnostics
@@ -164,8 +181,13 @@ fn describe_reply(reply: &EwsReply) -> String {
                 .and_then(|d| d.reason.clone())
                 .map(|r| format!("; x-ms-diagnostics: {r}"))
                 .unwrap_or_default();
+            let ntlm = match ntlm {
+                Some(ews::NtlmStage::NoChallenge) => "; NTLM NEGOTIATE got no CHALLENGE",
+                Some(ews::NtlmStage::Rejected { .. }) => "; NTLM AUTHENTICATE refused",
+                None => "",
+            };
             format!(
-                "HTTP 401, offers {}{diag}",
+                "HTTP 401{ntlm}, offers {}{diag}",
                 if schemes.is_empty() {
                     "no scheme".to_string()
                 } else {
@@ -221,7 +243,7 @@ pub async fn reach(net: &Net, url: &Url) -> (ReachOutcome, Step) {
             (StepStatus::Fail, d)
         }
         Ok(response) => {
-            let reply = ews::classify(response.status, &response.headers, &response.body);
+            let reply = classify(&response);
             outcome.http_status = Some(response.status);
             outcome.server_headers = server_headers(&response.headers);
             if let EwsReply::Unauthorized { challenges, .. } = &reply {
@@ -269,7 +291,7 @@ pub async fn auth(net: &Net, url: &Url, credentials: &Credentials, account: &str
         }
         Ok(r) => r,
     };
-    let probe = ews::classify(response.status, &response.headers, &response.body);
+    let probe = classify(&response);
     if let EwsReply::Success { server_version, .. } | EwsReply::Error { server_version, .. } = &probe {
         outcome.server_version = server_version.clone();
     }
@@ -291,7 +313,7 @@ pub async fn auth(net: &Net, url: &Url, credentials: &Credentials, account: &str
             format!("credentials accepted; own inbox not checked: {e}"),
         ),
         Ok(response) => {
-            let own = ews::classify(response.status, &response.headers, &response.body);
+            let own = classify(&response);
             outcome.has_mailbox = match &own {
                 EwsReply::Success { .. } => Some(true),
                 EwsReply::Error { error, .. }
@@ -528,7 +550,7 @@ async fn impersonate_once(
             }
             Ok(r) => r,
         };
-        let mut reply = ews::classify(response.status, &response.headers, &response.body);
+        let mut reply = classify(&response);
         // Several folders: the classification reads the first message only; a
         // folder-level error there while another folder opened means the
         // mailbox was impersonated (the folders say which did not open).
@@ -705,7 +727,7 @@ pub async fn write_test(
             );
         }
     };
-    let create = ews::classify(response.status, &response.headers, &response.body);
+    let create = classify(&response);
     let item = ews::response_messages(&response.body).into_iter().next();
     outcome.create = Some(create.clone());
     if !matches!(create, EwsReply::Success { .. }) {
@@ -749,7 +771,7 @@ pub async fn write_test(
             (StepStatus::Warn, d)
         }
         Ok(r) => {
-            let delete = ews::classify(r.status, &r.headers, &r.body);
+            let delete = classify(&r);
             let ok = matches!(delete, EwsReply::Success { .. });
             let d = if ok {
                 "a draft was saved in Drafts (CreateItem) and deleted (DeleteItem): the product can write".to_string()

@@ -315,6 +315,17 @@ pub fn parse_soap(body: &[u8]) -> Result<SoapReply, EwsParseError> {
     })
 }
 
+/// Where an NTLM handshake answered 401.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum NtlmStage {
+    /// The NEGOTIATE message got no CHALLENGE: the server takes no NTLM here.
+    NoChallenge,
+    /// The AUTHENTICATE message was refused (the password, a locked or
+    /// disabled account, or a channel binding the server required).
+    Rejected { via_negotiate: bool },
+}
+
 /// Everything an EWS endpoint can answer, classified.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -331,6 +342,9 @@ pub enum EwsReply {
     Unauthorized {
         challenges: Vec<Challenge>,
         diagnostics: Option<MsDiagnostics>,
+        /// With NTLM: where the handshake stopped.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ntlm: Option<NtlmStage>,
     },
     Forbidden {
         diagnostics: Option<MsDiagnostics>,
@@ -401,6 +415,7 @@ pub fn classify(status: u16, headers: &[(String, String)], body: &[u8]) -> EwsRe
             return EwsReply::Unauthorized {
                 challenges: www_authenticate::parse_all(all("www-authenticate")),
                 diagnostics,
+                ntlm: None,
             }
         }
         403 => {

@@ -453,7 +453,10 @@ async fn probe(
         // Credentials follow a mailbox's domain (autodiscover): only the
         // check's own domains, or those it names, may be probed.
         if !state.spec.target_allowed(t) {
-            tracing::warn!(check = name.as_str(), "probe refused: the target's domain is not one of the check's");
+            tracing::warn!(
+                check = name.as_str(),
+                "probe refused: the target's domain is not one of the check's"
+            );
             return text(
                 StatusCode::FORBIDDEN,
                 format!(

@@ -1,7 +1,8 @@
 """Impersonated GetFolder of a mailbox's inbox with exchangelib against an exprobe lab; prints JSON.
 
-Usage: exchangelib_impersonation.py EWS_URL MAILBOX USERNAME DNS_IP DNS_PORT HTTPS_PORT CA_FILE
-The password comes from the environment variable EXPROBE_PASSWORD. As in the autodiscover peer
+Usage: exchangelib_impersonation.py EWS_URL MAILBOX USERNAME DNS_IP DNS_PORT HTTPS_PORT CA_FILE [AUTH]
+AUTH is BASIC (the default) or GUESS: exchangelib's own choice from the server's challenge (NTLM
+where it is offered). The password comes from the environment variable EXPROBE_PASSWORD. As in the autodiscover peer
 script, names resolve through the lab's DNS and port 443 maps to the lab's port; exchangelib is
 not modified.
 """
@@ -12,20 +13,32 @@ import sys
 from labnet import use_lab
 
 ews_url, mailbox, username, dns_ip, dns_port, https_port, ca_file = sys.argv[1:8]
+auth = sys.argv[8] if len(sys.argv) > 8 else "BASIC"
 use_lab(dns_ip, dns_port, https_port, ca_file=ca_file)
 
 from exchangelib import BASIC, IMPERSONATION, Account, Configuration, Credentials  # noqa: E402
 from exchangelib.errors import EWSError  # noqa: E402
 
+settings = {"auth_type": BASIC} if auth == "BASIC" else {}
 config = Configuration(
     service_endpoint=ews_url,
     credentials=Credentials(username, os.environ["EXPROBE_PASSWORD"]),
-    auth_type=BASIC,
+    **settings,
 )
 try:
     account = Account(primary_smtp_address=mailbox, config=config, autodiscover=False, access_type=IMPERSONATION)
     inbox = account.inbox
-    print(json.dumps({"ok": True, "folder_id": inbox.id, "name": inbox.name, "version": str(account.version)}))
+    print(
+        json.dumps(
+            {
+                "ok": True,
+                "folder_id": inbox.id,
+                "name": inbox.name,
+                "version": str(account.version),
+                "auth_type": account.protocol.auth_type,
+            }
+        )
+    )
 except EWSError as e:
     print(json.dumps({"ok": False, "error": type(e).__name__, "message": str(e)}))
     sys.exit(1)

@@ -177,10 +177,14 @@ impl Discovery<'_> {
         } else {
             request
         };
-        let basic = self
-            .credentials
-            .clone()
-            .filter(|c| matches!(c, crate::config::Credentials::Basic { .. }));
+        // The service account's password, as Basic or proven by NTLM (a
+        // bearer token is for EWS, not autodiscover's POX and SOAP).
+        let basic = self.credentials.clone().filter(|c| {
+            matches!(
+                c,
+                crate::config::Credentials::Basic { .. } | crate::config::Credentials::Ntlm { .. }
+            )
+        });
         // Credentials go only to hosts allowed from the start (SPEC 6), never
         // to one a redirect or an SRV record led to.
         let withheld = self.net.credential_policy(url).or_else(|| {
@@ -216,6 +220,27 @@ impl Discovery<'_> {
         let mut authed = request;
         authed.credentials = basic;
         let response = self.send(candidate, address, method, authed).await?;
+        if response.status == 401 && response.ntlm == Some(crate::net::http::NtlmEnd::NoChallenge) {
+            let schemes: Vec<String> = crate::protocol::www_authenticate::parse_all(
+                response
+                    .headers
+                    .iter()
+                    .filter(|(n, _)| n.eq_ignore_ascii_case("www-authenticate"))
+                    .map(|(_, v)| v.as_str()),
+            )
+            .into_iter()
+            .map(|c| c.scheme.to_ascii_lowercase())
+            .collect();
+            let negotiate_only = schemes.iter().any(|s| s == "negotiate") && !schemes.iter().any(|s| s == "ntlm");
+            self.log_attempt(
+                candidate,
+                address,
+                method,
+                url.as_str(),
+                AttemptResult::NtlmNotTaken { negotiate_only },
+            );
+            return Err(EndpointResult::Continue { host_failed: false });
+        }
         if response.status == 401 {
             self.log_attempt(
                 candidate,

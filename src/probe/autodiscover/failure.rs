@@ -18,6 +18,8 @@ impl Discovery<'_> {
         let mut best: Option<(u8, AutodiscoverFailure)> = None;
         let mut rejected = vec![];
         let mut auth_required = vec![];
+        let mut ntlm_refused = vec![];
+        let mut kerberos_only = true;
         for a in attempts.iter().filter(|a| a.address.eq_ignore_ascii_case(address)) {
             let ranked = match &a.result {
                 AttemptResult::RedirectRefused { location, reason } => Some((
@@ -47,6 +49,11 @@ impl Discovery<'_> {
                 )),
                 AttemptResult::CredentialsRejected => {
                     rejected.push(a.url.clone());
+                    None
+                }
+                AttemptResult::NtlmNotTaken { negotiate_only } => {
+                    ntlm_refused.push(a.url.clone());
+                    kerberos_only &= *negotiate_only;
                     None
                 }
                 AttemptResult::ServiceError { code, message } => Some((
@@ -95,6 +102,12 @@ impl Discovery<'_> {
         if !rejected.is_empty() {
             return AutodiscoverFailure::CredentialsRejected { urls: rejected };
         }
+        if !ntlm_refused.is_empty() {
+            return AutodiscoverFailure::NtlmNotTaken {
+                urls: ntlm_refused,
+                negotiate_only: kerberos_only,
+            };
+        }
         if !auth_required.is_empty() {
             return AutodiscoverFailure::AuthRequired { urls: auth_required };
         }
@@ -117,6 +130,15 @@ pub fn describe_failure(f: &AutodiscoverFailure) -> String {
         AutodiscoverFailure::CredentialsRejected { urls } => {
             format!("credentials rejected (401) by {}", urls.join(", "))
         }
+        AutodiscoverFailure::NtlmNotTaken { urls, negotiate_only } => format!(
+            "{} answered the NTLM NEGOTIATE message with another 401 and no CHALLENGE{}",
+            urls.join(", "),
+            if *negotiate_only {
+                ": only Negotiate is offered, and it takes Kerberos only"
+            } else {
+                ": NTLM is not offered"
+            }
+        ),
         AutodiscoverFailure::AuthRequired { urls } => format!(
             "{} asked for authentication and no credentials were given",
             urls.join(", ")

@@ -134,6 +134,11 @@ pub enum AttemptResult {
     },
     /// 401 even with credentials.
     CredentialsRejected,
+    /// 401 to the NTLM NEGOTIATE message, without a CHALLENGE: the host
+    /// takes no NTLM (only Kerberos when it offers only Negotiate).
+    NtlmNotTaken {
+        negotiate_only: bool,
+    },
     InvalidResponse {
         reason: String,
     },
@@ -211,6 +216,11 @@ pub enum AutodiscoverFailure {
     },
     CredentialsRejected {
         urls: Vec<String>,
+    },
+    /// Every host that asked for authentication took no NTLM.
+    NtlmNotTaken {
+        urls: Vec<String>,
+        negotiate_only: bool,
     },
     AuthRequired {
         urls: Vec<String>,
