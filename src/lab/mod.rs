@@ -88,6 +88,8 @@ pub struct LabState {
     ews_impersonations: std::sync::atomic::AtomicU32,
     tokens: entra::TokenIssuer,
     graph_calls: std::sync::atomic::AtomicU32,
+    /// Requests each `[[responses]]` rule matched so far (for `nth`, `first`).
+    response_hits: Vec<std::sync::atomic::AtomicU64>,
 }
 
 /// A running lab. Dropping it stops every listener.
@@ -192,6 +194,7 @@ impl Lab {
             ews_impersonations: Default::default(),
             tokens: entra::TokenIssuer::load(),
             graph_calls: Default::default(),
+            response_hits: scenario.responses.iter().map(|_| Default::default()).collect(),
         });
         let https = bind_tcp(ip, "the HTTPS port").await?;
         let http = bind_tcp(ip, "the HTTP port").await?;

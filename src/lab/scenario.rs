@@ -411,6 +411,38 @@ pub struct RawResponse {
     pub body: Option<String>,
     /// Relative to the scenario file (built-ins: `fixtures/bodies/`).
     pub body_file: Option<String>,
+    /// Only requests whose body contains this (e.g. `ExchangeImpersonation`, `GetFolder`).
+    pub body_contains: Option<String>,
+    /// Only requests whose body does not contain this.
+    pub body_lacks: Option<String>,
+    /// Only requests carrying this header (e.g. `Authorization`).
+    pub with_header: Option<String>,
+    /// Only requests without this header (e.g. the unauthenticated reach probe).
+    pub without_header: Option<String>,
+    /// Only the n-th matching request (1-based): "sign-in works, then the second call is denied".
+    pub nth: Option<u64>,
+    /// Only the first n matching requests: "busy once, then fine".
+    pub first: Option<u64>,
+}
+
+impl RawResponse {
+    /// Whether this rule is about `request` (before `nth`/`first`, which count matches).
+    pub fn matches(&self, host: &str, path: &str, method: &str, headers: &[(String, String)], body: &[u8]) -> bool {
+        let has = |name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+        let text = String::from_utf8_lossy(body);
+        self.host.eq_ignore_ascii_case(host)
+            && self.path.eq_ignore_ascii_case(path)
+            && (self.method == "*" || self.method.eq_ignore_ascii_case(method))
+            && self.body_contains.as_deref().is_none_or(|s| text.contains(s))
+            && self.body_lacks.as_deref().is_none_or(|s| !text.contains(s))
+            && self.with_header.as_deref().is_none_or(has)
+            && self.without_header.as_deref().is_none_or(|h| !has(h))
+    }
+
+    /// Whether the `n`-th matching request (1-based) gets this answer.
+    pub fn answers(&self, n: u64) -> bool {
+        self.nth.is_none_or(|k| n == k) && self.first.is_none_or(|k| n <= k)
+    }
 }
 
 fn any_method() -> String {

@@ -95,6 +95,7 @@ async fn route(
         Ok(b) => b.to_bytes(),
         Err(_) => return respond(413, &[], Bytes::new()),
     };
+    let request_headers = headers.clone();
     state.recorder.record(RecordedRequest {
         at_ms: u64::try_from(state.started.elapsed().as_millis()).unwrap_or(u64::MAX),
         scheme: scheme.to_string(),
@@ -116,11 +117,15 @@ async fn route(
             tokio::time::sleep(Duration::from_millis(h.latency_ms)).await;
         }
     }
-    if let Some(raw) = scenario.responses.iter().find(|r| {
-        r.host.eq_ignore_ascii_case(&host)
-            && r.path.eq_ignore_ascii_case(&path)
-            && (r.method == "*" || r.method.eq_ignore_ascii_case(method.as_str()))
-    }) {
+    // Rules are asked in order until one answers; each counts the requests
+    // it was asked about and matched (what `nth` and `first` count).
+    let pinned = scenario.responses.iter().enumerate().find(|(i, r)| {
+        r.matches(&host, &path, method.as_str(), &request_headers, &body) && {
+            let n = state.response_hits[*i].fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            r.answers(n)
+        }
+    });
+    if let Some((_, raw)) = pinned {
         let body = match (&raw.body, &raw.body_file) {
             (Some(b), _) => Bytes::from(b.clone()),
             (None, Some(f)) => Bytes::from(scenario.bodies.get(f).cloned().unwrap_or_default()),
