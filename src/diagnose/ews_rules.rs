@@ -37,6 +37,11 @@ pub fn reply_code(reply: &EwsReply) -> Option<Code> {
         EwsReply::Unauthorized {
             diagnostics: Some(d), ..
         } if d.id == Some(2000004) => code!("token.wrong_tenant"),
+        // "The token contains no permissions": the token's roles, not the
+        // credentials (Exchange Online answers it with 401 as well as 403).
+        EwsReply::Unauthorized {
+            diagnostics: Some(d), ..
+        } if d.id == Some(2000008) => code!("token.missing_role"),
         // NTLM offered in name only: Negotiate without NTLM behind it is Kerberos.
         EwsReply::Unauthorized {
             ntlm: Some(ews::NtlmStage::NoChallenge),

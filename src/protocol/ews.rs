@@ -260,6 +260,32 @@ fn message_xml_values(e: Option<&Element>) -> BTreeMap<String, String> {
     values
 }
 
+/// Response codes exprobe classifies (the rest are `server.error`).
+pub const KNOWN_CODES: &[&str] = &[
+    "ErrorImpersonateUserDenied",
+    "ErrorImpersonationDenied",
+    "ErrorInvalidExchangeImpersonationHeaderData",
+    "ErrorNonExistentMailbox",
+    "ErrorInvalidUser",
+    "ErrorMailboxNotFound",
+    "ErrorInvalidSmtpAddress",
+    "ErrorNonPrimarySmtpAddress",
+    "ErrorAccessDenied",
+    "ErrorFolderNotFound",
+    "ErrorItemSave",
+    "ErrorCreateItemAccessDenied",
+    "ErrorMissingEmailAddress",
+    "ErrorInternalServerError",
+    "ErrorSchemaValidation",
+    "ErrorInvalidServerVersion",
+    "ErrorInvalidRequest",
+];
+
+/// A code exprobe classifies: [`KNOWN_CODES`], the rediscovery and throttling codes.
+pub fn is_known_code(code: &str) -> bool {
+    KNOWN_CODES.contains(&code) || REDISCOVER_CODES.contains(&code) || THROTTLING_CODES.contains(&code)
+}
+
 /// Parse a SOAP answer body (any HTTP status).
 pub fn parse_soap(body: &[u8]) -> Result<SoapReply, EwsParseError> {
     let doc = xml::parse(body)?;
@@ -271,10 +297,18 @@ pub fn parse_soap(body: &[u8]) -> Result<SoapReply, EwsParseError> {
     let body = root.child("Body").ok_or(EwsParseError::NoBody)?;
     if let Some(fault) = body.child("Fault") {
         let detail = fault.child("detail");
+        // `a:ErrorX`, or `ErrorX` without a prefix; `s:Client` names no EWS code.
         let faultcode = fault.child_text("faultcode").unwrap_or("");
-        let code = detail
-            .and_then(|d| d.child_text("ResponseCode"))
-            .unwrap_or_else(|| faultcode.rsplit(':').next().unwrap_or(faultcode));
+        let fault_code = faultcode.rsplit(':').next().unwrap_or(faultcode).trim();
+        let response_code = detail.and_then(|d| d.child_text("ResponseCode"));
+        // ResponseCode first; the faultcode when ResponseCode is absent, or is
+        // a code exprobe does not know while the faultcode is one it does.
+        let code = match response_code {
+            Some(rc) if is_known_code(rc) => rc,
+            Some(_) if is_known_code(fault_code) => fault_code,
+            Some(rc) => rc,
+            None => fault_code,
+        };
         let message = detail
             .and_then(|d| d.child_text("Message"))
             .or_else(|| fault.child_text("faultstring"))

@@ -462,9 +462,11 @@ impl Discovery<'_> {
             }
             Normalized::RedirectAddress(to) => {
                 if to.eq_ignore_ascii_case(address) {
-                    return invalid(format!(
-                        "redirect to the same address {to}: this URL is not valid for it"
-                    ));
+                    // Following it would ask the same question again: a loop.
+                    log(AttemptResult::RedirectAddress { to: to.clone() });
+                    return Interpreted::Done(EndpointResult::Decided(Box::new(Decision::Fail(
+                        AutodiscoverFailure::RedirectLoop { repeated: to },
+                    ))));
                 }
                 log(AttemptResult::RedirectAddress { to: to.clone() });
                 Interpreted::Done(EndpointResult::Decided(Box::new(Decision::RedirectAddress {
