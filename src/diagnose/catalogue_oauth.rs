@@ -123,7 +123,7 @@ pub const ENTRIES: &[Entry] = &[
         ["A truncated or wrapped token", "The refresh token or an ID token given instead of an access token"], ["Give the access token itself (three base64url parts separated by dots)."], [TOKEN_CLAIMS]),
     entry!("graph.access_policy_denied", Critical, "An application access policy excludes this mailbox",
         "Graph answered 403 ErrorAccessDenied \"Access to OData is disabled\" ([RAOP]): an Application Access Policy or an RBAC for Applications scope restricts the app to other mailboxes.",
-        ["New-ApplicationAccessPolicy -AccessRight RestrictAccess with a group the mailbox is not in", "An RBAC for Applications management scope that excludes the mailbox"],
+        ["New-ApplicationAccessPolicy -AccessRight RestrictAccess with a group the mailbox is not in", "An RBAC for Applications management scope that excludes the mailbox", "Without [RAOP] the same text can also mean REST access turned off otherwise (an EWS/REST allow list by User-Agent): Test-ApplicationAccessPolicy tells"],
         ["Exchange Online PowerShell: Test-ApplicationAccessPolicy -Identity MAILBOX -AppId CLIENTID shows the decision.", "Add the mailbox to the policy's group, or adjust the management scope (Get-ManagementRoleAssignment -RoleAssignee APP).", "Changes take 30 minutes to 2 hours to apply."],
         [RBAC_APPS]),
     entry!("graph.access_denied", Critical, "Graph denied access to the mailbox",

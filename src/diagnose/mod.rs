@@ -19,6 +19,7 @@ use crate::probe::plan::{Authed, MailboxOutcome, Org, Reached};
 use crate::report::*;
 
 pub use code::{Code, Stage};
+pub use ews_rules::reply_code;
 pub use oauth_rules::{aadsts_code, graph_code};
 pub use rules::{Affects, Raised};
 

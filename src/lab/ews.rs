@@ -240,21 +240,21 @@ enum Principal<'a> {
     Delegated(&'a ServiceAccountSpec),
 }
 
+/// A refused token: a 401 challenges again (`error="invalid_token"`); a 403
+/// carries no challenge, only x-ms-diagnostics.
 fn bearer_failure(status: u16, id: u32, reason: &str, category: &str) -> Response<Full<Bytes>> {
-    respond(
-        status,
-        &[
-            (
-                "WWW-Authenticate",
-                format!("{}, error=\"invalid_token\"", super::auth::BEARER_CHALLENGE),
-            ),
-            (
-                "x-ms-diagnostics",
-                format!("{id};reason=\"{reason}\";error_category=\"{category}\""),
-            ),
-        ],
-        Bytes::new(),
-    )
+    let mut headers = vec![];
+    if status == 401 {
+        headers.push((
+            "WWW-Authenticate",
+            format!("{}, error=\"invalid_token\"", super::auth::BEARER_CHALLENGE),
+        ));
+    }
+    headers.push((
+        "x-ms-diagnostics",
+        format!("{id};reason=\"{reason}\";error_category=\"{category}\""),
+    ));
+    respond(status, &headers, Bytes::new())
 }
 
 /// A bearer token, checked as Exchange Online does: signature, lifetime,
@@ -302,12 +302,22 @@ fn bearer<'a>(
         )));
     }
     let not_enough = || {
-        Some(Err(bearer_failure(
-            403,
-            2000008,
-            "The token contains not enough scope to make this call.",
-            "invalid_grant",
-        )))
+        Some(Err(if state.scenario.exchange.missing_permission_status == 401 {
+            // As captured from Exchange Online (otris/ews-cpp#148): a 401.
+            bearer_failure(
+                401,
+                2000008,
+                "The token contains no permissions, or permissions can not be understood.",
+                "invalid_grant",
+            )
+        } else {
+            bearer_failure(
+                403,
+                2000008,
+                "The token contains not enough scope to make this call.",
+                "invalid_grant",
+            )
+        }))
     };
     if claims["idtyp"] == "user" || claims.get("scp").is_some() {
         // Delegated: the account itself, with EWS.AccessAsUser.All.

@@ -141,7 +141,12 @@ pub fn answer(state: &LabState, path: &str, authorization: Option<&str>) -> Resp
                 return graph_error(
                     403,
                     "ErrorAccessDenied",
-                    "Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.",
+                    if app.access_policy_raop {
+                        "Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings."
+                    } else {
+                        // Microsoft Graph docs' sample (2019), without the [RAOP] part.
+                        "Access to OData is disabled."
+                    },
                 );
             }
         }

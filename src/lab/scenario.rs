@@ -226,6 +226,10 @@ pub struct AppSpec {
     pub token_lifetime_secs: i64,
     /// An application access policy: Graph mail access only to members of this group.
     pub access_policy_group: Option<String>,
+    /// The policy's denial says `[RAOP] : Blocked by tenant configured AppOnly AccessPolicy
+    /// settings.` (false: only "Access to OData is disabled.", as in Microsoft's Graph docs).
+    #[serde(default = "yes")]
+    pub access_policy_raop: bool,
     /// false: Graph cannot find the app's service principal (Authorization_IdentityNotFound).
     #[serde(default = "yes")]
     pub graph_identity: bool,
@@ -307,6 +311,14 @@ pub struct ExchangeSpec {
     /// carries one (a binding of another certificate fails).
     #[serde(default)]
     pub extended_protection: bool,
+    /// The status of EWS's answer to a token without the permission (x-ms-diagnostics
+    /// 2000008): 403, or 401 with a Bearer challenge as Exchange Online also answers.
+    #[serde(default = "default_missing_permission_status")]
+    pub missing_permission_status: u16,
+}
+
+fn default_missing_permission_status() -> u16 {
+    403
 }
 
 fn default_back_off() -> u64 {
@@ -339,6 +351,7 @@ impl Default for ExchangeSpec {
             busy_back_off_ms: default_back_off(),
             kerberos_only: false,
             extended_protection: false,
+            missing_permission_status: default_missing_permission_status(),
         }
     }
 }
@@ -512,6 +525,15 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "ews-ntlm-healthy",
     "ews-ntlm-rejected",
     "ews-negotiate-only",
+    "ews-app-token-401-no-permissions",
+    "graph-access-policy-no-raop",
+    "ews-fault-faultcode-only",
+    "ews-fault-unprefixed-whitespace",
+    "ews-fault-unknown-responsecode",
+    "ews-localized-messagetext",
+    "autodiscover-pox-error-600",
+    "autodiscover-pox-error-501",
+    "autodiscover-redirect-self",
     "ews-onprem-logon-name",
     "ews-impersonation-denied",
     "ews-impersonation-scope-excludes",

@@ -72,6 +72,19 @@ fn describe(e: &Element) -> String {
     }
 }
 
+/// What a POX `<ErrorCode>` means ([MS-OXDSCLI] 2.2.4.2.2.4.2, ErrorCode).
+pub fn error_meaning(code: &str) -> Option<&'static str> {
+    Some(match code.trim() {
+        "500" => "the email address cannot be found: the server cannot determine how to provide configuration for it",
+        "501" => "bad address: the server recognizes the address, but it has no configuration options (no mailbox)",
+        "600" => "invalid request: the server found the XML request improperly formatted (a proxy or filter changed it, or this is not Exchange's autodiscover)",
+        "601" => "the server cannot provide configuration information of the requested type (the schema asked for)",
+        "602" => "bad address: the server recognizes the address but cannot provide its configuration because of configuration errors",
+        "603" => "the autodiscover server threw an internal error",
+        _ => return None,
+    })
+}
+
 pub fn parse_response(body: &[u8]) -> Result<PoxAnswer, PoxError> {
     let doc = xml::parse(body)?;
     let root = &doc.root;

@@ -528,7 +528,12 @@ impl Normalized {
             },
             PoxAnswer::RedirectAddr(a) => Normalized::RedirectAddress(a),
             PoxAnswer::RedirectUrl(u) => Normalized::RedirectUrl(u),
+            // 500: unknown address; 501: known, but nothing to configure (no mailbox).
             PoxAnswer::Error { code, message } if code == "500" => Normalized::UserNotFound(message),
+            PoxAnswer::Error { code, message } if code == "501" => Normalized::UserNotFound(format!(
+                "{message} (error 501: {})",
+                crate::protocol::pox::error_meaning("501").unwrap_or_default()
+            )),
             PoxAnswer::Error { code, message } => Normalized::Error { code, message },
         }
     }

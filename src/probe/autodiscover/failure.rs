@@ -60,7 +60,10 @@ impl Discovery<'_> {
                     60,
                     AutodiscoverFailure::ServerError {
                         url: a.url.clone(),
-                        detail: format!("autodiscover error {code}: {message}"),
+                        detail: match crate::protocol::pox::error_meaning(code) {
+                            Some(meaning) => format!("autodiscover error {code} ({meaning}): {message}"),
+                            None => format!("autodiscover error {code}: {message}"),
+                        },
                     },
                 )),
                 AttemptResult::HttpStatus { status } if *status >= 500 => Some((
