@@ -176,7 +176,42 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// Exchange Online's ServerVersionInfo: 15.20.x with a `V2018_01_08` schema
+/// name (as served to thunderbird/ews-rs's test account, 15.20.8769.35).
+const ONLINE_SERVER_VERSION: &str = "<h:ServerVersionInfo MajorVersion=\"15\" MinorVersion=\"20\" MajorBuildNumber=\"8769\" MinorBuildNumber=\"35\" Version=\"V2018_01_08\" xmlns:h=\"http://schemas.microsoft.com/exchange/services/2006/types\" xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"/>";
+
+/// EWS as the organization's servers answer it: Exchange Server 2013 SP1's
+/// version on premises, Exchange Online's 15.20.x online.
 pub async fn answer(
+    state: &LabState,
+    host: &HostSpec,
+    authorization: Option<&str>,
+    ntlm_account: Option<&str>,
+    body: &[u8],
+) -> Response<Full<Bytes>> {
+    let response = answer_model(state, host, authorization, ntlm_account, body).await;
+    if !state.scenario.exchange.online {
+        return response;
+    }
+    let (parts, full) = response.into_parts();
+    let bytes = http_body_util::BodyExt::collect(full)
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes);
+    let bytes = if text.contains(SERVER_VERSION) {
+        Bytes::from(text.replace(SERVER_VERSION, ONLINE_SERVER_VERSION))
+    } else {
+        bytes
+    };
+    let mut out = Response::from_parts(parts, Full::new(bytes.clone()));
+    if let Ok(len) = hyper::header::HeaderValue::from_str(&bytes.len().to_string()) {
+        out.headers_mut().insert(hyper::header::CONTENT_LENGTH, len);
+    }
+    out
+}
+
+async fn answer_model(
     state: &LabState,
     host: &HostSpec,
     authorization: Option<&str>,
