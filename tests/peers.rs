@@ -295,3 +295,47 @@ async fn msal_gets_aadsts7000215_for_a_wrong_secret() {
         .iter()
         .any(|f| f.code == "oauth.invalid_client_secret" && f.detail.contains("trace id")));
 }
+
+/// `bench/peer_matrix.py` (the peer-agreement matrix) on a sample of scenarios: the real
+/// clients fail exactly where exprobe reports a critical finding.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_peer_matrix_agrees_on_a_sample_of_scenarios() {
+    let Some(python) = python_with("exchangelib, msal") else {
+        eprintln!("SKIPPED peer matrix: no Python with exchangelib and msal (set EXPROBE_PYTHON or run .ci/run)");
+        return;
+    };
+    let script = format!("{}/bench/peer_matrix.py", env!("CARGO_MANIFEST_DIR"));
+    let mut args = vec![
+        script,
+        "--exprobe".to_string(),
+        env!("CARGO_BIN_EXE_exprobe").to_string(),
+        "--python".to_string(),
+        python.clone(),
+    ];
+    for s in [
+        "ews-onprem-healthy",
+        "ews-ntlm-healthy",
+        "ews-ntlm-rejected",
+        "ews-impersonation-denied",
+        "online-app-healthy",
+        "oauth-invalid-secret",
+    ] {
+        args.push("--scenario".into());
+        args.push(s.into());
+    }
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .args(&args)
+            .output()
+            .expect("run the matrix")
+    })
+    .await
+    .expect("thread");
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{table}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(table.contains("agreement: 6/6 judged scenarios"), "{table}");
+}

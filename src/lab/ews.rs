@@ -484,6 +484,14 @@ fn impersonated(
         ),
         "CreateItem" => created(user),
         "DeleteItem" => deleted(),
+        // exchangelib's version probe: a DUMMY id in a DUMMY mailbox. Exchange answers
+        // with a response message (and its ServerVersionInfo), not a fault.
+        "ConvertId" => response_error(
+            "ConvertId",
+            "ErrorInvalidSmtpAddress",
+            "The SMTP address format is invalid.",
+            "",
+        ),
         _ => fault("ErrorInvalidRequest", "The request is invalid.", &[]),
     }
 }
