@@ -5,9 +5,10 @@ For each scenario this starts `exprobe lab serve`, runs the `exprobe check` line
 (--format json), and runs the real clients the scenario's setup calls for, with their default
 settings and unmodified (tests/peers/*.py point them at the lab's DNS and ports):
 
-  exchangelib  Basic, NTLM or discovery-only setups: its own SOAP autodiscover, then an
-               impersonated `account.inbox` (its version probe and GetFolder), auth chosen by
-               exchangelib from the server's challenge
+  exchangelib  Basic, NTLM or discovery-only setups: its own SOAP autodiscover, then for each
+               mailbox an impersonated `account.inbox` (its version probe and GetFolder),
+               `account.inbox.all()[:1]` (FindItem, GetItem) and a calendar view, auth chosen
+               by exchangelib from the server's challenge
   msal         app-only setups with a client secret: acquire_token_for_client
 
 A client "fails" when it raises or gets no token. Agreement: the client fails exactly when
@@ -15,9 +16,8 @@ exprobe reports a critical finding (status fail). Prints one row per scenario an
 
 Usage: bench/peer_matrix.py --exprobe target/release/exprobe --python .venv/bin/python
        [--scenario NAME ...]
-Not covered (listed as n/a): OAuth grants other than client credentials with a secret, given
-tokens, and exchangelib's inbox.all()[:1] and calendar view (the lab's EWS does not answer
-FindItem yet).
+Not covered (listed as n/a): OAuth grants other than client credentials with a secret, and
+given tokens.
 """
 import argparse
 import json
@@ -115,13 +115,13 @@ def exchangelib(py, lab, args, env):
     auth = None
     for m in mailboxes:
         inbox, err = run([py, os.path.join(PEERS, "exchangelib_impersonation.py"), ews_url, m, username,
-                          dns_ip, dns_port, https_port, lab["ca"], "GUESS"], env)
+                          dns_ip, dns_port, https_port, lab["ca"], "GUESS", "ITEMS"], env)
         if inbox is None:
             return False, f"inbox of {m}: {err}"
         if not inbox.get("ok"):
             return False, f"inbox of {m}: {inbox.get('error')}"
         auth = inbox.get("auth_type")
-    return True, f"{len(mailboxes)} inbox(es) ({auth})"
+    return True, f"{len(mailboxes)} inbox(es), newest item, calendar view ({auth})"
 
 
 # The check's --cloud: its authority and Exchange Online host.

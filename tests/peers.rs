@@ -112,6 +112,8 @@ async fn exchangelib_impersonation_as(
         lab.https_addr.port().to_string(),
         running.ca.display().to_string(),
         auth.to_string(),
+        // GUESS (a product's default settings) also reads items, as a sync product does.
+        if auth == "GUESS" { "ITEMS" } else { "" }.to_string(),
     ];
     let password = lab.password().expect("password").expose().to_string();
     let out = tokio::task::spawn_blocking(move || {
@@ -177,6 +179,13 @@ async fn exchangelib_signs_in_with_ntlm_where_basic_is_off() {
     assert_eq!(value["ok"], true, "{value}");
     assert_eq!(value["auth_type"], "NTLM", "{value}");
     assert_eq!(value["name"], "Inbox");
+    // A sync product's first reads: the newest inbox item (FindItem, GetItem) and a calendar view.
+    assert_eq!(
+        value["inbox_items"],
+        serde_json::json!(["Welcome to Contoso"]),
+        "{value}"
+    );
+    assert_eq!(value["calendar_items"], serde_json::json!(["Weekly sync"]), "{value}");
     // It authenticated the connection once (NTLM legs), then sent the
     // impersonated requests on it without a header, as IIS allows.
     let requests = running.lab.requests();

@@ -120,12 +120,91 @@ fn inbox(user: &UserSpec) -> Response<Full<Bytes>> {
     )
 }
 
+/// The one item each distinguished folder holds in the lab: (element, item class, subject).
+fn folder_item(folder: &str) -> Option<(&'static str, &'static str, &'static str)> {
+    Some(match folder {
+        "inbox" => ("Message", "IPM.Note", "Welcome to Contoso"),
+        "calendar" => ("CalendarItem", "IPM.Appointment", "Weekly sync"),
+        "contacts" => ("Contact", "IPM.Contact", "Pat Lee"),
+        "tasks" => ("Task", "IPM.Task", "Renew the certificate"),
+        _ => return None,
+    })
+}
+
+fn item_id(folder: &str, user: &UserSpec) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!(
+        "exprobe-lab-item-{folder}:{}",
+        user.address.to_ascii_lowercase()
+    ))
+}
+
+const ITEM_CHANGE_KEY: &str = "CQAAABYAAAA7bxyXx5VvQLQd1uQdCqoKAAAAAAAG";
+
+/// FindItem: the folder's one item, IdOnly (RootFolder as the FindItem reference describes it;
+/// a CalendarView has no IndexedPagingOffset).
+fn find_item(user: &UserSpec, request: &EwsRequest, calendar_view: bool) -> Response<Full<Bytes>> {
+    let folder = request.parent_folders.first().map(String::as_str).unwrap_or("inbox");
+    let Some((element, _, _)) = folder_item(folder) else {
+        return response_error(
+            "FindItem",
+            "ErrorFolderNotFound",
+            "The specified folder could not be found in the store.",
+            "",
+        );
+    };
+    let paging = if calendar_view {
+        ""
+    } else {
+        " IndexedPagingOffset=\"1\""
+    };
+    messages(
+        "FindItem",
+        &format!(
+            "<m:FindItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:RootFolder{paging} TotalItemsInView=\"1\" IncludesLastItemInRange=\"true\"><t:Items><t:{element}><t:ItemId Id=\"{}\" ChangeKey=\"{ITEM_CHANGE_KEY}\"/></t:{element}></t:Items></m:RootFolder></m:FindItemResponseMessage>",
+            item_id(folder, user)
+        ),
+    )
+}
+
+/// GetItem of the lab's items: each id answered (ErrorItemNotFound for others).
+fn get_item(user: &UserSpec, request: &EwsRequest) -> Response<Full<Bytes>> {
+    let mut out = String::new();
+    for id in &request.item_ids {
+        let found = ["inbox", "calendar", "contacts", "tasks"]
+            .into_iter()
+            .find(|f| item_id(f, user) == *id)
+            .and_then(|f| folder_item(f).map(|i| (f, i)));
+        let Some((folder, (element, class, subject))) = found else {
+            out.push_str("<m:GetItemResponseMessage ResponseClass=\"Error\"><m:MessageText>The specified object was not found in the store., The process failed to get the correct properties.</m:MessageText><m:ResponseCode>ErrorItemNotFound</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey><m:Items/></m:GetItemResponseMessage>");
+            continue;
+        };
+        let extra = match folder {
+            "calendar" => "<t:Start>2026-06-01T09:00:00Z</t:Start><t:End>2026-06-01T09:30:00Z</t:End>".to_string(),
+            "inbox" => format!(
+                "<t:DateTimeReceived>2026-06-01T08:00:00Z</t:DateTimeReceived><t:Sender><t:Mailbox><t:Name>Contoso IT</t:Name><t:EmailAddress>it@contoso.com</t:EmailAddress><t:RoutingType>SMTP</t:RoutingType></t:Mailbox></t:Sender><t:ToRecipients><t:Mailbox><t:EmailAddress>{}</t:EmailAddress><t:RoutingType>SMTP</t:RoutingType></t:Mailbox></t:ToRecipients><t:IsRead>false</t:IsRead>",
+                escape(&user.address)
+            ),
+            _ => String::new(),
+        };
+        let _ = std::fmt::Write::write_fmt(&mut out, format_args!(
+            "<m:GetItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:Items><t:{element}><t:ItemId Id=\"{id}\" ChangeKey=\"{ITEM_CHANGE_KEY}\"/><t:ItemClass>{class}</t:ItemClass><t:Subject>{subject}</t:Subject>{extra}</t:{element}></m:Items></m:GetItemResponseMessage>"
+        ));
+    }
+    messages("GetItem", &out)
+}
+
 struct EwsRequest {
     operation: String,
     /// (element name, value) of ConnectingSID's child.
     impersonate: Option<(String, String)>,
     /// GetFolder's DistinguishedFolderId ids, in order.
     folders: Vec<String>,
+    /// FindItem's ParentFolderIds (distinguished ids).
+    parent_folders: Vec<String>,
+    /// GetItem's and DeleteItem's ItemId ids.
+    item_ids: Vec<String>,
+    /// FindItem with a CalendarView (no paging offset in the answer).
+    calendar_view: bool,
 }
 
 fn parse_request(body: &[u8]) -> Option<EwsRequest> {
@@ -152,10 +231,31 @@ fn parse_request(body: &[u8]) -> Option<EwsRequest> {
                 .collect()
         })
         .unwrap_or_default();
+    let op = doc.root.child("Body").and_then(|b| b.children.first());
+    let parent_folders = op
+        .and_then(|op| op.child("ParentFolderIds"))
+        .map(|ids| {
+            ids.children_named("DistinguishedFolderId")
+                .filter_map(|f| f.attr("Id").map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let item_ids = op
+        .and_then(|op| op.child("ItemIds"))
+        .map(|ids| {
+            ids.children_named("ItemId")
+                .filter_map(|f| f.attr("Id").map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let calendar_view = op.is_some_and(|op| op.child("CalendarView").is_some());
     Some(EwsRequest {
         operation,
         impersonate,
         folders,
+        parent_folders,
+        item_ids,
+        calendar_view,
     })
 }
 
@@ -484,6 +584,8 @@ fn impersonated(
         ),
         "CreateItem" => created(user),
         "DeleteItem" => deleted(),
+        "FindItem" => find_item(user, request, request.calendar_view),
+        "GetItem" => get_item(user, request),
         // exchangelib's version probe: a DUMMY id in a DUMMY mailbox. Exchange answers
         // with a response message (and its ServerVersionInfo), not a fault.
         "ConvertId" => response_error(
