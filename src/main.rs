@@ -25,8 +25,16 @@ fn main() {
     } else {
         format!("exprobe={level}")
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("EXPROBE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // sspi traces its buffers (an NTLM AUTHENTICATE message is derived from the
+    // password): never logged, whatever EXPROBE_LOG asks.
+    let never = |f: tracing_subscriber::EnvFilter| match "sspi=off".parse() {
+        Ok(d) => f.add_directive(d),
+        Err(_) => f,
+    };
+    let filter = never(
+        tracing_subscriber::EnvFilter::try_from_env("EXPROBE_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
+    );
     // Colour in logs only on a terminal (never in a redirected log), and never with NO_COLOR.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && !exprobe::config::no_color_env();
     tracing_subscriber::fmt()

@@ -145,6 +145,15 @@ async fn the_handshake_is_bound_to_its_connection_as_on_iis() {
     let (status, _, _) = e.post(Some(format!("NTLM {}", b64(&t3)))).await;
     assert_eq!(status, 401, "a foreign channel binding");
 
+    // The right password under another domain is another account: refused.
+    let evil = NtlmIdentity::parse("EVIL\\svc-sync", None).expect("id");
+    let mut client = NtlmClient::new(&evil, &password, "mail.contoso.com").expect("ntlm");
+    let mut f = connection(&lab).await;
+    let challenge = f.challenge(&mut client).await;
+    let t3 = client.authenticate(&challenge, None).expect("t3");
+    let (status, _, _) = f.post(Some(format!("NTLM {}", b64(&t3)))).await;
+    assert_eq!(status, 401, "another domain's svc-sync");
+
     // The right handshake with the wrong password: refused.
     let mut client = NtlmClient::new(&id, &Secret::new("Old-Pa55word!"), "mail.contoso.com").expect("ntlm");
     let mut d = connection(&lab).await;
@@ -181,11 +190,19 @@ async fn the_password_and_the_authenticate_message_reach_no_output_and_no_wire()
             String::from_utf8_lossy(&out.stderr)
         ));
     }
+    // Even with every log on: sspi's own traces (its buffers) are never written.
+    let out = lab
+        .run_cli_env(lab.check_args(&["--format=json"]), &[("EXPROBE_LOG", "trace")])
+        .await;
+    let traced = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(traced.contains("TRACE") || traced.contains("DEBUG"), "the log is on");
+    assert!(!traced.contains("sspi"), "sspi logged");
+    outputs.push(traced);
     for text in &outputs {
         assert!(!text.contains(&password), "the password reached an output");
         assert!(!text.contains(type3), "an AUTHENTICATE message reached an output");
     }
-    // The evidence shows the scheme, redacted, and the server's challenge.
+    // The evidence shows the scheme, redacted.
     let json = &outputs[0];
     assert!(json.contains("NTLM [redacted]"), "{json}");
     // On the wire: NTLM only over https, and never the password itself.

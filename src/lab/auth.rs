@@ -124,38 +124,20 @@ pub fn ntlm_gate(
                 );
                 NtlmGate::Respond(respond(401, &[("WWW-Authenticate", value)], Bytes::new()))
             }
-            Err(_) => NtlmGate::Respond(unauthorized(scenario, host)),
+            Err(_) => {
+                conn.pending = None;
+                NtlmGate::Respond(unauthorized(scenario, host))
+            }
         },
         Some(3) => {
             // Only the connection that got the CHALLENGE can answer it.
             let Some(server) = conn.pending.take() else {
                 return NtlmGate::Respond(unauthorized(scenario, host));
             };
-            let verified = server.verify(&token, |wire| {
-                let name = match &wire.domain {
-                    Some(d) => format!("{d}\\{}", wire.user),
-                    None => wire.user.clone(),
-                };
-                scenario
-                    .service_account(&name)
-                    .or_else(|| {
-                        wire.domain
-                            .is_some()
-                            .then(|| scenario.service_account(&wire.user))
-                            .flatten()
-                    })
-                    .map(|sa| sa.password.clone())
-            });
+            let verified = server.verify(&token, |wire| account_of(scenario, wire).map(|sa| sa.password.clone()));
             match verified {
                 Ok(wire) => {
-                    let name = match &wire.domain {
-                        Some(d) => format!("{d}\\{}", wire.user),
-                        None => wire.user.clone(),
-                    };
-                    conn.account = scenario
-                        .service_account(&name)
-                        .or_else(|| scenario.service_account(&wire.user))
-                        .map(|sa| sa.address.clone());
+                    conn.account = account_of(scenario, &wire).map(|sa| sa.address.clone());
                     NtlmGate::Pass
                 }
                 Err(_) => NtlmGate::Respond(unauthorized(scenario, host)),
@@ -165,5 +147,21 @@ pub fn ntlm_gate(
             conn.pending = None;
             NtlmGate::Respond(unauthorized(scenario, host))
         }
+    }
+}
+
+/// The service account an AUTHENTICATE message names: `DOMAIN\\user` must be
+/// its logon name exactly (another domain is another account); without a
+/// domain, its UPN or bare logon name.
+fn account_of<'a>(scenario: &'a Scenario, wire: &crate::net::ntlm::WireName) -> Option<&'a ServiceAccountSpec> {
+    match &wire.domain {
+        Some(d) => {
+            let name = format!("{d}\\{}", wire.user);
+            scenario
+                .service_accounts
+                .iter()
+                .find(|sa| sa.logon.as_deref().is_some_and(|l| l.eq_ignore_ascii_case(&name)))
+        }
+        None => scenario.service_account(&wire.user),
     }
 }

@@ -232,13 +232,16 @@ impl Net {
     /// and TLS as for every request), for a handshake that must stay on it.
     async fn open_connection(&self, url: &url::Url, port: u16) -> Result<OneConnection, AttemptError> {
         let boxed = |e: Box<dyn std::error::Error + Send + Sync>| AttemptError::Connection(e);
-        let host = url
-            .host_str()
-            .unwrap_or("")
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
-        let (to_host, to_port) = ConnectResolver::route(&self.rules, &host, port);
+        if url.scheme() != "https" {
+            return Err(AttemptError::Ntlm("NTLM is only sent over https".into()));
+        }
+        let given = url.host_str().unwrap_or("").to_string();
+        let host = given.trim_start_matches('[').trim_end_matches(']').to_string();
+        let (to_host, mut to_port) = ConnectResolver::route(&self.rules, &host, port);
+        // As the pooled client: a port the URL names is kept (see Known limits).
+        if let Some(p) = url.port() {
+            to_port = p;
+        }
         let answer = self.dns.addresses(&to_host).await.map_err(|failure| {
             boxed(Box::new(super::dns::HostLookupError {
                 host: to_host.clone(),
@@ -247,8 +250,11 @@ impl Net {
         })?;
         let mut last: Option<std::io::Error> = None;
         let mut tcp = None;
+        // Every address gets its share of the timeout: one dead server does not
+        // keep the others from being tried.
+        let share = self.timeout / u32::try_from(answer.addresses.len().max(1)).unwrap_or(1);
         for ip in answer.addresses {
-            match tokio::time::timeout(self.timeout, tokio::net::TcpStream::connect((ip, to_port))).await {
+            match tokio::time::timeout(share, tokio::net::TcpStream::connect((ip, to_port))).await {
                 Ok(Ok(s)) => {
                     tcp = Some(s);
                     break;
@@ -263,9 +269,6 @@ impl Net {
             })))
         })?;
         let _ = tcp.set_nodelay(true);
-        if url.scheme() != "https" {
-            return Err(AttemptError::Ntlm("NTLM is only sent over https".into()));
-        }
         let name = rustls::pki_types::ServerName::try_from(host.clone())
             .map_err(|e| boxed(Box::new(std::io::Error::new(std::io::ErrorKind::InvalidInput, e))))?;
         let connector = tokio_rustls::TlsConnector::from(Arc::new(self.tls.clone()));
@@ -285,9 +288,10 @@ impl Net {
         Ok(OneConnection {
             sender,
             peer,
+            // The Host header as the URL gives it (an IPv6 literal keeps its brackets).
             authority: match url.port() {
-                Some(p) => format!("{host}:{p}"),
-                None => host,
+                Some(p) => format!("{given}:{p}"),
+                None => given,
             },
             task,
         })

@@ -36,9 +36,10 @@ impl NtlmIdentity {
             });
         }
         if account.contains('@') {
+            // A UPN carries its domain: sent whole, with no NetBIOS domain.
             return Ok(NtlmIdentity {
                 user: account.to_string(),
-                domain: domain.map(str::to_string),
+                domain: None,
             });
         }
         if account.is_empty() {
