@@ -283,8 +283,8 @@ fn log_steps(steps: &[crate::report::Step]) {
     }
 }
 
-/// Ctrl-C or SIGTERM.
-async fn interrupted() {
+/// Ctrl-C or SIGTERM (`check`'s interruption, `serve`'s shutdown).
+pub async fn interrupted() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

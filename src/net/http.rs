@@ -491,6 +491,30 @@ impl Net {
     }
 }
 
+/// Response headers as (name, value) pairs, in order.
+fn header_pairs(headers: &hyper::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Appends `chunk` up to [`BODY_CAP`]; false when the cap cut it.
+fn append_capped(body: &mut Vec<u8>, chunk: &[u8]) -> bool {
+    let room = BODY_CAP - body.len();
+    if chunk.len() > room {
+        body.extend_from_slice(&chunk[..room]);
+        return false;
+    }
+    body.extend_from_slice(chunk);
+    true
+}
+
 /// One request through the pooled client and its whole (capped) answer.
 async fn fetch(
     client: &reqwest::Client,
@@ -511,26 +535,14 @@ async fn fetch(
     tracing::debug!(method = %request.method, url = %request.url, "sending");
     let mut response = builder.send().await?;
     let status = response.status().as_u16();
-    let headers: Vec<(String, String)> = response
-        .headers()
-        .iter()
-        .map(|(n, v)| {
-            (
-                n.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let headers = header_pairs(response.headers());
     let mut body = Vec::new();
     let mut truncated = false;
     while let Some(chunk) = response.chunk().await? {
-        let room = BODY_CAP - body.len();
-        if chunk.len() > room {
-            body.extend_from_slice(&chunk[..room]);
+        if !append_capped(&mut body, &chunk) {
             truncated = true;
             break;
         }
-        body.extend_from_slice(&chunk);
     }
     Ok(HttpResponse {
         status,
@@ -586,29 +598,17 @@ impl OneConnection {
         self.sender.ready().await.map_err(|e| boxed(Box::new(e)))?;
         let response = self.sender.send_request(req).await.map_err(|e| boxed(Box::new(e)))?;
         let status = response.status().as_u16();
-        let headers: Vec<(String, String)> = response
-            .headers()
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let headers = header_pairs(response.headers());
         let mut incoming = response.into_body();
         let mut body = Vec::new();
         let mut truncated = false;
         while let Some(frame) = incoming.frame().await {
             let frame = frame.map_err(|e| boxed(Box::new(e)))?;
             if let Some(chunk) = frame.data_ref() {
-                let room = BODY_CAP - body.len();
-                if chunk.len() > room {
-                    body.extend_from_slice(&chunk[..room]);
+                if !append_capped(&mut body, chunk) {
                     truncated = true;
                     break;
                 }
-                body.extend_from_slice(chunk);
             }
         }
         Ok(HttpResponse {

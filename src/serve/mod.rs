@@ -655,22 +655,6 @@ async fn accept_loop(
     connections.abort_all();
 }
 
-/// SIGTERM or Ctrl-C.
-async fn terminated() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
-}
-
 /// Runs until SIGTERM; exit 0 after a clean shutdown.
 pub async fn run(config: ServeConfig) -> Result<i32, AppError> {
     let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
@@ -723,7 +707,7 @@ pub async fn run(config: ServeConfig) -> Result<i32, AppError> {
     // /-/ready says 503 and /metrics still shows the runs finishing.
     let (closed_tx, closed) = watch::channel(false);
     let acceptor = tokio::spawn(accept_loop(listener, tls, shared.clone(), closed));
-    terminated().await;
+    crate::app::interrupted().await;
     let grace = shared.config.grace;
     let under_way: Vec<&str> = shared
         .checks
