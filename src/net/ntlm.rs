@@ -308,7 +308,10 @@ mod tests {
         assert_eq!(message_type(&t2), Some(2));
         let t3 = c.authenticate(&t2, None)?;
         assert_eq!(message_type(&t3), Some(3));
-        assert!(!t3.windows(client_pw.len()).any(|w| w == client_pw.as_bytes()));
+        // The password is not in the message (a long one: a byte or two occur by chance).
+        if client_pw.len() >= 8 {
+            assert!(!t3.windows(client_pw.len()).any(|w| w == client_pw.as_bytes()));
+        }
         server.verify(&t3, |_| Some(server_pw.to_string()))
     }
 
@@ -323,7 +326,7 @@ mod tests {
         );
         assert!(handshake("Pa55-word!", "other", &id).is_err());
         let upn = NtlmIdentity::parse("svc-sync@contoso.com", None).expect("upn");
-        assert!(handshake("x", "x", &upn).is_ok());
+        assert!(handshake("Upn-Pa55word!", "Upn-Pa55word!", &upn).is_ok());
     }
 
     #[test]
