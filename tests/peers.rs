@@ -186,9 +186,61 @@ async fn exchangelib_signs_in_with_ntlm_where_basic_is_off() {
         "{value}"
     );
     assert_eq!(value["calendar_items"], serde_json::json!(["Weekly sync"]), "{value}");
+    // The rest of a sync product's loop, answered from the mailbox model.
+    let inbox = serde_json::json!(["Welcome to Contoso", "Quarterly report", "Lunch on Friday?"]);
+    assert_eq!(value["paged"], inbox, "every item, newest first: {value}");
+    assert_eq!(value["paged_by_two"], inbox, "two pages of FindItem: {value}");
+    assert_eq!(value["synced"], 3, "SyncFolderItems from no state: {value}");
+    assert_eq!(value["synced_again"], 0, "SyncFolderItems from its own state: {value}");
+    for folder in [
+        "Inbox",
+        "Calendar",
+        "Contacts",
+        "Tasks",
+        "Sent Items",
+        "Deleted Items",
+        "Drafts",
+    ] {
+        assert!(
+            value["folders"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|n| n == folder)),
+            "FindFolder under msgfolderroot lists {folder}: {value}"
+        );
+    }
+    assert_eq!(value["contacts"], serde_json::json!(["Pat Lee"]), "{value}");
+    assert_eq!(value["tasks"], serde_json::json!(["Renew the certificate"]), "{value}");
+    assert_eq!(
+        value["resolved"],
+        serde_json::json!(["alice@contoso.com"]),
+        "ResolveNames: {value}"
+    );
+    assert_eq!(value["free_busy"][0]["events"], 1, "GetUserAvailability: {value}");
+    assert!(
+        value["free_busy"][0]["merged"]
+            .as_str()
+            .is_some_and(|m| m.contains('2')),
+        "{value}"
+    );
+    let requests = running.lab.requests();
+    for op in [
+        "SyncFolderItems",
+        "FindFolder",
+        "ResolveNames",
+        "GetUserAvailabilityRequest",
+    ] {
+        assert!(requests.iter().any(|r| r.body.contains(op)), "exchangelib sent {op}");
+    }
+    // exchangelib asked for a schema newer than Exchange 2013 SP1 first and stepped down,
+    // as against a real 2013 server.
+    assert!(
+        value["version"]
+            .as_str()
+            .is_some_and(|v| v.contains("Exchange2013_SP1")),
+        "{value}"
+    );
     // It authenticated the connection once (NTLM legs), then sent the
     // impersonated requests on it without a header, as IIS allows.
-    let requests = running.lab.requests();
     assert!(requests
         .iter()
         .any(|r| r.header("authorization").is_some_and(|a| a.starts_with("NTLM "))));

@@ -382,7 +382,9 @@ fn check_assertion(app: &AppSpec, assertion: &str, token_url: &str) -> Result<()
                     } else {
                         crate::protocol::oauth::x5t(&der)
                     };
-                    t == thumbprint
+                    // Entra reads the thumbprint base64url with or without `=` padding
+                    // (MSAL for Python sends it padded).
+                    t.trim_end_matches('=') == thumbprint.trim_end_matches('=')
                 })
         });
     let rejected = |reason: &str| {

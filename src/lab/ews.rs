@@ -14,7 +14,7 @@ use hyper::Response;
 use super::auth::{authorized, unauthorized};
 use super::scenario::{HostSpec, Scenario, ServiceAccountSpec, UserSpec};
 use super::server::{respond, xml_response};
-use super::LabState;
+use super::{mailstore, LabState};
 use crate::protocol::ews::{ERRORS_NS, MESSAGES_NS, SOAP_NS, TYPES_NS};
 use crate::protocol::pox::escape;
 use crate::protocol::xml;
@@ -63,37 +63,6 @@ fn messages(operation: &str, messages: &str) -> Response<Full<Bytes>> {
     ))
 }
 
-/// GetFolder of distinguished folders: one response message per folder, in
-/// the order asked, with Exchange's folder element and class for each.
-fn folders(user: &UserSpec, asked: &[String]) -> Response<Full<Bytes>> {
-    if asked.len() <= 1 && !asked.iter().any(|f| user.denied_folders.contains(f)) {
-        return inbox(user);
-    }
-    let mut messages = String::new();
-    for folder in asked {
-        if user.denied_folders.iter().any(|d| d.eq_ignore_ascii_case(folder)) {
-            messages.push_str("<m:GetFolderResponseMessage ResponseClass=\"Error\"><m:MessageText>Access is denied. Check credentials and try again.</m:MessageText><m:ResponseCode>ErrorAccessDenied</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey><m:Folders/></m:GetFolderResponseMessage>");
-            continue;
-        }
-        let (element, class, name) = match folder.as_str() {
-            "calendar" => ("CalendarFolder", "IPF.Appointment", "Calendar"),
-            "contacts" => ("ContactsFolder", "IPF.Contact", "Contacts"),
-            "tasks" => ("TasksFolder", "IPF.Task", "Tasks"),
-            "inbox" => ("Folder", "IPF.Note", "Inbox"),
-            _ => {
-                messages.push_str("<m:GetFolderResponseMessage ResponseClass=\"Error\"><m:MessageText>The specified folder could not be found in the store.</m:MessageText><m:ResponseCode>ErrorFolderNotFound</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey><m:Folders/></m:GetFolderResponseMessage>");
-                continue;
-            }
-        };
-        let id = base64::engine::general_purpose::STANDARD
-            .encode(format!("exprobe-lab-{folder}:{}", user.address.to_ascii_lowercase()));
-        let _ = std::fmt::Write::write_fmt(&mut messages, format_args!(
-            "<m:GetFolderResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:Folders><t:{element}><t:FolderId Id=\"{id}\" ChangeKey=\"AQAAABYAAAA7bxyXx5VvQLQd1uQdCqoKAAAAAAAE\"/><t:FolderClass>{class}</t:FolderClass><t:DisplayName>{name}</t:DisplayName><t:TotalCount>0</t:TotalCount><t:ChildFolderCount>0</t:ChildFolderCount></t:{element}></m:Folders></m:GetFolderResponseMessage>"
-        ));
-    }
-    self::messages("GetFolder", &messages)
-}
-
 /// CreateItem of a draft (SaveOnly): its new ItemId.
 fn created(user: &UserSpec) -> Response<Full<Bytes>> {
     let id = base64::engine::general_purpose::STANDARD
@@ -111,100 +80,14 @@ fn deleted() -> Response<Full<Bytes>> {
     )
 }
 
-fn inbox(user: &UserSpec) -> Response<Full<Bytes>> {
-    let id = base64::engine::general_purpose::STANDARD
-        .encode(format!("exprobe-lab-inbox:{}", user.address.to_ascii_lowercase()));
-    messages(
-        "GetFolder",
-        &format!("<m:GetFolderResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:Folders><t:Folder><t:FolderId Id=\"{id}\" ChangeKey=\"AQAAABYAAAA7bxyXx5VvQLQd1uQdCqoKAAAAAAAE\"/><t:ParentFolderId Id=\"{id}\" ChangeKey=\"AQAAAA==\"/><t:FolderClass>IPF.Note</t:FolderClass><t:DisplayName>Inbox</t:DisplayName><t:TotalCount>0</t:TotalCount><t:ChildFolderCount>0</t:ChildFolderCount><t:UnreadCount>0</t:UnreadCount></t:Folder></m:Folders></m:GetFolderResponseMessage>"),
-    )
-}
-
-/// The one item each distinguished folder holds in the lab: (element, item class, subject).
-fn folder_item(folder: &str) -> Option<(&'static str, &'static str, &'static str)> {
-    Some(match folder {
-        "inbox" => ("Message", "IPM.Note", "Welcome to Contoso"),
-        "calendar" => ("CalendarItem", "IPM.Appointment", "Weekly sync"),
-        "contacts" => ("Contact", "IPM.Contact", "Pat Lee"),
-        "tasks" => ("Task", "IPM.Task", "Renew the certificate"),
-        _ => return None,
-    })
-}
-
-fn item_id(folder: &str, user: &UserSpec) -> String {
-    base64::engine::general_purpose::STANDARD.encode(format!(
-        "exprobe-lab-item-{folder}:{}",
-        user.address.to_ascii_lowercase()
-    ))
-}
-
-const ITEM_CHANGE_KEY: &str = "CQAAABYAAAA7bxyXx5VvQLQd1uQdCqoKAAAAAAAG";
-
-/// FindItem: the folder's one item, IdOnly (RootFolder as the FindItem reference describes it;
-/// a CalendarView has no IndexedPagingOffset).
-fn find_item(user: &UserSpec, request: &EwsRequest, calendar_view: bool) -> Response<Full<Bytes>> {
-    let folder = request.parent_folders.first().map(String::as_str).unwrap_or("inbox");
-    let Some((element, _, _)) = folder_item(folder) else {
-        return response_error(
-            "FindItem",
-            "ErrorFolderNotFound",
-            "The specified folder could not be found in the store.",
-            "",
-        );
-    };
-    let paging = if calendar_view {
-        ""
-    } else {
-        " IndexedPagingOffset=\"1\""
-    };
-    messages(
-        "FindItem",
-        &format!(
-            "<m:FindItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:RootFolder{paging} TotalItemsInView=\"1\" IncludesLastItemInRange=\"true\"><t:Items><t:{element}><t:ItemId Id=\"{}\" ChangeKey=\"{ITEM_CHANGE_KEY}\"/></t:{element}></t:Items></m:RootFolder></m:FindItemResponseMessage>",
-            item_id(folder, user)
-        ),
-    )
-}
-
-/// GetItem of the lab's items: each id answered (ErrorItemNotFound for others).
-fn get_item(user: &UserSpec, request: &EwsRequest) -> Response<Full<Bytes>> {
-    let mut out = String::new();
-    for id in &request.item_ids {
-        let found = ["inbox", "calendar", "contacts", "tasks"]
-            .into_iter()
-            .find(|f| item_id(f, user) == *id)
-            .and_then(|f| folder_item(f).map(|i| (f, i)));
-        let Some((folder, (element, class, subject))) = found else {
-            out.push_str("<m:GetItemResponseMessage ResponseClass=\"Error\"><m:MessageText>The specified object was not found in the store., The process failed to get the correct properties.</m:MessageText><m:ResponseCode>ErrorItemNotFound</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey><m:Items/></m:GetItemResponseMessage>");
-            continue;
-        };
-        let extra = match folder {
-            "calendar" => "<t:Start>2026-06-01T09:00:00Z</t:Start><t:End>2026-06-01T09:30:00Z</t:End>".to_string(),
-            "inbox" => format!(
-                "<t:DateTimeReceived>2026-06-01T08:00:00Z</t:DateTimeReceived><t:Sender><t:Mailbox><t:Name>Contoso IT</t:Name><t:EmailAddress>it@contoso.com</t:EmailAddress><t:RoutingType>SMTP</t:RoutingType></t:Mailbox></t:Sender><t:ToRecipients><t:Mailbox><t:EmailAddress>{}</t:EmailAddress><t:RoutingType>SMTP</t:RoutingType></t:Mailbox></t:ToRecipients><t:IsRead>false</t:IsRead>",
-                escape(&user.address)
-            ),
-            _ => String::new(),
-        };
-        let _ = std::fmt::Write::write_fmt(&mut out, format_args!(
-            "<m:GetItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:Items><t:{element}><t:ItemId Id=\"{id}\" ChangeKey=\"{ITEM_CHANGE_KEY}\"/><t:ItemClass>{class}</t:ItemClass><t:Subject>{subject}</t:Subject>{extra}</t:{element}></m:Items></m:GetItemResponseMessage>"
-        ));
-    }
-    messages("GetItem", &out)
-}
-
 struct EwsRequest {
     operation: String,
     /// (element name, value) of ConnectingSID's child.
     impersonate: Option<(String, String)>,
-    /// GetFolder's DistinguishedFolderId ids, in order.
-    folders: Vec<String>,
-    /// FindItem's ParentFolderIds (distinguished ids).
-    parent_folders: Vec<String>,
-    /// GetItem's and DeleteItem's ItemId ids.
-    item_ids: Vec<String>,
-    /// FindItem with a CalendarView (no paging offset in the answer).
-    calendar_view: bool,
+    /// RequestServerVersion's Version.
+    version: Option<String>,
+    /// The operation's element (the Body's first child).
+    op: xml::Element,
 }
 
 fn parse_request(body: &[u8]) -> Option<EwsRequest> {
@@ -212,51 +95,52 @@ fn parse_request(body: &[u8]) -> Option<EwsRequest> {
     if !doc.root.is(SOAP_NS, "Envelope") {
         return None;
     }
-    let operation = doc.root.child("Body")?.children.first()?.name.clone();
-    let impersonate = doc
-        .root
-        .child("Header")
+    let header = doc.root.child("Header");
+    let impersonate = header
         .and_then(|h| h.child("ExchangeImpersonation"))
         .and_then(|i| i.child("ConnectingSID"))
         .and_then(|c| c.children.first())
         .map(|e| (e.name.clone(), e.text.trim().to_string()));
-    let folders = doc
-        .root
-        .child("Body")
-        .and_then(|b| b.children.first())
-        .and_then(|op| op.child("FolderIds"))
-        .map(|ids| {
-            ids.children_named("DistinguishedFolderId")
-                .filter_map(|f| f.attr("Id").map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let op = doc.root.child("Body").and_then(|b| b.children.first());
-    let parent_folders = op
-        .and_then(|op| op.child("ParentFolderIds"))
-        .map(|ids| {
-            ids.children_named("DistinguishedFolderId")
-                .filter_map(|f| f.attr("Id").map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let item_ids = op
-        .and_then(|op| op.child("ItemIds"))
-        .map(|ids| {
-            ids.children_named("ItemId")
-                .filter_map(|f| f.attr("Id").map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let calendar_view = op.is_some_and(|op| op.child("CalendarView").is_some());
+    let version = header
+        .and_then(|h| h.child("RequestServerVersion"))
+        .map(|v| v.attr("Version").unwrap_or("").trim().to_string());
+    let op = doc.root.child("Body")?.children.first()?.clone();
     Some(EwsRequest {
-        operation,
+        operation: op.name.clone(),
         impersonate,
-        folders,
-        parent_folders,
-        item_ids,
-        calendar_view,
+        version,
+        op,
     })
+}
+
+/// The schema versions a RequestServerVersion may name: Exchange Server 2013
+/// SP1 knows those up to its own; Exchange Online also the later ones.
+const ONPREM_VERSIONS: &[&str] = &[
+    "Exchange2007",
+    "Exchange2007_SP1",
+    "Exchange2010",
+    "Exchange2010_SP1",
+    "Exchange2010_SP2",
+    "Exchange2013",
+    "Exchange2013_SP1",
+];
+const ONLINE_ONLY_VERSIONS: &[&str] = &[
+    "Exchange2015",
+    "Exchange2016",
+    "V2015_10_05",
+    "V2016_01_06",
+    "V2016_04_13",
+    "V2016_07_13",
+    "V2016_10_10",
+    "V2017_01_07",
+    "V2017_04_14",
+    "V2017_07_11",
+    "V2017_10_09",
+    "V2018_01_08",
+];
+
+fn version_known(scenario: &Scenario, version: &str) -> bool {
+    ONPREM_VERSIONS.contains(&version) || (scenario.exchange.online && ONLINE_ONLY_VERSIONS.contains(&version))
 }
 
 fn busy(scenario: &Scenario) -> Response<Full<Bytes>> {
@@ -280,16 +164,20 @@ impl Drop for InFlight<'_> {
 /// name (as served to thunderbird/ews-rs's test account, 15.20.8769.35).
 const ONLINE_SERVER_VERSION: &str = "<h:ServerVersionInfo MajorVersion=\"15\" MinorVersion=\"20\" MajorBuildNumber=\"8769\" MinorBuildNumber=\"35\" Version=\"V2018_01_08\" xmlns:h=\"http://schemas.microsoft.com/exchange/services/2006/types\" xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"/>";
 
+/// What the lab knows of the caller of one EWS request.
+#[derive(Clone, Copy)]
+pub struct Caller<'a> {
+    pub authorization: Option<&'a str>,
+    /// The account this connection's NTLM handshake signed in.
+    pub ntlm_account: Option<&'a str>,
+    /// The X-AnchorMailbox header.
+    pub anchor: Option<&'a str>,
+}
+
 /// EWS as the organization's servers answer it: Exchange Server 2013 SP1's
 /// version on premises, Exchange Online's 15.20.x online.
-pub async fn answer(
-    state: &LabState,
-    host: &HostSpec,
-    authorization: Option<&str>,
-    ntlm_account: Option<&str>,
-    body: &[u8],
-) -> Response<Full<Bytes>> {
-    let response = answer_model(state, host, authorization, ntlm_account, body).await;
+pub async fn answer(state: &LabState, host: &HostSpec, caller: Caller<'_>, body: &[u8]) -> Response<Full<Bytes>> {
+    let response = answer_model(state, host, caller, body).await;
     if !state.scenario.exchange.online {
         return response;
     }
@@ -311,18 +199,12 @@ pub async fn answer(
     out
 }
 
-async fn answer_model(
-    state: &LabState,
-    host: &HostSpec,
-    authorization: Option<&str>,
-    ntlm_account: Option<&str>,
-    body: &[u8],
-) -> Response<Full<Bytes>> {
+async fn answer_model(state: &LabState, host: &HostSpec, caller: Caller<'_>, body: &[u8]) -> Response<Full<Bytes>> {
     let scenario = &state.scenario;
-    let principal = match bearer(state, authorization) {
+    let principal = match bearer(state, caller.authorization) {
         Some(Ok(p)) => p,
         Some(Err(rejected)) => return rejected,
-        None => match authorized(scenario, authorization, ntlm_account) {
+        None => match authorized(scenario, caller.authorization, caller.ntlm_account) {
             Some(account) => Principal::Account(account),
             None => return unauthorized(scenario, &host.name),
         },
@@ -345,6 +227,27 @@ async fn answer_model(
     let Some(request) = parse_request(body) else {
         return fault("ErrorSchemaValidation", "The request failed schema validation.", &[]);
     };
+    if let Some(version) = &request.version {
+        if !version_known(scenario, version) {
+            // The fault exchangelib's version guessing steps down on.
+            return fault(
+                "ErrorInvalidServerVersion",
+                "The specified server version is invalid.",
+                &[],
+            );
+        }
+    }
+    // Exchange Online's front end routes by X-AnchorMailbox: an anchor that
+    // names no mailbox is answered before the request reaches one.
+    if let (true, Some(anchor)) = (scenario.exchange.online, caller.anchor) {
+        if anchor.contains('@') && scenario.user(anchor).is_none_or(|u| !u.mailbox) {
+            return fault(
+                "ErrorNonExistentMailbox",
+                "The SMTP address has no mailbox associated with it.",
+                &[("SmtpAddress", anchor.to_string())],
+            );
+        }
+    }
     match &request.impersonate {
         Some((kind, value)) => {
             let n = state.ews_impersonations.fetch_add(1, Ordering::SeqCst);
@@ -354,7 +257,7 @@ async fn answer_model(
             impersonated(scenario, &principal, &request, kind, value)
         }
         None => match principal {
-            Principal::Account(account) | Principal::Delegated(account) => own(scenario, account, &request.operation),
+            Principal::Account(account) | Principal::Delegated(account) => own(scenario, account, &request),
             Principal::App { .. } => fault(
                 "ErrorInvalidExchangeImpersonationHeaderData",
                 "ExchangeImpersonation SOAP header must be present for this type of OAuth token.",
@@ -483,36 +386,102 @@ fn bearer<'a>(
     }))
 }
 
-/// A request as the service account itself.
-fn own(scenario: &Scenario, account: &ServiceAccountSpec, operation: &str) -> Response<Full<Bytes>> {
-    match operation {
+/// A request as the service account itself: its own mailbox when it has
+/// one; directory operations (ResolveNames, free/busy) either way.
+fn own(scenario: &Scenario, account: &ServiceAccountSpec, request: &EwsRequest) -> Response<Full<Bytes>> {
+    let directory = matches!(
+        request.operation.as_str(),
+        "ResolveNames" | "GetUserAvailabilityRequest" | "GetServerTimeZones"
+    );
+    if request.operation == "ConvertId" {
+        return response_error(
+            "ConvertId",
+            "ErrorInvalidSmtpAddress",
+            "The SMTP address format is invalid.",
+            "",
+        );
+    }
+    if !account.mailbox && !directory {
+        let (operation, tail) = match request.operation.as_str() {
+            "GetFolder" => ("GetFolder", "<m:Folders/>"),
+            "FindFolder" | "FindItem" | "SyncFolderItems" => (request.operation.as_str(), ""),
+            _ => return fault("ErrorInvalidRequest", "The request is invalid.", &[]),
+        };
+        return response_error(
+            operation,
+            "ErrorMissingEmailAddress",
+            "When making a request as an account that does not have a mailbox, you must specify the mailbox primary SMTP address for any distinguished folder Ids.",
+            tail,
+        );
+    }
+    let mailbox = UserSpec {
+        address: account.address.clone(),
+        aliases: vec![],
+        display_name: None,
+        mailbox: true,
+        redirect_addr: None,
+        redirect_url: None,
+        ews_url: None,
+        groups: vec![],
+        denied_folders: vec![],
+        upn: None,
+        sid: None,
+    };
+    operation(scenario, None, Some(account), &mailbox, request)
+}
+
+/// An operation on `user`'s mailbox, by an account (or an app of tenant `tid`).
+fn operation(
+    scenario: &Scenario,
+    tid: Option<&str>,
+    account: Option<&ServiceAccountSpec>,
+    user: &UserSpec,
+    request: &EwsRequest,
+) -> Response<Full<Bytes>> {
+    let op = &request.op;
+    // Mail-enabled users the caller's directory shows: an app's token only its tenant's.
+    let visible = |u: &UserSpec| {
+        u.mailbox
+            && tid.is_none_or(|tid| {
+                scenario
+                    .tenant_of_address(&u.address)
+                    .is_some_and(|t| t.id.eq_ignore_ascii_case(tid))
+            })
+    };
+    match request.operation.as_str() {
+        "GetFolder" => messages("GetFolder", &mailstore::get_folder(user, op)),
+        "FindFolder" => messages("FindFolder", &mailstore::find_folder(user, op)),
+        "FindItem" => messages("FindItem", &mailstore::find_item(user, op)),
+        "GetItem" => messages("GetItem", &mailstore::get_item(user, op)),
+        "SyncFolderItems" => messages("SyncFolderItems", &mailstore::sync_folder_items(user, op)),
+        "ResolveNames" => {
+            let candidates: Vec<&UserSpec> = scenario.users.iter().filter(|u| visible(u)).collect();
+            messages("ResolveNames", &mailstore::resolve_names(&candidates, op))
+        }
+        "GetUserAvailabilityRequest" => {
+            match mailstore::get_user_availability(op, |a| scenario.user(a).filter(|u| visible(u))) {
+                Ok(body) => envelope(&body),
+                Err((code, text)) => fault(code, text, &[]),
+            }
+        }
+        "GetServerTimeZones" => messages("GetServerTimeZones", &mailstore::server_time_zones(op)),
+        "CreateItem" if account.is_some_and(|a| a.write_denied) => response_error(
+            "CreateItem",
+            "ErrorAccessDenied",
+            "Access is denied. Check credentials and try again.",
+            "<m:Items/>",
+        ),
+        "CreateItem" => created(user),
+        "DeleteItem" => deleted(),
+        // exchangelib's version probe: a DUMMY id in a DUMMY mailbox. Exchange answers
+        // with a response message (and its ServerVersionInfo), not a fault.
         "ConvertId" => response_error(
             "ConvertId",
             "ErrorInvalidSmtpAddress",
             "The SMTP address format is invalid.",
             "",
         ),
-        "GetFolder" if account.mailbox => inbox(&UserSpec {
-            address: account.address.clone(),
-            aliases: vec![],
-            display_name: None,
-            mailbox: true,
-            redirect_addr: None,
-            redirect_url: None,
-            ews_url: None,
-            groups: vec![],
-            denied_folders: vec![],
-        }),
-        "GetFolder" => response_error(
-            "GetFolder",
-            "ErrorMissingEmailAddress",
-            "When making a request as an account that does not have a mailbox, you must specify the mailbox primary SMTP address for any distinguished folder Ids.",
-            "<m:Folders/>",
-        ),
-        _ => {
-            let _ = scenario;
-            fault("ErrorInvalidRequest", "The request is invalid.", &[])
-        }
+        _ => fault("ErrorInvalidRequest", "The request is invalid.", &[]),
     }
 }
 
@@ -523,10 +492,9 @@ fn impersonated(
     kind: &str,
     value: &str,
 ) -> Response<Full<Bytes>> {
-    let operation = request.operation.as_str();
-    let account = match principal {
-        Principal::Account(a) | Principal::Delegated(a) => Some(*a),
-        Principal::App { .. } => None,
+    let (account, tid) = match principal {
+        Principal::Account(a) | Principal::Delegated(a) => (Some(*a), None),
+        Principal::App { tid } => (None, Some(tid.as_str())),
     };
     if account.is_some_and(|a| !a.server_impersonation) {
         return fault(
@@ -535,23 +503,44 @@ fn impersonated(
             &[],
         );
     }
+    // ConnectingSID as Exchange resolves it: SmtpAddress any proxy address,
+    // PrimarySmtpAddress the primary one (an alias is refused below),
+    // PrincipalName the UPN, SID the security identifier.
     let user = match kind {
-        "SmtpAddress" | "PrimarySmtpAddress" | "PrincipalName" => scenario.user(value).filter(|u| u.mailbox),
+        "SmtpAddress" | "PrimarySmtpAddress" => scenario.user(value),
+        "PrincipalName" => scenario.users.iter().find(|u| u.upn().eq_ignore_ascii_case(value)),
+        "SID" => scenario.users.iter().find(|u| u.sid().eq_ignore_ascii_case(value)),
         _ => None,
-    };
+    }
+    .filter(|u| u.mailbox);
     // An app's token sees only the mailboxes of its own tenant.
-    let user = user.filter(|u| match principal {
-        Principal::App { tid } => scenario
-            .tenant_of_address(&u.address)
-            .is_some_and(|t| t.id.eq_ignore_ascii_case(tid.as_str())),
-        Principal::Account(_) | Principal::Delegated(_) => true,
+    let user = user.filter(|u| {
+        tid.is_none_or(|tid| {
+            scenario
+                .tenant_of_address(&u.address)
+                .is_some_and(|t| t.id.eq_ignore_ascii_case(tid))
+        })
     });
     let Some(user) = user else {
-        return fault(
-            "ErrorNonExistentMailbox",
-            "The SMTP address has no mailbox associated with it.",
-            &[("SmtpAddress", value.to_string())],
-        );
+        return match kind {
+            "SmtpAddress" | "PrimarySmtpAddress" => fault(
+                "ErrorNonExistentMailbox",
+                "The SMTP address has no mailbox associated with it.",
+                &[("SmtpAddress", value.to_string())],
+            ),
+            // The codes the ResponseCode reference gives for a UPN or SID that
+            // names no one in the directory (the texts are the lab's own).
+            "PrincipalName" => fault(
+                "ErrorInvalidUserPrincipalName",
+                "The user principal name in the ExchangeImpersonation header is not in the directory.",
+                &[],
+            ),
+            _ => fault(
+                "ErrorInvalidUserSid",
+                "The security identifier in the ExchangeImpersonation header is invalid.",
+                &[],
+            ),
+        };
     };
     if kind == "PrimarySmtpAddress" && !user.address.eq_ignore_ascii_case(value) {
         return fault(
@@ -574,26 +563,5 @@ fn impersonated(
             &[],
         );
     }
-    match operation {
-        "GetFolder" => folders(user, &request.folders),
-        "CreateItem" if account.is_some_and(|a| a.write_denied) => response_error(
-            "CreateItem",
-            "ErrorAccessDenied",
-            "Access is denied. Check credentials and try again.",
-            "<m:Items/>",
-        ),
-        "CreateItem" => created(user),
-        "DeleteItem" => deleted(),
-        "FindItem" => find_item(user, request, request.calendar_view),
-        "GetItem" => get_item(user, request),
-        // exchangelib's version probe: a DUMMY id in a DUMMY mailbox. Exchange answers
-        // with a response message (and its ServerVersionInfo), not a fault.
-        "ConvertId" => response_error(
-            "ConvertId",
-            "ErrorInvalidSmtpAddress",
-            "The SMTP address format is invalid.",
-            "",
-        ),
-        _ => fault("ErrorInvalidRequest", "The request is invalid.", &[]),
-    }
+    operation(scenario, tid, account, user, request)
 }

@@ -9,6 +9,7 @@ pub mod entra;
 mod ews;
 mod graph;
 pub mod keys;
+mod mailstore;
 pub mod scenario;
 mod server;
 

@@ -171,13 +171,48 @@ pub struct UserSpec {
     /// Groups the user is a member of (impersonation scopes).
     #[serde(default)]
     pub groups: Vec<String>,
-    /// Distinguished folders GetFolder answers ErrorAccessDenied for.
+    /// Distinguished folders GetFolder, FindItem and the other folder
+    /// operations answer ErrorAccessDenied for.
     #[serde(default)]
     pub denied_folders: Vec<String>,
+    /// The user principal name ConnectingSID `PrincipalName` names; the
+    /// primary address when not given (as most Exchange Online tenants).
+    pub upn: Option<String>,
+    /// The security identifier ConnectingSID `SID` names; derived from the
+    /// address when not given.
+    pub sid: Option<String>,
 }
 
 fn yes() -> bool {
     true
+}
+
+impl UserSpec {
+    /// The UPN ConnectingSID `PrincipalName` names.
+    pub fn upn(&self) -> &str {
+        self.upn.as_deref().unwrap_or(&self.address)
+    }
+
+    /// The SID ConnectingSID `SID` names: the given one, or one derived from
+    /// the address (a domain part per mail domain, a relative id per user).
+    pub fn sid(&self) -> String {
+        if let Some(sid) = &self.sid {
+            return sid.clone();
+        }
+        let hash = |text: &str| {
+            text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3)
+            })
+        };
+        let domain = hash(self.address.rsplit_once('@').map_or("", |(_, d)| d));
+        let rid = 1000 + hash(&self.address) % 1_000_000;
+        format!(
+            "S-1-5-21-{}-{}-{}-{rid}",
+            domain % 4_000_000_000,
+            (domain >> 20) % 4_000_000_000,
+            (domain >> 40) % 4_000_000_000
+        )
+    }
 }
 
 /// An Entra ID tenant and its verified domains.
@@ -540,6 +575,7 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "ews-impersonation-server-denied",
     "ews-mailbox-not-found",
     "ews-alias-address",
+    "ews-alias-primary-smtp-denied",
     "ews-domain-mismatch",
     "ews-service-account-no-mailbox",
     "ews-credentials-rejected",

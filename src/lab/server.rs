@@ -157,7 +157,16 @@ async fn route(
     }
     let ntlm_account = conn.lock().unwrap_or_else(|p| p.into_inner()).account.clone();
     if is_ews {
-        return super::ews::answer(&state, spec, authorization.as_deref(), ntlm_account.as_deref(), &body).await;
+        let anchor = request_headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("x-anchormailbox"))
+            .map(|(_, v)| v.trim());
+        let caller = super::ews::Caller {
+            authorization: authorization.as_deref(),
+            ntlm_account: ntlm_account.as_deref(),
+            anchor,
+        };
+        return super::ews::answer(&state, spec, caller, &body).await;
     }
     let request = AutodiscoverRequest {
         host: spec,

@@ -1,0 +1,1016 @@
+//! What a lab mailbox holds, and the EWS operations that read it: the
+//! distinguished folders (root, msgfolderroot and the default folders below
+//! it), a few items in them, and GetFolder, FindFolder, FindItem (indexed
+//! paging, CalendarView), GetItem, SyncFolderItems, ResolveNames and
+//! GetUserAvailability answered from them in the shapes of Microsoft's EWS
+//! reference (office-developer-exchange-docs: the operation pages' response
+//! examples). Every mailbox of a scenario holds the same contents; ids carry
+//! the mailbox's address, so one mailbox's ids do not open another's.
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+
+use super::scenario::UserSpec;
+use crate::protocol::ews::TYPES_NS;
+use crate::protocol::pox::escape;
+use crate::protocol::xml::Element;
+
+/// A distinguished folder: its id, the element EWS names it by, its class,
+/// display name and parent.
+pub struct FolderDef {
+    pub id: &'static str,
+    element: &'static str,
+    class: Option<&'static str>,
+    name: &'static str,
+    parent: Option<&'static str>,
+}
+
+const fn folder(
+    id: &'static str,
+    element: &'static str,
+    class: Option<&'static str>,
+    name: &'static str,
+    parent: &'static str,
+) -> FolderDef {
+    FolderDef {
+        id,
+        element,
+        class,
+        name,
+        parent: Some(parent),
+    }
+}
+
+/// The folder tree of every lab mailbox, parents before children.
+pub const FOLDERS: &[FolderDef] = &[
+    FolderDef {
+        id: "root",
+        element: "Folder",
+        class: None,
+        name: "",
+        parent: None,
+    },
+    folder("msgfolderroot", "Folder", None, "Top of Information Store", "root"),
+    folder("inbox", "Folder", Some("IPF.Note"), "Inbox", "msgfolderroot"),
+    folder("drafts", "Folder", Some("IPF.Note"), "Drafts", "msgfolderroot"),
+    folder("sentitems", "Folder", Some("IPF.Note"), "Sent Items", "msgfolderroot"),
+    folder(
+        "deleteditems",
+        "Folder",
+        Some("IPF.Note"),
+        "Deleted Items",
+        "msgfolderroot",
+    ),
+    folder("outbox", "Folder", Some("IPF.Note"), "Outbox", "msgfolderroot"),
+    folder("junkemail", "Folder", Some("IPF.Note"), "Junk Email", "msgfolderroot"),
+    folder(
+        "calendar",
+        "CalendarFolder",
+        Some("IPF.Appointment"),
+        "Calendar",
+        "msgfolderroot",
+    ),
+    folder(
+        "contacts",
+        "ContactsFolder",
+        Some("IPF.Contact"),
+        "Contacts",
+        "msgfolderroot",
+    ),
+    folder("tasks", "TasksFolder", Some("IPF.Task"), "Tasks", "msgfolderroot"),
+    folder("notes", "Folder", Some("IPF.StickyNote"), "Notes", "msgfolderroot"),
+];
+
+/// An item of a folder: element, class, subject, and its time (received for
+/// mail, start for a meeting, with the meeting's end).
+struct ItemDef {
+    folder: &'static str,
+    element: &'static str,
+    class: &'static str,
+    subject: &'static str,
+    time: &'static str,
+    end: Option<&'static str>,
+    read: bool,
+}
+
+const fn item(
+    folder: &'static str,
+    element: &'static str,
+    class: &'static str,
+    subject: &'static str,
+    time: &'static str,
+) -> ItemDef {
+    ItemDef {
+        folder,
+        element,
+        class,
+        subject,
+        time,
+        end: None,
+        read: true,
+    }
+}
+
+/// Items per folder, newest first (FindItem's order without a SortOrder).
+const ITEMS: &[ItemDef] = &[
+    ItemDef {
+        read: false,
+        ..item(
+            "inbox",
+            "Message",
+            "IPM.Note",
+            "Welcome to Contoso",
+            "2026-06-01T08:00:00Z",
+        )
+    },
+    item(
+        "inbox",
+        "Message",
+        "IPM.Note",
+        "Quarterly report",
+        "2026-05-28T14:30:00Z",
+    ),
+    item(
+        "inbox",
+        "Message",
+        "IPM.Note",
+        "Lunch on Friday?",
+        "2026-05-20T11:05:00Z",
+    ),
+    ItemDef {
+        end: Some("2026-06-01T09:30:00Z"),
+        ..item(
+            "calendar",
+            "CalendarItem",
+            "IPM.Appointment",
+            "Weekly sync",
+            "2026-06-01T09:00:00Z",
+        )
+    },
+    item("contacts", "Contact", "IPM.Contact", "Pat Lee", "2026-01-15T10:00:00Z"),
+    item(
+        "tasks",
+        "Task",
+        "IPM.Task",
+        "Renew the certificate",
+        "2026-02-01T10:00:00Z",
+    ),
+];
+
+pub const FOLDER_CHANGE_KEY: &str = "AQAAABYAAAA7bxyXx5VvQLQd1uQdCqoKAAAAAAAE";
+const ITEM_CHANGE_KEY: &str = "CQAAABYAAAA7bxyXx5VvQLQd1uQdCqoKAAAAAAAG";
+
+fn b64(text: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+fn unb64(id: &str) -> Option<String> {
+    base64::engine::general_purpose::STANDARD
+        .decode(id.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+}
+
+pub fn folder_id(folder: &str, user: &UserSpec) -> String {
+    b64(&format!("exprobe-lab-{folder}:{}", user.address.to_ascii_lowercase()))
+}
+
+fn item_id(folder: &str, n: usize, user: &UserSpec) -> String {
+    b64(&format!(
+        "exprobe-lab-item-{folder}-{n}:{}",
+        user.address.to_ascii_lowercase()
+    ))
+}
+
+fn items_of(folder: &str) -> impl Iterator<Item = &'static ItemDef> + '_ {
+    ITEMS.iter().filter(move |i| i.folder == folder)
+}
+
+fn children_of(folder: &str) -> impl Iterator<Item = &'static FolderDef> + '_ {
+    FOLDERS.iter().filter(move |f| f.parent == Some(folder))
+}
+
+fn denied(user: &UserSpec, folder: &FolderDef) -> bool {
+    user.denied_folders.iter().any(|d| d.eq_ignore_ascii_case(folder.id))
+}
+
+/// What a folder reference of a request names.
+enum FolderRef {
+    Found(&'static FolderDef),
+    /// A distinguished name this mailbox has no folder for, or another mailbox's id.
+    NotFound,
+    Malformed,
+}
+
+fn folder_ref(user: &UserSpec, e: &Element) -> FolderRef {
+    match e.name.as_str() {
+        "DistinguishedFolderId" => e
+            .attr("Id")
+            .and_then(|id| FOLDERS.iter().find(|f| f.id == id))
+            .map_or(FolderRef::NotFound, FolderRef::Found),
+        _ => {
+            let Some(decoded) = e.attr("Id").and_then(unb64) else {
+                return FolderRef::Malformed;
+            };
+            match decoded
+                .strip_prefix("exprobe-lab-")
+                .and_then(|rest| rest.split_once(':'))
+            {
+                Some((name, address)) if address.eq_ignore_ascii_case(&user.address) => FOLDERS
+                    .iter()
+                    .find(|f| f.id == name)
+                    .map_or(FolderRef::NotFound, FolderRef::Found),
+                Some(_) => FolderRef::NotFound,
+                None => FolderRef::Malformed,
+            }
+        }
+    }
+}
+
+/// The folder references under `container` (FolderIds, ParentFolderIds, SyncFolderId).
+fn refs<'a>(op: &'a Element, container: &str) -> Vec<&'a Element> {
+    op.child(container)
+        .map(|c| {
+            c.children
+                .iter()
+                .filter(|e| e.name == "DistinguishedFolderId" || e.name == "FolderId")
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// An error response message `{operation}ResponseMessage` with this code and text, and `tail` after it.
+pub fn error_message(operation: &str, code: &str, text: &str, tail: &str) -> String {
+    format!(
+        "<m:{operation}ResponseMessage ResponseClass=\"Error\"><m:MessageText>{}</m:MessageText><m:ResponseCode>{code}</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>{tail}</m:{operation}ResponseMessage>",
+        escape(text)
+    )
+}
+
+/// The error message for a folder reference that does not open a folder, if it does not.
+fn folder_error(operation: &str, user: &UserSpec, found: &FolderRef, tail: &str) -> Option<String> {
+    Some(match found {
+        FolderRef::Found(f) if denied(user, f) => error_message(
+            operation,
+            "ErrorAccessDenied",
+            "Access is denied. Check credentials and try again.",
+            tail,
+        ),
+        FolderRef::Found(_) => return None,
+        FolderRef::NotFound => error_message(
+            operation,
+            "ErrorFolderNotFound",
+            "The specified folder could not be found in the store.",
+            tail,
+        ),
+        FolderRef::Malformed => error_message(operation, "ErrorInvalidIdMalformed", "Id is malformed.", tail),
+    })
+}
+
+fn render_folder(out: &mut String, f: &FolderDef, user: &UserSpec) {
+    let element = f.element;
+    let _ = write!(
+        out,
+        "<t:{element}><t:FolderId Id=\"{}\" ChangeKey=\"{FOLDER_CHANGE_KEY}\"/>",
+        folder_id(f.id, user)
+    );
+    if let Some(parent) = f.parent {
+        let _ = write!(
+            out,
+            "<t:ParentFolderId Id=\"{}\" ChangeKey=\"AQAAAA==\"/>",
+            folder_id(parent, user)
+        );
+    }
+    if let Some(class) = f.class {
+        let _ = write!(out, "<t:FolderClass>{class}</t:FolderClass>");
+    }
+    let _ = write!(
+        out,
+        "<t:DisplayName>{}</t:DisplayName><t:TotalCount>{}</t:TotalCount><t:ChildFolderCount>{}</t:ChildFolderCount>",
+        f.name,
+        items_of(f.id).count(),
+        children_of(f.id).count()
+    );
+    // UnreadCount belongs to mail folders (the FindFolder reference's example).
+    if element == "Folder" {
+        let _ = write!(
+            out,
+            "<t:UnreadCount>{}</t:UnreadCount>",
+            items_of(f.id).filter(|i| !i.read).count()
+        );
+    }
+    let _ = write!(out, "</t:{element}>");
+}
+
+/// GetFolder: one response message per folder asked, in order.
+pub fn get_folder(user: &UserSpec, op: &Element) -> String {
+    let mut out = String::new();
+    for r in refs(op, "FolderIds") {
+        let found = folder_ref(user, r);
+        if let Some(e) = folder_error("GetFolder", user, &found, "<m:Folders/>") {
+            out.push_str(&e);
+            continue;
+        }
+        let FolderRef::Found(f) = found else { continue };
+        out.push_str(
+            "<m:GetFolderResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:Folders>",
+        );
+        render_folder(&mut out, f, user);
+        out.push_str("</m:Folders></m:GetFolderResponseMessage>");
+    }
+    out
+}
+
+/// `(offset, max, from_end)` of an IndexedPageItemView / IndexedPageFolderView.
+fn page(view: Option<&Element>) -> (usize, usize, bool) {
+    let Some(view) = view else {
+        return (0, usize::MAX, false);
+    };
+    let offset = view.attr("Offset").and_then(|o| o.trim().parse().ok()).unwrap_or(0);
+    let max = view
+        .attr("MaxEntriesReturned")
+        .and_then(|m| m.trim().parse().ok())
+        .unwrap_or(usize::MAX);
+    let from_end = view.attr("BasePoint").is_some_and(|b| b.trim() == "End");
+    (offset, max, from_end)
+}
+
+/// The window of `total` entries a page shows: `(start, end)`.
+fn window(total: usize, (offset, max, from_end): (usize, usize, bool)) -> (usize, usize) {
+    if from_end {
+        let end = total.saturating_sub(offset);
+        (end.saturating_sub(max), end)
+    } else {
+        let start = offset.min(total);
+        (start, start.saturating_add(max).min(total))
+    }
+}
+
+/// FindFolder: the children of each parent (Shallow) or all its descendants (Deep), paged.
+pub fn find_folder(user: &UserSpec, op: &Element) -> String {
+    let deep = op.attr("Traversal").is_some_and(|t| t.trim() == "Deep");
+    let mut out = String::new();
+    for r in refs(op, "ParentFolderIds") {
+        let found = folder_ref(user, r);
+        if let Some(e) = folder_error("FindFolder", user, &found, "") {
+            out.push_str(&e);
+            continue;
+        }
+        let FolderRef::Found(parent) = found else { continue };
+        let mut list: Vec<&FolderDef> = vec![];
+        let mut frontier = vec![parent.id];
+        while let Some(id) = frontier.pop() {
+            for child in children_of(id) {
+                list.push(child);
+                if deep {
+                    frontier.push(child.id);
+                }
+            }
+        }
+        let paging = page(op.child("IndexedPageFolderView"));
+        let (start, end) = window(list.len(), paging);
+        let _ = write!(
+            out,
+            "<m:FindFolderResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:RootFolder IndexedPagingOffset=\"{}\" TotalItemsInView=\"{}\" IncludesLastItemInRange=\"{}\"><t:Folders>",
+            paging.0 + (end - start),
+            list.len(),
+            end == list.len()
+        );
+        for f in &list[start..end] {
+            render_folder(&mut out, f, user);
+        }
+        out.push_str("</t:Folders></m:RootFolder></m:FindFolderResponseMessage>");
+    }
+    out
+}
+
+/// An item's properties: the id only, or its summary (subject, class, times, sender).
+fn render_item(out: &mut String, item: &ItemDef, n: usize, user: &UserSpec, id_only: bool) {
+    let element = item.element;
+    let _ = write!(
+        out,
+        "<t:{element}><t:ItemId Id=\"{}\" ChangeKey=\"{ITEM_CHANGE_KEY}\"/>",
+        item_id(item.folder, n, user)
+    );
+    if !id_only {
+        let _ = write!(
+            out,
+            "<t:ParentFolderId Id=\"{}\" ChangeKey=\"AQAAAA==\"/><t:ItemClass>{}</t:ItemClass><t:Subject>{}</t:Subject>",
+            folder_id(item.folder, user),
+            item.class,
+            escape(item.subject)
+        );
+        match item.element {
+            "CalendarItem" => {
+                let _ = write!(
+                    out,
+                    "<t:Start>{}</t:Start><t:End>{}</t:End><t:LegacyFreeBusyStatus>Busy</t:LegacyFreeBusyStatus>",
+                    item.time,
+                    item.end.unwrap_or(item.time)
+                );
+            }
+            "Message" => {
+                let _ = write!(
+                    out,
+                    "<t:DateTimeReceived>{}</t:DateTimeReceived><t:Sender><t:Mailbox><t:Name>Contoso IT</t:Name><t:EmailAddress>it@contoso.com</t:EmailAddress><t:RoutingType>SMTP</t:RoutingType></t:Mailbox></t:Sender><t:ToRecipients><t:Mailbox><t:EmailAddress>{}</t:EmailAddress><t:RoutingType>SMTP</t:RoutingType></t:Mailbox></t:ToRecipients><t:IsRead>{}</t:IsRead>",
+                    item.time,
+                    escape(&user.address),
+                    item.read
+                );
+            }
+            _ => {
+                let _ = write!(out, "<t:DateTimeCreated>{}</t:DateTimeCreated>", item.time);
+            }
+        }
+    }
+    let _ = write!(out, "</t:{element}>");
+}
+
+/// IdOnly without AdditionalProperties: only the ids are returned.
+fn id_only(op: &Element, shape: &str) -> bool {
+    op.child(shape).is_some_and(|s| {
+        s.child_text("BaseShape") == Some("IdOnly")
+            && s.child("AdditionalProperties").is_none_or(|a| a.children.is_empty())
+    })
+}
+
+/// FindItem: a folder's items, paged (IndexedPageItemView) or within a CalendarView's window.
+pub fn find_item(user: &UserSpec, op: &Element) -> String {
+    let associated = op.attr("Traversal").is_some_and(|t| t.trim() != "Shallow");
+    let calendar_view = op.child("CalendarView");
+    let only_ids = id_only(op, "ItemShape");
+    let mut out = String::new();
+    for r in refs(op, "ParentFolderIds") {
+        let found = folder_ref(user, r);
+        if let Some(e) = folder_error("FindItem", user, &found, "") {
+            out.push_str(&e);
+            continue;
+        }
+        let FolderRef::Found(f) = found else { continue };
+        let mut list: Vec<(usize, &ItemDef)> = if associated {
+            vec![]
+        } else {
+            items_of(f.id).enumerate().collect()
+        };
+        let (start, end, paging_attr) = if let Some(view) = calendar_view {
+            if f.element != "CalendarFolder" {
+                out.push_str(&error_message(
+                    "FindItem",
+                    "ErrorCalendarFolderIsInvalidForCalendarView",
+                    "The folder is not a calendar folder.",
+                    "",
+                ));
+                continue;
+            }
+            let from = view.attr("StartDate").and_then(|s| instant(s, 0));
+            let to = view.attr("EndDate").and_then(|s| instant(s, 0));
+            let (Some(from), Some(to)) = (from, to) else {
+                out.push_str(&error_message(
+                    "FindItem",
+                    "ErrorInvalidRequest",
+                    "The request is invalid.",
+                    "",
+                ));
+                continue;
+            };
+            list.retain(|(_, i)| {
+                let s = instant(i.time, 0).unwrap_or(from);
+                let e = i.end.and_then(|e| instant(e, 0)).unwrap_or(s);
+                s < to && e > from
+            });
+            let max = view
+                .attr("MaxEntriesReturned")
+                .and_then(|m| m.trim().parse().ok())
+                .unwrap_or(usize::MAX);
+            (0, list.len().min(max), String::new())
+        } else {
+            let paging = page(op.child("IndexedPageItemView"));
+            let (start, end) = window(list.len(), paging);
+            (
+                start,
+                end,
+                format!(" IndexedPagingOffset=\"{}\"", paging.0 + (end - start)),
+            )
+        };
+        let _ = write!(
+            out,
+            "<m:FindItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:RootFolder{paging_attr} TotalItemsInView=\"{}\" IncludesLastItemInRange=\"{}\"><t:Items>",
+            list.len(),
+            end == list.len()
+        );
+        for (n, i) in &list[start..end] {
+            render_item(&mut out, i, *n, user, only_ids);
+        }
+        out.push_str("</t:Items></m:RootFolder></m:FindItemResponseMessage>");
+    }
+    out
+}
+
+/// The item an id names in this mailbox: `Ok(Some)`, `Ok(None)` (not found), `Err` (malformed).
+fn find_by_id(user: &UserSpec, id: &str) -> Result<Option<(usize, &'static ItemDef)>, ()> {
+    let decoded = unb64(id).ok_or(())?;
+    let rest = decoded.strip_prefix("exprobe-lab-item-").ok_or(())?;
+    let (key, address) = rest.split_once(':').ok_or(())?;
+    if !address.eq_ignore_ascii_case(&user.address) {
+        return Ok(None);
+    }
+    let Some((folder, n)) = key.rsplit_once('-') else {
+        return Ok(None);
+    };
+    let n: usize = n.parse().map_err(|_| ())?;
+    let found = ITEMS.iter().filter(|i| i.folder == folder).nth(n);
+    Ok(found.map(|i| (n, i)))
+}
+
+/// GetItem: each id answered, in order.
+pub fn get_item(user: &UserSpec, op: &Element) -> String {
+    let only_ids = id_only(op, "ItemShape");
+    let mut out = String::new();
+    let ids = op
+        .child("ItemIds")
+        .map(|c| c.children_named("ItemId").collect::<Vec<_>>())
+        .unwrap_or_default();
+    for e in ids {
+        match find_by_id(user, e.attr("Id").unwrap_or("")) {
+            Ok(Some((n, item))) => {
+                out.push_str("<m:GetItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:Items>");
+                render_item(&mut out, item, n, user, only_ids);
+                out.push_str("</m:Items></m:GetItemResponseMessage>");
+            }
+            Ok(None) => out.push_str(&error_message(
+                "GetItem",
+                "ErrorItemNotFound",
+                "The specified object was not found in the store., The process failed to get the correct properties.",
+                "<m:Items/>",
+            )),
+            Err(()) => out.push_str(&error_message(
+                "GetItem",
+                "ErrorInvalidIdMalformed",
+                "Id is malformed.",
+                "<m:Items/>",
+            )),
+        }
+    }
+    out
+}
+
+/// SyncFolderItems: without a SyncState, every item of the folder as a Create,
+/// `MaxChangesReturned` at a time; the SyncState says how far the client got.
+pub fn sync_folder_items(user: &UserSpec, op: &Element) -> String {
+    let operation = "SyncFolderItems";
+    let Some(r) = refs(op, "SyncFolderId").into_iter().next() else {
+        return error_message(operation, "ErrorInvalidRequest", "The request is invalid.", "");
+    };
+    let found = folder_ref(user, r);
+    if let Some(e) = folder_error(operation, user, &found, "") {
+        return e;
+    }
+    let FolderRef::Found(f) = found else {
+        return String::new();
+    };
+    let state_key = format!("exprobe-lab-sync:{}:{}:", f.id, user.address.to_ascii_lowercase());
+    let position = match op.child_text("SyncState") {
+        None => Some(0),
+        Some(state) => unb64(state).and_then(|s| s.strip_prefix(&state_key).and_then(|n| n.parse::<usize>().ok())),
+    };
+    let Some(position) = position else {
+        // As the SyncFolderItems error example of the reference.
+        return error_message(
+            operation,
+            "ErrorInvalidSyncStateData",
+            "Synchronization state data is corrupt or otherwise invalid.",
+            "<m:SyncState/><m:IncludesLastItemInRange>true</m:IncludesLastItemInRange>",
+        );
+    };
+    let ignored: Vec<&str> = op
+        .child("Ignore")
+        .map(|c| c.children_named("ItemId").filter_map(|e| e.attr("Id")).collect())
+        .unwrap_or_default();
+    let max = op
+        .child_text("MaxChangesReturned")
+        .and_then(|m| m.parse::<usize>().ok())
+        .unwrap_or(512)
+        .clamp(1, 512);
+    let all: Vec<(usize, &ItemDef)> = items_of(f.id).enumerate().collect();
+    let start = position.min(all.len());
+    let end = start.saturating_add(max).min(all.len());
+    let only_ids = id_only(op, "ItemShape");
+    let mut changes = String::new();
+    for (n, i) in &all[start..end] {
+        if ignored.contains(&item_id(f.id, *n, user).as_str()) {
+            continue;
+        }
+        changes.push_str("<t:Create>");
+        render_item(&mut changes, i, *n, user, only_ids);
+        changes.push_str("</t:Create>");
+    }
+    format!(
+        "<m:SyncFolderItemsResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:SyncState>{}</m:SyncState><m:IncludesLastItemInRange>{}</m:IncludesLastItemInRange><m:Changes>{changes}</m:Changes></m:SyncFolderItemsResponseMessage>",
+        b64(&format!("{state_key}{end}")),
+        end == all.len()
+    )
+}
+
+/// ResolveNames of `UnresolvedEntry` among the mail-enabled users a caller
+/// sees: `smtp:` matches the start of any proxy address; an address without a
+/// routing type only the primary address; other text the start of a display
+/// name's word or of the primary address's local part (ambiguous name resolution).
+pub fn resolve_names(candidates: &[&UserSpec], op: &Element) -> String {
+    let operation = "ResolveNames";
+    let entry = op.child_text("UnresolvedEntry").unwrap_or("").to_ascii_lowercase();
+    let full = op.attr("ReturnFullContactData").is_some_and(|v| v.trim() == "true");
+    let matches: Vec<&&UserSpec> = candidates
+        .iter()
+        .filter(|u| {
+            let primary = u.address.to_ascii_lowercase();
+            if entry.is_empty() {
+                return false;
+            }
+            if let Some(proxy) = entry.strip_prefix("smtp:") {
+                return std::iter::once(&u.address)
+                    .chain(&u.aliases)
+                    .any(|a| a.to_ascii_lowercase().starts_with(proxy));
+            }
+            if entry.contains('@') {
+                return primary == entry;
+            }
+            let local = primary.split('@').next().unwrap_or("");
+            local.starts_with(&entry)
+                || u.display_name.as_deref().is_some_and(|d| {
+                    let d = d.to_ascii_lowercase();
+                    d.starts_with(&entry) || d.split_whitespace().any(|w| w.starts_with(&entry))
+                })
+        })
+        .take(100)
+        .collect();
+    if matches.is_empty() {
+        return error_message(operation, "ErrorNameResolutionNoResults", "No results were found.", "");
+    }
+    let mut set = String::new();
+    for u in &matches {
+        let name = escape(u.display_name.as_deref().unwrap_or(&u.address));
+        let address = escape(&u.address);
+        let _ = write!(
+            set,
+            "<t:Resolution><t:Mailbox><t:Name>{name}</t:Name><t:EmailAddress>{address}</t:EmailAddress><t:RoutingType>SMTP</t:RoutingType><t:MailboxType>Mailbox</t:MailboxType></t:Mailbox>"
+        );
+        if full {
+            let _ = write!(
+                set,
+                "<t:Contact><t:DisplayName>{name}</t:DisplayName><t:EmailAddresses><t:Entry Key=\"EmailAddress1\">SMTP:{address}</t:Entry></t:EmailAddresses><t:ContactSource>ActiveDirectory</t:ContactSource></t:Contact>"
+            );
+        }
+        set.push_str("</t:Resolution>");
+    }
+    let (class, head) = if matches.len() == 1 {
+        ("Success", "<m:ResponseCode>NoError</m:ResponseCode>".to_string())
+    } else {
+        (
+            "Warning",
+            "<m:MessageText>Multiple results were found.</m:MessageText><m:ResponseCode>ErrorNameResolutionMultipleResults</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>".to_string(),
+        )
+    };
+    format!(
+        "<m:ResolveNamesResponseMessage ResponseClass=\"{class}\">{head}<m:ResolutionSet TotalItemsInView=\"{n}\" IncludesLastItemInRange=\"true\">{set}</m:ResolutionSet></m:ResolveNamesResponseMessage>",
+        n = matches.len()
+    )
+}
+
+/// GetServerTimeZones: the lab's servers know UTC (the zone its items and
+/// exchangelib's requests use); ids it does not know are left out.
+pub fn server_time_zones(op: &Element) -> String {
+    let asked: Vec<&str> = op
+        .child("Ids")
+        .map(|ids| ids.children.iter().map(|i| i.text.trim()).collect())
+        .unwrap_or_default();
+    let full = op.attr("ReturnFullTimeZoneData").is_none_or(|v| v.trim() != "false");
+    let mut out = String::from("<m:GetServerTimeZonesResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:TimeZoneDefinitions>");
+    if asked.is_empty() || asked.contains(&"UTC") {
+        out.push_str("<t:TimeZoneDefinition Id=\"UTC\" Name=\"(UTC) Coordinated Universal Time\"");
+        if full {
+            out.push_str("><t:Periods><t:Period Bias=\"PT0H\" Name=\"Standard\" Id=\"trule:Microsoft/Registry/UTC/1-Standard\"/></t:Periods><t:TransitionsGroups><t:TransitionsGroup Id=\"0\"><t:Transition><t:To Kind=\"Period\">trule:Microsoft/Registry/UTC/1-Standard</t:To></t:Transition></t:TransitionsGroup></t:TransitionsGroups><t:Transitions><t:Transition><t:To Kind=\"Group\">0</t:To></t:Transition></t:Transitions></t:TimeZoneDefinition>");
+        } else {
+            out.push_str("/>");
+        }
+    }
+    out.push_str("</m:TimeZoneDefinitions></m:GetServerTimeZonesResponseMessage>");
+    out
+}
+
+/// Seconds since the epoch of an xs:dateTime; without a zone it is local time
+/// of a zone with EWS's `Bias` (minutes; UTC = local + bias).
+fn instant(text: &str, bias_minutes: i64) -> Option<i64> {
+    let text = text.trim();
+    let head = text.get(..19)?;
+    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    let local = time::PrimitiveDateTime::parse(head, format).ok()?;
+    let mut rest = &text[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        rest = frac.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    let offset_minutes = match rest {
+        "" => -bias_minutes,
+        "Z" => 0,
+        zone => {
+            let sign = match zone.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let (h, m) = zone[1..].split_once(':')?;
+            sign * (h.parse::<i64>().ok()? * 60 + m.parse::<i64>().ok()?)
+        }
+    };
+    Some(local.assume_utc().unix_timestamp() - offset_minutes * 60)
+}
+
+/// An instant as local time of a zone `bias` minutes behind UTC, without offset.
+fn local_text(seconds: i64, bias_minutes: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    time::OffsetDateTime::from_unix_timestamp(seconds - bias_minutes * 60)
+        .ok()
+        .and_then(|t| t.format(format).ok())
+        .unwrap_or_default()
+}
+
+/// The longest window GetUserAvailability answers, as Exchange's default (42 days).
+const MAX_AVAILABILITY_DAYS: i64 = 42;
+
+/// GetUserAvailability: free/busy of each mailbox asked, in order. `lookup`
+/// finds a mailbox the caller may see. Callers get free/busy only (the
+/// default calendar permission, AvailabilityOnly): a Detailed view is
+/// answered as FreeBusy, as Exchange does when details are not shared.
+/// Returns the whole response element, or `Err((code, text))` for a fault.
+pub fn get_user_availability<'a>(
+    op: &Element,
+    lookup: impl Fn(&str) -> Option<&'a UserSpec>,
+) -> Result<String, (&'static str, &'static str)> {
+    let bias: i64 = op
+        .path(&["TimeZone", "Bias"])
+        .and_then(|b| b.text.trim().parse().ok())
+        .unwrap_or(0);
+    let options = op.child("FreeBusyViewOptions");
+    let window = options.and_then(|o| o.child("TimeWindow"));
+    let from = window
+        .and_then(|w| w.child_text("StartTime"))
+        .and_then(|s| instant(s, bias));
+    let to = window
+        .and_then(|w| w.child_text("EndTime"))
+        .and_then(|s| instant(s, bias));
+    let (Some(from), Some(to)) = (from, to) else {
+        return Err(("ErrorInvalidRequest", "The request is invalid."));
+    };
+    if to <= from {
+        return Err(("ErrorInvalidTimeInterval", "The time interval is invalid."));
+    }
+    if to - from > MAX_AVAILABILITY_DAYS * 86_400 {
+        return Err(("ErrorTimeIntervalTooBig", "The time interval is too big."));
+    }
+    let interval: i64 = options
+        .and_then(|o| o.child_text("MergedFreeBusyIntervalInMinutes"))
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(30)
+        .clamp(5, 1440);
+    let requested = options
+        .and_then(|o| o.child_text("RequestedView"))
+        .unwrap_or("Detailed");
+    let merged = requested.contains("Merged");
+    let view = match requested {
+        "MergedOnly" => "MergedOnly",
+        _ if merged => "FreeBusyMerged",
+        _ => "FreeBusy",
+    };
+    let mut out = String::from("<GetUserAvailabilityResponse xmlns=\"http://schemas.microsoft.com/exchange/services/2006/messages\"><FreeBusyResponseArray>");
+    let asked: Vec<&str> = op
+        .child("MailboxDataArray")
+        .map(|a| {
+            a.children_named("MailboxData")
+                .filter_map(|d| d.path(&["Email", "Address"]))
+                .map(|e| e.text.trim())
+                .collect()
+        })
+        .unwrap_or_default();
+    for address in asked {
+        let Some(user) = lookup(address) else {
+            // The text Exchange's availability service gives (as relayed by Graph's getSchedule,
+            // microsoftgraph/microsoft-graph-docs#11225).
+            let _ = write!(
+                out,
+                "<FreeBusyResponse><ResponseMessage ResponseClass=\"Error\"><MessageText>Unable to resolve e-mail address {} to an Active Directory object.</MessageText><ResponseCode>ErrorMailRecipientNotFound</ResponseCode><DescriptiveLinkKey>0</DescriptiveLinkKey></ResponseMessage><FreeBusyView><FreeBusyViewType xmlns=\"{TYPES_NS}\">None</FreeBusyViewType></FreeBusyView></FreeBusyResponse>",
+                escape(address)
+            );
+            continue;
+        };
+        let _ = user;
+        let events: Vec<(i64, i64)> = items_of("calendar")
+            .filter_map(|i| Some((instant(i.time, 0)?, instant(i.end?, 0)?)))
+            .filter(|(s, e)| *s < to && *e > from)
+            .collect();
+        let _ = write!(
+            out,
+            "<FreeBusyResponse><ResponseMessage ResponseClass=\"Success\"><ResponseCode>NoError</ResponseCode></ResponseMessage><FreeBusyView><FreeBusyViewType xmlns=\"{TYPES_NS}\">{view}</FreeBusyViewType>"
+        );
+        if merged {
+            let slots = ((to - from) + interval * 60 - 1) / (interval * 60);
+            let merged: String = (0..slots)
+                .map(|k| {
+                    let (s, e) = (from + k * interval * 60, from + (k + 1) * interval * 60);
+                    if events.iter().any(|(a, b)| *a < e && *b > s) {
+                        '2'
+                    } else {
+                        '0'
+                    }
+                })
+                .collect();
+            let _ = write!(out, "<MergedFreeBusy xmlns=\"{TYPES_NS}\">{merged}</MergedFreeBusy>");
+        }
+        if view != "MergedOnly" {
+            let _ = write!(out, "<CalendarEventArray xmlns=\"{TYPES_NS}\">");
+            for (s, e) in &events {
+                let _ = write!(
+                    out,
+                    "<CalendarEvent><StartTime>{}</StartTime><EndTime>{}</EndTime><BusyType>Busy</BusyType></CalendarEvent>",
+                    local_text(*s, bias),
+                    local_text(*e, bias)
+                );
+            }
+            out.push_str("</CalendarEventArray>");
+        }
+        let _ = write!(
+            out,
+            "<WorkingHours xmlns=\"{TYPES_NS}\"><TimeZone><Bias>0</Bias><StandardTime><Bias>0</Bias><Time>02:00:00</Time><DayOrder>5</DayOrder><Month>10</Month><DayOfWeek>Sunday</DayOfWeek></StandardTime><DaylightTime><Bias>0</Bias><Time>02:00:00</Time><DayOrder>1</DayOrder><Month>4</Month><DayOfWeek>Sunday</DayOfWeek></DaylightTime></TimeZone><WorkingPeriodArray><WorkingPeriod><DayOfWeek>Monday Tuesday Wednesday Thursday Friday</DayOfWeek><StartTimeInMinutes>480</StartTimeInMinutes><EndTimeInMinutes>1020</EndTimeInMinutes></WorkingPeriod></WorkingPeriodArray></WorkingHours></FreeBusyView></FreeBusyResponse>"
+        );
+    }
+    out.push_str("</FreeBusyResponseArray></GetUserAvailabilityResponse>");
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> UserSpec {
+        UserSpec {
+            address: "alice@contoso.com".into(),
+            aliases: vec!["a.smith@contoso.com".into()],
+            display_name: Some("Alice Smith".into()),
+            mailbox: true,
+            redirect_addr: None,
+            redirect_url: None,
+            ews_url: None,
+            groups: vec![],
+            denied_folders: vec!["calendar".into()],
+            upn: None,
+            sid: None,
+        }
+    }
+
+    fn op(xml: &str) -> Element {
+        let doc =
+            crate::protocol::xml::parse(format!("<m:Op xmlns:m=\"urn:m\" xmlns:t=\"urn:t\">{xml}</m:Op>").as_bytes())
+                .unwrap();
+        doc.root
+    }
+
+    #[test]
+    fn instants_read_zones_and_local_time() {
+        assert_eq!(
+            instant("2026-06-01T09:00:00Z", 0),
+            instant("2026-06-01T11:00:00+02:00", 0)
+        );
+        assert_eq!(
+            instant("2026-06-01T09:00:00.000Z", 0),
+            instant("2026-06-01T09:00:00", 0)
+        );
+        // Bias -60 (UTC+1): local 10:00 is 09:00 UTC.
+        assert_eq!(instant("2026-06-01T10:00:00", -60), instant("2026-06-01T09:00:00Z", 0));
+        assert_eq!(
+            local_text(instant("2026-06-01T09:00:00Z", 0).unwrap(), -60),
+            "2026-06-01T10:00:00"
+        );
+        assert_eq!(instant("junk", 0), None);
+    }
+
+    #[test]
+    fn paging_walks_the_inbox_and_ends_with_the_last_item() {
+        let u = user();
+        let first = find_item(&u, &op("<m:IndexedPageItemView MaxEntriesReturned=\"2\" Offset=\"0\" BasePoint=\"Beginning\"/><m:ParentFolderIds><t:DistinguishedFolderId Id=\"inbox\"/></m:ParentFolderIds>"));
+        assert!(
+            first.contains("IndexedPagingOffset=\"2\" TotalItemsInView=\"3\" IncludesLastItemInRange=\"false\""),
+            "{first}"
+        );
+        assert_eq!(first.matches("<t:Message>").count(), 2);
+        let next = find_item(&u, &op("<m:IndexedPageItemView MaxEntriesReturned=\"2\" Offset=\"2\" BasePoint=\"Beginning\"/><m:ParentFolderIds><t:DistinguishedFolderId Id=\"inbox\"/></m:ParentFolderIds>"));
+        assert!(
+            next.contains("IndexedPagingOffset=\"3\" TotalItemsInView=\"3\" IncludesLastItemInRange=\"true\""),
+            "{next}"
+        );
+        assert!(next.contains("Lunch on Friday?"));
+        // A folder GetFolder may not open is refused for FindItem too.
+        let denied = find_item(
+            &u,
+            &op("<m:ParentFolderIds><t:DistinguishedFolderId Id=\"calendar\"/></m:ParentFolderIds>"),
+        );
+        assert!(denied.contains("ErrorAccessDenied"), "{denied}");
+    }
+
+    #[test]
+    fn sync_state_resumes_and_a_foreign_state_is_invalid() {
+        let u = user();
+        let first = sync_folder_items(&u, &op("<m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:SyncFolderId><t:DistinguishedFolderId Id=\"inbox\"/></m:SyncFolderId><m:MaxChangesReturned>2</m:MaxChangesReturned>"));
+        assert!(first.contains("<m:IncludesLastItemInRange>false<"), "{first}");
+        assert_eq!(first.matches("<t:Create>").count(), 2);
+        let state = first.split("<m:SyncState>").nth(1).unwrap().split('<').next().unwrap();
+        let rest = sync_folder_items(&u, &op(&format!("<m:SyncFolderId><t:DistinguishedFolderId Id=\"inbox\"/></m:SyncFolderId><m:SyncState>{state}</m:SyncState><m:MaxChangesReturned>2</m:MaxChangesReturned>")));
+        assert!(rest.contains("<m:IncludesLastItemInRange>true<"), "{rest}");
+        assert_eq!(rest.matches("<t:Create>").count(), 1);
+        let foreign = sync_folder_items(&u, &op(&format!("<m:SyncFolderId><t:DistinguishedFolderId Id=\"contacts\"/></m:SyncFolderId><m:SyncState>{state}</m:SyncState><m:MaxChangesReturned>2</m:MaxChangesReturned>")));
+        assert!(foreign.contains("ErrorInvalidSyncStateData"), "{foreign}");
+    }
+
+    #[test]
+    fn names_resolve_by_prefix_primary_address_and_proxy() {
+        let alice = user();
+        let alan = UserSpec {
+            address: "alan@contoso.com".into(),
+            display_name: Some("Alan Turing".into()),
+            aliases: vec![],
+            ..user()
+        };
+        let all = [&alice, &alan];
+        let one = resolve_names(&all, &op("<m:UnresolvedEntry>Alice</m:UnresolvedEntry>"));
+        assert!(
+            one.contains("ResponseClass=\"Success\"") && one.contains("alice@contoso.com"),
+            "{one}"
+        );
+        let two = resolve_names(&all, &op("<m:UnresolvedEntry>al</m:UnresolvedEntry>"));
+        assert!(
+            two.contains("ErrorNameResolutionMultipleResults") && two.contains("TotalItemsInView=\"2\""),
+            "{two}"
+        );
+        // An alias resolves only with its routing type.
+        let alias = resolve_names(&all, &op("<m:UnresolvedEntry>a.smith@contoso.com</m:UnresolvedEntry>"));
+        assert!(alias.contains("ErrorNameResolutionNoResults"), "{alias}");
+        let proxy = resolve_names(
+            &all,
+            &op("<m:UnresolvedEntry>smtp:a.smith@contoso.com</m:UnresolvedEntry>"),
+        );
+        assert!(proxy.contains("<t:EmailAddress>alice@contoso.com<"), "{proxy}");
+    }
+
+    #[test]
+    fn availability_marks_the_meeting_busy_in_the_callers_zone() {
+        let u = user();
+        let body = get_user_availability(
+            &op("<t:TimeZone><t:Bias>-60</t:Bias></t:TimeZone><m:MailboxDataArray><t:MailboxData><t:Email><t:Address>alice@contoso.com</t:Address></t:Email></t:MailboxData><t:MailboxData><t:Email><t:Address>nobody@contoso.com</t:Address></t:Email></t:MailboxData></m:MailboxDataArray><t:FreeBusyViewOptions><t:TimeWindow><t:StartTime>2026-06-01T10:00:00</t:StartTime><t:EndTime>2026-06-01T12:00:00</t:EndTime></t:TimeWindow><t:MergedFreeBusyIntervalInMinutes>30</t:MergedFreeBusyIntervalInMinutes><t:RequestedView>DetailedMerged</t:RequestedView></t:FreeBusyViewOptions>"),
+            |a| (a == "alice@contoso.com").then_some(&u),
+        )
+        .unwrap();
+        assert!(body.contains(">FreeBusyMerged<") && body.contains(">2000<"), "{body}");
+        assert!(body.contains("<StartTime>2026-06-01T10:00:00</StartTime>"), "{body}");
+        assert!(body.contains("ErrorMailRecipientNotFound"), "{body}");
+        let too_big = get_user_availability(
+            &op("<t:FreeBusyViewOptions><t:TimeWindow><t:StartTime>2026-01-01T00:00:00Z</t:StartTime><t:EndTime>2026-12-01T00:00:00Z</t:EndTime></t:TimeWindow></t:FreeBusyViewOptions>"),
+            |_| None,
+        );
+        assert_eq!(too_big.unwrap_err().0, "ErrorTimeIntervalTooBig");
+    }
+
+    #[test]
+    fn folder_ids_open_only_their_own_mailbox() {
+        let u = user();
+        let other = UserSpec {
+            address: "bob@contoso.com".into(),
+            ..user()
+        };
+        let id = folder_id("tasks", &u);
+        let mine = get_folder(
+            &u,
+            &op(&format!("<m:FolderIds><t:FolderId Id=\"{id}\"/></m:FolderIds>")),
+        );
+        assert!(mine.contains("<t:TasksFolder>"), "{mine}");
+        let theirs = get_folder(
+            &other,
+            &op(&format!("<m:FolderIds><t:FolderId Id=\"{id}\"/></m:FolderIds>")),
+        );
+        assert!(theirs.contains("ErrorFolderNotFound"), "{theirs}");
+        let junk = get_folder(&u, &op("<m:FolderIds><t:FolderId Id=\"%%%\"/></m:FolderIds>"));
+        assert!(junk.contains("ErrorInvalidIdMalformed"), "{junk}");
+        let deep = find_folder(
+            &u,
+            &op("<m:ParentFolderIds><t:DistinguishedFolderId Id=\"root\"/></m:ParentFolderIds>").tap_deep(),
+        );
+        assert!(deep.contains("TotalItemsInView=\"11\""), "{deep}");
+    }
+
+    trait Deep {
+        fn tap_deep(self) -> Self;
+    }
+    impl Deep for Element {
+        fn tap_deep(mut self) -> Self {
+            self.attrs.push(("Traversal".into(), "Deep".into()));
+            self
+        }
+    }
+}
