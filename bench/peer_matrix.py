@@ -134,36 +134,98 @@ CLOUDS = {
 }
 
 
-def exchangelib_app(py, lab, args, env):
-    """exchangelib's own OAuth (client credentials) and impersonated GetFolder of each mailbox."""
+GRAPH_HOSTS = {
+    None: "graph.microsoft.com",
+    "global": "graph.microsoft.com",
+    "usgov-gcchigh": "graph.microsoft.us",
+    "usgov-dod": "dod-graph.microsoft.us",
+    "china": "microsoftgraph.chinacloudapi.cn",
+}
+
+
+def exchangelib_app(py, lab, args, env, token=None, delegated=False):
+    """exchangelib and each mailbox's impersonated inbox over EWS: with its own OAuth (client
+    credentials), or with the token MSAL got by another grant."""
     _, ews_host = CLOUDS.get(arg(args, "cloud"), CLOUDS[None])
     dns_ip, dns_port = lab["dns"].rsplit(":", 1)
     https_port = lab["https"].rsplit(":", 1)[1]
     env = dict(env, EXPROBE_CLIENT_SECRET=lab["password"] or "")
+    if token:
+        env["EXPROBE_ACCESS_TOKEN"] = token
+        if delegated:
+            env["EXPROBE_DELEGATED"] = "1"
     for m in all_args(args, "mailbox"):
-        got, err = run([py, os.path.join(PEERS, "exchangelib_app.py"), ews_host, m, arg(args, "tenant"),
-                        arg(args, "client-id"), dns_ip, dns_port, https_port, lab["ca"]], env)
+        got, err = run([py, os.path.join(PEERS, "exchangelib_app.py"), ews_host, m, arg(args, "tenant") or "",
+                        arg(args, "client-id") or "", dns_ip, dns_port, https_port, lab["ca"]], env)
         if got is None:
-            return False, f"EWS as the app, {m}: {err}"
+            return False, f"EWS, {m}: {err}"
         if not got.get("ok"):
-            return False, f"EWS as the app, {m}: {got.get('error')}"
-    return True, "EWS inbox(es) as the app"
+            return False, f"EWS, {m}: {got.get('error')}"
+    return True, "EWS inbox(es)" + (" with MSAL's token" if token else " (exchangelib's OAuth)")
 
 
-def msal(py, lab, args, env):
+def msal(py, lab, args, env, grant="secret", graph=False):
+    """MSAL with the grant the setup uses; with `graph`, Graph calls for each mailbox with its token."""
     tenant = arg(args, "tenant")
     client_id = arg(args, "client-id")
     dns_ip, dns_port = lab["dns"].rsplit(":", 1)
     https_port = lab["https"].rsplit(":", 1)[1]
-    env = dict(env, EXPROBE_CLIENT_SECRET=lab["password"] or "")
     authority, ews_host = CLOUDS.get(arg(args, "cloud"), CLOUDS[None])
-    got, err = run([py, os.path.join(PEERS, "msal_client_credentials.py"), tenant, client_id,
-                    f"https://{ews_host}/.default", dns_ip, dns_port, https_port, lab["ca"], authority], env)
+    env = dict(env, EXPROBE_CLIENT_SECRET=lab["password"] or "", EXPROBE_PRINT_TOKEN="1")
+    if grant == "certificate":
+        env.update(EXPROBE_CERT_FILE=arg(args, "certificate"), EXPROBE_KEY_FILE=arg(args, "private-key") or "",
+                   EXPROBE_ASSERTION_ALG=arg(args, "assertion-alg") or "rs256")
+    scope = f"https://{ews_host}/.default"
+    if grant in ("refresh-token", "password"):
+        env.update(EXPROBE_REFRESH_TOKEN=lab["password"] or "", EXPROBE_USERNAME=arg(args, "service-account") or "")
+        scope = f"https://{ews_host}/EWS.AccessAsUser.All"
+    if graph:
+        scope = f"https://{GRAPH_HOSTS.get(arg(args, 'cloud'), GRAPH_HOSTS[None])}/.default"
+        env.update(EXPROBE_GRAPH_HOST=GRAPH_HOSTS.get(arg(args, "cloud"), GRAPH_HOSTS[None]),
+                   EXPROBE_GRAPH_MAILBOXES=",".join(all_args(args, "mailbox")))
+    got, err = run([py, os.path.join(PEERS, "msal_client_credentials.py"), tenant, client_id, scope, dns_ip,
+                    dns_port, https_port, lab["ca"], authority, grant], env)
     if got is None:
-        return False, err
+        return False, err, None
     if got.get("ok"):
-        return True, "token"
-    return False, f"{got.get('error')} {got.get('error_codes')}"
+        what = f"token ({grant})"
+        if graph:
+            what += f", Graph inbox+messages of {len(got.get('graph_mailboxes', []))}"
+        return True, what, got.get("access_token")
+    if got.get("graph_status"):
+        return False, f"Graph {got['graph_status']} {got.get('graph_error')} ({got.get('graph_mailbox')})", None
+    return False, f"{got.get('error')} {got.get('error_codes')}", None
+
+
+def oauth_clients(py, lab, args, env, auth):
+    """The real clients of an OAuth setup: MSAL with its grant, then the mailbox calls with a
+    real client for each API the check uses (exchangelib for EWS, Graph REST for Graph)."""
+    api = arg(args, "api") or "both"
+    if auth == "app":
+        grant = "certificate" if arg(args, "certificate") else "secret"
+    elif auth == "refresh-token":
+        grant = "refresh-token"
+    else:
+        grant = "password"
+    clients = ["msal"]
+    ok, outcome, token = msal(py, lab, args, env, grant)
+    if not ok:
+        return "msal", ok, outcome
+    steps = [outcome]
+    if api in ("ews", "both"):
+        clients.append("exchangelib")
+        if auth == "app" and grant == "secret":
+            ok, outcome = exchangelib_app(py, lab, args, env)
+        else:
+            ok, outcome = exchangelib_app(py, lab, args, env, token=token, delegated=auth != "app")
+        steps.append(outcome)
+        if not ok:
+            return "+".join(clients), ok, "; ".join(steps)
+    if api in ("graph", "both") and auth == "app":
+        clients.append("graph")
+        ok, outcome, _ = msal(py, lab, args, env, grant, graph=True)
+        steps.append(outcome)
+    return "+".join(clients), ok, "; ".join(steps)
 
 
 def main():
@@ -197,14 +259,12 @@ def main():
             if auth in ("basic", "ntlm", "none"):
                 client = "exchangelib"
                 ok, outcome = exchangelib(a.python, lab, args, env)
-            elif auth == "app" and not arg(args, "certificate"):
-                client = "msal"
-                ok, outcome = msal(a.python, lab, args, env)
-                # The mailbox calls, by a real client: EWS with exchangelib's own OAuth
-                # (no Graph client here: Graph-only setups are judged on the token).
-                if ok and (arg(args, "api") or "both") in ("ews", "both"):
-                    client = "msal+exchangelib"
-                    ok, outcome = exchangelib_app(a.python, lab, args, env)
+            elif auth in ("app", "refresh-token", "password-grant"):
+                client, ok, outcome = oauth_clients(a.python, lab, args, env, auth)
+            elif auth == "token":
+                # A token handed over as it is: exchangelib calls EWS with it.
+                client = "exchangelib"
+                ok, outcome = exchangelib_app(a.python, lab, args, env, token=lab["password"])
             if client is None:
                 rows.append((name, f"{verdict} {','.join(codes)}", "n/a", f"({auth})", "n/a"))
                 continue

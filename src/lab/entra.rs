@@ -177,6 +177,35 @@ pub fn answer(
                 }]
             }),
         ),
+        // MSAL's user realm discovery before a password grant (api-version 1.0).
+        (&Method::GET, ["common", "userrealm", login]) => {
+            let login = super::graph::percent_decode(login);
+            let domain = login.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_default();
+            let cloud = "microsoftonline.com";
+            match scenario.tenant(&domain) {
+                Some(t) if t.federated => json_response(
+                    200,
+                    json!({
+                        "ver": "1.0", "account_type": "Federated", "domain_name": domain,
+                        "federation_protocol": "WSTrust",
+                        "federation_metadata_url": format!("https://sts.{domain}/adfs/services/trust/mex"),
+                        "federation_active_auth_url": format!("https://sts.{domain}/adfs/services/trust/2005/usernamemixed"),
+                        "cloud_instance_name": cloud, "cloud_audience_urn": "urn:federation:MicrosoftOnline"
+                    }),
+                ),
+                Some(_) => json_response(
+                    200,
+                    json!({
+                        "ver": "1.0", "account_type": "Managed", "domain_name": domain,
+                        "cloud_instance_name": cloud, "cloud_audience_urn": "urn:federation:MicrosoftOnline"
+                    }),
+                ),
+                None => json_response(
+                    200,
+                    json!({"ver": "1.0", "account_type": "Unknown", "cloud_instance_name": cloud}),
+                ),
+            }
+        }
         (&Method::GET, ["getuserrealm.srf"]) => {
             let login = query_param(query, "login").unwrap_or_default();
             let domain = login.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_default();

@@ -42,7 +42,7 @@ fn ok(body: Value) -> Response<Full<Bytes>> {
     )
 }
 
-pub fn answer(state: &LabState, path: &str, authorization: Option<&str>) -> Response<Full<Bytes>> {
+pub fn answer(state: &LabState, path: &str, query: Option<&str>, authorization: Option<&str>) -> Response<Full<Bytes>> {
     let scenario = &state.scenario;
     let Some(token) = authorization.and_then(|a| a.strip_prefix("Bearer ")) else {
         return graph_error(401, "InvalidAuthenticationToken", "Access token is empty.");
@@ -94,7 +94,7 @@ pub fn answer(state: &LabState, path: &str, authorization: Option<&str>) -> Resp
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let (address, folder) = match segments.as_slice() {
         ["v1.0", "users", who] => (*who, None),
-        ["v1.0", "users", who, "mailFolders", "inbox"] => (*who, Some("Mail.")),
+        ["v1.0", "users", who, "mailFolders", "inbox"] | ["v1.0", "users", who, "messages"] => (*who, Some("Mail.")),
         ["v1.0", "users", who, "calendar"] => (*who, Some("Calendars.")),
         _ => {
             return graph_error(
@@ -150,6 +150,16 @@ pub fn answer(state: &LabState, path: &str, authorization: Option<&str>) -> Resp
                 );
             }
         }
+        if segments.last() == Some(&"messages") {
+            let top = url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+                .find(|(k, _)| k == "$top")
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+                .unwrap_or(10);
+            return ok(json!({
+                "@odata.context": format!("https://graph.microsoft.com/v1.0/$metadata#users('{address}')/messages"),
+                "value": super::mailstore::graph_messages(user, top)
+            }));
+        }
         if permission == "Calendars." {
             return ok(json!({
                 "@odata.context": format!("https://graph.microsoft.com/v1.0/$metadata#users('{address}')/calendar(id)/$entity"),
@@ -192,7 +202,7 @@ pub fn answer(state: &LabState, path: &str, authorization: Option<&str>) -> Resp
     }))
 }
 
-fn percent_decode(s: &str) -> String {
+pub(super) fn percent_decode(s: &str) -> String {
     url::form_urlencoded::parse(s.as_bytes())
         .map(|(k, v)| {
             if v.is_empty() {

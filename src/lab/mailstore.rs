@@ -677,6 +677,25 @@ pub fn resolve_names(candidates: &[&UserSpec], op: &Element) -> String {
     )
 }
 
+/// The inbox's messages as Graph lists them (`/users/{id}/messages`), newest first, at most `top`.
+pub fn graph_messages(user: &UserSpec, top: usize) -> Vec<serde_json::Value> {
+    items_of("inbox")
+        .enumerate()
+        .take(top.min(1000))
+        .map(|(n, i)| {
+            serde_json::json!({
+                "id": item_id("inbox", n, user),
+                "receivedDateTime": i.time,
+                "subject": i.subject,
+                "isRead": i.read,
+                "parentFolderId": folder_id("inbox", user),
+                "from": {"emailAddress": {"name": "Contoso IT", "address": "it@contoso.com"}},
+                "toRecipients": [{"emailAddress": {"address": user.address}}]
+            })
+        })
+        .collect()
+}
+
 /// GetServerTimeZones: the lab's servers know UTC (the zone its items and
 /// exchangelib's requests use); ids it does not know are left out.
 pub fn server_time_zones(op: &Element) -> String {

@@ -144,7 +144,7 @@ async fn route(
         };
     }
     if spec.graph {
-        return super::graph::answer(&state, &path, authorization.as_deref());
+        return super::graph::answer(&state, &path, query.as_deref(), authorization.as_deref());
     }
     if spec.entra {
         return super::entra::answer(scenario, &state.tokens, &host, &method, &path, query.as_deref(), &body);

@@ -67,7 +67,33 @@ else:
 if "access_token" in result:
     payload = result["access_token"].split(".")[1]
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    print(json.dumps({"ok": True, "token_type": result.get("token_type"), "claims": claims}))
+    out = {"ok": True, "token_type": result.get("token_type"), "claims": claims}
+    if os.environ.get("EXPROBE_PRINT_TOKEN") == "1":
+        out["access_token"] = result["access_token"]
+    # A Graph client's first calls with the token (Graph REST with requests, as the Graph SDKs
+    # send them): each mailbox's inbox, then its newest message.
+    graph_host = os.environ.get("EXPROBE_GRAPH_HOST")
+    mailboxes = [m for m in os.environ.get("EXPROBE_GRAPH_MAILBOXES", "").split(",") if m]
+    if graph_host and mailboxes:
+        import requests  # noqa: E402
+
+        headers = {"Authorization": f"Bearer {result['access_token']}", "Accept": "application/json"}
+        graph = []
+        for m in mailboxes:
+            for path in (f"/v1.0/users/{m}/mailFolders/inbox", f"/v1.0/users/{m}/messages?$top=1"):
+                r = requests.get(f"https://{graph_host}{path}", headers=headers, timeout=30)
+                if r.status_code != 200:
+                    try:
+                        error = r.json().get("error", {})
+                    except ValueError:
+                        error = {}
+                    out.update(ok=False, graph_status=r.status_code, graph_error=error.get("code"),
+                               graph_message=(error.get("message") or "")[:160], graph_mailbox=m)
+                    print(json.dumps(out))
+                    sys.exit(1)
+            graph.append(m)
+        out["graph_mailboxes"] = graph
+    print(json.dumps(out))
 else:
     print(json.dumps({"ok": False, "error": result.get("error"), "error_codes": result.get("error_codes"),
                       "error_description": result.get("error_description")}))
