@@ -150,10 +150,24 @@ def exchangelib_app(py, lab, args, env, token=None, delegated=False):
     dns_ip, dns_port = lab["dns"].rsplit(":", 1)
     https_port = lab["https"].rsplit(":", 1)[1]
     env = dict(env, EXPROBE_CLIENT_SECRET=lab["password"] or "")
+    found = ""
     if token:
         env["EXPROBE_ACCESS_TOKEN"] = token
         if delegated:
             env["EXPROBE_DELEGATED"] = "1"
+    else:
+        # exchangelib's own autodiscover with its OAuth first; where it finds nothing, the
+        # product is configured with Exchange Online's host (as exchangelib's docs advise).
+        first = all_args(args, "mailbox")[0]
+        ad_env = dict(env, EXPROBE_CLIENT_ID=arg(args, "client-id") or "", EXPROBE_TENANT=arg(args, "tenant") or "")
+        http_port = lab["http"].rsplit(":", 1)[1]
+        got, err = run([py, os.path.join(PEERS, "exchangelib_autodiscover.py"), first, dns_ip, dns_port, https_port,
+                        http_port, lab["ca"]], ad_env)
+        if got and got.get("ews_url"):
+            ews_host = got["ews_url"].split("/")[2]
+            found = f"autodiscover found {ews_host}; "
+        else:
+            found = f"autodiscover: {(got or {}).get('error') or err}, server given; "
     for m in all_args(args, "mailbox"):
         got, err = run([py, os.path.join(PEERS, "exchangelib_app.py"), ews_host, m, arg(args, "tenant") or "",
                         arg(args, "client-id") or "", dns_ip, dns_port, https_port, lab["ca"]], env)
@@ -161,7 +175,7 @@ def exchangelib_app(py, lab, args, env, token=None, delegated=False):
             return False, f"EWS, {m}: {err}"
         if not got.get("ok"):
             return False, f"EWS, {m}: {got.get('error')}"
-    return True, "EWS inbox(es)" + (" with MSAL's token" if token else " (exchangelib's OAuth)")
+    return True, found + "EWS inbox(es)" + (" with MSAL's token" if token else " (exchangelib's OAuth)")
 
 
 def msal(py, lab, args, env, grant="secret", graph=False):

@@ -320,3 +320,81 @@ async fn logon_names_sign_in_as_given_and_identity_uses_the_smtp_address() {
     assert_eq!(report.status, OverallStatus::Pass, "{:?}", codes(&report));
     assert!(!codes(&report).contains(&"account.domain_mismatch".to_string()));
 }
+
+/// Exchange Online as DNS really points at it: the CNAME'd autodiscover name
+/// gets Microsoft's certificate (which does not name the customer's domain),
+/// its plain-HTTP answer is a 302 to autodiscover-s.outlook.com keeping the
+/// path, and exprobe still reports only what is wrong (nothing but EWS's retirement).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn online_cname_presents_microsofts_certificate_and_redirects_http_to_autodiscover_s() {
+    let running = start(Scenario::builtin("autodiscover-online-cname").expect("scenario")).await;
+    let lab = &running.lab;
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&running.ca).expect("ca")).expect("pem");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(ca)
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve("autodiscover.contoso.com", lab.https_addr)
+        .resolve("autodiscover.outlook.com", lab.https_addr)
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .expect("client");
+    let by_alias = client
+        .get("https://autodiscover.contoso.com/autodiscover/autodiscover.xml")
+        .send()
+        .await;
+    let err = by_alias.expect_err("the alias must not get a certificate naming it");
+    let chain = format!("{:?}", std::error::Error::source(&err));
+    assert!(
+        chain.contains("NotValidForName") || chain.contains("certificate"),
+        "{chain}"
+    );
+    // The same server by its own name: a valid certificate (whatever it answers).
+    client
+        .get("https://autodiscover.outlook.com/autodiscover/autodiscover.xml")
+        .send()
+        .await
+        .expect("Microsoft's own name has a valid certificate");
+    // Plain HTTP by the alias: the 302 that clients without Autodiscover v2 follow.
+    let plain = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve("autodiscover.contoso.com", lab.http_addr)
+        .build()
+        .expect("client");
+    for path in ["/autodiscover/autodiscover.xml", "/autodiscover/autodiscover.svc"] {
+        let r = plain
+            .get(format!("http://autodiscover.contoso.com{path}"))
+            .send()
+            .await
+            .expect("http");
+        assert_eq!(r.status().as_u16(), 302);
+        assert_eq!(
+            r.headers().get("location").and_then(|l| l.to_str().ok()),
+            Some(format!("https://autodiscover-s.outlook.com{path}").as_str())
+        );
+    }
+    let (report, out) = running.check_json(&[]).await;
+    assert_eq!(
+        codes(&report),
+        vec!["exchange_online.ews_retirement"],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Nothing with credentials went over plain HTTP, and the token went only to Microsoft's hosts.
+    for r in lab.requests() {
+        if r.scheme == "http" {
+            assert!(r.header("authorization").is_none(), "{r:?}");
+        }
+        if r.header("authorization").is_some() {
+            assert!(
+                r.host.ends_with(".outlook.com")
+                    || r.host.ends_with("office365.com")
+                    || r.host == "login.microsoftonline.com",
+                "credentials to {}",
+                r.host
+            );
+        }
+    }
+}

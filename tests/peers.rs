@@ -274,14 +274,30 @@ async fn exchangelib_raises_error_impersonate_user_denied_without_the_role() {
 
 /// MSAL's client credentials against a scenario's lab, with the secret that scenario's check sends.
 async fn msal(scenario: &str) -> (serde_json::Value, common::Running) {
+    msal_grant(scenario, "secret").await
+}
+
+/// MSAL with `grant` (secret, or certificate: the files the lab's check line names).
+async fn msal_grant(scenario: &str, grant: &str) -> (serde_json::Value, common::Running) {
     let python = python_with("msal").expect("checked by the caller");
     let running = start(Scenario::builtin(scenario).expect("scenario")).await;
     let secret = running
         .lab
         .password()
-        .expect("the scenario's client secret")
-        .expose()
-        .to_string();
+        .map(|p| p.expose().to_string())
+        .unwrap_or_default();
+    let check = running.check_args(&[]);
+    let flag = |name: &str| {
+        check
+            .iter()
+            .find_map(|a| a.strip_prefix(&format!("--{name}=")).map(str::to_string))
+            .unwrap_or_default()
+    };
+    let files = [
+        ("EXPROBE_CERT_FILE", flag("certificate")),
+        ("EXPROBE_KEY_FILE", flag("private-key")),
+        ("EXPROBE_ASSERTION_ALG", flag("assertion-alg")),
+    ];
     let lab = &running.lab;
     let args = vec![
         format!("{}/tests/peers/msal_client_credentials.py", env!("CARGO_MANIFEST_DIR")),
@@ -292,11 +308,14 @@ async fn msal(scenario: &str) -> (serde_json::Value, common::Running) {
         lab.dns_addr.port().to_string(),
         lab.https_addr.port().to_string(),
         running.ca.display().to_string(),
+        "login.microsoftonline.com".to_string(),
+        grant.to_string(),
     ];
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(python)
             .args(&args)
             .env("EXPROBE_CLIENT_SECRET", secret)
+            .envs(files)
             .output()
             .expect("run python")
     })
@@ -399,4 +418,102 @@ async fn the_peer_matrix_agrees_on_a_sample_of_scenarios() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(table.contains("agreement: 6/6 judged scenarios"), "{table}");
+}
+
+/// Exchange Online by its CNAME: exchangelib (which has no Autodiscover v2)
+/// meets Microsoft's certificate on autodiscover.contoso.com, follows the
+/// plain-HTTP 302 to autodiscover-s.outlook.com and autodiscovers there with
+/// its own OAuth token; exprobe finds the same EWS URL (by v2) and no problem.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exchangelib_oauth_autodiscover_follows_the_online_http_redirect() {
+    let Some(python) = python() else {
+        eprintln!("SKIPPED exchangelib peer test: no Python with exchangelib (set EXPROBE_PYTHON or run .ci/run)");
+        return;
+    };
+    let running = start(Scenario::builtin("autodiscover-online-cname").expect("scenario")).await;
+    let (report, _) = running.check_json(&[]).await;
+    let ours = report.mailboxes[0]
+        .facts
+        .get("ews_url")
+        .cloned()
+        .expect("exprobe found an EWS URL");
+    let lab = &running.lab;
+    let args = vec![
+        format!("{}/tests/peers/exchangelib_autodiscover.py", env!("CARGO_MANIFEST_DIR")),
+        "alice@contoso.com".to_string(),
+        lab.dns_addr.ip().to_string(),
+        lab.dns_addr.port().to_string(),
+        lab.https_addr.port().to_string(),
+        lab.http_addr.port().to_string(),
+        running.ca.display().to_string(),
+    ];
+    let secret = lab.password().expect("client secret").expose().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .args(&args)
+            .env("EXPROBE_CLIENT_ID", "2b7e1c9d-4a5f-4e3b-8c6d-0a1b2c3d4e5f")
+            .env("EXPROBE_TENANT", "contoso.com")
+            .env("EXPROBE_CLIENT_SECRET", secret)
+            .output()
+            .expect("run python")
+    })
+    .await
+    .expect("thread");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let theirs: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_else(|e| {
+        panic!(
+            "exchangelib printed no JSON ({e}): {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert!(out.status.success(), "exchangelib failed: {theirs}");
+    assert_eq!(theirs["ews_url"].as_str(), Some(ours.as_str()));
+    let requests = lab.requests();
+    // The path it took: the 302 on plain HTTP, then SOAP with a bearer token at autodiscover-s.
+    assert!(requests
+        .iter()
+        .any(|r| r.scheme == "http" && r.host == "autodiscover.contoso.com" && r.header("authorization").is_none()));
+    assert!(requests.iter().any(|r| r.host == "autodiscover-s.outlook.com"
+        && r.path.eq_ignore_ascii_case("/autodiscover/autodiscover.svc")
+        && r.header("authorization").is_some_and(|a| a.starts_with("Bearer "))));
+    // Its HTTPS attempt on the alias never got as far as a request (the certificate stopped it).
+    assert!(!requests
+        .iter()
+        .any(|r| r.scheme == "https" && r.host == "autodiscover.contoso.com"));
+}
+
+/// MSAL's certificate credential as it sends it: RS256 with a padded base64url
+/// `x5t`, and (from a PFX) PS256 with a padded `x5t#S256`; the lab, like Entra,
+/// accepts both. Certificates are what exprobe's own assertion uses too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msal_certificate_credentials_get_a_token_with_padded_thumbprints() {
+    if python_with("msal").is_none() {
+        eprintln!("SKIPPED MSAL peer test: no Python with msal (set EXPROBE_PYTHON or run .ci/run)");
+        return;
+    }
+    let (value, running) = msal_grant("online-app-certificate-healthy", "certificate").await;
+    assert_eq!(value["ok"], true, "{value}");
+    assert_eq!(
+        value["claims"]["roles"],
+        serde_json::json!(["full_access_as_app"]),
+        "{value}"
+    );
+    let assertion = running
+        .lab
+        .requests()
+        .into_iter()
+        .find_map(|r| {
+            url::form_urlencoded::parse(r.body.as_bytes())
+                .find(|(k, _)| k == "client_assertion")
+                .map(|(_, v)| v.into_owned())
+        })
+        .expect("MSAL sent a client assertion");
+    let header = jsonwebtoken::decode_header(&assertion).expect("JWT header");
+    assert!(
+        header.x5t.as_deref().is_some_and(|t| t.ends_with('=')),
+        "MSAL pads x5t: {header:?}"
+    );
+    // exprobe agrees: healthy but for EWS's retirement.
+    let (report, _) = running.check_json(&[]).await;
+    assert_eq!(common::codes(&report), vec!["exchange_online.ews_retirement"]);
 }

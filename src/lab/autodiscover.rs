@@ -20,6 +20,9 @@ pub struct AutodiscoverRequest<'a> {
     pub authorization: Option<&'a str>,
     /// The service account NTLM authenticated on this connection.
     pub ntlm_account: Option<&'a str>,
+    /// A valid bearer token for Exchange Online came (where Bearer is offered),
+    /// as Exchange Online's autodiscover accepts OAuth.
+    pub bearer: bool,
     pub body: &'a [u8],
 }
 
@@ -43,7 +46,11 @@ pub fn answer(scenario: &Scenario, req: &AutodiscoverRequest<'_>) -> Option<Resp
 fn auth_gate(scenario: &Scenario, req: &AutodiscoverRequest<'_>) -> Option<Response<Full<Bytes>>> {
     match scenario.exchange.autodiscover_auth {
         AutodiscoverAuth::None => None,
-        AutodiscoverAuth::Basic if authorized(scenario, req.authorization, req.ntlm_account).is_some() => None,
+        AutodiscoverAuth::Basic
+            if req.bearer || authorized(scenario, req.authorization, req.ntlm_account).is_some() =>
+        {
+            None
+        }
         AutodiscoverAuth::Basic => Some(unauthorized(scenario, &req.host.name)),
     }
 }

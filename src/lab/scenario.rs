@@ -118,6 +118,10 @@ pub struct HttpRedirectSpec {
     /// credentials the lab accepted (a 401 first when autodiscover asks for them).
     #[serde(default)]
     pub after_auth: bool,
+    /// `http_redirect` only: `location` is a base; the request's path is
+    /// appended (as Microsoft's redirector for autodiscover.outlook.com does).
+    #[serde(default)]
+    pub keep_path: bool,
 }
 
 fn default_redirect_status() -> u16 {
@@ -543,6 +547,7 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "autodiscover-pox-root",
     "autodiscover-soap-host",
     "autodiscover-http-redirect",
+    "autodiscover-online-cname",
     "autodiscover-srv",
     "autodiscover-v2-online",
     "autodiscover-redirect-addr",
@@ -701,6 +706,29 @@ impl Scenario {
 
     pub fn host(&self, name: &str) -> Option<&HostSpec> {
         self.hosts.iter().find(|h| h.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The host that serves `name`: the name itself, or for a CNAME alias
+    /// that is no host of its own, the lab host the alias leads to. Its
+    /// certificate is that host's (as autodiscover.contoso.com →
+    /// autodiscover.outlook.com gets Microsoft's certificate, which does not
+    /// name the customer's domain).
+    pub fn serving_name(&self, name: &str) -> String {
+        let mut current = name.to_ascii_lowercase();
+        for _ in 0..8 {
+            if self.host(&current).is_some() {
+                return current;
+            }
+            match self.dns.cname.iter().find(|c| c.name.eq_ignore_ascii_case(&current)) {
+                Some(c) => current = c.target.to_ascii_lowercase(),
+                None => break,
+            }
+        }
+        if self.host(&current).is_some() {
+            current
+        } else {
+            name.to_ascii_lowercase()
+        }
     }
 
     /// A user by primary address or alias.

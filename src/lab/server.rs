@@ -109,7 +109,8 @@ async fn route(
         body: String::from_utf8_lossy(&body).into_owned(),
     });
     let scenario = &state.scenario;
-    let spec = scenario.host(&host);
+    // A CNAME alias is served by the host it leads to (the Host header keeps the alias).
+    let spec = scenario.host(&scenario.serving_name(&host));
     let is_ews = spec.is_some_and(|h| h.ews) && path.eq_ignore_ascii_case("/ews/exchange.asmx");
     if let Some(h) = spec.filter(|_| !is_ews) {
         // EWS applies its latency itself, while the request counts as in flight.
@@ -137,8 +138,15 @@ async fn route(
     let Some(spec) = spec else { return not_found() };
     if scheme == "http" {
         return match &spec.http_redirect {
-            Some(r) if path.eq_ignore_ascii_case("/autodiscover/autodiscover.xml") => {
-                respond(r.status, &[("Location", r.location.clone())], Bytes::new())
+            // An IIS HTTP redirect on the autodiscover virtual directory answers every
+            // path under it (exchangelib asks for autodiscover.svc there, Outlook for .xml).
+            Some(r) if path.to_ascii_lowercase().starts_with("/autodiscover/") => {
+                let location = if r.keep_path {
+                    format!("{}{path}", r.location.trim_end_matches('/'))
+                } else {
+                    r.location.clone()
+                };
+                respond(r.status, &[("Location", location)], Bytes::new())
             }
             _ => not_found(),
         };
@@ -175,6 +183,20 @@ async fn route(
         query: query.as_deref(),
         authorization: authorization.as_deref(),
         ntlm_account: ntlm_account.as_deref(),
+        bearer: authorization
+            .as_deref()
+            .and_then(|a| a.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .is_some_and(|(_, token)| {
+                scenario
+                    .exchange
+                    .auth_schemes
+                    .contains(&super::scenario::AuthScheme::Bearer)
+                    && state
+                        .tokens
+                        .verify(token.trim())
+                        .is_ok_and(|c| crate::cloud::Cloud::is_ews_resource(c["aud"].as_str().unwrap_or("")))
+            }),
         body: &body,
     };
     autodiscover::answer(scenario, &request).unwrap_or_else(not_found)
@@ -221,12 +243,16 @@ async fn tls_connection(tcp: tokio::net::TcpStream, state: Arc<LabState>) {
         .server_name()
         .unwrap_or("localhost")
         .to_ascii_lowercase();
-    match state.scenario.host(&sni).map(|h| h.behavior) {
+    let cert_name = state.scenario.serving_name(&sni);
+    match state.scenario.host(&cert_name).map(|h| h.behavior) {
         Some(HostBehavior::Hang) => return hang().await,
         Some(HostBehavior::Reset) => return,
         _ => {}
     }
-    let config = match state.certs.server_config(&sni, state.scenario.certificate_for(&sni)) {
+    let config = match state
+        .certs
+        .server_config(&cert_name, state.scenario.certificate_for(&cert_name))
+    {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!("lab TLS config for {sni}: {e}");
@@ -236,7 +262,9 @@ async fn tls_connection(tcp: tokio::net::TcpStream, state: Arc<LabState>) {
     let Ok(tls) = start.into_stream(config).await else {
         return;
     };
-    let leaf = state.certs.leaf_der(&sni, state.scenario.certificate_for(&sni));
+    let leaf = state
+        .certs
+        .leaf_der(&cert_name, state.scenario.certificate_for(&cert_name));
     serve_connection(tls, state, "https", Some(sni), leaf).await;
 }
 
