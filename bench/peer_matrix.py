@@ -113,9 +113,11 @@ def exchangelib(py, lab, args, env):
         return True, "autodiscover only"
     ews_url = found["ews_url"]
     auth = None
+    # A product set to NTLM (the check's --auth ntlm) uses NTLM; otherwise exchangelib picks.
+    scheme = "NTLM" if arg(args, "auth") == "ntlm" else "GUESS"
     for m in mailboxes:
         inbox, err = run([py, os.path.join(PEERS, "exchangelib_impersonation.py"), ews_url, m, username,
-                          dns_ip, dns_port, https_port, lab["ca"], "GUESS", "ITEMS"], env)
+                          dns_ip, dns_port, https_port, lab["ca"], scheme, "ITEMS"], env)
         if inbox is None:
             return False, f"inbox of {m}: {err}"
         if not inbox.get("ok"):

@@ -262,3 +262,69 @@ fn account_forms_for_ntlm() {
     let out = run(&["--service-account=CONTOSO\\svc-sync", "--api=graph"]);
     assert_eq!(out.status.code(), Some(3));
 }
+
+/// Windows authentication only on the internal name: exprobe asks the
+/// internal EWS URL autodiscover gave for its challenge (without credentials),
+/// reports `ews.ntlm_internal_only` with both answers, and neither host gets
+/// an NTLM message (the external one does not offer NTLM, the internal one is
+/// only asked for its challenge).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ntlm_offered_only_on_the_internal_name_is_diagnosed_without_sending_credentials() {
+    let running = start(Scenario::builtin("ews-ntlm-internal-only").expect("scenario")).await;
+    let (report, out) = running.check_json(&[]).await;
+    assert_eq!(out.status.code(), Some(2), "{:?}", common::codes(&report));
+    assert_eq!(common::codes(&report), vec!["ews.ntlm_internal_only"]);
+    let finding = &report.findings[0];
+    assert!(
+        finding.detail.contains("exch01.corp.contoso.com") && finding.detail.contains("offers Basic but not NTLM"),
+        "{}",
+        finding.detail
+    );
+    let requests = running.lab.requests();
+    let internal: Vec<_> = requests
+        .iter()
+        .filter(|r| r.host == "exch01.corp.contoso.com")
+        .collect();
+    assert!(!internal.is_empty(), "the internal name was asked for its challenge");
+    assert!(
+        internal.iter().all(|r| r.header("authorization").is_none()),
+        "{internal:?}"
+    );
+    assert!(requests
+        .iter()
+        .filter(|r| r.host == "mail.contoso.com")
+        .all(|r| r.header("authorization").is_none()));
+    // With --ews-url the product's URL is fixed: the internal name is not asked.
+    let fixed = running
+        .check_json(&["--ews-url=https://mail.contoso.com/EWS/Exchange.asmx"])
+        .await
+        .0;
+    assert_eq!(common::codes(&fixed), vec!["ews.auth_scheme_unavailable"]);
+}
+
+/// The internal EWS URL is whatever autodiscover says: a hostile one (another
+/// domain) is asked only for its challenge and receives no credentials.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_internal_ews_url_receives_nothing() {
+    let text = exprobe::lab::scenario::BUILTIN
+        .iter()
+        .find(|(n, _)| *n == "ews-ntlm-internal-only")
+        .expect("scenario")
+        .1
+        .replace("exch01.corp.contoso.com", "evil.example");
+    let running = start(common::scenario_from_text(&text)).await;
+    let (report, _) = running.check_json(&[]).await;
+    assert_eq!(common::codes(&report), vec!["ews.ntlm_internal_only"]);
+    let password = running.lab.password().expect("password").expose().to_string();
+    let evil: Vec<_> = running
+        .lab
+        .requests()
+        .into_iter()
+        .filter(|r| r.host == "evil.example")
+        .collect();
+    assert!(!evil.is_empty(), "the internal URL was asked for its challenge");
+    for r in &evil {
+        assert!(r.header("authorization").is_none(), "{r:?}");
+        assert!(!format!("{:?}{}", r.headers, r.body).contains(&password));
+    }
+}

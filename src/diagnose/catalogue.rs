@@ -342,6 +342,22 @@ pub const CATALOGUE: &[Entry] = &[
         references: &["https://learn.microsoft.com/exchange/clients-and-mobile-in-exchange-online/deprecation-of-basic-authentication-exchange-online"],
     },
     Entry {
+        code: "ews.ntlm_internal_only",
+        severity: Severity::Critical,
+        title: "NTLM is offered only on the internal EWS name",
+        explanation: "The EWS URL the product uses (the external one) does not offer NTLM or Negotiate, while the internal EWS URL autodiscover gives does: Windows authentication is turned on for internal clients only, so a product outside the network (or one configured with the external name) cannot sign in with NTLM.",
+        causes: &[
+            "The EWS virtual directory's ExternalAuthenticationMethods lack Ntlm/Negotiate (Basic or OAuth only from outside)",
+            "A reverse proxy or load balancer on the external name that pre-authenticates with Basic or forms and does not pass Windows authentication",
+            "Split DNS: the external name points at another server or publishing rule than the internal one",
+        ],
+        remediation: &[
+            "Exchange Server: Get-WebServicesVirtualDirectory | fl Server,InternalUrl,ExternalUrl,InternalAuthenticationMethods,ExternalAuthenticationMethods; add Ntlm to the external methods (Set-WebServicesVirtualDirectory -WindowsAuthentication $true) and let the publishing proxy pass NTLM through.",
+            "Or run the product inside the network against the internal EWS URL shown, or sign it in another way the external name offers (Basic over HTTPS, or OAuth with hybrid modern authentication).",
+        ],
+        references: &["https://learn.microsoft.com/powershell/module/exchange/set-webservicesvirtualdirectory"],
+    },
+    Entry {
         code: "ews.kerberos_required",
         severity: Severity::Critical,
         title: "EWS takes only Kerberos: NTLM is not accepted",

@@ -160,7 +160,8 @@ pub fn is_exchange_online(org: &Org, m: &MailboxOutcome) -> bool {
 }
 
 /// `ews.reach` of one EWS URL: carried by every mailbox checked against it.
-pub fn reach(config: &CheckConfig, reach: &ReachOutcome) -> Vec<Raised> {
+/// `internal`: the internal EWS URL's reach, when NTLM was missing here.
+pub fn reach(config: &CheckConfig, reach: &ReachOutcome, internal: Option<&ReachOutcome>) -> Vec<Raised> {
     let step = StepKind::EwsReach.id(&host(&reach.url));
     let raise = |code: Code, detail: String| {
         vec![Raised::org(
@@ -183,15 +184,36 @@ pub fn reach(config: &CheckConfig, reach: &ReachOutcome) -> Vec<Raised> {
         .credentials()
         .filter(|c| !reach.schemes.is_empty() && !reach.offers(c.scheme()))
     {
-        raise(
-            code!("ews.auth_scheme_unavailable"),
-            format!(
-                "{} offers {} but not {}",
-                reach.url,
-                reach.schemes.join(", "),
-                c.scheme()
+        let detail = format!(
+            "{} offers {} but not {}",
+            reach.url,
+            reach.schemes.join(", "),
+            c.scheme()
+        );
+        match internal {
+            // Windows authentication only on the internal name: the product must sign in there.
+            // (Its answer is in this step's detail: the internal name has no step of its own.)
+            Some(i) if i.failure.is_none() && i.offers("NTLM") => raise(
+                code!("ews.ntlm_internal_only"),
+                format!(
+                    "{detail}; the internal EWS URL {} (autodiscover's internal setting) offers {}",
+                    i.url,
+                    i.schemes.join(", ")
+                ),
             ),
-        )
+            Some(i) => raise(
+                code!("ews.auth_scheme_unavailable"),
+                match &i.failure {
+                    Some(f) => format!(
+                        "{detail}; autodiscover's internal EWS URL {} is not reachable from here ({}): NTLM may be enabled only there",
+                        i.url,
+                        f.describe()
+                    ),
+                    None => format!("{detail}; autodiscover's internal EWS URL {} does not offer it either", i.url),
+                },
+            ),
+            None => raise(code!("ews.auth_scheme_unavailable"), detail),
+        }
     } else {
         vec![]
     }

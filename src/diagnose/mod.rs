@@ -193,7 +193,11 @@ impl<'c> Diagnoser<'c> {
         if !self.reach_seen.insert(reached.outcome.url.clone()) {
             return None;
         }
-        Some(self.note(ews_rules::reach(self.config, &reached.outcome)))
+        Some(self.note(ews_rules::reach(
+            self.config,
+            &reached.outcome,
+            reached.internal.as_ref(),
+        )))
     }
 
     /// Findings of the service account's sign-in, the first time it is seen.

@@ -14,8 +14,7 @@ pub const BEARER_CHALLENGE: &str = "Bearer client_id=\"00000002-0000-0ff1-ce00-0
 
 pub fn unauthorized(scenario: &Scenario, host: &str) -> Response<Full<Bytes>> {
     let mut headers: Vec<(&str, String)> = scenario
-        .exchange
-        .auth_schemes
+        .auth_schemes_for(host)
         .iter()
         .map(|s| {
             let value = match s {
@@ -36,13 +35,14 @@ pub fn unauthorized(scenario: &Scenario, host: &str) -> Response<Full<Bytes>> {
 /// on this connection, else the owner of Basic credentials when Basic is offered.
 pub fn authorized<'a>(
     scenario: &'a Scenario,
+    host: &str,
     authorization: Option<&str>,
     ntlm_account: Option<&str>,
 ) -> Option<&'a ServiceAccountSpec> {
     if let Some(name) = ntlm_account {
         return scenario.service_account(name);
     }
-    if !scenario.exchange.auth_schemes.contains(&AuthScheme::Basic) {
+    if !scenario.auth_schemes_for(host).contains(&AuthScheme::Basic) {
         return None;
     }
     let (scheme, token) = authorization?.split_once(' ')?;
@@ -94,7 +94,7 @@ pub fn ntlm_gate(
     let Some((scheme, token)) = authorization.and_then(|a| a.trim().split_once(' ')) else {
         return NtlmGate::Pass;
     };
-    let offered = |s: AuthScheme| scenario.exchange.auth_schemes.contains(&s);
+    let offered = |s: AuthScheme| scenario.auth_schemes_for(host).contains(&s);
     let negotiate = scheme.eq_ignore_ascii_case("negotiate");
     if !(scheme.eq_ignore_ascii_case("ntlm") && offered(AuthScheme::Ntlm)
         || negotiate && offered(AuthScheme::Negotiate))

@@ -47,7 +47,7 @@ fn auth_gate(scenario: &Scenario, req: &AutodiscoverRequest<'_>) -> Option<Respo
     match scenario.exchange.autodiscover_auth {
         AutodiscoverAuth::None => None,
         AutodiscoverAuth::Basic
-            if req.bearer || authorized(scenario, req.authorization, req.ntlm_account).is_some() =>
+            if req.bearer || authorized(scenario, &req.host.name, req.authorization, req.ntlm_account).is_some() =>
         {
             None
         }
@@ -62,6 +62,20 @@ fn redirect(req: &AutodiscoverRequest<'_>, authenticated: bool) -> Option<Respon
         .as_ref()
         .filter(|r| r.after_auth == authenticated)?;
     Some(respond(r.status, &[("Location", r.location.clone())], Bytes::new()))
+}
+
+/// The internal EWS URL and its server: `exchange.internal_ews_url`, else the external ones.
+fn internal_of(scenario: &Scenario, external: &str) -> (String, String) {
+    let url = scenario
+        .exchange
+        .internal_ews_url
+        .clone()
+        .unwrap_or_else(|| external.to_string());
+    let server = url::Url::parse(&url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default();
+    (url, server)
 }
 
 fn legacy_dn(user: &UserSpec) -> String {
@@ -132,8 +146,10 @@ fn pox(scenario: &Scenario, req: &AutodiscoverRequest<'_>) -> Response<Full<Byte
         .and_then(|u| u.host_str().map(str::to_string))
         .unwrap_or_default();
     let display = escape(user.display_name.as_deref().unwrap_or(&user.address));
+    let (internal, internal_server) = internal_of(scenario, &scenario.ews_url_for(user));
+    let (internal, internal_server) = (escape(&internal), escape(&internal_server));
     pox_account(&format!(
-        "    <User>\r\n      <DisplayName>{display}</DisplayName>\r\n      <LegacyDN>{}</LegacyDN>\r\n      <AutoDiscoverSMTPAddress>{}</AutoDiscoverSMTPAddress>\r\n      <DeploymentId>{DEPLOYMENT_ID}</DeploymentId>\r\n    </User>\r\n    <Account>\r\n      <AccountType>email</AccountType>\r\n      <Action>settings</Action>\r\n      <MicrosoftOnline>{}</MicrosoftOnline>\r\n      <Protocol>\r\n        <Type>EXCH</Type>\r\n        <Server>{server}</Server>\r\n        <ServerVersion>73C1850E</ServerVersion>\r\n        <ASUrl>{ews}</ASUrl>\r\n        <EwsUrl>{ews}</EwsUrl>\r\n        <OOFUrl>{ews}</OOFUrl>\r\n      </Protocol>\r\n      <Protocol>\r\n        <Type>EXPR</Type>\r\n        <Server>{server}</Server>\r\n        <SSL>On</SSL>\r\n        <AuthPackage>Basic</AuthPackage>\r\n        <ASUrl>{ews}</ASUrl>\r\n        <EwsUrl>{ews}</EwsUrl>\r\n        <OOFUrl>{ews}</OOFUrl>\r\n      </Protocol>\r\n    </Account>\r\n",
+        "    <User>\r\n      <DisplayName>{display}</DisplayName>\r\n      <LegacyDN>{}</LegacyDN>\r\n      <AutoDiscoverSMTPAddress>{}</AutoDiscoverSMTPAddress>\r\n      <DeploymentId>{DEPLOYMENT_ID}</DeploymentId>\r\n    </User>\r\n    <Account>\r\n      <AccountType>email</AccountType>\r\n      <Action>settings</Action>\r\n      <MicrosoftOnline>{}</MicrosoftOnline>\r\n      <Protocol>\r\n        <Type>EXCH</Type>\r\n        <Server>{internal_server}</Server>\r\n        <ServerVersion>73C1850E</ServerVersion>\r\n        <ASUrl>{internal}</ASUrl>\r\n        <EwsUrl>{internal}</EwsUrl>\r\n        <OOFUrl>{internal}</OOFUrl>\r\n      </Protocol>\r\n      <Protocol>\r\n        <Type>EXPR</Type>\r\n        <Server>{server}</Server>\r\n        <SSL>On</SSL>\r\n        <AuthPackage>Basic</AuthPackage>\r\n        <ASUrl>{ews}</ASUrl>\r\n        <EwsUrl>{ews}</EwsUrl>\r\n        <OOFUrl>{ews}</OOFUrl>\r\n      </Protocol>\r\n    </Account>\r\n",
         escape(&legacy_dn(user)),
         escape(&user.address),
         if scenario.exchange.online { "True" } else { "False" },
@@ -232,14 +248,16 @@ fn soap(scenario: &Scenario, req: &AutodiscoverRequest<'_>) -> Response<Full<Byt
         .unwrap_or_default();
     let value = |name: &str| -> Option<String> {
         Some(match name {
-            "ExternalEwsUrl" | "InternalEwsUrl" => ews.clone(),
+            "ExternalEwsUrl" => ews.clone(),
+            "InternalEwsUrl" => internal_of(scenario, &ews).0,
             "AutoDiscoverSMTPAddress" => user.address.clone(),
             "UserDisplayName" => user.display_name.clone().unwrap_or_else(|| user.address.clone()),
             "EwsSupportedSchemas" => "Exchange2007, Exchange2007_SP1, Exchange2010, Exchange2010_SP1, Exchange2010_SP2, Exchange2013, Exchange2013_SP1".into(),
             "UserDN" => legacy_dn(user),
             "UserDeploymentId" => DEPLOYMENT_ID.into(),
             "CasVersion" => "15.00.1497.002".into(),
-            "InternalMailboxServer" | "ExternalMailboxServer" => server.clone(),
+            "ExternalMailboxServer" => server.clone(),
+            "InternalMailboxServer" => internal_of(scenario, &ews).1,
             "ActiveDirectoryServer" => format!("dc.{}", user.address.rsplit('@').next().unwrap_or("")),
             "MailboxDN" => format!("/o=ExprobeLab/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Configuration/cn=Servers/cn={server}/cn=Microsoft Private MDB"),
             "GroupingInformation" => "LAB-1".into(),

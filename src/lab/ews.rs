@@ -201,10 +201,10 @@ pub async fn answer(state: &LabState, host: &HostSpec, caller: Caller<'_>, body:
 
 async fn answer_model(state: &LabState, host: &HostSpec, caller: Caller<'_>, body: &[u8]) -> Response<Full<Bytes>> {
     let scenario = &state.scenario;
-    let principal = match bearer(state, caller.authorization) {
+    let principal = match bearer(state, &host.name, caller.authorization) {
         Some(Ok(p)) => p,
         Some(Err(rejected)) => return rejected,
-        None => match authorized(scenario, caller.authorization, caller.ntlm_account) {
+        None => match authorized(scenario, &host.name, caller.authorization, caller.ntlm_account) {
             Some(account) => Principal::Account(account),
             None => return unauthorized(scenario, &host.name),
         },
@@ -299,14 +299,14 @@ fn bearer_failure(status: u16, id: u32, reason: &str, category: &str) -> Respons
 /// audience, and for app-only tokens the full_access_as_app role.
 fn bearer<'a>(
     state: &'a LabState,
+    host: &str,
     authorization: Option<&str>,
 ) -> Option<Result<Principal<'a>, Response<Full<Bytes>>>> {
     let (scheme, token) = authorization?.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("bearer")
         || !state
             .scenario
-            .exchange
-            .auth_schemes
+            .auth_schemes_for(host)
             .contains(&super::scenario::AuthScheme::Bearer)
     {
         return None;

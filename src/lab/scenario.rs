@@ -141,6 +141,10 @@ pub struct HostSpec {
     pub certificate: Option<CertState>,
     /// Port 80: `GET /autodiscover/autodiscover.xml` answers this redirect.
     pub http_redirect: Option<HttpRedirectSpec>,
+    /// The schemes this host's 401 offers and accepts, when not the
+    /// organization's `exchange.auth_schemes` (e.g. Windows authentication
+    /// on the internal name only).
+    pub auth_schemes: Option<Vec<AuthScheme>>,
     /// HTTPS: autodiscover POSTs answer this redirect instead of a body.
     pub post_redirect: Option<HttpRedirectSpec>,
     /// Delay before every answer on this host, in milliseconds.
@@ -322,6 +326,8 @@ pub struct ServiceAccountSpec {
 pub struct ExchangeSpec {
     /// The organization's EWS URL, returned by autodiscover.
     pub ews_url: Option<String>,
+    /// The internal EWS URL (POX `EXCH`, SOAP `InternalEwsUrl`), when not the same.
+    pub internal_ews_url: Option<String>,
     #[serde(default)]
     pub autodiscover_auth: AutodiscoverAuth,
     /// Exchange Online (what autodiscover says in MicrosoftOnline).
@@ -381,6 +387,7 @@ impl Default for ExchangeSpec {
     fn default() -> Self {
         ExchangeSpec {
             ews_url: None,
+            internal_ews_url: None,
             autodiscover_auth: AutodiscoverAuth::None,
             online: false,
             auth_schemes: default_schemes(),
@@ -563,6 +570,7 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "tls-untrusted",
     "ews-onprem-healthy",
     "ews-ntlm-healthy",
+    "ews-ntlm-internal-only",
     "ews-ntlm-rejected",
     "ews-negotiate-only",
     "ews-app-token-401-no-permissions",
@@ -702,6 +710,13 @@ impl Scenario {
             }
         }
         Ok(())
+    }
+
+    /// The schemes `host` offers: its own `auth_schemes`, else the organization's.
+    pub fn auth_schemes_for(&self, host: &str) -> &[AuthScheme] {
+        self.host(host)
+            .and_then(|h| h.auth_schemes.as_deref())
+            .unwrap_or(&self.exchange.auth_schemes)
     }
 
     pub fn host(&self, name: &str) -> Option<&HostSpec> {

@@ -189,8 +189,7 @@ async fn route(
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .is_some_and(|(_, token)| {
                 scenario
-                    .exchange
-                    .auth_schemes
+                    .auth_schemes_for(&spec.name)
                     .contains(&super::scenario::AuthScheme::Bearer)
                     && state
                         .tokens

@@ -76,6 +76,9 @@ impl Org {
 pub struct Reached {
     pub outcome: ReachOutcome,
     pub step: Step,
+    /// With `--auth ntlm`, when this URL does not offer NTLM: the internal EWS
+    /// URL autodiscover gave, reached the same way (without credentials).
+    pub internal: Option<ReachOutcome>,
 }
 
 /// `ews.auth`: run once, against the first EWS URL a mailbox needed.
@@ -411,7 +414,7 @@ impl<'c> Run<'c> {
             .then(|| format!("the token is for tenant {tid}; the mailbox is in tenant {mailbox_tenant}"))
     }
 
-    async fn reach_of(&self, url: &str) -> Option<Arc<Reached>> {
+    async fn reach_of(&self, url: &str, internal: Option<&str>) -> Option<Arc<Reached>> {
         let u = Url::parse(url).ok()?;
         let cell = {
             let mut map = self.reach.lock().unwrap_or_else(|e| e.into_inner());
@@ -431,7 +434,36 @@ impl<'c> Run<'c> {
                     s.detail
                         .push_str(&format!("; {} (this check's scheme) is not offered", c.scheme()));
                 }
-                Arc::new(Reached { outcome: o, step: s })
+                // NTLM missing here: is it offered on the internal name autodiscover gave?
+                // Asked without credentials (a bare POST, as the reach probe is), so
+                // the internal host receives nothing secret whoever it is.
+                let ntlm_missing = self
+                    .config
+                    .auth
+                    .credentials()
+                    .is_some_and(|c| c.scheme() == "NTLM" && o.is_ews() && !o.offers("NTLM"));
+                let internal = match internal
+                    .and_then(|i| Url::parse(i).ok())
+                    .filter(|i| ntlm_missing && i.scheme() == "https" && i.host_str() != u.host_str())
+                {
+                    Some(i) => {
+                        let (io, _) = ews::reach(&self.net, &i).await;
+                        let what = match (&io.failure, io.offers("NTLM")) {
+                            (Some(f), _) => format!("not reachable from here ({})", f.describe()),
+                            (None, true) => format!("offers {}", io.schemes.join(", ")),
+                            (None, false) if io.schemes.is_empty() => "offers no challenge either".to_string(),
+                            (None, false) => format!("offers {} (no NTLM either)", io.schemes.join(", ")),
+                        };
+                        s.detail.push_str(&format!("; the internal EWS URL {} {what}", io.url));
+                        Some(io)
+                    }
+                    None => None,
+                };
+                Arc::new(Reached {
+                    outcome: o,
+                    step: s,
+                    internal,
+                })
             })
             .await;
         Some(reached.clone())
@@ -474,7 +506,7 @@ impl<'c> Run<'c> {
                         .unwrap_or_else(|| StepKind::Input.as_str().into());
                     return skipped(step.skip(&because, "no EWS URL is known"));
                 };
-                let reach = self.reach_of(url).await;
+                let reach = self.reach_of(url, None).await;
                 if let Some((because, why)) =
                     ews_blocked(self.ews_credentials.as_ref(), reach.as_ref().map(|r| &r.outcome))
                 {
@@ -556,6 +588,11 @@ impl<'c> Run<'c> {
                 mailbox,
                 &mut out.reach,
                 out.ews_url.as_deref(),
+                // The internal URL counts only where autodiscover chose the URL.
+                out.autodiscover
+                    .as_ref()
+                    .filter(|_| config.endpoints.ews_url.is_none())
+                    .and_then(|a| a.internal_ews_url.as_deref()),
                 out.autodiscover
                     .as_ref()
                     .and_then(|a| a.primary_smtp_address.as_deref()),
@@ -610,11 +647,13 @@ impl<'c> Run<'c> {
         out
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn impersonation(
         &self,
         mailbox: &str,
         reach_slot: &mut Option<Arc<Reached>>,
         url: Option<&str>,
+        internal: Option<&str>,
         primary: Option<&str>,
         tenant_blocked: Option<&str>,
     ) -> (Option<ImpersonationOutcome>, Step) {
@@ -631,7 +670,7 @@ impl<'c> Run<'c> {
         // The EWS URL is reached (and the service account signs in) once per
         // URL, whoever needs it first; later mailboxes share the answer.
         if let Some(u) = url {
-            *reach_slot = self.reach_of(u).await;
+            *reach_slot = self.reach_of(u, internal).await;
         }
         if url.is_some() && self.ews_credentials.is_some() {
             self.auth_with(url).await;

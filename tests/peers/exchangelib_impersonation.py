@@ -1,8 +1,8 @@
 """Impersonated GetFolder of a mailbox's inbox with exchangelib against an exprobe lab; prints JSON.
 
 Usage: exchangelib_impersonation.py EWS_URL MAILBOX USERNAME DNS_IP DNS_PORT HTTPS_PORT CA_FILE [AUTH [ITEMS]]
-AUTH is BASIC (the default) or GUESS: exchangelib's own choice from the server's challenge (NTLM
-where it is offered). ITEMS also runs what a sync product does: the newest inbox item
+AUTH is BASIC (the default), NTLM (a product set to NTLM), or GUESS: exchangelib's own choice
+from the server's challenge (NTLM where it is offered). ITEMS also runs what a sync product does: the newest inbox item
 (`account.inbox.all()[:1]`: FindItem and GetItem), every inbox item page by page, a full
 SyncFolderItems of the inbox, the folders under msgfolderroot (FindFolder), contacts and tasks,
 the calendar of 2026 (a CalendarView), ResolveNames of the mailbox's local part and its free/busy
@@ -21,11 +21,11 @@ auth = sys.argv[8] if len(sys.argv) > 8 else "BASIC"
 items = len(sys.argv) > 9 and sys.argv[9] == "ITEMS"
 use_lab(dns_ip, dns_port, https_port, ca_file=ca_file)
 
-from exchangelib import BASIC, IMPERSONATION, Account, Configuration, Credentials, EWSDateTime, EWSTimeZone  # noqa: E402
+from exchangelib import BASIC, IMPERSONATION, NTLM, Account, Configuration, Credentials, EWSDateTime, EWSTimeZone  # noqa: E402
 from exchangelib.folders import FolderCollection  # noqa: E402
 from exchangelib.errors import EWSError  # noqa: E402
 
-settings = {"auth_type": BASIC} if auth == "BASIC" else {}
+settings = {"auth_type": BASIC} if auth == "BASIC" else {"auth_type": NTLM} if auth == "NTLM" else {}
 config = Configuration(
     service_endpoint=ews_url,
     credentials=Credentials(username, os.environ["EXPROBE_PASSWORD"]),

@@ -60,6 +60,7 @@ impl Discovery<'_> {
                 });
                 Some(Decision::Found(Found {
                     ews_url,
+                    internal_ews_url: None,
                     method: Method::V2,
                     url: url.to_string(),
                     candidate: "v2".into(),

@@ -424,6 +424,7 @@ impl Discovery<'_> {
         match answer {
             Normalized::Settings {
                 ews_url: Some(ews_url),
+                internal_ews_url,
                 primary,
                 display_name,
             } => {
@@ -444,6 +445,8 @@ impl Discovery<'_> {
                     Ok(u) if u.scheme() == "https" => {
                         Interpreted::Done(EndpointResult::Decided(Box::new(Decision::Found(Found {
                             ews_url,
+                            internal_ews_url: internal_ews_url
+                                .filter(|i| i.starts_with("https://") && i.len() <= super::MAX_URL_LEN),
                             method,
                             url: url.to_string(),
                             candidate: candidate.to_string(),
@@ -506,6 +509,8 @@ enum Interpreted {
 enum Normalized {
     Settings {
         ews_url: Option<String>,
+        /// The internal EWS URL (POX `EXCH`, SOAP `InternalEwsUrl`) when it differs.
+        internal_ews_url: Option<String>,
         primary: Option<String>,
         display_name: Option<String>,
     },
@@ -522,6 +527,12 @@ impl Normalized {
     fn from_pox(a: PoxAnswer) -> Self {
         match a {
             PoxAnswer::Settings(s) => Normalized::Settings {
+                internal_ews_url: s
+                    .protocols
+                    .iter()
+                    .filter(|p| p.kind == "EXCH")
+                    .find_map(|p| p.ews_url.clone().or_else(|| p.as_url.clone()))
+                    .filter(|internal| Some(internal) != s.ews_url.as_ref()),
                 ews_url: s.ews_url,
                 primary: s.autodiscover_smtp_address,
                 display_name: s.display_name,
@@ -541,6 +552,10 @@ impl Normalized {
     fn from_soap(a: SoapAnswer) -> Self {
         match a {
             SoapAnswer::Settings { ews_url, settings } => Normalized::Settings {
+                internal_ews_url: settings
+                    .get("InternalEwsUrl")
+                    .cloned()
+                    .filter(|internal| Some(internal) != ews_url.as_ref()),
                 ews_url,
                 primary: settings.get("AutoDiscoverSMTPAddress").cloned(),
                 display_name: settings.get("UserDisplayName").cloned(),

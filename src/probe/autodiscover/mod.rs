@@ -51,6 +51,8 @@ pub const CANDIDATE_ORDER: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct Found {
     pub ews_url: String,
+    /// The internal EWS URL autodiscover also gave, when it differs.
+    pub internal_ews_url: Option<String>,
     pub method: Method,
     pub url: String,
     pub candidate: String,
@@ -495,6 +497,7 @@ impl<'a> Discovery<'a> {
         let mut outcome = AutodiscoverOutcome {
             mailbox: mailbox.to_string(),
             ews_url: None,
+            internal_ews_url: None,
             method: None,
             found_at: None,
             candidate: None,
@@ -571,6 +574,7 @@ impl<'a> Discovery<'a> {
                         outcome.untrusted_used = outcome.crossings.iter().find(|c| c.trusted_by.is_none()).cloned();
                     }
                     outcome.ews_url = Some(found.ews_url);
+                    outcome.internal_ews_url = found.internal_ews_url;
                     outcome.method = Some(found.method);
                     outcome.found_at = Some(found.url);
                     outcome.candidate = Some(found.candidate);

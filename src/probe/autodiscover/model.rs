@@ -238,6 +238,9 @@ pub enum AutodiscoverFailure {
 pub struct AutodiscoverOutcome {
     pub mailbox: String,
     pub ews_url: Option<String>,
+    /// The internal EWS URL (POX `EXCH`, SOAP `InternalEwsUrl`) when it differs from `ews_url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub internal_ews_url: Option<String>,
     pub method: Option<Method>,
     pub found_at: Option<String>,
     pub candidate: Option<String>,
