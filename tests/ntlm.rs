@@ -19,6 +19,8 @@ const CONVERT_ID: &str = r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope
 /// decides which connection each request goes on).
 struct Conn {
     sender: hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>,
+    /// This connection's `tls-server-end-point` channel binding.
+    binding: Vec<u8>,
 }
 
 async fn connection(lab: &common::Running) -> Conn {
@@ -40,13 +42,15 @@ async fn connection(lab: &common::Running) -> Conn {
         .connect(name, tcp)
         .await
         .expect("tls");
+    let leaf = tls.get_ref().1.peer_certificates().expect("certificate")[0].to_vec();
+    let binding = exprobe::net::ntlm::tls_server_end_point(&leaf);
     let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
         .await
         .expect("http");
     tokio::spawn(async move {
         let _ = conn.await;
     });
-    Conn { sender }
+    Conn { sender, binding }
 }
 
 impl Conn {
@@ -118,11 +122,18 @@ async fn the_handshake_is_bound_to_its_connection_as_on_iis() {
     let (status, _, _) = b.post(Some(format!("NTLM {}", b64(&authenticate)))).await;
     assert_eq!(status, 401, "an AUTHENTICATE on another connection must fail");
 
-    // The whole handshake on one connection: accepted, and the connection
-    // stays authenticated for the next request without a header.
+    // Extended Protection is required (as Exchange 2019 CU14 turns it on): no binding, no entry.
     let mut client = NtlmClient::new(&id, &password, "mail.contoso.com").expect("ntlm");
     let challenge = a.challenge(&mut client).await;
-    let t3 = client.authenticate(&challenge, None).expect("t3");
+    let unbound = client.authenticate(&challenge, None).expect("t3");
+    let (status, _, _) = a.post(Some(format!("NTLM {}", b64(&unbound)))).await;
+    assert_eq!(status, 401, "an AUTHENTICATE without a channel binding");
+
+    // The whole handshake on one connection, bound to it: accepted, and the
+    // connection stays authenticated for the next request without a header.
+    let mut client = NtlmClient::new(&id, &password, "mail.contoso.com").expect("ntlm");
+    let challenge = a.challenge(&mut client).await;
+    let t3 = client.authenticate(&challenge, Some(&a.binding)).expect("t3");
     let (status, _, body) = a.post(Some(format!("NTLM {}", b64(&t3)))).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("GetFolderResponseMessage"), "{body}");
@@ -150,7 +161,7 @@ async fn the_handshake_is_bound_to_its_connection_as_on_iis() {
     let mut client = NtlmClient::new(&evil, &password, "mail.contoso.com").expect("ntlm");
     let mut f = connection(&lab).await;
     let challenge = f.challenge(&mut client).await;
-    let t3 = client.authenticate(&challenge, None).expect("t3");
+    let t3 = client.authenticate(&challenge, Some(&f.binding)).expect("t3");
     let (status, _, _) = f.post(Some(format!("NTLM {}", b64(&t3)))).await;
     assert_eq!(status, 401, "another domain's svc-sync");
 
@@ -158,7 +169,7 @@ async fn the_handshake_is_bound_to_its_connection_as_on_iis() {
     let mut client = NtlmClient::new(&id, &Secret::new("Old-Pa55word!"), "mail.contoso.com").expect("ntlm");
     let mut d = connection(&lab).await;
     let challenge = d.challenge(&mut client).await;
-    let t3 = client.authenticate(&challenge, None).expect("t3");
+    let t3 = client.authenticate(&challenge, Some(&d.binding)).expect("t3");
     let (status, _, _) = d.post(Some(format!("NTLM {}", b64(&t3)))).await;
     assert_eq!(status, 401);
 }
@@ -327,4 +338,42 @@ async fn a_hostile_internal_ews_url_receives_nothing() {
         assert!(r.header("authorization").is_none(), "{r:?}");
         assert!(!format!("{:?}{}", r.headers, r.body).contains(&password));
     }
+}
+
+/// Extended Protection "Require" (ews-ntlm-healthy): an AUTHENTICATE that binds nothing to the
+/// TLS connection is refused (as IIS does), one with the connection's
+/// `tls-server-end-point` binding passes, and exprobe (which always binds) is healthy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extended_protection_required_refuses_an_authenticate_without_a_channel_binding() {
+    let lab = start(Scenario::builtin("ews-ntlm-healthy").expect("scenario")).await;
+    let id = NtlmIdentity::parse("CONTOSO\\svc-sync", None).expect("id");
+    let password = lab.lab.password().expect("password");
+    let mut a = connection(&lab).await;
+    let mut client = NtlmClient::new(&id, &password, "mail.contoso.com").expect("ntlm");
+    let challenge = a.challenge(&mut client).await;
+    let t3 = client.authenticate(&challenge, None).expect("t3");
+    assert!(!exprobe::net::ntlm::carries_channel_binding(&t3));
+    let (status, _, _) = a.post(Some(format!("NTLM {}", b64(&t3)))).await;
+    assert_eq!(status, 401, "no channel binding under Require");
+    let (report, out) = lab.check_json(&[]).await;
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::codes(&report));
+    // exprobe's AUTHENTICATE messages carried a binding (read from the lab's recording).
+    let bound = lab
+        .lab
+        .requests()
+        .iter()
+        .filter_map(|r| {
+            r.header("authorization")
+                .and_then(|a| a.strip_prefix("NTLM "))
+                .map(str::to_string)
+        })
+        .filter_map(|t| base64::engine::general_purpose::STANDARD.decode(t).ok())
+        .filter(|t| message_type(t) == Some(3))
+        .map(|t| exprobe::net::ntlm::carries_channel_binding(&t))
+        .collect::<Vec<_>>();
+    // The first is this test's own unbound message; every one exprobe sent is bound.
+    assert!(
+        bound.len() > 1 && !bound[0] && bound[1..].iter().all(|b| *b),
+        "{bound:?}"
+    );
 }

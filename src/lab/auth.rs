@@ -134,6 +134,13 @@ pub fn ntlm_gate(
             let Some(server) = conn.pending.take() else {
                 return NtlmGate::Respond(unauthorized(scenario, host));
             };
+            if scenario.exchange.extended_protection_required
+                && conn.binding.is_some()
+                && !crate::net::ntlm::carries_channel_binding(&token)
+            {
+                // "Require": a client that binds nothing to this TLS connection is refused.
+                return NtlmGate::Respond(unauthorized(scenario, host));
+            }
             let verified = server.verify(&token, |wire| account_of(scenario, wire).map(|sa| sa.password.clone()));
             match verified {
                 Ok(wire) => {

@@ -356,6 +356,10 @@ pub struct ExchangeSpec {
     /// carries one (a binding of another certificate fails).
     #[serde(default)]
     pub extended_protection: bool,
+    /// Extended Protection "Require" (IIS): an AUTHENTICATE without a channel
+    /// binding is refused too (`extended_protection` alone is "Accept": checked when sent).
+    #[serde(default)]
+    pub extended_protection_required: bool,
     /// The status of EWS's answer to a token without the permission (x-ms-diagnostics
     /// 2000008): 403, or 401 with a Bearer challenge as Exchange Online also answers.
     #[serde(default = "default_missing_permission_status")]
@@ -397,6 +401,7 @@ impl Default for ExchangeSpec {
             busy_back_off_ms: default_back_off(),
             kerberos_only: false,
             extended_protection: false,
+            extended_protection_required: false,
             missing_permission_status: default_missing_permission_status(),
         }
     }

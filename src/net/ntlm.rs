@@ -77,6 +77,42 @@ pub fn message_type(token: &[u8]) -> Option<u32> {
     Some(u32::from_le_bytes([token[8], token[9], token[10], token[11]]))
 }
 
+/// Whether an AUTHENTICATE message carries a channel binding: an NTLMv2
+/// response whose AV pairs hold a non-zero `MsvAvChannelBindings` (MS-NLMP
+/// 2.2.2.1, 2.2.2.7). The message is only read here (no cryptography): its
+/// NtChallengeResponse is the NTProofStr (16 bytes) and the client's blob,
+/// whose AV pairs start 28 bytes in.
+pub fn carries_channel_binding(authenticate: &[u8]) -> bool {
+    const MSV_AV_EOL: u16 = 0;
+    const MSV_AV_CHANNEL_BINDINGS: u16 = 0x000A;
+    if message_type(authenticate) != Some(3) || authenticate.len() < 28 {
+        return false;
+    }
+    let u16_at = |b: &[u8], i: usize| b.get(i..i + 2).map(|v| u16::from_le_bytes([v[0], v[1]]));
+    let (Some(len), Some(offset)) = (
+        u16_at(authenticate, 20),
+        authenticate
+            .get(24..28)
+            .map(|v| u32::from_le_bytes([v[0], v[1], v[2], v[3]]) as usize),
+    ) else {
+        return false;
+    };
+    let Some(response) = authenticate.get(offset..offset.saturating_add(len as usize)) else {
+        return false;
+    };
+    // An NTLMv1 response is 24 bytes and has no AV pairs.
+    let mut at = 16 + 28;
+    while let (Some(id), Some(n)) = (u16_at(response, at), u16_at(response, at + 2)) {
+        let value = response.get(at + 4..at + 4 + n as usize);
+        match (id, value) {
+            (MSV_AV_EOL, _) | (_, None) => break,
+            (MSV_AV_CHANNEL_BINDINGS, Some(v)) => return v.iter().any(|b| *b != 0),
+            _ => at += 4 + n as usize,
+        }
+    }
+    false
+}
+
 fn err(e: sspi::Error) -> String {
     format!("{:?}: {}", e.error_type, e.description)
 }
