@@ -713,6 +713,13 @@ impl Scenario {
                     r.host, r.path
                 )));
             }
+            // Requests are counted from 1: `nth = 0` or `first = 0` would never answer.
+            if r.nth == Some(0) || r.first == Some(0) {
+                return Err(bad(format!(
+                    "response for {}{}: nth and first count from 1",
+                    r.host, r.path
+                )));
+            }
         }
         Ok(())
     }
@@ -815,6 +822,14 @@ mod tests {
             let s = Scenario::builtin(name).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(&s.name, name);
         }
+    }
+
+    #[test]
+    fn counts_from_zero_are_refused() {
+        let text = "name = \"x\"\ndescription = \"x\"\nexpect = []\n[check]\nmailboxes = [\"a@b.c\"]\n[[responses]]\nhost = \"h\"\npath = \"/p\"\nstatus = 200\nnth = 0\n";
+        let e = Scenario::parse(text, None).expect_err("nth = 0");
+        assert!(e.to_string().contains("count from 1"), "{e}");
+        assert!(Scenario::parse(&text.replace("nth = 0", "nth = 1"), None).is_ok());
     }
 
     #[test]
