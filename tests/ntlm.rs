@@ -377,3 +377,30 @@ async fn extended_protection_required_refuses_an_authenticate_without_a_channel_
         "{bound:?}"
     );
 }
+
+/// A server that answers the NEGOTIATE message itself with 200 (anonymous
+/// EWS, or a proxy that authenticates some other way) verified nothing:
+/// `ews.auth` says the credentials were not checked instead of "accepted".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_to_the_negotiate_message_is_not_reported_as_accepted_credentials() {
+    let mut text = exprobe::lab::scenario::BUILTIN
+        .iter()
+        .find(|(n, _)| *n == "ews-ntlm-healthy")
+        .expect("scenario")
+        .1
+        .to_string();
+    let convert_id = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/ews/response-convertid-invalid-smtp.xml"
+    ))
+    .expect("fixture");
+    text.push_str(&format!(
+        "\n[[responses]]\nhost = \"mail.contoso.com\"\npath = \"/EWS/Exchange.asmx\"\nmethod = \"POST\"\nbody_contains = \"ConvertId\"\nstatus = 200\nheaders = {{ \"Content-Type\" = \"text/xml; charset=utf-8\" }}\nbody = '''{}'''\n",
+        convert_id.trim()
+    ));
+    let running = start(common::scenario_from_text(&text)).await;
+    let (report, _) = running.check_json(&[]).await;
+    let auth = report.steps.iter().find(|s| s.id == "ews.auth").expect("ews.auth step");
+    assert!(auth.detail.contains("credentials were not checked"), "{}", auth.detail);
+    assert_ne!(auth.status, exprobe::report::StepStatus::Pass, "{}", auth.detail);
+}

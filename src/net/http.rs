@@ -79,6 +79,9 @@ pub enum NtlmEnd {
     /// The AUTHENTICATE message was answered (this response), inside
     /// `Negotiate` when the server offered only that.
     Answered { via_negotiate: bool },
+    /// The NEGOTIATE message was answered with something else than a 401:
+    /// the server did not ask for authentication, so nothing was verified.
+    NotAsked,
 }
 
 /// What went wrong in one attempt.
@@ -684,10 +687,11 @@ async fn ntlm_handshake(
             }
             // A 200 here: the resource needs no authentication at all.
             let end = if first.status == 401 {
-                Some(NtlmEnd::NoChallenge)
+                NtlmEnd::NoChallenge
             } else {
-                None
+                NtlmEnd::NotAsked
             };
+            let end = Some(end);
             return Ok(HttpResponse { ntlm: end, ..first });
         };
         let binding = conn.peer.as_deref().map(super::ntlm::tls_server_end_point);

@@ -150,6 +150,8 @@ fn classify(response: &crate::net::http::HttpResponse) -> EwsReply {
         *ntlm = Some(match end {
             crate::net::http::NtlmEnd::NoChallenge => ews::NtlmStage::NoChallenge,
             crate::net::http::NtlmEnd::Answered { via_negotiate } => ews::NtlmStage::Rejected { via_negotiate },
+            // Not a 401, so not Unauthorized: unreachable here.
+            crate::net::http::NtlmEnd::NotAsked => ews::NtlmStage::NoChallenge,
         });
     }
     reply
@@ -292,6 +294,8 @@ pub async fn auth(net: &Net, url: &Url, credentials: &Credentials, account: &str
         Ok(r) => r,
     };
     let probe = classify(&response);
+    // NTLM: an answer to the NEGOTIATE message itself verified nothing.
+    let unverified = response.ntlm == Some(crate::net::http::NtlmEnd::NotAsked);
     if let EwsReply::Success { server_version, .. } | EwsReply::Error { server_version, .. } = &probe {
         outcome.server_version = server_version.clone();
     }
@@ -341,8 +345,13 @@ pub async fn auth(net: &Net, url: &Url, credentials: &Credentials, account: &str
                 None => format!("credentials accepted{version}; own inbox: {}", describe_reply(&own)),
             };
             outcome.own_inbox = Some(own);
+            let d = if unverified {
+                format!("{d}; the server answered without asking for NTLM authentication, so the credentials were not checked")
+            } else {
+                d
+            };
             (
-                if outcome.has_mailbox == Some(true) {
+                if outcome.has_mailbox == Some(true) && !unverified {
                     StepStatus::Pass
                 } else {
                     StepStatus::Warn
