@@ -888,7 +888,7 @@ mod tests {
     fn op(xml: &str) -> Element {
         let doc =
             crate::protocol::xml::parse(format!("<m:Op xmlns:m=\"urn:m\" xmlns:t=\"urn:t\">{xml}</m:Op>").as_bytes())
-                .unwrap();
+                .expect("test XML");
         doc.root
     }
 
@@ -905,7 +905,7 @@ mod tests {
         // Bias -60 (UTC+1): local 10:00 is 09:00 UTC.
         assert_eq!(instant("2026-06-01T10:00:00", -60), instant("2026-06-01T09:00:00Z", 0));
         assert_eq!(
-            local_text(instant("2026-06-01T09:00:00Z", 0).unwrap(), -60),
+            local_text(instant("2026-06-01T09:00:00Z", 0).expect("instant"), -60),
             "2026-06-01T10:00:00"
         );
         assert_eq!(instant("junk", 0), None);
@@ -940,7 +940,11 @@ mod tests {
         let first = sync_folder_items(&u, &op("<m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:SyncFolderId><t:DistinguishedFolderId Id=\"inbox\"/></m:SyncFolderId><m:MaxChangesReturned>2</m:MaxChangesReturned>"));
         assert!(first.contains("<m:IncludesLastItemInRange>false<"), "{first}");
         assert_eq!(first.matches("<t:Create>").count(), 2);
-        let state = first.split("<m:SyncState>").nth(1).unwrap().split('<').next().unwrap();
+        let state = first
+            .split("<m:SyncState>")
+            .nth(1)
+            .and_then(|r| r.split('<').next())
+            .expect("a SyncState");
         let rest = sync_folder_items(&u, &op(&format!("<m:SyncFolderId><t:DistinguishedFolderId Id=\"inbox\"/></m:SyncFolderId><m:SyncState>{state}</m:SyncState><m:MaxChangesReturned>2</m:MaxChangesReturned>")));
         assert!(rest.contains("<m:IncludesLastItemInRange>true<"), "{rest}");
         assert_eq!(rest.matches("<t:Create>").count(), 1);
@@ -985,7 +989,7 @@ mod tests {
             &op("<t:TimeZone><t:Bias>-60</t:Bias></t:TimeZone><m:MailboxDataArray><t:MailboxData><t:Email><t:Address>alice@contoso.com</t:Address></t:Email></t:MailboxData><t:MailboxData><t:Email><t:Address>nobody@contoso.com</t:Address></t:Email></t:MailboxData></m:MailboxDataArray><t:FreeBusyViewOptions><t:TimeWindow><t:StartTime>2026-06-01T10:00:00</t:StartTime><t:EndTime>2026-06-01T12:00:00</t:EndTime></t:TimeWindow><t:MergedFreeBusyIntervalInMinutes>30</t:MergedFreeBusyIntervalInMinutes><t:RequestedView>DetailedMerged</t:RequestedView></t:FreeBusyViewOptions>"),
             |a| (a == "alice@contoso.com").then_some(&u),
         )
-        .unwrap();
+        .expect("availability");
         assert!(body.contains(">FreeBusyMerged<") && body.contains(">2000<"), "{body}");
         assert!(body.contains("<StartTime>2026-06-01T10:00:00</StartTime>"), "{body}");
         assert!(body.contains("ErrorMailRecipientNotFound"), "{body}");
@@ -993,7 +997,7 @@ mod tests {
             &op("<t:FreeBusyViewOptions><t:TimeWindow><t:StartTime>2026-01-01T00:00:00Z</t:StartTime><t:EndTime>2026-12-01T00:00:00Z</t:EndTime></t:TimeWindow></t:FreeBusyViewOptions>"),
             |_| None,
         );
-        assert_eq!(too_big.unwrap_err().0, "ErrorTimeIntervalTooBig");
+        assert_eq!(too_big.expect_err("42 days at most").0, "ErrorTimeIntervalTooBig");
     }
 
     #[test]
