@@ -240,7 +240,16 @@ async fn answer_model(state: &LabState, host: &HostSpec, caller: Caller<'_>, bod
     // Exchange Online's front end routes by X-AnchorMailbox: an anchor that
     // names no mailbox is answered before the request reaches one.
     if let (true, Some(anchor)) = (scenario.exchange.online, caller.anchor) {
-        if anchor.contains('@') && scenario.user(anchor).is_none_or(|u| !u.mailbox) {
+        // A bare SMTP address or `SMTP:address`; other forms (`Oid:…@tenant`, `UPN:`…) are not checked.
+        let smtp = match anchor.split_once(':') {
+            Some((kind, rest)) if kind.eq_ignore_ascii_case("smtp") => Some(rest.trim()),
+            Some(_) => None,
+            None => Some(anchor),
+        };
+        if let Some(anchor) = smtp
+            .filter(|a| a.contains('@'))
+            .filter(|a| scenario.user(a).is_none_or(|u| !u.mailbox))
+        {
             return fault(
                 "ErrorNonExistentMailbox",
                 "The SMTP address has no mailbox associated with it.",
@@ -439,7 +448,12 @@ fn operation(
     request: &EwsRequest,
 ) -> Response<Full<Bytes>> {
     let op = &request.op;
-    // Mail-enabled users the caller's directory shows: an app's token only its tenant's.
+    // Mail-enabled users the caller's directory shows: an app's token only its tenant's;
+    // an account only its own tenant's, where it has one (Exchange Online).
+    let own_tenant = account
+        .and_then(|a| scenario.tenant_of_address(&a.address))
+        .map(|t| t.id.as_str());
+    let tid = tid.or(own_tenant);
     let visible = |u: &UserSpec| {
         u.mailbox
             && tid.is_none_or(|tid| {

@@ -201,9 +201,18 @@ enum FolderRef {
     /// A distinguished name this mailbox has no folder for, or another mailbox's id.
     NotFound,
     Malformed,
+    /// A folder of another mailbox named (delegate access), which the lab grants to no one.
+    OtherMailbox,
 }
 
 fn folder_ref(user: &UserSpec, e: &Element) -> FolderRef {
+    // Delegate access names another mailbox: the lab grants no delegate rights.
+    let named = e.path(&["Mailbox", "EmailAddress"]).map(|m| m.text.trim());
+    if named.is_some_and(|m| {
+        !m.eq_ignore_ascii_case(&user.address) && !user.aliases.iter().any(|a| a.eq_ignore_ascii_case(m))
+    }) {
+        return FolderRef::OtherMailbox;
+    }
     match e.name.as_str() {
         "DistinguishedFolderId" => e
             .attr("Id")
@@ -229,12 +238,16 @@ fn folder_ref(user: &UserSpec, e: &Element) -> FolderRef {
 }
 
 /// The folder references under `container` (FolderIds, ParentFolderIds, SyncFolderId).
+/// The lab answers at most this many folder or item references per request (its own limit).
+const MAX_REFS: usize = 100;
+
 fn refs<'a>(op: &'a Element, container: &str) -> Vec<&'a Element> {
     op.child(container)
         .map(|c| {
             c.children
                 .iter()
                 .filter(|e| e.name == "DistinguishedFolderId" || e.name == "FolderId")
+                .take(MAX_REFS)
                 .collect()
         })
         .unwrap_or_default()
@@ -265,6 +278,12 @@ fn folder_error(operation: &str, user: &UserSpec, found: &FolderRef, tail: &str)
             tail,
         ),
         FolderRef::Malformed => error_message(operation, "ErrorInvalidIdMalformed", "Id is malformed.", tail),
+        FolderRef::OtherMailbox => error_message(
+            operation,
+            "ErrorAccessDenied",
+            "Access is denied. Check credentials and try again.",
+            tail,
+        ),
     })
 }
 
@@ -347,6 +366,16 @@ fn window(total: usize, (offset, max, from_end): (usize, usize, bool)) -> (usize
     }
 }
 
+/// Whether a page holds the last entry in its direction: the end of the list
+/// paging from the beginning, its start paging from the end.
+fn last_in_range(total: usize, start: usize, end: usize, (_, _, from_end): (usize, usize, bool)) -> bool {
+    if from_end {
+        start == 0
+    } else {
+        end == total
+    }
+}
+
 /// FindFolder: the children of each parent (Shallow) or all its descendants (Deep), paged.
 pub fn find_folder(user: &UserSpec, op: &Element) -> String {
     let deep = op.attr("Traversal").is_some_and(|t| t.trim() == "Deep");
@@ -373,9 +402,9 @@ pub fn find_folder(user: &UserSpec, op: &Element) -> String {
         let _ = write!(
             out,
             "<m:FindFolderResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:RootFolder IndexedPagingOffset=\"{}\" TotalItemsInView=\"{}\" IncludesLastItemInRange=\"{}\"><t:Folders>",
-            paging.0 + (end - start),
+            paging.0.saturating_add(end - start),
             list.len(),
-            end == list.len()
+            last_in_range(list.len(), start, end, paging)
         );
         for f in &list[start..end] {
             render_folder(&mut out, f, user);
@@ -453,7 +482,7 @@ pub fn find_item(user: &UserSpec, op: &Element) -> String {
         } else {
             items_of(f.id).enumerate().collect()
         };
-        let (start, end, paging_attr) = if let Some(view) = calendar_view {
+        let (start, end, paging_attr, last) = if let Some(view) = calendar_view {
             if f.element != "CalendarFolder" {
                 out.push_str(&error_message(
                     "FindItem",
@@ -474,6 +503,15 @@ pub fn find_item(user: &UserSpec, op: &Element) -> String {
                 ));
                 continue;
             };
+            if to < from {
+                out.push_str(&error_message(
+                    "FindItem",
+                    "ErrorCalendarEndDateIsEarlierThanStartDate",
+                    "The end date is earlier than the start date.",
+                    "",
+                ));
+                continue;
+            }
             list.retain(|(_, i)| {
                 let s = instant(i.time, 0).unwrap_or(from);
                 let e = i.end.and_then(|e| instant(e, 0)).unwrap_or(s);
@@ -483,21 +521,21 @@ pub fn find_item(user: &UserSpec, op: &Element) -> String {
                 .attr("MaxEntriesReturned")
                 .and_then(|m| m.trim().parse().ok())
                 .unwrap_or(usize::MAX);
-            (0, list.len().min(max), String::new())
+            (0, list.len().min(max), String::new(), list.len() <= max)
         } else {
             let paging = page(op.child("IndexedPageItemView"));
             let (start, end) = window(list.len(), paging);
             (
                 start,
                 end,
-                format!(" IndexedPagingOffset=\"{}\"", paging.0 + (end - start)),
+                format!(" IndexedPagingOffset=\"{}\"", paging.0.saturating_add(end - start)),
+                last_in_range(list.len(), start, end, paging),
             )
         };
         let _ = write!(
             out,
-            "<m:FindItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:RootFolder{paging_attr} TotalItemsInView=\"{}\" IncludesLastItemInRange=\"{}\"><t:Items>",
+            "<m:FindItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:RootFolder{paging_attr} TotalItemsInView=\"{}\" IncludesLastItemInRange=\"{last}\"><t:Items>",
             list.len(),
-            end == list.len()
         );
         for (n, i) in &list[start..end] {
             render_item(&mut out, i, *n, user, only_ids);
@@ -529,10 +567,17 @@ pub fn get_item(user: &UserSpec, op: &Element) -> String {
     let mut out = String::new();
     let ids = op
         .child("ItemIds")
-        .map(|c| c.children_named("ItemId").collect::<Vec<_>>())
+        .map(|c| c.children_named("ItemId").take(MAX_REFS).collect::<Vec<_>>())
         .unwrap_or_default();
     for e in ids {
         match find_by_id(user, e.attr("Id").unwrap_or("")) {
+            Ok(Some((_, item))) if user.denied_folders.iter().any(|d| d.eq_ignore_ascii_case(item.folder)) => out
+                .push_str(&error_message(
+                    "GetItem",
+                    "ErrorAccessDenied",
+                    "Access is denied. Check credentials and try again.",
+                    "<m:Items/>",
+                )),
             Ok(Some((n, item))) => {
                 out.push_str("<m:GetItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:Items>");
                 render_item(&mut out, item, n, user, only_ids);
@@ -729,7 +774,9 @@ fn instant(text: &str, bias_minutes: i64) -> Option<i64> {
         rest = frac.trim_start_matches(|c: char| c.is_ascii_digit());
     }
     let offset_minutes = match rest {
-        "" => -bias_minutes,
+        // A zone's bias is at most a day either way.
+        "" if (-1440..=1440).contains(&bias_minutes) => -bias_minutes,
+        "" => return None,
         "Z" => 0,
         zone => {
             let sign = match zone.as_bytes().first()? {
@@ -737,18 +784,23 @@ fn instant(text: &str, bias_minutes: i64) -> Option<i64> {
                 b'-' => -1,
                 _ => return None,
             };
-            let (h, m) = zone[1..].split_once(':')?;
-            sign * (h.parse::<i64>().ok()? * 60 + m.parse::<i64>().ok()?)
+            let (h, m) = zone.get(1..)?.split_once(':')?;
+            let (h, m) = (h.parse::<i64>().ok()?, m.parse::<i64>().ok()?);
+            if !(0..=14).contains(&h) || !(0..=59).contains(&m) {
+                return None;
+            }
+            sign * (h * 60 + m)
         }
     };
-    Some(local.assume_utc().unix_timestamp() - offset_minutes * 60)
+    local.assume_utc().unix_timestamp().checked_sub(offset_minutes * 60)
 }
 
 /// An instant as local time of a zone `bias` minutes behind UTC, without offset.
 fn local_text(seconds: i64, bias_minutes: i64) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
-    time::OffsetDateTime::from_unix_timestamp(seconds - bias_minutes * 60)
-        .ok()
+    seconds
+        .checked_sub(bias_minutes.clamp(-1440, 1440) * 60)
+        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
         .and_then(|t| t.format(format).ok())
         .unwrap_or_default()
 }
@@ -765,10 +817,11 @@ pub fn get_user_availability<'a>(
     op: &Element,
     lookup: impl Fn(&str) -> Option<&'a UserSpec>,
 ) -> Result<String, (&'static str, &'static str)> {
-    let bias: i64 = op
-        .path(&["TimeZone", "Bias"])
-        .and_then(|b| b.text.trim().parse().ok())
-        .unwrap_or(0);
+    let bias: i64 = match op.path(&["TimeZone", "Bias"]).map(|b| b.text.trim().parse::<i64>()) {
+        None => 0,
+        Some(Ok(b)) if (-1440..=1440).contains(&b) => b,
+        Some(_) => return Err(("ErrorTimeZone", "The time zone is invalid.")),
+    };
     let options = op.child("FreeBusyViewOptions");
     let window = options.and_then(|o| o.child("TimeWindow"));
     let from = window
@@ -810,6 +863,13 @@ pub fn get_user_availability<'a>(
                 .collect()
         })
         .unwrap_or_default();
+    // The limits the ResponseCode reference gives.
+    if asked.is_empty() {
+        return Err(("ErrorMailboxDataArrayEmpty", "The MailboxDataArray is empty."));
+    }
+    if asked.len() > 100 {
+        return Err(("ErrorMailboxDataArrayTooBig", "More than 100 mailboxes were asked for."));
+    }
     for address in asked {
         let Some(user) = lookup(address) else {
             // The text Exchange's availability service gives (as relayed by Graph's getSchedule,
@@ -1025,6 +1085,51 @@ mod tests {
             &op("<m:ParentFolderIds><t:DistinguishedFolderId Id=\"root\"/></m:ParentFolderIds>").tap_deep(),
         );
         assert!(deep.contains("TotalItemsInView=\"11\""), "{deep}");
+    }
+
+    #[test]
+    fn hostile_values_get_errors_not_panics() {
+        assert_eq!(instant("2026-06-01T09:00:00", i64::MIN), None);
+        assert_eq!(instant("2026-06-01T09:00:00+99999999999999999:00", 0), None);
+        assert_eq!(instant("2026-06-01T09:00:00+é", 0), None);
+        let window = "<t:FreeBusyViewOptions><t:TimeWindow><t:StartTime>2026-06-01T00:00:00Z</t:StartTime><t:EndTime>2026-06-02T00:00:00Z</t:EndTime></t:TimeWindow></t:FreeBusyViewOptions>";
+        let bias = get_user_availability(
+            &op(&format!(
+                "<t:TimeZone><t:Bias>-9223372036854775808</t:Bias></t:TimeZone>{window}"
+            )),
+            |_| None,
+        );
+        assert_eq!(bias.expect_err("bias").0, "ErrorTimeZone");
+        let many: String = (0..101)
+            .map(|i| {
+                format!("<t:MailboxData><t:Email><t:Address>u{i}@contoso.com</t:Address></t:Email></t:MailboxData>")
+            })
+            .collect();
+        let too_many = get_user_availability(
+            &op(&format!("<m:MailboxDataArray>{many}</m:MailboxDataArray>{window}")),
+            |_| None,
+        );
+        assert_eq!(too_many.expect_err("101").0, "ErrorMailboxDataArrayTooBig");
+        let u = user();
+        // Paging from the end: the first page from the end is not the last in range.
+        let end = find_item(&u, &op("<m:IndexedPageItemView MaxEntriesReturned=\"2\" Offset=\"0\" BasePoint=\"End\"/><m:ParentFolderIds><t:DistinguishedFolderId Id=\"inbox\"/></m:ParentFolderIds>"));
+        assert!(
+            end.contains("IncludesLastItemInRange=\"false\"") && end.contains("Lunch on Friday?"),
+            "{end}"
+        );
+        // A denied folder's item is denied by id too; another mailbox's folder is not opened.
+        let id = item_id("calendar", 0, &u);
+        let item = get_item(&u, &op(&format!("<m:ItemIds><t:ItemId Id=\"{id}\"/></m:ItemIds>")));
+        assert!(item.contains("ErrorAccessDenied"), "{item}");
+        let other = get_folder(&u, &op("<m:FolderIds><t:DistinguishedFolderId Id=\"inbox\"><t:Mailbox><t:EmailAddress>bob@contoso.com</t:EmailAddress></t:Mailbox></t:DistinguishedFolderId></m:FolderIds>"));
+        assert!(other.contains("ErrorAccessDenied"), "{other}");
+        let mine = get_folder(&u, &op("<m:FolderIds><t:DistinguishedFolderId Id=\"inbox\"><t:Mailbox><t:EmailAddress>a.smith@contoso.com</t:EmailAddress></t:Mailbox></t:DistinguishedFolderId></m:FolderIds>"));
+        assert!(mine.contains("NoError"), "{mine}");
+        let backwards = find_item(&u, &op("<m:CalendarView StartDate=\"2026-12-01T00:00:00Z\" EndDate=\"2026-01-01T00:00:00Z\"/><m:ParentFolderIds><t:DistinguishedFolderId Id=\"contacts\"/></m:ParentFolderIds>"));
+        assert!(
+            backwards.contains("ErrorCalendarFolderIsInvalidForCalendarView"),
+            "{backwards}"
+        );
     }
 
     trait Deep {

@@ -74,6 +74,10 @@ pub struct AuthOutcome {
     pub own_inbox: Option<EwsReply>,
     pub server_version: Option<ServerVersion>,
     pub has_mailbox: Option<bool>,
+    /// NTLM: the server answered the NEGOTIATE message itself (no 401), so
+    /// the credentials were never checked.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub credentials_unverified: bool,
 }
 
 impl AuthOutcome {
@@ -277,6 +281,7 @@ pub async fn auth(net: &Net, url: &Url, credentials: &Credentials, account: &str
         own_inbox: None,
         server_version: None,
         has_mailbox: None,
+        credentials_unverified: false,
     };
     let mut request = soap_request(url, ews::convert_id_probe());
     request.credentials = Some(credentials.clone());
@@ -296,6 +301,7 @@ pub async fn auth(net: &Net, url: &Url, credentials: &Credentials, account: &str
     let probe = classify(&response);
     // NTLM: an answer to the NEGOTIATE message itself verified nothing.
     let unverified = response.ntlm == Some(crate::net::http::NtlmEnd::NotAsked);
+    outcome.credentials_unverified = unverified;
     if let EwsReply::Success { server_version, .. } | EwsReply::Error { server_version, .. } = &probe {
         outcome.server_version = server_version.clone();
     }

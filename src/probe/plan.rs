@@ -447,7 +447,9 @@ impl<'c> Run<'c> {
                     .filter(|i| ntlm_missing && i.scheme() == "https" && i.host_str() != u.host_str())
                 {
                     Some(i) => {
-                        let (io, _) = ews::reach(&self.net, &i).await;
+                        let (io, internal_step) = ews::reach(&self.net, &i).await;
+                        // Shown with this step: the internal host has no step of its own.
+                        s.evidence.extend(internal_step.evidence);
                         let what = match (&io.failure, io.offers("NTLM")) {
                             (Some(f), _) => format!("not reachable from here ({})", f.describe()),
                             (None, true) => format!("offers {}", io.schemes.join(", ")),
