@@ -24,6 +24,45 @@ fn python_with(module: &str) -> Option<String> {
     })
 }
 
+/// exchangelib's own autodiscover of alice@contoso.com against the lab (as
+/// `username` with Basic or NTLM, or with the OAuth that `env` sets up): its
+/// JSON answer and the process output.
+async fn exchangelib_autodiscover(
+    python: String,
+    running: &common::Running,
+    username: Option<&str>,
+    env: Vec<(&'static str, String)>,
+) -> (serde_json::Value, std::process::Output) {
+    let lab = &running.lab;
+    let mut args = vec![
+        format!("{}/tests/peers/exchangelib_autodiscover.py", env!("CARGO_MANIFEST_DIR")),
+        "alice@contoso.com".to_string(),
+        lab.dns_addr.ip().to_string(),
+        lab.dns_addr.port().to_string(),
+        lab.https_addr.port().to_string(),
+        lab.http_addr.port().to_string(),
+        running.ca.display().to_string(),
+    ];
+    args.extend(username.map(str::to_string));
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .args(&args)
+            .envs(env)
+            .output()
+            .expect("run python")
+    })
+    .await
+    .expect("thread");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let theirs = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_else(|e| {
+        panic!(
+            "exchangelib printed no JSON ({e}): {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (theirs, out)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exchangelib_soap_autodiscover_finds_the_ews_url_exprobe_reports() {
     let Some(python) = python() else {
@@ -39,35 +78,14 @@ async fn exchangelib_soap_autodiscover_finds_the_ews_url_exprobe_reports() {
         .expect("exprobe found an EWS URL");
 
     let lab = &running.lab;
-    let script = format!("{}/tests/peers/exchangelib_autodiscover.py", env!("CARGO_MANIFEST_DIR"));
-    let args = vec![
-        script,
-        "alice@contoso.com".to_string(),
-        lab.dns_addr.ip().to_string(),
-        lab.dns_addr.port().to_string(),
-        lab.https_addr.port().to_string(),
-        lab.http_addr.port().to_string(),
-        running.ca.display().to_string(),
-        "svc-sync@contoso.com".to_string(),
-    ];
     let password = lab.password().expect("scenario password").expose().to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(python)
-            .args(&args)
-            .env("EXPROBE_PASSWORD", password)
-            .output()
-            .expect("run python")
-    })
-    .await
-    .expect("thread");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().last().unwrap_or("");
-    let theirs: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| {
-        panic!(
-            "exchangelib printed no JSON ({e}): {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let (theirs, out) = exchangelib_autodiscover(
+        python,
+        &running,
+        Some("svc-sync@contoso.com"),
+        vec![("EXPROBE_PASSWORD", password)],
+    )
+    .await;
     assert!(out.status.success(), "exchangelib failed: {theirs}");
     assert_eq!(theirs["ews_url"].as_str(), Some(ours.as_str()));
     assert_eq!(theirs["autodiscover_smtp_address"], "alice@contoso.com");
@@ -444,34 +462,18 @@ async fn exchangelib_oauth_autodiscover_follows_the_online_http_redirect() {
         .cloned()
         .expect("exprobe found an EWS URL");
     let lab = &running.lab;
-    let args = vec![
-        format!("{}/tests/peers/exchangelib_autodiscover.py", env!("CARGO_MANIFEST_DIR")),
-        "alice@contoso.com".to_string(),
-        lab.dns_addr.ip().to_string(),
-        lab.dns_addr.port().to_string(),
-        lab.https_addr.port().to_string(),
-        lab.http_addr.port().to_string(),
-        running.ca.display().to_string(),
-    ];
     let secret = lab.password().expect("client secret").expose().to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(python)
-            .args(&args)
-            .env("EXPROBE_CLIENT_ID", "2b7e1c9d-4a5f-4e3b-8c6d-0a1b2c3d4e5f")
-            .env("EXPROBE_TENANT", "contoso.com")
-            .env("EXPROBE_CLIENT_SECRET", secret)
-            .output()
-            .expect("run python")
-    })
-    .await
-    .expect("thread");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let theirs: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_else(|e| {
-        panic!(
-            "exchangelib printed no JSON ({e}): {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let (theirs, out) = exchangelib_autodiscover(
+        python,
+        &running,
+        None,
+        vec![
+            ("EXPROBE_CLIENT_ID", "2b7e1c9d-4a5f-4e3b-8c6d-0a1b2c3d4e5f".to_string()),
+            ("EXPROBE_TENANT", "contoso.com".to_string()),
+            ("EXPROBE_CLIENT_SECRET", secret),
+        ],
+    )
+    .await;
     assert!(out.status.success(), "exchangelib failed: {theirs}");
     assert_eq!(theirs["ews_url"].as_str(), Some(ours.as_str()));
     let requests = lab.requests();
