@@ -368,12 +368,19 @@ fn diff(args: &DiffArgs) -> Result<i32, AppError> {
     let old = crate::report::diff::read(&args.old).map_err(AppError::Usage)?;
     let new = crate::report::diff::read(&args.new).map_err(AppError::Usage)?;
     let d = crate::report::diff::compare(&old, &new);
-    emit(&match args.format {
-        DiffFormat::Human => {
-            crate::report::diff::render_human(&d, report_width(std::io::IsTerminal::is_terminal(&std::io::stdout())))
+    match args.format {
+        DiffFormat::Human => emit(&crate::report::diff::render_human(
+            &d,
+            report_width(std::io::IsTerminal::is_terminal(&std::io::stdout())),
+        ))?,
+        DiffFormat::Json => {
+            let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+            match crate::report::diff::write_json(&d, &mut w).and_then(|_| w.flush()) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                other => other.map_err(AppError::Output)?,
+            }
         }
-        DiffFormat::Json => crate::report::diff::render_json(&d),
-    })?;
+    }
     Ok(i32::from(d.worse))
 }
 

@@ -1444,7 +1444,7 @@ fn parse_trust_domain(s: &str) -> Result<String, ConfigError> {
 }
 
 /// The mailbox list's text, from a file or stdin (`-`), within the run's
-/// deadline and [`MAX_LIST_BYTES`]; invalid UTF-8 is replaced, not fatal.
+/// deadline and [`MAX_LIST_BYTES`], decoded by [`decode_list`].
 fn read_list(path: &Path, deadline: std::time::Duration) -> Result<String, ConfigError> {
     use std::io::Read as _;
     let shown = if path == Path::new("-") {
@@ -1474,13 +1474,74 @@ fn read_list(path: &Path, deadline: std::time::Duration) -> Result<String, Confi
             "the mailbox list {shown} is larger than {} MiB",
             MAX_LIST_BYTES >> 20
         ))),
-        Ok(Ok(bytes)) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+        Ok(Ok(bytes)) => decode_list(bytes, &shown),
         Ok(Err(source)) => Err(read_err(source)),
         Err(_) => Err(ConfigError::Invalid(format!(
             "the mailbox list {shown} was still being read when the deadline ({} s) passed",
             deadline.as_secs_f64()
         ))),
     }
+}
+
+/// A mailbox list's bytes as text: UTF-8 (a BOM is dropped), or UTF-16
+/// with a BOM (what Windows PowerShell 5's `>` and `Out-File` write).
+/// Anything else is refused with the line it fails on, never guessed: a
+/// replaced byte would make a mangled address that gets probed.
+pub fn decode_list(bytes: Vec<u8>, shown: &str) -> Result<String, ConfigError> {
+    let shown = crate::terminal::escape(shown);
+    let utf16 = |bytes: &[u8], unit: fn([u8; 2]) -> u16| -> Result<String, ConfigError> {
+        let units = bytes.chunks(2).map(|c| unit([c[0], *c.get(1).unwrap_or(&0)]));
+        let mut text = String::with_capacity(bytes.len() / 2);
+        for c in char::decode_utf16(units) {
+            match c {
+                Ok(c) => text.push(c),
+                Err(_) => {
+                    let line = text.matches('\n').count() + 1;
+                    return Err(ConfigError::Invalid(format!(
+                        "the mailbox list {shown}: line {line} is not valid UTF-16 (an unpaired surrogate); save the list as UTF-8"
+                    )));
+                }
+            }
+        }
+        if bytes.len() % 2 == 1 {
+            let line = text.matches('\n').count() + 1;
+            return Err(ConfigError::Invalid(format!(
+                "the mailbox list {shown}: line {line} ends in half a UTF-16 character (the file is cut short); save the list as UTF-8"
+            )));
+        }
+        Ok(text)
+    };
+    let text = match bytes.as_slice() {
+        [0xff, 0xfe, rest @ ..] => utf16(rest, u16::from_le_bytes)?,
+        [0xfe, 0xff, rest @ ..] => utf16(rest, u16::from_be_bytes)?,
+        _ => {
+            let skip = if bytes.starts_with(&[0xef, 0xbb, 0xbf]) { 3 } else { 0 };
+            match std::str::from_utf8(&bytes[skip..]) {
+                Ok(_) => {
+                    let mut bytes = bytes;
+                    bytes.drain(..skip);
+                    String::from_utf8(bytes)
+                        .map_err(|e| ConfigError::Invalid(format!("the mailbox list {shown}: {e}")))?
+                }
+                Err(e) => {
+                    let valid = &bytes[skip..skip + e.valid_up_to()];
+                    let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+                    let column = valid.len() - valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
+                    let byte = bytes[skip + e.valid_up_to()];
+                    return Err(ConfigError::Invalid(format!(
+                        "the mailbox list {shown}: line {line} is not valid UTF-8 (byte 0x{byte:02x} at byte {column} of the line); save the list as UTF-8, or as UTF-16 with a byte order mark"
+                    )));
+                }
+            }
+        }
+    };
+    if let Some(at) = text.find('\0') {
+        let line = text[..at].matches('\n').count() + 1;
+        return Err(ConfigError::Invalid(format!(
+            "the mailbox list {shown}: line {line} holds NUL bytes (UTF-16 without a byte order mark?); save the list as UTF-8"
+        )));
+    }
+    Ok(text)
 }
 
 /// A mailbox list as read: the candidate addresses (validated later by the
@@ -1982,6 +2043,42 @@ mod tests {
 #[cfg(test)]
 mod list_tests {
     use super::*;
+
+    #[test]
+    fn mailbox_lists_decode_utf16_with_a_bom_and_refuse_invalid_bytes() {
+        let text = "PrimarySmtpAddress\r\nalice@contoso.com\r\nbjörn@contoso.com\r\n";
+        let mut le = vec![0xff, 0xfe];
+        le.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        let mut be = vec![0xfe, 0xff];
+        be.extend(text.encode_utf16().flat_map(u16::to_be_bytes));
+        for bytes in [le, be] {
+            let list = parse_mailbox_list(&decode_list(bytes, "l.csv").unwrap()).unwrap();
+            assert_eq!(list, ["alice@contoso.com", "björn@contoso.com"]);
+        }
+        let mut bom = vec![0xef, 0xbb, 0xbf];
+        bom.extend(b"a@contoso.com\n");
+        assert_eq!(decode_list(bom, "l").unwrap(), "a@contoso.com\n");
+        let e = decode_list(b"a@contoso.com\nb\xe9@contoso.com\n".to_vec(), "l.txt")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 2") && e.contains("0xe9") && e.contains("byte 2"),
+            "{e}"
+        );
+        // UTF-16 without a BOM: NUL bytes, named.
+        let bare: Vec<u8> = "a@contoso.com\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let e = decode_list(bare, "l").unwrap_err().to_string();
+        assert!(e.contains("NUL") && e.contains("line 1"), "{e}");
+        // An unpaired surrogate and an odd length.
+        let e = decode_list(vec![0xff, 0xfe, b'a', 0, b'\n', 0, 0x00, 0xd8, b'b', 0], "l")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("surrogate"), "{e}");
+        assert!(decode_list(vec![0xff, 0xfe, b'a', 0, b'b'], "l")
+            .unwrap_err()
+            .to_string()
+            .contains("half"));
+    }
 
     #[test]
     fn mailbox_lists_refuse_over_long_lines_and_fields() {

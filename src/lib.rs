@@ -18,3 +18,4 @@ pub mod protocol;
 pub mod report;
 pub mod secret;
 pub mod serve;
+pub mod terminal;

@@ -41,6 +41,7 @@ fn main() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
+        .fmt_fields(exprobe::terminal::log_fields())
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -52,7 +53,8 @@ fn main() {
     let code = match runtime.block_on(app::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("exprobe: {e}");
+            // An error may quote a file's line or a server's text.
+            eprintln!("exprobe: {}", exprobe::terminal::Escaped(&e.to_string()));
             EXIT_TOOL_ERROR
         }
     };

@@ -153,6 +153,8 @@ fn severity_label(f: &Finding) -> String {
 }
 
 pub fn render(report: &Report, options: HumanOptions) -> String {
+    // Server and file text shown escaped (ESC, CR, bidi overrides): see `crate::terminal`.
+    let report = &*super::safe::for_terminal(report);
     let p = Paint { on: options.color };
     let mut out = String::new();
     // The header, wrapped line by line below.

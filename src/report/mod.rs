@@ -6,6 +6,7 @@ pub mod human;
 pub mod json;
 pub mod model;
 pub mod nagios;
+pub mod safe;
 pub mod sink;
 
 pub use model::*;

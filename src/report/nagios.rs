@@ -83,6 +83,7 @@ fn severity_word(s: Severity) -> &'static str {
 }
 
 pub fn render(report: &Report, t: Thresholds) -> String {
+    let report = &*super::safe::for_terminal(report);
     let st = status(report, t);
     let total = report.target.mailboxes.len();
     let c = &report.counts;
