@@ -20,6 +20,14 @@ pub enum ConfigError {
         path: String,
         source: std::io::Error,
     },
+    /// A file that should hold a secret: its path is never repeated (it may
+    /// be the secret itself, pasted in the wrong place).
+    #[error("cannot read the {what} file named by --{flag} (the path is not repeated: it might be the {what} itself): {source}")]
+    ReadSecretFile {
+        what: &'static str,
+        flag: &'static str,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Invalid(String),
 }
@@ -1103,9 +1111,9 @@ fn read_certificate(cert: &Path, key: &Path, pss: bool) -> Result<AppCredential,
         .and_then(Result::ok)
         .map(|c| c.to_vec())
         .ok_or_else(|| ConfigError::Invalid(format!("--certificate {}: no PEM certificate in it", cert.display())))?;
-    let key_pem = std::fs::read_to_string(key).map_err(|source| ConfigError::Read {
+    let key_pem = std::fs::read_to_string(key).map_err(|source| ConfigError::ReadSecretFile {
         what: "private key",
-        path: key.display().to_string(),
+        flag: "private-key",
         source,
     })?;
     if jsonwebtoken::EncodingKey::from_rsa_pem(key_pem.as_bytes()).is_err() {
@@ -1181,7 +1189,13 @@ fn read_secret(src: SecretSources<'_>, secrets: &dyn SecretSource) -> Result<Opt
                 })?,
         )
     } else if let Some(path) = src.file {
-        Some(read_text(path, src.what)?)
+        Some(
+            std::fs::read_to_string(path).map_err(|source| ConfigError::ReadSecretFile {
+                what: src.what,
+                flag: file_flag(src.flag),
+                source,
+            })?,
+        )
     } else if src.stdin {
         Some(secrets.stdin_line().map_err(|source| ConfigError::Read {
             what: src.what,
@@ -1287,12 +1301,17 @@ fn read_token(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<Option<Sec
     read_secret(src, secrets)
 }
 
-fn read_text(path: &Path, what: &'static str) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        what,
-        path: path.display().to_string(),
-        source,
-    })
+/// The `--…-file` flag of a secret named by its `--…-env` stem.
+fn file_flag(stem: &'static str) -> &'static str {
+    match stem {
+        "password" => "password-file",
+        "client-secret" => "client-secret-file",
+        "refresh-token" => "refresh-token-file",
+        "access-token" => "access-token-file",
+        "basic-password" => "basic-password-file",
+        "bearer-token" => "bearer-token-file",
+        other => other,
+    }
 }
 
 pub fn net_config(args: &crate::cli::NetArgs) -> Result<NetConfig, ConfigError> {
@@ -1307,11 +1326,15 @@ pub fn net_config(args: &crate::cli::NetArgs) -> Result<NetConfig, ConfigError> 
         .map(|s| parse_connect_to(s))
         .collect::<Result<Vec<_>, _>>()?;
     let ca_pem = match &args.ca_file {
-        Some(path) => Some(std::fs::read(path).map_err(|source| ConfigError::Read {
-            what: "CA certificates",
-            path: path.display().to_string(),
-            source,
-        })?),
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|source| ConfigError::Read {
+                what: "CA certificates",
+                path: path.display().to_string(),
+                source,
+            })?;
+            check_ca_pem(&pem, path)?;
+            Some(pem)
+        }
         None => None,
     };
     Ok(NetConfig {
@@ -1323,6 +1346,30 @@ pub fn net_config(args: &crate::cli::NetArgs) -> Result<NetConfig, ConfigError> 
         deadline: seconds(args.deadline, "--deadline")?,
         started: std::time::Instant::now(),
     })
+}
+
+/// `--ca-file` must hold at least one PEM certificate, and nothing a PEM
+/// reader refuses; checked when the configuration is read (so `serve
+/// --check-config` says so), never quoting the file.
+fn check_ca_pem(pem: &[u8], path: &Path) -> Result<(), ConfigError> {
+    let shown = crate::terminal::escape(&path.display().to_string()).into_owned();
+    let mut found = 0;
+    for cert in rustls_pemfile::certs(&mut &pem[..]) {
+        match cert {
+            Ok(_) => found += 1,
+            Err(_) => {
+                return Err(ConfigError::Invalid(format!(
+                    "--ca-file {shown}: a PEM block cannot be read as a certificate"
+                )))
+            }
+        }
+    }
+    if found == 0 {
+        return Err(ConfigError::Invalid(format!(
+            "--ca-file {shown}: no PEM certificate (-----BEGIN CERTIFICATE-----) in the file"
+        )));
+    }
+    Ok(())
 }
 
 fn seconds(value: f64, flag: &str) -> Result<Duration, ConfigError> {

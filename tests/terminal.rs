@@ -191,3 +191,82 @@ fn help_has_examples_and_man_pages_are_written() {
         assert!(body.contains(".TH"), "{page} is a man page");
     }
 }
+
+/// Every family of terminal control a hostile server can send: CSI (clear
+/// the screen), OSC (window title, OSC 8 link), CR and backspaces over a
+/// fake pass, an 8-bit CSI (C1), the right-to-left override and an isolate,
+/// DEL and NUL.
+const HOSTILE_TOML: &str = r"\u001b[2J\u001b]0;pwned\u0007\u001b]8;;https://evil.example/\u001b\\click\u001b]8;;\u001b\\\r✓ pass\b\b\u009b31m\u202egnp.exe\u2066x\u007f\u0000";
+/// The same in a header value (an HTTP header carries no C0 byte; C1 and bidi are UTF-8 there).
+const HOSTILE_HEADER: &str = r"2000008;reason=\u009b2J\u202etoken\u2066\u0085x";
+
+/// `text` holds no character a terminal would obey (newlines end lines).
+fn assert_terminal_safe(text: &str, what: &str) {
+    for (n, line) in text.lines().enumerate() {
+        if let Some(c) = line.chars().find(|&c| exprobe::terminal::is_unsafe(c)) {
+            panic!(
+                "{what}: line {} carries U+{:04X} raw:\n{}",
+                n + 1,
+                c as u32,
+                line.escape_debug()
+            );
+        }
+    }
+}
+
+fn hostile_scenario(base: &str, rules: &str) -> Scenario {
+    let text = std::fs::read_to_string(format!("{}/fixtures/scenarios/{base}.toml", env!("CARGO_MANIFEST_DIR")))
+        .expect("scenario file");
+    Scenario::parse(&format!("{text}\n{rules}"), None).unwrap_or_else(|e| panic!("{e}\n{rules}"))
+}
+
+/// A server puts control sequences into every string exprobe shows: the
+/// POX display name, the SOAP faultstring, ResponseCode and MessageText,
+/// `x-ms-diagnostics`, and (app mode) the AADSTS `error_description`. The
+/// human report, `--show-http` and the `-vv` log carry none of them raw;
+/// JSON keeps the exact text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_server_strings_never_reach_the_terminal_raw() {
+    let fault = format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode xmlns:a="http://schemas.microsoft.com/exchange/services/2006/types">a:ErrorImpersonateUserDenied</faultcode><faultstring xml:lang="en-US">{h}</faultstring><detail><e:ResponseCode xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors">ErrorImpersonateUserDenied</e:ResponseCode><e:Message xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors">{h}</e:Message></detail></s:Fault></s:Body></s:Envelope>"#,
+        h = HOSTILE_TOML
+    );
+    let ews_rules = format!(
+        "[[responses]]\nhost = \"mail.contoso.com\"\npath = \"/EWS/Exchange.asmx\"\nmethod = \"POST\"\nbody_contains = \"ExchangeImpersonation\"\nstatus = 500\nheaders = {{ \"Content-Type\" = \"text/xml; charset=utf-8\", \"X-FEServer\" = \"{hh}\" }}\nbody = \"\"\"{fault}\"\"\"\n",
+        hh = HOSTILE_HEADER,
+        fault = fault.replace('"', "\\\"")
+    );
+    let token_error = format!(
+        r#"{{"error":"invalid_client","error_description":"AADSTS7000215: {h}","error_codes":[7000215],"timestamp":"2026-12-03 10:00:00Z","trace_id":"{h}","correlation_id":"c"}}"#,
+        h = HOSTILE_TOML
+    );
+    let token_rules = format!(
+        "[[responses]]\nhost = \"login.microsoftonline.com\"\npath = \"/6f3c3f2a-9d41-4c1e-9a57-1b2f3c4d5e6f/oauth2/v2.0/token\"\nmethod = \"POST\"\nstatus = 401\nheaders = {{ \"Content-Type\" = \"application/json; charset=utf-8\", \"x-ms-diagnostics\" = \"{HOSTILE_HEADER}\" }}\nbody = '''{token_error}'''\n\n[[responses]]\nhost = \"login.microsoftonline.com\"\npath = \"/contoso.com/oauth2/v2.0/token\"\nmethod = \"POST\"\nstatus = 401\nheaders = {{ \"Content-Type\" = \"application/json; charset=utf-8\" }}\nbody = '''{token_error}'''\n"
+    );
+    for (base, rules, code) in [
+        ("ews-onprem-healthy", ews_rules, "impersonation.denied"),
+        ("online-app-healthy", token_rules, "oauth.invalid_client_secret"),
+    ] {
+        let lab = common::start(hostile_scenario(base, &rules)).await;
+        let out = lab
+            .run_cli_env(lab.check_args(&["--show-http", "-vv"]), &[("COLUMNS", "100")])
+            .await;
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(2), "{base}: {stdout}\n{stderr}");
+        assert!(stdout.contains(code), "{base}: {stdout}");
+        assert_terminal_safe(&stdout, &format!("{base}: human report with --show-http"));
+        assert_terminal_safe(&stderr, &format!("{base}: -vv log"));
+        // The hostile text was shown, escaped.
+        assert!(
+            stdout.contains("\\x1b[2J") || stdout.contains("\\u{9b}"),
+            "{base}: {stdout}"
+        );
+        // JSON keeps the exact text.
+        let (report, _) = lab.check_json(&[]).await;
+        let json = serde_json::to_string(&report).expect("json");
+        assert!(
+            json.contains("\\u001b[2J") || json.contains('\u{9b}'),
+            "{base}: JSON lost the server's exact text: {json}"
+        );
+    }
+}

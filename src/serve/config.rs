@@ -734,6 +734,25 @@ fn read_check(table: &toml_edit::Table, base_dir: &Path, secrets: &dyn SecretSou
     let mut spec = spec;
     // The check's own mailboxes' domains may always be probed.
     if let Ok((cfg, _)) = checked {
+        // A mailbox that is not an address (a password file named as the
+        // mailbox file, a secret pasted into `mailboxes`) is refused here,
+        // by its position only: its text might be the secret.
+        if let Some(i) = cfg
+            .mailboxes
+            .iter()
+            .position(|m| crate::protocol::address::parse(m).is_err())
+        {
+            let from_file = spec.mailbox_args.iter().any(|a| a.starts_with("--mailboxes="));
+            let flag = if from_file { "mailboxes" } else { "mailbox" };
+            return Err(place(
+                Some(flag.to_string()),
+                format!(
+                    "mailbox {} of {} is not an email address (its text is not shown: it might be a secret given in the wrong place)",
+                    i + 1,
+                    cfg.mailboxes.len()
+                ),
+            ));
+        }
         for m in &cfg.mailboxes {
             if let Some((_, d)) = m.rsplit_once('@') {
                 let d = d.trim_end_matches('.').to_ascii_lowercase();

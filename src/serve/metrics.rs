@@ -185,7 +185,13 @@ impl RunFamilies {
         let pushed: u64 = report.throttling.iter().map(|t| t.pushed_back).sum();
         self.pushback.get_or_create(&c).set(pushed as i64);
         if let Some(cap) = per_mailbox_cap {
-            let mut order: Vec<&crate::report::MailboxResult> = report.mailboxes.iter().collect();
+            // Only a validated address becomes a label value: a mailbox list
+            // that holds a secret by mistake must not publish it on /metrics.
+            let mut order: Vec<&crate::report::MailboxResult> = report
+                .mailboxes
+                .iter()
+                .filter(|m| crate::protocol::address::parse(&m.address).is_ok_and(|a| a.as_string() == m.address))
+                .collect();
             order.sort_by_key(|m| std::cmp::Reverse(m.status));
             for m in order.iter().take(cap) {
                 let v = match m.status {
