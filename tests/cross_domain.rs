@@ -432,6 +432,13 @@ async fn an_attacker_asking_for_credentials_gets_none() {
             withheld.contains("credentials_withheld"),
             "{path:?}: the withholding is recorded: {withheld:.300}"
         );
+        // Diagnosed as the cross-domain redirect it is, not "autodiscover not found".
+        let codes = codes(&report);
+        assert!(
+            codes.contains(&"autodiscover.cross_domain_redirect".to_string())
+                && !codes.contains(&"autodiscover.not_found".to_string()),
+            "{path:?}: {codes:?}"
+        );
     }
 }
 

@@ -76,9 +76,32 @@ async fn html_report_is_self_contained_and_renders_in_chromium() {
         let html = std::fs::read_to_string(&file).expect("the html file");
 
         // Self-contained: nothing to fetch, nothing to run.
-        for forbidden in ["<script", "<link", "<img", "<iframe", " src=", "@import", "url("] {
+        for forbidden in [
+            "<script", "<link", "<img", "<iframe", " src=", "@import", "url(", " style=",
+        ] {
             assert!(!html.contains(forbidden), "{name}: {forbidden} in the html");
         }
+        // A strict Content-Security-Policy, before the stylesheet it admits by its hash.
+        let css = html
+            .split_once("<style>")
+            .and_then(|(_, rest)| rest.split_once("</style>"))
+            .map(|(css, _)| css)
+            .expect("a stylesheet");
+        let hash = {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD
+                .encode(ring::digest::digest(&ring::digest::SHA256, css.as_bytes()))
+        };
+        let csp = format!(
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'sha256-{hash}';"
+        );
+        let at = html
+            .find(&csp)
+            .unwrap_or_else(|| panic!("{name}: no strict CSP admitting the stylesheet"));
+        assert!(
+            at < html.find("<style>").unwrap_or(0),
+            "{name}: the CSP comes after the stylesheet"
+        );
         // No secret, whatever the mode.
         for r in lab.lab.requests() {
             if let Some(token) = r.header("authorization").and_then(|a| a.strip_prefix("Bearer ")) {
@@ -109,10 +132,20 @@ async fn html_report_is_self_contained_and_renders_in_chromium() {
         let dom = run_chromium(
             browser,
             &profile,
-            &["--dump-dom".into(), format!("--log-net-log={}", netlog.display())],
+            &[
+                "--dump-dom".into(),
+                "--enable-logging=stderr".into(),
+                format!("--log-net-log={}", netlog.display()),
+            ],
             &file,
         );
         let dom_text = String::from_utf8_lossy(&dom.stdout);
+        // The policy refuses nothing the page itself needs (Chromium logs each refusal).
+        let console = String::from_utf8_lossy(&dom.stderr);
+        assert!(
+            !console.contains("Content Security Policy"),
+            "{name}: the page broke its own CSP:\n{console}"
+        );
         assert!(
             dom_text.contains("<section id=\"findings\">") || codes.is_empty(),
             "{name}: chromium rendered no findings section: {}\n{}",

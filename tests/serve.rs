@@ -527,6 +527,44 @@ async fn sigterm_lets_a_run_under_way_finish_within_the_grace_period() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_answers_a_probe_received_before_it() {
+    // A /probe run takes about 2 s (400 ms per request); SIGTERM comes while it runs.
+    let lab = start(slow("ews-onprem-healthy", 400)).await;
+    let config = format!(
+        "[server]\ngrace = \"20s\"\n\n{}",
+        check_table("slow", &lab, &[("interval", "\"1h\"")])
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    let mut serve = Serve::start(dir.path(), &config, &[env_for("slow", &lab)], &[]);
+    // The scheduled first run, then the probe.
+    wait_metric(
+        &serve,
+        r#"exprobe_check_runs_total{check="slow",result="pass"}"#,
+        1.0,
+        Duration::from_secs(20),
+    )
+    .await;
+    let probe = tokio::spawn(get(serve.url("/probe?check=slow").leak()));
+    wait_metric(
+        &serve,
+        r#"exprobe_check_running{check="slow"}"#,
+        1.0,
+        Duration::from_secs(10),
+    )
+    .await;
+    let (status, _) = tokio::task::block_in_place(|| serve.terminate());
+    assert!(status.success());
+    let (code, body) = probe.await.expect("probe task");
+    assert_eq!(
+        code,
+        200,
+        "the probe under way at SIGTERM was answered:\n{body}\n{}",
+        serve.log()
+    );
+    assert!(body.contains("exprobe_probe_success"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probes_are_bounded_by_probe_concurrency() {
     // One probe holds the only permit (its check hangs until its deadline);
     // a second probe, of another check, is refused when its scrape timeout is up.
@@ -786,6 +824,54 @@ fn configuration_errors_name_the_file_line_column_and_key_and_exit_3() {
     }
     let (code, out) = check_config(GOOD, &[]);
     assert_eq!(code, 0, "{out}");
+}
+
+/// `--check-config` reads what the files hold and never repeats a value
+/// that may be a secret: a password file's wrong path, a password file
+/// named as the mailbox file, a secret pasted into `mailboxes`, a CA file
+/// without a certificate.
+#[test]
+fn check_config_validates_file_contents_and_never_echoes_a_possible_secret() {
+    let dir = tempfile::tempdir().expect("dir");
+    let secret_file = dir.path().join("svc-password.txt");
+    std::fs::write(&secret_file, "Hunter2-Canary-Pw\n").expect("write");
+    let no_cert = dir.path().join("ca.pem");
+    std::fs::write(
+        &no_cert,
+        "-----BEGIN PRIVATE KEY-----\nTm90QUNlcnQ=\n-----END PRIVATE KEY-----\n",
+    )
+    .expect("write");
+    let file = secret_file.display().to_string();
+    let ca = no_cert.display().to_string();
+    let head = "[[check]]\nname = \"c\"\n";
+    let cases: Vec<(String, &str, &str)> = vec![
+        (
+            format!("{head}mailboxes = [\"alice@contoso.com\"]\nservice-account = \"svc@contoso.com\"\npassword-file = \"Pasted-Secret-Canary\"\n"),
+            "cannot read the password file named by `password-file` (the path is not repeated",
+            "Pasted-Secret-Canary",
+        ),
+        (
+            format!("{head}mailbox-file = {file:?}\nauth = \"none\"\n"),
+            "mailbox 1 of 1 is not an email address",
+            "Hunter2-Canary-Pw",
+        ),
+        (
+            format!("{head}mailboxes = [\"alice@contoso.com\", \"Pasted-Secret-Canary\"]\nauth = \"none\"\n"),
+            "mailbox 2 of 2 is not an email address",
+            "Pasted-Secret-Canary",
+        ),
+        (
+            format!("{head}mailboxes = [\"alice@contoso.com\"]\nauth = \"none\"\nca-file = {ca:?}\n"),
+            "no PEM certificate",
+            "Tm90QUNlcnQ",
+        ),
+    ];
+    for (text, expected, never) in &cases {
+        let (code, stderr) = check_config(text, &[]);
+        assert_eq!(code, 3, "{text}\n{stderr}");
+        assert!(stderr.contains(expected), "{text}\nexpected {expected:?} in:\n{stderr}");
+        assert!(!stderr.contains(never), "a possible secret was repeated:\n{stderr}");
+    }
 }
 
 #[test]

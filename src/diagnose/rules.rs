@@ -120,7 +120,7 @@ fn autodiscover_code(f: &AutodiscoverFailure, no_dns_records: bool) -> (Code, St
         } => (code!("ews.kerberos_required"), Stage::Transport),
         AutodiscoverFailure::NtlmNotTaken { .. } => (code!("ews.auth_scheme_unavailable"), Stage::Transport),
         AutodiscoverFailure::AuthRequired { .. } => (code!("autodiscover.not_found"), Stage::Discovery),
-        AutodiscoverFailure::CrossDomainRedirect { .. } => {
+        AutodiscoverFailure::CrossDomainRedirect { .. } | AutodiscoverFailure::CredentialsAskedAcrossDomains { .. } => {
             (code!("autodiscover.cross_domain_redirect"), Stage::Discovery)
         }
         AutodiscoverFailure::NotFound if no_dns_records => (code!("dns.no_autodiscover_records"), Stage::Dns),

@@ -113,7 +113,33 @@ pub fn carries_channel_binding(authenticate: &[u8]) -> bool {
     false
 }
 
-fn err(e: sspi::Error) -> String {
+/// An NTLM failure on exprobe's side, in exprobe's words: what it means
+/// for the handshake and the SSPI status, never the crate's own text (its
+/// internals and, for a hostile CHALLENGE, bytes the server chose).
+fn client_err(e: sspi::Error) -> String {
+    use sspi::ErrorKind as K;
+    let what = match e.error_type {
+        K::InvalidToken | K::IllegalMessage | K::IncompleteMessage | K::MessageAltered | K::InvalidParameter => {
+            "the server's NTLM CHALLENGE message cannot be read (malformed or cut short)"
+        }
+        K::OutOfSequence => "the server's NTLM messages came out of order",
+        K::LogonDenied
+        | K::UnknownCredentials
+        | K::NoCredentials
+        | K::IncompleteCredentials
+        | K::WrongCredentialHandle => "the account name or password cannot be used for NTLM",
+        K::BadBindings => "the NTLM channel binding does not match the TLS connection",
+        K::AlgorithmMismatch | K::UnsupportedFunction | K::OperationNotSupported | K::UnsupportedPreAuth => {
+            "the server asks for an NTLM variant exprobe does not speak (it speaks NTLMv2)"
+        }
+        K::TimeSkew => "the server's NTLM CHALLENGE carries a time too far from this machine's clock",
+        _ => "the NTLM handshake failed on exprobe's side",
+    };
+    format!("{what} (SSPI status 0x{:08X})", e.error_type as u32)
+}
+
+/// The lab's side: the crate's own words are fine in the lab's logs.
+fn server_err(e: sspi::Error) -> String {
     format!("{:?}: {}", e.error_type, e.description)
 }
 
@@ -177,7 +203,7 @@ impl NtlmClient {
             .with_credential_use(CredentialUse::Outbound)
             .with_auth_data(&auth)
             .execute(&mut ntlm)
-            .map_err(err)?
+            .map_err(client_err)?
             .credentials_handle;
         Ok(NtlmClient {
             ntlm,
@@ -205,9 +231,9 @@ impl NtlmClient {
         }
         self.ntlm
             .initialize_security_context_impl(&mut builder)
-            .map_err(err)?
+            .map_err(client_err)?
             .resolve_to_result()
-            .map_err(err)?;
+            .map_err(client_err)?;
         Ok(std::mem::take(&mut output[0].buffer))
     }
 
@@ -264,9 +290,9 @@ impl NtlmServer {
         let result = self
             .ntlm
             .accept_security_context_impl(builder)
-            .map_err(err)?
+            .map_err(server_err)?
             .resolve_to_result()
-            .map_err(err)?;
+            .map_err(server_err)?;
         Ok((std::mem::take(&mut output[0].buffer), result.status))
     }
 
@@ -291,7 +317,7 @@ impl NtlmServer {
             .with_credential_use(CredentialUse::Inbound)
             .with_auth_data(&placeholder)
             .execute(&mut ntlm)
-            .map_err(err)?
+            .map_err(server_err)?
             .credentials_handle;
         let mut server = NtlmServer { ntlm, creds };
         let (challenge, _) = server.accept(negotiate)?;
@@ -310,7 +336,7 @@ impl NtlmServer {
             return Err("not an NTLM AUTHENTICATE message".into());
         }
         self.accept(authenticate)?;
-        let names = self.ntlm.query_context_names().map_err(err)?;
+        let names = self.ntlm.query_context_names().map_err(server_err)?;
         let wire = match names.username.parts() {
             sspi::UsernameParts::UserPrincipalName(p) => WireName {
                 user: p.upn().to_string(),
@@ -326,8 +352,10 @@ impl NtlmServer {
             username: Username::new(&wire.user, wire.domain.as_deref()).map_err(|e| e.to_string())?,
             password: password.into(),
         };
-        self.ntlm.custom_set_auth_identities(vec![identity]).map_err(err)?;
-        self.ntlm.complete_auth_token(&mut []).map_err(err)?;
+        self.ntlm
+            .custom_set_auth_identities(vec![identity])
+            .map_err(server_err)?;
+        self.ntlm.complete_auth_token(&mut []).map_err(server_err)?;
         Ok(wire)
     }
 }
@@ -335,6 +363,33 @@ impl NtlmServer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A hostile or broken CHALLENGE is named in exprobe's words (what it
+    /// means and the SSPI status), never the crate's internals or the
+    /// server's bytes.
+    #[test]
+    fn a_malformed_challenge_is_named_in_exprobes_words() {
+        let id = NtlmIdentity::parse("CONTOSO\\svc", None).expect("id");
+        for challenge in [
+            // Type 2, cut short after the header.
+            b"NTLMSSP\0\x02\0\0\0\x1b[2J".to_vec(),
+            // Type 2 with offsets pointing past the end.
+            [b"NTLMSSP\0\x02\0\0\0".as_slice(), &[0xff; 40]].concat(),
+        ] {
+            let mut client =
+                NtlmClient::new(&id, &Secret::new("Pw-Long-Enough-1"), "mail.contoso.com").expect("client");
+            client.negotiate().expect("negotiate");
+            let e = client
+                .authenticate(&challenge, None)
+                .expect_err("a malformed challenge fails");
+            assert!(e.contains("SSPI status 0x"), "{e}");
+            assert!(e.starts_with("the "), "{e}");
+            assert!(
+                !e.contains('\x1b') && !e.contains("Error") && !e.contains("Read"),
+                "{e}"
+            );
+        }
+    }
 
     fn handshake(client_pw: &str, server_pw: &str, id: &NtlmIdentity) -> Result<WireName, String> {
         let mut c = NtlmClient::new(id, &Secret::new(client_pw), "mail.contoso.com")?;

@@ -51,7 +51,8 @@ details { margin: .3rem 0; } summary { cursor: pointer; }
   padding: .15rem 0; }
 .step .detail { overflow-wrap: anywhere; }
 .wf { grid-column: 2 / 5; height: .45rem; background: var(--line); border-radius: 3px; position: relative; }
-.wf span { position: absolute; top: 0; bottom: 0; background: var(--bar); border-radius: 3px; min-width: 2px; }
+.wf svg { display: block; width: 100%; height: 100%; }
+.wf rect { fill: var(--bar); }
 .ms { text-align: right; color: var(--muted); font-variant-numeric: tabular-nums; }
 pre { background: var(--card); border: 1px solid var(--line); padding: .5rem; border-radius: 6px;
   white-space: pre-wrap; overflow-wrap: anywhere; max-height: 30rem; overflow: auto; }
@@ -87,14 +88,28 @@ fn mark(s: StepStatus) -> &'static str {
     }
 }
 
+/// The page's Content-Security-Policy: nothing may load or run; only the
+/// page's own stylesheet (by its hash) applies. A server's text that slipped
+/// past escaping could still fetch nothing, run nothing, post no form.
+pub fn content_security_policy() -> String {
+    use base64::Engine as _;
+    let hash = ring::digest::digest(&ring::digest::SHA256, CSS.as_bytes());
+    format!(
+        "default-src 'none'; style-src 'sha256-{}'; img-src 'none'; base-uri 'none'; form-action 'none'",
+        base64::engine::general_purpose::STANDARD.encode(hash.as_ref())
+    )
+}
+
 pub fn render(report: &Report) -> String {
     let mut out = String::with_capacity(64 * 1024);
+    let csp = content_security_policy();
     let t = &report.target;
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"color-scheme\" content=\"light dark\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"{csp}\">\n\
          <title>exprobe {} — {} mailbox{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
         report.status.as_str().to_uppercase(),
         t.mailboxes.len(),
@@ -401,7 +416,8 @@ fn step(out: &mut String, s: &Step, total: f64) {
             .min(100.0 - left);
         let _ = writeln!(
             out,
-            "<div class=\"wf\" title=\"{a}–{b} ms\"><span style=\"left:{left:.2}%;width:{width:.2}%\"></span></div>"
+            // An SVG bar: its geometry is attributes, not an inline style the CSP would refuse.
+            "<div class=\"wf\" title=\"{a}–{b} ms\"><svg viewBox=\"0 0 100 1\" preserveAspectRatio=\"none\"><rect x=\"{left:.2}\" width=\"{width:.2}\" height=\"1\"/></svg></div>"
         );
     }
     out.push_str("</div>\n");

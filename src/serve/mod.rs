@@ -497,7 +497,7 @@ async fn probe(
         if !openmetrics {
             body.push_str(&format!(
                 "# exprobe could not run the check: {}\n",
-                e.replace('\n', " ")
+                crate::terminal::escape(e)
             ));
         }
     }
@@ -575,7 +575,7 @@ async fn probe_run(
     Ok(run)
 }
 
-async fn serve_connection<IO>(io: IO, shared: Arc<Shared>)
+async fn serve_connection<IO>(io: IO, shared: Arc<Shared>, mut closed: watch::Receiver<bool>)
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -583,11 +583,19 @@ where
         let shared = shared.clone();
         async move { Ok::<_, Infallible>(route(shared, req).await) }
     });
-    let _ = hyper::server::conn::http1::Builder::new()
+    let conn = hyper::server::conn::http1::Builder::new()
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(Duration::from_secs(10))
-        .serve_connection(TokioIo::new(io), service)
-        .await;
+        .serve_connection(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        _ = async { closed.wait_for(|c| *c).await.map(|_| ()) } => {}
+    }
+    // Shutting down: the request under way (a /probe received before the
+    // signal) is answered, then the connection closes; an idle one closes now.
+    conn.as_mut().graceful_shutdown();
+    let _ = conn.await;
 }
 
 /// The TLS side from `[server.tls]`'s files (also what `--check-config` checks).
@@ -613,7 +621,14 @@ pub fn tls_acceptor(files: &config::TlsFiles) -> Result<tokio_rustls::TlsAccepto
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Accepts and serves connections until `closed` is set, then drops them all.
+/// How long connections may take to answer their request under way once
+/// serve closes (a /probe interrupted at the end of the grace period
+/// answers within drive()'s 2 s).
+const CLOSE_GRACE: Duration = Duration::from_secs(10);
+
+/// Accepts and serves connections until `closed` is set; then each
+/// connection answers the request it is serving and closes (at most
+/// [`CLOSE_GRACE`]), and what is left is dropped.
 async fn accept_loop(
     listener: tokio::net::TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
@@ -635,23 +650,26 @@ async fn accept_loop(
                     }
                 };
                 let shared = shared.clone();
+                let closing = closed.clone();
                 match &tls {
                     Some(acceptor) => {
                         let acceptor = acceptor.clone();
                         connections.spawn(async move {
                             if let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                                serve_connection(stream, shared).await;
+                                serve_connection(stream, shared, closing).await;
                             }
                         });
                     }
                     None => {
-                        connections.spawn(serve_connection(tcp, shared));
+                        connections.spawn(serve_connection(tcp, shared, closing));
                     }
                 }
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
     }
+    drop(listener);
+    let _ = tokio::time::timeout(CLOSE_GRACE, async { while connections.join_next().await.is_some() {} }).await;
     connections.abort_all();
 }
 

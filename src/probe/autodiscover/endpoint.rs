@@ -25,6 +25,11 @@ pub enum EndpointResult {
 pub struct UrlTrail {
     pub hops_before: u32,
     pub visited: Vec<String>,
+    /// Where in `visited` the chain being followed starts: a URL reached
+    /// again within the chain is a loop; one an earlier chain of the same
+    /// candidate reached (`.svc` and `.xml` redirected to the same place)
+    /// was already asked, and is skipped.
+    pub chain_start: usize,
     pub hops: Vec<RedirectHop>,
     /// Hops of the path being followed that left the organization's hosts
     /// (kept only for the path that decided).
@@ -140,7 +145,11 @@ impl Discovery<'_> {
             )));
         }
         let key = target.as_str().to_ascii_lowercase();
-        if key == from.as_str().to_ascii_lowercase() || trail.visited.contains(&key) {
+        let chain = trail.visited.get(trail.chain_start..).unwrap_or_default();
+        if key != from.as_str().to_ascii_lowercase() && !chain.contains(&key) && trail.visited.contains(&key) {
+            return Err(EndpointResult::Continue { host_failed: false });
+        }
+        if key == from.as_str().to_ascii_lowercase() || chain.contains(&key) {
             return Err(EndpointResult::Decided(Box::new(Decision::Fail(
                 AutodiscoverFailure::RedirectLoop {
                     repeated: target.to_string(),
@@ -187,9 +196,13 @@ impl Discovery<'_> {
         });
         // Credentials go only to hosts allowed from the start (SPEC 6), never
         // to one a redirect or an SRV record led to.
-        let withheld = self.net.credential_policy(url).or_else(|| {
-            let host = url.host_str().unwrap_or("");
-            (!self.net.is_base_allowed(host)).then(|| {
+        let policy = self.net.credential_policy(url);
+        let untrusted_host = url
+            .host_str()
+            .filter(|host| url.scheme() == "https" && !self.net.is_base_allowed(host))
+            .map(str::to_string);
+        let withheld = policy.or_else(|| {
+            untrusted_host.as_ref().map(|host| {
                 format!("{host} was reached by a redirect and is not among the hosts trusted with credentials")
             })
         });
@@ -212,7 +225,7 @@ impl Discovery<'_> {
                     address,
                     method,
                     url.as_str(),
-                    AttemptResult::CredentialsWithheld { reason },
+                    AttemptResult::CredentialsWithheld { reason, untrusted_host },
                 );
                 return Err(EndpointResult::Continue { host_failed: false });
             }
@@ -315,6 +328,7 @@ impl Discovery<'_> {
 
     async fn follow(&self, candidate: &str, address: &str, start: Url, trail: &mut UrlTrail) -> EndpointResult {
         let mut url = start;
+        trail.chain_start = trail.visited.len();
         loop {
             let method = method_for(&url);
             trail.visited.push(url.as_str().to_ascii_lowercase());

@@ -73,6 +73,18 @@ impl Discovery<'_> {
                         detail: format!("HTTP {status}"),
                     },
                 )),
+                // Discovery led to a host outside the trusted ones, which
+                // wants credentials: that is the cross-domain redirect, not "not found".
+                AttemptResult::CredentialsWithheld {
+                    untrusted_host: Some(host),
+                    ..
+                } => Some((
+                    75,
+                    AutodiscoverFailure::CredentialsAskedAcrossDomains {
+                        url: a.url.clone(),
+                        host: host.clone(),
+                    },
+                )),
                 AttemptResult::AuthRequired | AttemptResult::CredentialsWithheld { .. } => {
                     auth_required.push(a.url.clone());
                     None
@@ -145,6 +157,11 @@ pub fn describe_failure(f: &AutodiscoverFailure) -> String {
         AutodiscoverFailure::AuthRequired { urls } => format!(
             "{} asked for authentication and no credentials were given",
             urls.join(", ")
+        ),
+        AutodiscoverFailure::CredentialsAskedAcrossDomains { url, host } => format!(
+            "discovery was led to {url}, outside the hosts trusted with credentials, which asked for them: \
+             none were sent, and no trusted endpoint answered; if {host} belongs to your organization, re-run with --trust-domain {}",
+            trust_suggestion(host),
         ),
         AutodiscoverFailure::CrossDomainRedirect { ews_url, crossing } => format!(
             "the only EWS URL found, {ews_url}, came through {}, outside the hosts trusted with credentials: \

@@ -131,6 +131,10 @@ pub enum AttemptResult {
     /// 401 and exprobe would not send credentials here.
     CredentialsWithheld {
         reason: String,
+        /// The host, when it is outside the hosts trusted with credentials
+        /// (a redirect or an SRV record led there).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        untrusted_host: Option<String>,
     },
     /// 401 even with credentials.
     CredentialsRejected,
@@ -224,6 +228,12 @@ pub enum AutodiscoverFailure {
     },
     AuthRequired {
         urls: Vec<String>,
+    },
+    /// A hop led outside the trusted hosts, and the host there asked for
+    /// credentials: none were sent, and discovery found nothing else.
+    CredentialsAskedAcrossDomains {
+        url: String,
+        host: String,
     },
     /// The only EWS URL found came through a hop outside the trusted hosts:
     /// it receives no credentials.
