@@ -48,8 +48,9 @@ fn emit(text: &str) -> Result<(), AppError> {
 pub async fn run(cli: Cli) -> Result<i32, AppError> {
     match cli.command {
         Command::Check(args) => {
-            let (config, mut output) = config::check_config(&args, &ProcessSecrets)?;
+            let (mut config, mut output) = config::check_config(&args, &ProcessSecrets)?;
             output.verbose = cli.verbose > 0;
+            config.net.output_reserve = output_reserve(config.mailboxes.len(), output.format, config.net.deadline);
             check(&config, &output).await
         }
         Command::Demo(args) => demo(&args).await,
@@ -93,6 +94,22 @@ pub async fn run_check(config: &CheckConfig) -> Result<Report, AppError> {
     drive(config, &mut sink, std::future::pending(), None).await?;
     sink.into_report()
         .ok_or_else(|| AppError::Usage("the run ended without a summary".into()))
+}
+
+/// Time kept at the end of `--deadline` to record the mailboxes it left
+/// unchecked and write the report, so that the whole command ends within
+/// the deadline whatever the list's length. Per mailbox, as measured by
+/// `bench/deadline.py` on a 2-core machine (1,000,000 mailboxes): about
+/// 1 µs for jsonl, 2 µs for json and 3 µs for the rendered formats (the
+/// whole report is built, then rendered). At most half the deadline.
+pub fn output_reserve(mailboxes: usize, format: Format, deadline: std::time::Duration) -> std::time::Duration {
+    let per_mailbox_ns: u64 = match format {
+        Format::Jsonl => 1_000,
+        Format::Json => 2_000,
+        Format::Human | Format::Html | Format::Nagios => 3_000,
+    };
+    let reserve = std::time::Duration::from_nanos(per_mailbox_ns.saturating_mul(mailboxes as u64));
+    reserve.min(deadline / 2)
 }
 
 /// How long mailboxes under way may finish after an interruption.
@@ -500,8 +517,13 @@ async fn check(config: &CheckConfig, output: &OutputConfig) -> Result<i32, AppEr
                     output,
                 )?;
             }
-            if output.format == Format::Nagios && !ended.interrupted {
-                return Ok(crate::report::nagios::status(&report, output.thresholds).exit_code());
+            let code = (output.format == Format::Nagios && !ended.interrupted)
+                .then(|| crate::report::nagios::status(&report, output.thresholds).exit_code());
+            // The process exits next: freeing a million mailboxes' report
+            // one allocation at a time would only delay the exit.
+            std::mem::forget(report);
+            if let Some(code) = code {
+                return Ok(code);
             }
             ended
         }

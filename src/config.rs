@@ -317,6 +317,9 @@ pub struct NetConfig {
     /// When the run began: `deadline` counts from here (reading the mailbox
     /// list included).
     pub started: std::time::Instant,
+    /// Kept free at the end of `deadline` to write the report: no mailbox
+    /// starts, and no request is sent, after `deadline - output_reserve`.
+    pub output_reserve: Duration,
 }
 
 impl Default for NetConfig {
@@ -329,6 +332,7 @@ impl Default for NetConfig {
             timeout: Duration::from_secs(10),
             deadline: Duration::from_secs(120),
             started: std::time::Instant::now(),
+            output_reserve: Duration::ZERO,
         }
     }
 }
@@ -1345,6 +1349,7 @@ pub fn net_config(args: &crate::cli::NetArgs) -> Result<NetConfig, ConfigError> 
         timeout: seconds(args.timeout, "--timeout")?,
         deadline: seconds(args.deadline, "--deadline")?,
         started: std::time::Instant::now(),
+        output_reserve: Duration::ZERO,
     })
 }
 

@@ -145,3 +145,71 @@ fn unreadable_or_foreign_files_are_errors_not_verdicts() {
         assert!(err.contains(expected), "{err}");
     }
 }
+
+/// What a file controls reaches the terminal escaped, and endless or
+/// binary input is refused at once: `/dev/zero`, a run whose lines hold
+/// control sequences, a jsonl line over the cap (skipped and named).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_files_are_capped_refused_or_shown_escaped() {
+    let dir = tempfile::tempdir().expect("dir");
+    let good = report("ews-onprem-healthy", "jsonl", dir.path(), "good.jsonl").await;
+    // /dev/zero on either side, and as a baseline: exit 3 at once.
+    for (old, new) in [
+        (Path::new("/dev/zero"), good.as_path()),
+        (good.as_path(), Path::new("/dev/zero")),
+    ] {
+        let started = std::time::Instant::now();
+        let (code, _, err) = diff(old, new, &[]);
+        assert_eq!(code, 3, "{err}");
+        assert!(err.contains("byte 0x00"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+    let lab = start(Scenario::builtin("ews-onprem-healthy").expect("scenario")).await;
+    let out = lab.run_cli(lab.check_args(&["--baseline=/dev/zero"])).await;
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--baseline: /dev/zero: not an exprobe report"));
+
+    // A run that names hostile codes and addresses, and one line over 16 MiB.
+    let text = std::fs::read_to_string(&good).expect("good");
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let summary = lines.pop().expect("summary line");
+    lines.push(
+        r#"{"type":"mailbox","index":9,"address":"eve\u001b]0;pwned\u0007@contoso.com","status":"fail","findings":["impersonation.denied\u001b[2J\u202e"],"steps":[],"own_findings":[{"code":"impersonation.denied\u001b[2J\u202e","severity":"critical","mailbox":"x","title":"t","explanation":"e","remediation":[],"evidence_steps":[],"references":[]}]}"#
+            .to_string(),
+    );
+    lines.push(summary.clone());
+    let hostile = dir.path().join("hostile.jsonl");
+    std::fs::write(&hostile, lines.join("\n") + "\n").expect("write");
+    let (code, out, err) = diff(&good, &hostile, &[]);
+    assert_eq!(code, 1, "{out}{err}");
+    for (n, line) in out.lines().enumerate() {
+        assert!(
+            !line.chars().any(exprobe::terminal::is_unsafe),
+            "line {} carries a raw control character: {}",
+            n + 1,
+            line.escape_debug()
+        );
+    }
+    assert!(out.contains("impersonation.denied\\x1b[2J\\u{202e}"), "{out}");
+    assert!(out.contains("eve\\x1b]0;pwned\\x07@contoso.com"), "{out}");
+    // A line over 16 MiB: skipped and named.
+    let mut big: Vec<String> = text.lines().map(str::to_string).collect();
+    let last = big.pop().expect("summary");
+    big.push(format!(
+        r#"{{"type":"mailbox","index":10,"address":"big@contoso.com","status":"pass","findings":[],"steps":[],"own_findings":[],"pad":"{}"}}"#,
+        "x".repeat(17 << 20)
+    ));
+    big.push(last);
+    let big_path = dir.path().join("big.jsonl");
+    std::fs::write(&big_path, big.join("\n") + "\n").expect("write");
+    let (code, out, err) = diff(&good, &big_path, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("1 line longer than 16 MiB skipped (line "), "{out}");
+    // JSON keeps the exact text.
+    let (_, json, _) = diff(&good, &hostile, &["--format=json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert!(
+        v.to_string().contains("impersonation.denied\\u001b[2J\u{202e}"),
+        "{json}"
+    );
+}

@@ -270,3 +270,45 @@ async fn hostile_server_strings_never_reach_the_terminal_raw() {
         );
     }
 }
+
+/// Mailbox lists as Windows writes them (UTF-16 with a BOM) are read; other
+/// invalid bytes are refused with their line; a line holding control
+/// sequences is shown escaped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mailbox_lists_decode_utf16_refuse_bad_bytes_and_show_control_characters_escaped() {
+    let lab = common::start(Scenario::builtin("ews-onprem-healthy").expect("scenario")).await;
+    let mailboxes = lab.lab.scenario().check.mailboxes.clone();
+    // UTF-16LE with a BOM, as PowerShell 5's `>` writes it.
+    let utf16 = lab.dir.path().join("users-utf16.txt");
+    let mut bytes = vec![0xff, 0xfe];
+    bytes.extend(
+        format!("{}\r\n", mailboxes.join("\r\n"))
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes),
+    );
+    std::fs::write(&utf16, bytes).expect("write");
+    let mut args = lab.check_args_with_list(&utf16, &[]);
+    args.push("--format=json".into());
+    let out = lab.run_cli(args).await;
+    let report: exprobe::report::Report =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
+    assert_eq!(report.target.mailboxes, mailboxes);
+    assert_eq!(out.status.code(), Some(0));
+    // Latin-1 bytes: refused, with the line.
+    let latin1 = lab.dir.path().join("users-latin1.txt");
+    std::fs::write(&latin1, [mailboxes[0].as_bytes(), b"\nbj\xf6rn@contoso.com\n"].concat()).expect("write");
+    let out = lab.run_cli(lab.check_args_with_list(&latin1, &[])).await;
+    assert_eq!(out.status.code(), Some(3));
+    let err = text(&out.stderr);
+    assert!(err.contains("line 2 is not valid UTF-8 (byte 0xf6"), "{err}");
+    // A line with control sequences: an invalid address, shown escaped.
+    let hostile = lab.dir.path().join("users-hostile.txt");
+    std::fs::write(&hostile, format!("{}\nx\u{1b}[2J\u{202e}@contoso.com\n", mailboxes[0])).expect("write");
+    let out = lab.run_cli(lab.check_args_with_list(&hostile, &["-v"])).await;
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(stdout.contains("input.invalid_address"), "{stdout}");
+    assert!(stdout.contains("x\\x1b[2J\\u{202e}@contoso.com"), "{stdout}");
+    assert_terminal_safe(&stdout, "human report of a hostile list");
+    assert_terminal_safe(&stderr, "-v log of a hostile list");
+}

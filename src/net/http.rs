@@ -159,10 +159,11 @@ impl Net {
     pub fn new(config: &NetConfig, allowed: AllowedHosts) -> Result<Self, NetSetupError> {
         let tls = client_config(config.ca_pem.as_deref(), config.insecure)?;
         let started = config.started;
+        let deadline = started + config.deadline.saturating_sub(config.output_reserve);
         let dns = Dns::new(
             &config.dns_servers,
             config.timeout,
-            tokio::time::Instant::from_std(started + config.deadline),
+            tokio::time::Instant::from_std(deadline),
         )?;
         Ok(Net {
             dns,
@@ -171,7 +172,7 @@ impl Net {
             clients: Mutex::new(HashMap::new()),
             timeout: config.timeout,
             started,
-            deadline: started + config.deadline,
+            deadline,
             base: allowed,
             learned: RwLock::new(AllowedHosts::default()),
             insecure: config.insecure,
