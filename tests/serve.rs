@@ -415,6 +415,34 @@ async fn a_probe_target_outside_the_checks_domains_is_refused_before_any_request
     assert!(!after.contains(&pw));
 }
 
+/// A `/probe` target with a newline and an ESC sequence forges no log
+/// line and reaches the log escaped (`-v` logs each step, with its mailbox).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_target_cannot_forge_or_colour_a_log_line() {
+    let lab = start(Scenario::builtin("ews-onprem-healthy").expect("scenario")).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let config = check_table("onprem", &lab, &[("interval", "\"1h\"")]);
+    let serve = Serve::start(dir.path(), &config, &[env_for("onprem", &lab)], &["-v"]);
+    let forged = "FORGED exprobe::serve: check finished check=\"onprem\" status=\"pass\"";
+    let target = format!(
+        "x%0A{}%1B%5B2J@contoso.com",
+        forged.replace(' ', "%20").replace('"', "%22")
+    );
+    let (status, body) = get(&serve.url(&format!("/probe?target={target}&module=onprem"))).await;
+    assert_eq!(status, 200, "{body}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let log = serve.log();
+    assert!(log.contains("FORGED"), "the target was logged: {log}");
+    for line in log.lines() {
+        assert!(!line.starts_with("FORGED"), "a forged log line:\n{log}");
+        assert!(
+            !line.contains('\u{1b}'),
+            "a raw ESC in the log: {}",
+            line.escape_debug()
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_check_never_overlaps_itself_and_a_hanging_check_delays_no_other() {
     // "slow": each run takes about 2.5 s, scheduled every second.
