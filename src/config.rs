@@ -2104,14 +2104,14 @@ mod list_tests {
         let mut be = vec![0xfe, 0xff];
         be.extend(text.encode_utf16().flat_map(u16::to_be_bytes));
         for bytes in [le, be] {
-            let list = parse_mailbox_list(&decode_list(bytes, "l.csv").unwrap()).unwrap();
+            let list = parse_mailbox_list(&decode_list(bytes, "l.csv").expect("ok")).expect("ok");
             assert_eq!(list, ["alice@contoso.com", "björn@contoso.com"]);
         }
         let mut bom = vec![0xef, 0xbb, 0xbf];
         bom.extend(b"a@contoso.com\n");
-        assert_eq!(decode_list(bom, "l").unwrap(), "a@contoso.com\n");
+        assert_eq!(decode_list(bom, "l").expect("ok"), "a@contoso.com\n");
         let e = decode_list(b"a@contoso.com\nb\xe9@contoso.com\n".to_vec(), "l.txt")
-            .unwrap_err()
+            .expect_err("an error")
             .to_string();
         assert!(
             e.contains("line 2") && e.contains("0xe9") && e.contains("byte 2"),
@@ -2119,15 +2119,15 @@ mod list_tests {
         );
         // UTF-16 without a BOM: NUL bytes, named.
         let bare: Vec<u8> = "a@contoso.com\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
-        let e = decode_list(bare, "l").unwrap_err().to_string();
+        let e = decode_list(bare, "l").expect_err("an error").to_string();
         assert!(e.contains("NUL") && e.contains("line 1"), "{e}");
         // An unpaired surrogate and an odd length.
         let e = decode_list(vec![0xff, 0xfe, b'a', 0, b'\n', 0, 0x00, 0xd8, b'b', 0], "l")
-            .unwrap_err()
+            .expect_err("an error")
             .to_string();
         assert!(e.contains("line 2") && e.contains("surrogate"), "{e}");
         assert!(decode_list(vec![0xff, 0xfe, b'a', 0, b'b'], "l")
-            .unwrap_err()
+            .expect_err("an error")
             .to_string()
             .contains("half"));
     }

@@ -363,9 +363,9 @@ mod tests {
     #[test]
     fn zeros_and_binary_are_refused_at_once() {
         let zeros = vec![0u8; 1 << 20];
-        let e = read_bytes(&zeros).unwrap_err();
+        let e = read_bytes(&zeros).expect_err("an error");
         assert!(e.contains("byte 0x00"), "{e}");
-        assert!(read_bytes(b"").unwrap_err().contains("empty"));
+        assert!(read_bytes(b"").expect_err("an error").contains("empty"));
     }
 
     #[test]
@@ -377,7 +377,7 @@ mod tests {
         ));
         run.push_str("{\"type\":\"mailbox\",\"address\":\"b@x.com\",\"status\":\"fail\",\"findings\":[\"impersonation.denied\"],\"own_findings\":[]}\n");
         run.push_str("{\"type\":\"summary\",\"status\":\"fail\",\"findings\":[]}\n");
-        let s = read_bytes(run.as_bytes()).unwrap();
+        let s = read_bytes(run.as_bytes()).expect("ok");
         assert_eq!(s.mailbox_count(), 1);
         assert_eq!(s.cut.len(), 1);
         assert!(s.cut[0].contains("line 2"), "{:?}", s.cut);
@@ -389,7 +389,7 @@ mod tests {
         let doc = r#"{"schema_version":1,"steps":[{"id":"x","evidence":[[[[1]]]]}],"status":"warn",
             "findings":[{"code":"account.domain_mismatch","severity":"warning","mailbox":"a@x.com"}],
             "mailboxes":[{"address":"A@x.com","status":"warn","findings":["account.domain_mismatch"]}]}"#;
-        let s = read_bytes(doc.as_bytes()).unwrap();
+        let s = read_bytes(doc.as_bytes()).expect("ok");
         assert_eq!(s.status, Some(OverallStatus::Warn));
         assert_eq!(s.mailbox_count(), 1);
         assert!(s.org.is_empty());
@@ -399,10 +399,10 @@ mod tests {
     fn deep_nesting_is_an_error_not_a_stack_overflow() {
         // Skipped parts are skipped without recursion; parsed parts have a fixed shape.
         let doc = format!("{{\"steps\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
-        let e = read_bytes(doc.as_bytes()).unwrap_err();
+        let e = read_bytes(doc.as_bytes()).expect_err("an error");
         assert!(e.contains("missing field `status`"), "{e}");
         let doc = format!("{{\"findings\":[{}", "[".repeat(100_000));
-        let e = read_bytes(doc.as_bytes()).unwrap_err();
+        let e = read_bytes(doc.as_bytes()).expect_err("an error");
         assert!(e.contains("not an exprobe report"), "{e}");
     }
 }
