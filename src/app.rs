@@ -425,6 +425,7 @@ impl ReportSink for Tee<'_> {
         self.snapshot.add_findings(summary.findings.iter().map(|k| &k.finding));
         self.snapshot
             .finish(summary.status, &summary.accepted, summary.interrupted);
+        self.snapshot.close();
         self.inner.summary(summary)
     }
     fn idle(&mut self) -> std::io::Result<()> {
@@ -702,12 +703,12 @@ async fn lab_serve(args: &LabServeArgs) -> Result<i32, AppError> {
     let args_line: Vec<String> = lab
         .check_args(&ca, "EXPROBE_PASSWORD")
         .iter()
-        .map(|a| shell_quote(a))
+        .map(|a| crate::terminal::escape(&shell_quote(a)).into_owned())
         .collect();
     let mut text = format!(
         "exprobe lab: scenario {} — {}\n  DNS   {} (udp+tcp)\n  HTTPS {}\n  HTTP  {}\n  CA    {}\n\nIn another shell:\n\n",
-        lab.scenario().name,
-        lab.scenario().description,
+        crate::terminal::escape(&lab.scenario().name),
+        crate::terminal::escape(&lab.scenario().description),
         lab.dns_addr,
         lab.https_addr,
         lab.http_addr,

@@ -1673,14 +1673,24 @@ fn read_csv(text: &str, header_no: usize, delimiter: u8, mut list: MailboxList) 
         .iter()
         .find_map(|want| header.iter().position(|h| h == want))
         .ok_or_else(|| {
+            // Column names are shown only when they look like column names: a
+            // secret file given as the list (a password with a comma) is not echoed.
+            let names_like = |h: &String| {
+                h.len() <= 40 && h.chars().all(|c| c.is_ascii_alphanumeric() || " _-.".contains(c))
+            };
+            let named = if header.iter().all(names_like) {
+                format!(
+                    "its header names {}",
+                    header.iter().take(8).map(|h| format!("{h:?}")).collect::<Vec<_>>().join(", ")
+                )
+            } else {
+                format!(
+                    "its first line has {} fields (not shown: they do not look like column names, and might be a secret)",
+                    header.len()
+                )
+            };
             ConfigError::Invalid(format!(
-                "mailboxes CSV has no address column: its header names {}; expected one of mailbox, PrimarySmtpAddress, EmailAddress, WindowsEmailAddress, Email, Mail, UserPrincipalName, Address",
-                header
-                    .iter()
-                    .take(8)
-                    .map(|h| format!("{h:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "mailboxes CSV has no address column: {named}; expected one of mailbox, PrimarySmtpAddress, EmailAddress, WindowsEmailAddress, Email, Mail, UserPrincipalName, Address"
             ))
         })?;
     for record in reader.records() {

@@ -54,7 +54,12 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             // An error may quote a file's line or a server's text.
-            eprintln!("exprobe: {}", exprobe::terminal::Escaped(&e.to_string()));
+            let text = e.to_string();
+            let lines: Vec<String> = text
+                .lines()
+                .map(|l| exprobe::terminal::escape(l).into_owned())
+                .collect();
+            eprintln!("exprobe: {}", lines.join("\n  "));
             EXIT_TOOL_ERROR
         }
     };

@@ -501,7 +501,7 @@ mod tests {
         s.evidence[0].started_ms = 0;
         let mut out = String::new();
         step(&mut out, &s, 1.0);
-        assert!(out.contains("width:"));
+        assert!(out.contains("width=\""), "{out}");
     }
 
     #[test]

@@ -190,7 +190,7 @@ impl RunFamilies {
             let mut order: Vec<&crate::report::MailboxResult> = report
                 .mailboxes
                 .iter()
-                .filter(|m| crate::protocol::address::parse(&m.address).is_ok_and(|a| a.as_string() == m.address))
+                .filter(|m| crate::protocol::address::parse(&m.address).is_ok())
                 .collect();
             order.sort_by_key(|m| std::cmp::Reverse(m.status));
             for m in order.iter().take(cap) {

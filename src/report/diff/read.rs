@@ -51,8 +51,7 @@ pub fn read_from(reader: &mut impl BufRead, shown: &str) -> Result<Snapshot, Str
     let is_jsonl = newline && is_begin_line(&head);
     let mut snapshot = Snapshot::new(shown);
     if is_jsonl {
-        let begin: Record =
-            serde_json::from_slice(&head).map_err(|e| format!("{shown}: line 1: not an exprobe jsonl record: {e}"))?;
+        let begin = parse_record(&head).map_err(|e| format!("{shown}: line 1: not an exprobe jsonl record: {e}"))?;
         apply(&mut snapshot, begin);
         read_jsonl(&mut snapshot, reader, shown)?;
     } else {
@@ -142,9 +141,9 @@ fn read_line_capped(reader: &mut impl BufRead, buf: &mut Vec<u8>, cap: usize) ->
 }
 
 /// The parts of a jsonl record a comparison reads; the rest (steps,
-/// evidence) is skipped as it is parsed.
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
+/// evidence) is skipped as it is parsed. Read in two passes over the line
+/// ([`parse_record`]): serde's internally tagged enums would first buffer
+/// the whole object, evidence included.
 enum Record {
     Begin {
         started_at: String,
@@ -161,11 +160,79 @@ enum Record {
     Summary {
         status: OverallStatus,
         findings: Vec<FindingPart>,
+        accepted: Vec<String>,
+        interrupted: bool,
+    },
+}
+
+/// The line's `type`, then the variant's own fields.
+fn parse_record(line: &[u8]) -> serde_json::Result<Record> {
+    #[derive(Deserialize)]
+    struct Tag<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: std::borrow::Cow<'a, str>,
+    }
+    #[derive(Deserialize)]
+    struct BeginPart {
+        started_at: String,
+    }
+    #[derive(Deserialize)]
+    struct ContextPart {
+        findings: Vec<FindingPart>,
+    }
+    #[derive(Deserialize)]
+    struct MailboxPart {
+        address: String,
+        status: OverallStatus,
+        findings: Vec<String>,
+        own_findings: Vec<FindingPart>,
+    }
+    #[derive(Deserialize)]
+    struct SummaryPart {
+        status: OverallStatus,
+        findings: Vec<FindingPart>,
         #[serde(default)]
         accepted: Vec<String>,
         #[serde(default)]
         interrupted: bool,
-    },
+    }
+    let tag: Tag<'_> = serde_json::from_slice(line)?;
+    Ok(match tag.kind.as_ref() {
+        "begin" => {
+            let b: BeginPart = serde_json::from_slice(line)?;
+            // A time, not a story: at most 64 characters are kept.
+            Record::Begin {
+                started_at: b.started_at.chars().take(64).collect(),
+            }
+        }
+        "context" => Record::Context {
+            findings: serde_json::from_slice::<ContextPart>(line)?.findings,
+        },
+        "mailbox" => {
+            let m: MailboxPart = serde_json::from_slice(line)?;
+            Record::Mailbox {
+                address: m.address,
+                status: m.status,
+                findings: m.findings,
+                own_findings: m.own_findings,
+            }
+        }
+        "summary" => {
+            let s: SummaryPart = serde_json::from_slice(line)?;
+            Record::Summary {
+                status: s.status,
+                findings: s.findings,
+                accepted: s.accepted,
+                interrupted: s.interrupted,
+            }
+        }
+        other => {
+            return Err(serde::de::Error::unknown_variant(
+                &other.chars().take(40).collect::<String>(),
+                &["begin", "context", "mailbox", "summary"],
+            ))
+        }
+    })
 }
 
 #[derive(Deserialize)]
@@ -197,8 +264,8 @@ fn read_jsonl(snapshot: &mut Snapshot, reader: &mut impl BufRead, shown: &str) -
             continue;
         }
         if !line.iter().all(u8::is_ascii_whitespace) {
-            let record: Record = serde_json::from_slice(&line)
-                .map_err(|e| format!("{shown}: line {number}: not an exprobe jsonl record: {e}"))?;
+            let record =
+                parse_record(&line).map_err(|e| format!("{shown}: line {number}: not an exprobe jsonl record: {e}"))?;
             summary |= apply(snapshot, record);
         }
         if end == LineEnd::Eof {
@@ -290,7 +357,7 @@ impl<'de> Visitor<'de> for DocumentSeed<'_> {
         let (mut status, mut accepted, mut interrupted) = (None, Vec::<String>::new(), false);
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             match key.as_ref() {
-                "started_at" => s.started_at = Some(map.next_value()?),
+                "started_at" => s.started_at = Some(map.next_value::<String>()?.chars().take(64).collect()),
                 "status" => status = Some(map.next_value::<OverallStatus>()?),
                 "findings" => map.next_value_seed(Each(s, Part::Finding))?,
                 "mailboxes" => map.next_value_seed(Each(s, Part::Mailbox))?,
@@ -382,6 +449,23 @@ mod tests {
         assert_eq!(s.cut.len(), 1);
         assert!(s.cut[0].contains("line 2"), "{:?}", s.cut);
         assert!(s.partial());
+    }
+
+    #[test]
+    fn over_long_addresses_and_codes_are_left_out_and_said() {
+        let run = format!(
+            "{{\"type\":\"begin\",\"started_at\":\"{}\"}}\n{{\"type\":\"mailbox\",\"address\":\"{}@x.com\",\"status\":\"pass\",\"findings\":[],\"own_findings\":[]}}\n{{\"type\":\"mailbox\",\"address\":\"b@x.com\",\"status\":\"fail\",\"findings\":[\"{}\"],\"own_findings\":[]}}\n{{\"type\":\"summary\",\"status\":\"fail\",\"findings\":[]}}\n",
+            "t".repeat(10_000),
+            "a".repeat(5_000),
+            "c".repeat(1_000)
+        );
+        let s = read_bytes(run.as_bytes()).expect("read");
+        assert_eq!(s.mailbox_count(), 1);
+        assert_eq!(s.started_at.as_deref().map(str::len), Some(64));
+        assert_eq!(s.cut.len(), 2, "{:?}", s.cut);
+        let e =
+            read_bytes(b"{\"type\":\"begin\",\"started_at\":\"t\"}\n{\"type\":\"other\"}\n").expect_err("unknown type");
+        assert!(e.contains("line 2") && e.contains("unknown variant"), "{e}");
     }
 
     #[test]

@@ -15,6 +15,11 @@ pub(super) type CodeId = u32;
 pub const MAX_MAILBOXES: usize = 5_000_000;
 /// The most distinct codes one side keeps.
 pub const MAX_CODES: usize = 1_000_000;
+/// Longer codes are not codes: left out and counted.
+pub const MAX_CODE_BYTES: usize = 256;
+/// Longer addresses are not addresses (an address has at most 254
+/// characters, up to 4 bytes each): left out and counted.
+pub const MAX_ADDRESS_BYTES: usize = 1024;
 
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
@@ -64,7 +69,7 @@ impl Snapshot {
         if let Some(id) = self.ids.get(code) {
             return Some(*id);
         }
-        if self.codes.len() >= MAX_CODES {
+        if self.codes.len() >= MAX_CODES || code.len() > MAX_CODE_BYTES {
             self.dropped_codes += 1;
             return None;
         }
@@ -105,6 +110,10 @@ impl Snapshot {
         status: OverallStatus,
         codes: impl Iterator<Item = &'a str>,
     ) {
+        if address.len() > MAX_ADDRESS_BYTES {
+            self.dropped_mailboxes += 1;
+            return;
+        }
         let key = address.to_ascii_lowercase();
         if self.mailboxes.len() >= MAX_MAILBOXES && !self.mailboxes.contains_key(key.as_str()) {
             self.dropped_mailboxes += 1;
@@ -142,20 +151,21 @@ impl Snapshot {
             s.add_mailbox(m);
         }
         s.finish(report.status, &report.accepted, report.interrupted);
+        s.close();
         s
     }
 
     /// Reading is over: what was left out becomes notes.
-    pub(super) fn close(&mut self) {
+    pub fn close(&mut self) {
         if self.dropped_mailboxes > 0 {
             self.cut.push(format!(
-                "{} mailboxes past the first {MAX_MAILBOXES} were not read",
+                "{} mailboxes were not read (past the first {MAX_MAILBOXES}, or an address over {MAX_ADDRESS_BYTES} bytes)",
                 self.dropped_mailboxes
             ));
         }
         if self.dropped_codes > 0 {
             self.cut.push(format!(
-                "{} codes past the first {MAX_CODES} distinct codes were not read",
+                "{} codes were not read (past the first {MAX_CODES} distinct codes, or over {MAX_CODE_BYTES} bytes)",
                 self.dropped_codes
             ));
         }
