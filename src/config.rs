@@ -1567,19 +1567,18 @@ pub fn decode_list(bytes: Vec<u8>, shown: &str) -> Result<String, ConfigError> {
         [0xff, 0xfe, rest @ ..] => utf16(rest, u16::from_le_bytes)?,
         [0xfe, 0xff, rest @ ..] => utf16(rest, u16::from_be_bytes)?,
         _ => {
-            let skip = if bytes.starts_with(&[0xef, 0xbb, 0xbf]) { 3 } else { 0 };
-            match std::str::from_utf8(&bytes[skip..]) {
-                Ok(_) => {
-                    let mut bytes = bytes;
-                    bytes.drain(..skip);
-                    String::from_utf8(bytes)
-                        .map_err(|e| ConfigError::Invalid(format!("the mailbox list {shown}: {e}")))?
-                }
+            let mut bytes = bytes;
+            if bytes.starts_with(&[0xef, 0xbb, 0xbf]) {
+                bytes.drain(..3);
+            }
+            match String::from_utf8(bytes) {
+                Ok(text) => text,
                 Err(e) => {
-                    let valid = &bytes[skip..skip + e.valid_up_to()];
+                    let bytes = e.as_bytes();
+                    let valid = &bytes[..e.utf8_error().valid_up_to()];
                     let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
                     let column = valid.len() - valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
-                    let byte = bytes[skip + e.valid_up_to()];
+                    let byte = bytes[valid.len()];
                     return Err(ConfigError::Invalid(format!(
                         "the mailbox list {shown}: line {line} is not valid UTF-8 (byte 0x{byte:02x} at byte {column} of the line); save the list as UTF-8, or as UTF-16 with a byte order mark"
                     )));
