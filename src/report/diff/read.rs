@@ -89,13 +89,15 @@ fn read_head(reader: &mut impl BufRead) -> std::io::Result<(Vec<u8>, bool)> {
     Ok((head, false))
 }
 
+/// A jsonl line's `type`, read without the rest of the line.
+#[derive(Deserialize)]
+struct Tag<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
+}
+
 fn is_begin_line(line: &[u8]) -> bool {
-    #[derive(Deserialize)]
-    struct Tag<'a> {
-        #[serde(rename = "type", borrow)]
-        kind: Option<std::borrow::Cow<'a, str>>,
-    }
-    serde_json::from_slice::<Tag<'_>>(line).is_ok_and(|t| t.kind.as_deref() == Some("begin"))
+    serde_json::from_slice::<Tag<'_>>(line).is_ok_and(|t| t.kind == "begin")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,11 +169,6 @@ enum Record {
 
 /// The line's `type`, then the variant's own fields.
 fn parse_record(line: &[u8]) -> serde_json::Result<Record> {
-    #[derive(Deserialize)]
-    struct Tag<'a> {
-        #[serde(rename = "type", borrow)]
-        kind: std::borrow::Cow<'a, str>,
-    }
     #[derive(Deserialize)]
     struct BeginPart {
         started_at: String,
