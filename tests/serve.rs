@@ -524,16 +524,22 @@ async fn a_check_never_overlaps_itself_and_a_hanging_check_delays_no_other() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_lets_a_run_under_way_finish_within_the_grace_period() {
-    // One run takes about 2 s (400 ms per request); grace is 20 s.
+/// `serve` with one check, "slow", of a lab answering in 400 ms (a run
+/// takes about 2 s), scheduled hourly, with a 20 s grace period.
+async fn slow_check_with_grace() -> (Running, tempfile::TempDir, Serve) {
     let lab = start(slow("ews-onprem-healthy", 400)).await;
     let config = format!(
         "[server]\ngrace = \"20s\"\n\n{}",
         check_table("slow", &lab, &[("interval", "\"1h\"")])
     );
     let dir = tempfile::tempdir().expect("dir");
-    let mut serve = Serve::start(dir.path(), &config, &[env_for("slow", &lab)], &[]);
+    let serve = Serve::start(dir.path(), &config, &[env_for("slow", &lab)], &[]);
+    (lab, dir, serve)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_a_run_under_way_finish_within_the_grace_period() {
+    let (_lab, _dir, mut serve) = slow_check_with_grace().await;
     wait_metric(
         &serve,
         r#"exprobe_check_running{check="slow"}"#,
@@ -556,14 +562,8 @@ async fn sigterm_lets_a_run_under_way_finish_within_the_grace_period() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_answers_a_probe_received_before_it() {
-    // A /probe run takes about 2 s (400 ms per request); SIGTERM comes while it runs.
-    let lab = start(slow("ews-onprem-healthy", 400)).await;
-    let config = format!(
-        "[server]\ngrace = \"20s\"\n\n{}",
-        check_table("slow", &lab, &[("interval", "\"1h\"")])
-    );
-    let dir = tempfile::tempdir().expect("dir");
-    let mut serve = Serve::start(dir.path(), &config, &[env_for("slow", &lab)], &[]);
+    // SIGTERM comes while a /probe run is under way.
+    let (_lab, _dir, mut serve) = slow_check_with_grace().await;
     // The scheduled first run, then the probe.
     wait_metric(
         &serve,
