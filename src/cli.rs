@@ -1,6 +1,7 @@
 //! Command-line definitions (clap only). `config.rs` turns these into a
 //! validated [`crate::config::CheckConfig`]; probes never see clap types.
 
+use crate::report::format::Format;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -317,8 +318,8 @@ pub struct NetArgs {
 #[derive(Debug, Args)]
 pub struct OutputArgs {
     /// Report format.
-    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
-    pub format: FormatArg,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
     /// Write the report to this file instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -406,18 +407,6 @@ pub enum ApiArg {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FormatArg {
-    Human,
-    Json,
-    /// One JSON object per line: begin, context, one per mailbox as it finishes, summary.
-    Jsonl,
-    /// One self-contained HTML file (no external assets, no JavaScript) to attach to a ticket.
-    Html,
-    /// A monitoring plugin's output (Nagios, Icinga, Zabbix): a status line with perfdata.
-    Nagios,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SchemaFormat {
     /// The report of `--format json`.
     Json,
@@ -431,8 +420,8 @@ pub struct DemoArgs {
     #[arg(long = "scenario", value_name = "NAME")]
     pub scenarios: Vec<String>,
     /// Report format: human prints each report, json one JSON array, jsonl one report per line.
-    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
-    pub format: FormatArg,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
     /// No colour.
     #[arg(long)]
     pub no_color: bool,

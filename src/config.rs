@@ -5,8 +5,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::{AuthArg, CheckArgs, FormatArg};
+use crate::cli::{AuthArg, CheckArgs};
 use crate::cloud::Cloud;
+pub use crate::report::format::Format;
 use crate::secret::Secret;
 
 /// The tool cannot run with these arguments or inputs (exit code 3).
@@ -527,15 +528,6 @@ impl CheckConfig {
             write_test: false,
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Human,
-    Json,
-    Jsonl,
-    Html,
-    Nagios,
 }
 
 #[derive(Debug, Clone)]
@@ -1067,13 +1059,7 @@ fn cloud(args: &CheckArgs) -> Cloud {
 
 fn output(args: &CheckArgs) -> OutputConfig {
     OutputConfig {
-        format: match args.output.format {
-            FormatArg::Human => Format::Human,
-            FormatArg::Json => Format::Json,
-            FormatArg::Jsonl => Format::Jsonl,
-            FormatArg::Html => Format::Html,
-            FormatArg::Nagios => Format::Nagios,
-        },
+        format: args.output.format,
         output: args.output.output.clone(),
         color: !args.output.no_color && !crate::config::no_color_env(),
         show_http: args.output.show_http,
@@ -1089,7 +1075,7 @@ fn output(args: &CheckArgs) -> OutputConfig {
 /// `--warning` / `--critical` belong to `--format nagios`, warning at most critical.
 fn thresholds(args: &CheckArgs) -> Result<(), ConfigError> {
     let o = &args.output;
-    if (o.warning.is_some() || o.critical.is_some()) && o.format != FormatArg::Nagios {
+    if (o.warning.is_some() || o.critical.is_some()) && o.format != Format::Nagios {
         return Err(ConfigError::Invalid(
             "--warning and --critical are thresholds of --format nagios".into(),
         ));

@@ -1,7 +1,8 @@
 use clap::Parser;
 
-use exprobe::app::{self, EXIT_TOOL_ERROR};
+use exprobe::app;
 use exprobe::cli::Cli;
+use exprobe::exit::TOOL_ERROR as EXIT_TOOL_ERROR;
 
 fn main() {
     let cli = match Cli::try_parse() {

@@ -11,17 +11,25 @@ fn python() -> Option<String> {
     python_with("exchangelib")
 }
 
+/// A Python that imports `module`; None (the test says it skips) unless
+/// `EXPROBE_REQUIRE_PYTHON` is set, as `.ci/run` sets it: there a missing
+/// peer fails the test instead of letting it pass green.
 fn python_with(module: &str) -> Option<String> {
     let candidates = [
         std::env::var("EXPROBE_PYTHON").ok(),
         Some(format!("{}/.venv/bin/python", env!("CARGO_MANIFEST_DIR"))),
     ];
-    candidates.into_iter().flatten().find(|p| {
+    let found = candidates.into_iter().flatten().find(|p| {
         std::process::Command::new(p)
             .args(["-c", &format!("import {module}")])
             .output()
             .is_ok_and(|o| o.status.success())
-    })
+    });
+    assert!(
+        found.is_some() || std::env::var_os("EXPROBE_REQUIRE_PYTHON").is_none(),
+        "EXPROBE_REQUIRE_PYTHON is set but no Python imports {module} (EXPROBE_PYTHON, .venv)"
+    );
+    found
 }
 
 /// exchangelib's own autodiscover of alice@contoso.com against the lab (as

@@ -296,7 +296,7 @@ async fn the_order_of_rules_does_not_change_a_report() {
                 mailbox.reverse();
             }
             let mut sink = Collector::new();
-            exprobe::app::drive_with(
+            exprobe::engine::drive_with(
                 &config,
                 Diagnoser::with_rules(&config, org, mailbox),
                 &mut sink,
@@ -312,4 +312,196 @@ async fn the_order_of_rules_does_not_change_a_report() {
         compared += 1;
     }
     assert!(compared >= 40, "{compared} scenarios");
+}
+
+/// A sink that hands every event to two sinks.
+struct Both<'a> {
+    whole: &'a mut exprobe::report::sink::Collector,
+    formats: Vec<Box<dyn exprobe::report::format::FormatSink>>,
+}
+
+impl exprobe::report::sink::ReportSink for Both<'_> {
+    fn begin(&mut self, begin: &exprobe::report::sink::Begin<'_>) -> std::io::Result<()> {
+        self.formats.iter_mut().try_for_each(|f| f.begin(begin))?;
+        self.whole.begin(begin)
+    }
+    fn context(
+        &mut self,
+        steps: &[exprobe::report::Step],
+        findings: &[exprobe::diagnose::Keyed],
+    ) -> std::io::Result<()> {
+        self.formats.iter_mut().try_for_each(|f| f.context(steps, findings))?;
+        self.whole.context(steps, findings)
+    }
+    fn mailbox(&mut self, record: exprobe::diagnose::MailboxRecord) -> std::io::Result<()> {
+        for f in &mut self.formats {
+            f.mailbox(exprobe::diagnose::MailboxRecord {
+                index: record.index,
+                result: record.result.clone(),
+                steps: record.steps.clone(),
+                findings: record.findings.clone(),
+            })?;
+        }
+        self.whole.mailbox(record)
+    }
+    fn summary(&mut self, summary: exprobe::report::sink::Summary) -> std::io::Result<()> {
+        self.formats.iter_mut().try_for_each(|f| f.summary(summary.clone()))?;
+        self.whole.summary(summary)
+    }
+}
+
+/// What a format wrote, shared with the test.
+#[derive(Clone, Default)]
+struct Written(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Written {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Written {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().expect("lock").clone()).expect("utf-8")
+    }
+}
+
+/// The rendered formats keep a digest as the run goes (counts, each code's
+/// first mailboxes, the trees they draw): what they write, and their exit
+/// codes, equal the rendering of the whole report, for every built-in
+/// scenario and for a bulk run where the digest drops trees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rendered_formats_written_from_the_digest_equal_the_whole_report() {
+    use exprobe::report::format::{Format, FormatOptions};
+    use exprobe::report::{html, human, nagios};
+
+    let bulk_users: String = (0..45)
+        .map(|i| format!("[[users]]\naddress = \"user{i}@contoso.com\"\n"))
+        .collect();
+    let bulk = common::scenario_from_text(&format!(
+        r#"
+name = "digest-bulk"
+description = "a bulk run: most mailboxes pass, the others do not exist"
+expect = []
+[check]
+mailboxes = ["user0@contoso.com"]
+service_account = "svc-sync@contoso.com"
+[exchange]
+ews_url = "https://mail.contoso.com/EWS/Exchange.asmx"
+[dns]
+mx = [{{ name = "contoso.com", exchange = "mail.contoso.com" }}]
+[[hosts]]
+name = "autodiscover.contoso.com"
+autodiscover = ["pox"]
+[[hosts]]
+name = "mail.contoso.com"
+ews = true
+{bulk_users}
+[[service_accounts]]
+address = "svc-sync@contoso.com"
+password = "Digest-Pa55"
+application_impersonation = true
+"#
+    ));
+    let mut scenarios = exprobe::lab::Scenario::all_builtin().expect("scenarios");
+    scenarios.push(bulk);
+    let human_options = [
+        human::HumanOptions::default(),
+        human::HumanOptions {
+            all_mailboxes: true,
+            show_http: true,
+            width: 132,
+            ..Default::default()
+        },
+    ];
+    let mut bulk_runs = 0;
+    for scenario in scenarios {
+        let name = scenario.name.clone();
+        let lab = exprobe::lab::Lab::start(scenario, std::net::IpAddr::from([127, 0, 0, 1]), None)
+            .await
+            .expect("lab");
+        let mut config = lab.check_config();
+        if name == "digest-bulk" {
+            // 30 that pass (more passing trees than the HTML report draws), 20 unknown.
+            config.mailboxes = (0..30)
+                .map(|i| format!("user{i}@contoso.com"))
+                .chain((0..20).map(|i| format!("nobody{i}@contoso.com")))
+                .collect();
+            config.concurrency = 8;
+        }
+        let thresholds = nagios::Thresholds {
+            warning: 2,
+            critical: 25,
+        };
+        let formats = [
+            (Format::Human, human_options[0]),
+            (Format::Human, human_options[1]),
+            (Format::Html, human_options[0]),
+            (Format::Nagios, human_options[0]),
+        ];
+        let written: Vec<Written> = formats.iter().map(|_| Written::default()).collect();
+        let mut whole = exprobe::report::sink::Collector::new();
+        let mut both = Both {
+            whole: &mut whole,
+            formats: formats
+                .iter()
+                .zip(&written)
+                .map(|((format, human), w)| {
+                    format.sink(
+                        FormatOptions {
+                            human: *human,
+                            thresholds,
+                        },
+                        Box::new(w.clone()),
+                    )
+                })
+                .collect(),
+        };
+        exprobe::engine::drive(&config, &mut both, std::future::pending(), None)
+            .await
+            .expect("run");
+        let codes: Vec<i32> = std::mem::take(&mut both.formats)
+            .into_iter()
+            .map(|f| f.finish().expect("written"))
+            .collect();
+        let report = whole.into_report().expect("report");
+        if report.mailboxes.len() > human::BULK {
+            bulk_runs += 1;
+            assert!(
+                report
+                    .mailboxes
+                    .iter()
+                    .any(|m| m.status == exprobe::report::OverallStatus::Pass)
+                    && report
+                        .mailboxes
+                        .iter()
+                        .any(|m| m.status != exprobe::report::OverallStatus::Pass),
+                "{name}: a bulk run with passing and failing mailboxes"
+            );
+        }
+        assert_eq!(
+            written[0].text(),
+            human::render(&report, human_options[0]),
+            "{name}: human"
+        );
+        assert_eq!(
+            written[1].text(),
+            human::render(&report, human_options[1]),
+            "{name}: human -v"
+        );
+        assert_eq!(written[2].text(), html::render(&report), "{name}: html");
+        assert_eq!(written[3].text(), nagios::render(&report, thresholds), "{name}: nagios");
+        let status_code = report.status.exit_code();
+        assert_eq!(codes[..3], [status_code; 3], "{name}");
+        assert_eq!(
+            codes[3],
+            nagios::status(&report, thresholds).exit_code(),
+            "{name}: nagios"
+        );
+    }
+    assert!(bulk_runs >= 1, "a bulk run was compared");
 }

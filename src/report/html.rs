@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
+use super::digest::{Digest, Keep};
+use super::format::{digest_sink, put, run_exit_code, FormatSink, Out};
 use super::*;
 
 /// Mailboxes with a step tree: every one that did not pass, up to this many.
@@ -100,10 +102,29 @@ pub fn content_security_policy() -> String {
     )
 }
 
+/// The trees an HTML report draws: the first that did not pass and the first that did.
+pub const KEEP: Keep = Keep {
+    passing_trees: TREES_PASSING,
+    other_trees: TREES_NOT_PASSING,
+};
+
+/// `--format html`: written once the run has ended, from a [`Digest`] kept with [`KEEP`].
+pub fn sink(out: Out) -> Box<dyn FormatSink> {
+    digest_sink(KEEP, out, |d, out| {
+        put(out, render_digest(d).as_bytes())?;
+        Ok(run_exit_code(d.report.status, d.report.interrupted))
+    })
+}
+
 pub fn render(report: &Report) -> String {
+    render_digest(&Digest::of_report(report))
+}
+
+/// The report of a run's [`Digest`] (kept with [`KEEP`]).
+pub fn render_digest(d: &Digest) -> String {
+    let report = &d.report;
     let mut out = String::with_capacity(64 * 1024);
     let csp = content_security_policy();
-    let t = &report.target;
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -112,13 +133,13 @@ pub fn render(report: &Report) -> String {
          <meta http-equiv=\"Content-Security-Policy\" content=\"{csp}\">\n\
          <title>exprobe {} — {} mailbox{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
         report.status.as_str().to_uppercase(),
-        t.mailboxes.len(),
-        if t.mailboxes.len() == 1 { "" } else { "es" }
+        d.total,
+        if d.total == 1 { "" } else { "es" }
     );
-    header(&mut out, report);
-    summary(&mut out, report);
-    findings(&mut out, report);
-    steps(&mut out, report);
+    header(&mut out, d);
+    summary(&mut out, d);
+    findings(&mut out, d);
+    steps(&mut out, d);
     let _ = write!(
         out,
         "<footer>{} {} · schema_version {} · HTTP exchanges are redacted: credentials, cookies and tokens never appear.</footer>\n</body>\n</html>\n",
@@ -129,7 +150,8 @@ pub fn render(report: &Report) -> String {
     out
 }
 
-fn header(out: &mut String, report: &Report) {
+fn header(out: &mut String, d: &Digest) {
+    let report = &d.report;
     let t = &report.target;
     let _ = write!(
         out,
@@ -141,12 +163,12 @@ fn header(out: &mut String, report: &Report) {
         let _ = writeln!(out, "<dt>{}</dt><dd>{}</dd>", escape(k), v);
     };
     let shown: Vec<String> = t.mailboxes.iter().take(5).map(|m| escape(m)).collect();
-    let more = t.mailboxes.len().saturating_sub(5);
+    let more = d.total.saturating_sub(5);
     row(
         "mailboxes",
         format!(
             "{} ({}{})",
-            t.mailboxes.len(),
+            d.total,
             shown.join(", "),
             if more > 0 {
                 format!(" and {more} more")
@@ -195,8 +217,7 @@ fn header(out: &mut String, report: &Report) {
         let _ = writeln!(
             out,
             "<p class=\"banner\" id=\"interrupted\">Interrupted: {} of {} mailboxes were checked; the others are unknown.</p>",
-            report.mailboxes.len(),
-            t.mailboxes.len()
+            d.checked, d.total
         );
     }
     out.push_str("</header>\n");
@@ -213,17 +234,8 @@ fn codes_in_order(report: &Report) -> Vec<&Finding> {
     codes
 }
 
-fn affected(report: &Report) -> HashMap<&str, Vec<&str>> {
-    let mut map: HashMap<&str, Vec<&str>> = HashMap::new();
-    for m in &report.mailboxes {
-        for c in &m.findings {
-            map.entry(c.as_str()).or_default().push(m.address.as_str());
-        }
-    }
-    map
-}
-
-fn summary(out: &mut String, report: &Report) {
+fn summary(out: &mut String, d: &Digest) {
+    let report = &d.report;
     let c = &report.counts;
     let _ = write!(
         out,
@@ -236,12 +248,12 @@ fn summary(out: &mut String, report: &Report) {
         out.push_str("<p id=\"no-findings\">No findings: every step passed.</p>\n</section>\n");
         return;
     }
-    let affected = affected(report);
+    let affected = &d.affected;
     out.push_str(
         "<table>\n<thead><tr><th>severity</th><th>code</th><th>mailboxes</th><th>title</th></tr></thead>\n<tbody>\n",
     );
     for (i, f) in codes.iter().enumerate() {
-        let n = affected.get(f.code.as_str()).map_or(0, Vec::len);
+        let n = affected.get(f.code.as_str()).map_or(0, |a| a.count);
         let _ = writeln!(
             out,
             "<tr><td class=\"{sev}\">{sev}{acc}</td><td class=\"code\"><a href=\"#finding-{i}\">{code}</a></td><td>{n}</td><td>{title}</td></tr>",
@@ -255,12 +267,13 @@ fn summary(out: &mut String, report: &Report) {
     out.push_str("</tbody>\n</table>\n</section>\n");
 }
 
-fn findings(out: &mut String, report: &Report) {
+fn findings(out: &mut String, d: &Digest) {
+    let report = &d.report;
     let codes = codes_in_order(report);
     if codes.is_empty() {
         return;
     }
-    let affected = affected(report);
+    let affected = &d.affected;
     out.push_str("<section id=\"findings\">\n<h2>Findings and what to do (root cause first)</h2>\n");
     for (i, f) in codes.iter().enumerate() {
         let _ = write!(
@@ -277,12 +290,12 @@ fn findings(out: &mut String, report: &Report) {
             title = escape(&f.title),
         );
         if let Some(list) = affected.get(f.code.as_str()) {
-            let named: Vec<String> = list.iter().take(NAMED).map(|m| escape(m)).collect();
-            let more = list.len().saturating_sub(NAMED);
+            let named: Vec<String> = list.first.iter().take(NAMED).map(|m| escape(m)).collect();
+            let more = list.count.saturating_sub(NAMED);
             let _ = writeln!(
                 out,
                 "<p>Mailboxes ({}): {}{}</p>",
-                list.len(),
+                list.count,
                 named.join(", "),
                 if more > 0 {
                     format!(" and {more} more")
@@ -292,7 +305,7 @@ fn findings(out: &mut String, report: &Report) {
             );
         }
         if !f.detail.is_empty() {
-            let several = report.findings.iter().filter(|x| x.code == f.code).count() > 1;
+            let several = d.findings_per_code.get(&f.code).is_some_and(|n| *n > 1);
             let _ = writeln!(
                 out,
                 "<p class=\"seen\">Seen{}: {}</p>",
@@ -329,7 +342,8 @@ fn findings(out: &mut String, report: &Report) {
     out.push_str("</section>\n");
 }
 
-fn steps(out: &mut String, report: &Report) {
+fn steps(out: &mut String, d: &Digest) {
+    let report = &d.report;
     let total = report.duration_ms.max(1) as f64;
     out.push_str("<section id=\"steps\">\n<h2>Steps</h2>\n<div class=\"org\">\n");
     for s in report.steps.iter().filter(|s| s.mailbox.is_none()) {
@@ -342,7 +356,9 @@ fn steps(out: &mut String, report: &Report) {
             by_mailbox.entry(m).or_default().push(s);
         }
     }
-    let (mut not_passing, mut passing, mut hidden) = (0usize, 0usize, 0usize);
+    // Trees the digest did not keep, then those kept but not drawn.
+    let (mut not_passing, mut passing) = (0usize, 0usize);
+    let mut hidden = d.dropped_passing_trees + d.dropped_other_trees;
     for m in &report.mailboxes {
         let Some(mine) = by_mailbox.get(m.address.as_str()) else {
             continue;

@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 
 use comfy_table::{presets, ColumnConstraint, ContentArrangement, Table, Width};
 
+use super::digest::{Digest, Keep};
+use super::format::{digest_sink, put, run_exit_code, FormatSink, Out};
 use super::*;
 
 #[derive(Debug, Clone, Copy)]
@@ -67,9 +69,22 @@ pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> String {
 
 /// Above this many mailboxes the report is a bulk summary: counts, each
 /// code once with the mailboxes it affects, trees only for failing mailboxes.
-pub const BULK: usize = 10;
+pub use super::digest::BULK;
 /// Mailboxes named per code in a bulk summary (then a count).
 const NAMED: usize = 5;
+
+/// The trees a human report draws: in a bulk run without `-v`, only those
+/// of mailboxes that did not pass.
+pub fn keep(options: HumanOptions) -> Keep {
+    if options.all_mailboxes {
+        Keep::ALL
+    } else {
+        Keep {
+            passing_trees: 0,
+            other_trees: usize::MAX,
+        }
+    }
+}
 
 struct Paint {
     on: bool,
@@ -152,9 +167,23 @@ fn severity_label(f: &Finding) -> String {
     }
 }
 
+/// `--format human`: written once the run has ended, from a [`Digest`] kept with [`keep`].
+pub fn sink(options: HumanOptions, out: Out) -> Box<dyn FormatSink> {
+    digest_sink(keep(options), out, move |d, out| {
+        put(out, render_digest(d, options).as_bytes())?;
+        Ok(run_exit_code(d.report.status, d.report.interrupted))
+    })
+}
+
 pub fn render(report: &Report, options: HumanOptions) -> String {
+    render_digest(&Digest::of_report(report), options)
+}
+
+/// The report of a run's [`Digest`] (kept with [`keep`]).
+pub fn render_digest(digest: &Digest, options: HumanOptions) -> String {
     // Server and file text shown escaped (ESC, CR, bidi overrides): see `crate::terminal`.
-    let report = &*super::safe::for_terminal(report);
+    let d = &*super::safe::digest_for_terminal(digest);
+    let report = &d.report;
     let p = Paint { on: options.color };
     let mut out = String::new();
     // The header, wrapped line by line below.
@@ -169,8 +198,8 @@ pub fn render(report: &Report, options: HumanOptions) -> String {
         "{} {} — {} mailbox{}{who} (auth {}, api {})",
         report.tool.name,
         report.tool.version,
-        t.mailboxes.len(),
-        if t.mailboxes.len() == 1 { "" } else { "es" },
+        d.total,
+        if d.total == 1 { "" } else { "es" },
         t.auth,
         t.api
     );
@@ -181,15 +210,11 @@ pub fn render(report: &Report, options: HumanOptions) -> String {
         report.duration_ms,
         report.started_at
     );
-    if t.mailboxes.len() > BULK {
-        let count = |s: OverallStatus| report.mailboxes.iter().filter(|m| m.status == s).count();
+    if d.bulk() {
         let _ = writeln!(
             head,
             "mailboxes {}: {} pass, {} warn, {} fail",
-            report.mailboxes.len(),
-            count(OverallStatus::Pass),
-            count(OverallStatus::Warn),
-            count(OverallStatus::Fail)
+            d.checked, d.tally.pass, d.tally.warn, d.tally.fail
         );
     }
     if !report.accepted.is_empty() {
@@ -207,8 +232,7 @@ pub fn render(report: &Report, options: HumanOptions) -> String {
                 "1;33",
                 &format!(
                     "INTERRUPTED: {} of {} mailboxes were checked; the others are unknown",
-                    report.mailboxes.len(),
-                    t.mailboxes.len()
+                    d.checked, d.total
                 )
             )
         );
@@ -251,22 +275,18 @@ pub fn render(report: &Report, options: HumanOptions) -> String {
             by_mailbox.entry(m).or_default().push(s);
         }
     }
-    let bulk = t.mailboxes.len() > BULK;
-    let status_of: std::collections::HashMap<&str, OverallStatus> = report
-        .mailboxes
-        .iter()
-        .map(|m| (m.address.as_str(), m.status))
-        .collect();
-    let mut hidden = 0usize;
-    for m in &t.mailboxes {
-        let Some(mine) = by_mailbox.get(m.as_str()) else {
+    let bulk = d.bulk();
+    // Passing trees the digest did not keep, then those kept but not drawn.
+    let mut hidden = d.dropped_passing_trees;
+    for m in &report.mailboxes {
+        let Some(mine) = by_mailbox.get(m.address.as_str()) else {
             continue;
         };
-        if bulk && !options.all_mailboxes && status_of.get(m.as_str()) == Some(&OverallStatus::Pass) {
+        if bulk && !options.all_mailboxes && m.status == OverallStatus::Pass {
             hidden += 1;
             continue;
         }
-        let _ = writeln!(out, "  {m}");
+        let _ = writeln!(out, "  {}", m.address);
         for step in mine {
             step_line(&mut out, &p, step, "    ", &step.probe, options);
         }
@@ -275,7 +295,7 @@ pub fn render(report: &Report, options: HumanOptions) -> String {
         let _ = writeln!(out, "  ({hidden} passing mailboxes not shown; -v shows every mailbox)");
     }
     if bulk {
-        return bulk_findings(out, &p, report, options.width);
+        return bulk_findings(out, &p, d, options.width);
     }
 
     if report.findings.is_empty() {
@@ -351,7 +371,8 @@ fn warning_mark(f: &Finding) -> &'static str {
 
 /// Findings of a bulk run: each code once (root cause first), how many
 /// mailboxes it affects and the first few, its remediation once.
-fn bulk_findings(mut out: String, p: &Paint, report: &Report, width: usize) -> String {
+fn bulk_findings(mut out: String, p: &Paint, d: &Digest, width: usize) -> String {
+    let report = &d.report;
     if report.findings.is_empty() {
         out.push_str("\nNo findings: every step passed.\n");
         return out;
@@ -363,17 +384,12 @@ fn bulk_findings(mut out: String, p: &Paint, report: &Report, width: usize) -> S
             codes.push(f);
         }
     }
-    let mut affected: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
-    for m in &report.mailboxes {
-        for c in &m.findings {
-            affected.entry(c.as_str()).or_default().push(m.address.as_str());
-        }
-    }
+    let affected = &d.affected;
     out.push_str("\nFindings\n");
     let rows: Vec<FindingRow> = codes
         .iter()
         .map(|f| {
-            let n = affected.get(f.code.as_str()).map_or(0, Vec::len);
+            let n = affected.get(f.code.as_str()).map_or(0, |a| a.count);
             FindingRow {
                 severity: severity_label(f),
                 code: f.code.clone(),
@@ -397,8 +413,8 @@ fn bulk_findings(mut out: String, p: &Paint, report: &Report, width: usize) -> S
         ));
         out.push_str(&wrap(&f.title, width, "   ", "   "));
         if let Some(list) = affected.get(f.code.as_str()) {
-            let named: Vec<&str> = list.iter().take(NAMED).copied().collect();
-            let more = list.len().saturating_sub(NAMED);
+            let named: Vec<&str> = list.first.iter().take(NAMED).map(String::as_str).collect();
+            let more = list.count.saturating_sub(NAMED);
             let text = format!(
                 "{}{}",
                 named.join(", "),
@@ -408,7 +424,7 @@ fn bulk_findings(mut out: String, p: &Paint, report: &Report, width: usize) -> S
                     String::new()
                 }
             );
-            let first = format!("   Mailboxes ({}): ", list.len());
+            let first = format!("   Mailboxes ({}): ", list.count);
             out.push_str(&wrap(&text, width, &first, "      "));
         }
         if !f.detail.is_empty() {

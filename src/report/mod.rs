@@ -1,9 +1,14 @@
-//! The report model and its renderers (pure functions of one [`Report`]).
+//! The report model, the sinks a run's events go to, and the output formats
+//! ([`format::Format`]); each renderer is a pure function of what its sink kept.
 
 pub mod diff;
+pub mod digest;
+pub mod format;
 pub mod html;
 pub mod human;
 pub mod json;
+pub mod jsonl;
+pub mod junit;
 pub mod model;
 pub mod nagios;
 pub mod safe;

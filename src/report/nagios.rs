@@ -8,9 +8,10 @@
 //! else OK. An organization finding that fails the run (a token, DNS) with
 //! no mailbox result counts as critical as well.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
+use super::digest::{Digest, Keep};
+use super::format::{digest_sink, put, run_exit_code, FormatSink, Out};
 use super::*;
 
 /// `--warning` / `--critical`: failing mailboxes that make the run so.
@@ -59,12 +60,18 @@ impl PluginStatus {
 
 /// The plugin status of a report under the thresholds.
 pub fn status(report: &Report, t: Thresholds) -> PluginStatus {
+    status_of(&Digest::of_report(report), t)
+}
+
+/// The plugin status of a run's [`Digest`] under the thresholds.
+pub fn status_of(d: &Digest, t: Thresholds) -> PluginStatus {
+    let report = &d.report;
     let failing = report.counts.fail;
     let org_critical = report
         .findings
         .iter()
         .any(|f| !f.accepted && f.severity == Severity::Critical && f.mailbox.is_none())
-        && report.mailboxes.is_empty();
+        && d.checked == 0;
     if failing >= t.critical.max(1) || org_critical {
         PluginStatus::Critical
     } else if failing >= t.warning.max(1) || report.status != OverallStatus::Pass {
@@ -82,10 +89,30 @@ fn severity_word(s: Severity) -> &'static str {
     }
 }
 
+/// `--format nagios`: written once the run has ended, from a [`Digest`]
+/// without trees; the exit code is the plugin status (an interrupted run's
+/// is [`crate::exit::INTERRUPTED`]).
+pub fn sink(t: Thresholds, out: Out) -> Box<dyn FormatSink> {
+    digest_sink(Keep::NO_TREES, out, move |d, out| {
+        put(out, render_digest(d, t).as_bytes())?;
+        Ok(if d.report.interrupted {
+            run_exit_code(d.report.status, true)
+        } else {
+            status_of(d, t).exit_code()
+        })
+    })
+}
+
 pub fn render(report: &Report, t: Thresholds) -> String {
-    let report = &*super::safe::for_terminal(report);
-    let st = status(report, t);
-    let total = report.target.mailboxes.len();
+    render_digest(&Digest::of_report(report), t)
+}
+
+/// The plugin output of a run's [`Digest`] (kept with [`Keep::NO_TREES`]).
+pub fn render_digest(digest: &Digest, t: Thresholds) -> String {
+    let d = &*super::safe::digest_for_terminal(digest);
+    let report = &d.report;
+    let st = status_of(d, t);
+    let total = d.total;
     let c = &report.counts;
     // Codes not accepted, root cause first, each once, with the mailboxes carrying it.
     let mut codes: Vec<&Finding> = vec![];
@@ -98,12 +125,7 @@ pub fn render(report: &Report, t: Thresholds) -> String {
             codes.push(f);
         }
     }
-    let mut affected: HashMap<&str, Vec<&str>> = HashMap::new();
-    for m in &report.mailboxes {
-        for code in &m.findings {
-            affected.entry(code.as_str()).or_default().push(m.address.as_str());
-        }
-    }
+    let affected = &d.affected;
     let what = if c.fail > 0 {
         format!("{}/{total} mailboxes failing", c.fail)
     } else if c.warn > 0 {
@@ -119,7 +141,7 @@ pub fn render(report: &Report, t: Thresholds) -> String {
         .iter()
         .take(3)
         .map(|f| {
-            let n = affected.get(f.code.as_str()).map_or(0, Vec::len);
+            let n = affected.get(f.code.as_str()).map_or(0, |a| a.count);
             if n > 0 {
                 format!("{} ({n})", f.code)
             } else {
@@ -151,12 +173,12 @@ pub fn render(report: &Report, t: Thresholds) -> String {
     for f in &codes {
         let list = affected.get(f.code.as_str());
         let who = match list {
-            Some(l) if !l.is_empty() => {
-                let named: Vec<&str> = l.iter().take(NAMED).copied().collect();
-                let more = l.len().saturating_sub(NAMED);
+            Some(l) if l.count > 0 => {
+                let named: Vec<&str> = l.first.iter().take(NAMED).map(String::as_str).collect();
+                let more = l.count.saturating_sub(NAMED);
                 format!(
                     " ({}): {}{}",
-                    l.len(),
+                    l.count,
                     named.join(", "),
                     if more > 0 {
                         format!(" and {more} more")

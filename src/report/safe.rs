@@ -1,10 +1,11 @@
-//! A [`Report`] as the text renderers (`human`, `nagios`) may show it: every
+//! A [`Report`] (or [`Digest`]) as the text renderers (`human`, `nagios`) may show it: every
 //! string a server or a file may have written escaped for a terminal (see
 //! [`crate::terminal`]). The JSON renderers never use this: JSON keeps the
 //! exact text.
 
 use std::borrow::Cow;
 
+use super::digest::Digest;
 use super::model::*;
 use crate::terminal;
 
@@ -76,6 +77,26 @@ pub fn for_terminal(report: &Report) -> Cow<'_, Report> {
     }
     let mut copy = report.clone();
     each_string!(&mut copy, &mut |s: &mut String| terminal::escape_in_place(s), mut);
+    Cow::Owned(copy)
+}
+
+/// [`for_terminal`] for a [`Digest`]: its report and the addresses it names per code.
+pub fn digest_for_terminal(digest: &Digest) -> Cow<'_, Digest> {
+    let report = for_terminal(&digest.report);
+    let names_unsafe = digest
+        .affected
+        .values()
+        .any(|a| a.first.iter().any(|s| terminal::needs_escape(s)));
+    if matches!(report, Cow::Borrowed(_)) && !names_unsafe {
+        return Cow::Borrowed(digest);
+    }
+    let mut copy = digest.clone();
+    copy.report = report.into_owned();
+    for a in copy.affected.values_mut() {
+        for s in &mut a.first {
+            terminal::escape_in_place(s);
+        }
+    }
     Cow::Owned(copy)
 }
 

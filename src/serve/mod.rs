@@ -4,7 +4,7 @@
 //! blackbox_exporter), `/checks/NAME` (the last report, `check --format
 //! json`'s schema), `/-/healthy` and `/-/ready`.
 //!
-//! Every run goes through [`crate::app::drive`], the pipeline `check` uses.
+//! Every run goes through [`crate::engine::drive`], the pipeline `check` uses.
 //! A check never overlaps itself (one lock per check, taken by the schedule
 //! and by `/probe`); each check has its own task, so one that hangs delays no
 //! other; `/probe` runs are bounded by `probe-concurrency`. On SIGTERM no new
@@ -25,8 +25,8 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::sync::{watch, Semaphore};
 
-use crate::app::AppError;
 use crate::config::ProcessSecrets;
+use crate::error::AppError;
 use crate::report::sink::Collector;
 use crate::report::{OverallStatus, Report};
 use config::{CheckSpec, HttpAuth, ServeConfig};
@@ -161,7 +161,7 @@ async fn run_once(
             }
         };
         tokio::select! {
-            r = tokio::time::timeout(limit, crate::app::drive(&config, &mut sink, until_set(stop), None)) => match r {
+            r = tokio::time::timeout(limit, crate::engine::drive(&config, &mut sink, until_set(stop), None)) => match r {
                 Err(_) => Err(format!("the run did not end within {} s", limit.as_secs())),
                 Ok(Err(e)) => Err(e.to_string()),
                 Ok(Ok(_)) => sink
@@ -725,7 +725,7 @@ pub async fn run(config: ServeConfig) -> Result<i32, AppError> {
     // /-/ready says 503 and /metrics still shows the runs finishing.
     let (closed_tx, closed) = watch::channel(false);
     let acceptor = tokio::spawn(accept_loop(listener, tls, shared.clone(), closed));
-    crate::app::interrupted().await;
+    crate::engine::interrupted().await;
     let grace = shared.config.grace;
     let under_way: Vec<&str> = shared
         .checks
