@@ -15,7 +15,7 @@ use crate::engine::{self, Progress};
 pub use crate::error::AppError;
 use crate::lab::{Lab, Scenario};
 use crate::report::diff::Snapshot;
-use crate::report::format::{Format, FormatOptions, Out};
+use crate::report::output::{Format, FormatOptions, Out};
 use crate::report::{human, json, Report};
 
 impl From<crate::lab::ScenarioError> for AppError {

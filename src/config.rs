@@ -539,7 +539,7 @@ pub struct OutputConfig {
     /// `-v`: every mailbox's steps in a bulk human report.
     pub verbose: bool,
     /// `--warning` / `--critical` for `--format nagios`.
-    pub thresholds: crate::report::nagios::Thresholds,
+    pub thresholds: crate::report::format::Thresholds,
     /// `--baseline`: the earlier run to compare with.
     pub baseline: Option<PathBuf>,
 }
@@ -1064,7 +1064,7 @@ fn output(args: &CheckArgs) -> OutputConfig {
         color: !args.output.no_color && !crate::config::no_color_env(),
         show_http: args.output.show_http,
         verbose: false,
-        thresholds: crate::report::nagios::Thresholds {
+        thresholds: crate::report::format::Thresholds {
             warning: args.output.warning.map_or(1, |n| n as usize),
             critical: args.output.critical.map_or(1, |n| n as usize),
         },

@@ -4,16 +4,7 @@
 
 use crate::report::Severity;
 
-#[derive(Debug, Clone, Copy)]
-pub struct Entry {
-    pub code: &'static str,
-    pub severity: Severity,
-    pub title: &'static str,
-    pub explanation: &'static str,
-    pub causes: &'static [&'static str],
-    pub remediation: &'static [&'static str],
-    pub references: &'static [&'static str],
-}
+pub use super::entry::Entry;
 
 const AUTODISCOVER_DOC: &str =
     "https://learn.microsoft.com/exchange/client-developer/exchange-web-services/autodiscover-for-exchange";

@@ -1,6 +1,6 @@
 //! Catalogue entries for OAuth, tokens, Graph and the organization checks.
 
-use super::catalogue::Entry;
+use super::entry::Entry;
 use crate::report::Severity;
 
 const APP_REG: &str = "https://learn.microsoft.com/entra/identity-platform/quickstart-register-app";

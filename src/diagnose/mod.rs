@@ -7,7 +7,9 @@ pub mod advice;
 pub mod catalogue;
 mod catalogue_oauth;
 mod code;
+mod codes;
 mod cross;
+mod entry;
 mod ews_rules;
 mod oauth_rules;
 mod rules;
@@ -19,7 +21,7 @@ use crate::probe::plan::{Authed, MailboxOutcome, Org, Reached};
 use crate::report::*;
 
 pub use code::{Code, Stage};
-pub use ews_rules::reply_code;
+pub use codes::reply_code;
 pub use oauth_rules::{aadsts_code, graph_code};
 pub use rules::{Affects, Raised};
 

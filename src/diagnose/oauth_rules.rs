@@ -186,7 +186,7 @@ pub fn tokens(_config: &CheckConfig, org: &Org) -> Vec<Raised> {
         }
         if let Some(f) = &t.failure {
             raised.push(Raised::org(
-                super::rules::net_code(f),
+                super::codes::net_code(f),
                 Stage::Token,
                 Affects::Valid,
                 format!("token endpoint: {}", f.describe()),

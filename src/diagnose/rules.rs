@@ -2,10 +2,10 @@
 //! that are its evidence and the mailboxes it affects.
 
 use super::code::{Code, Stage};
+use super::codes::{net_code, reply_code, tls_code};
 use crate::code;
 use crate::config::CheckConfig;
 use crate::net::dns::DnsFailure;
-use crate::net::{NetFailure, TlsProblem};
 use crate::probe::autodiscover::{describe_failure, AutodiscoverFailure};
 use crate::probe::plan::{MailboxOutcome, Org};
 use crate::probe::StepKind;
@@ -79,26 +79,6 @@ impl Raised {
 
     pub fn severity(&self) -> Severity {
         self.severity.unwrap_or_else(|| self.code.severity())
-    }
-}
-
-pub fn tls_code(problem: TlsProblem) -> Code {
-    match problem {
-        TlsProblem::CertificateExpired => code!("tls.certificate_expired"),
-        TlsProblem::CertificateNotYetValid => code!("tls.certificate_not_yet_valid"),
-        TlsProblem::NameMismatch => code!("tls.certificate_name_mismatch"),
-        TlsProblem::Untrusted => code!("tls.certificate_untrusted"),
-        TlsProblem::Handshake => code!("tls.handshake_failed"),
-        TlsProblem::ProtocolVersion => code!("tls.protocol_version"),
-    }
-}
-
-/// The code for a request that produced no HTTP answer.
-pub fn net_code(failure: &NetFailure) -> Code {
-    match failure {
-        NetFailure::Tls { problem, .. } => tls_code(*problem),
-        NetFailure::Protocol { .. } => code!("http.protocol_error"),
-        _ => code!("network.unreachable"),
     }
 }
 
@@ -236,8 +216,7 @@ pub fn autodiscover(config: &CheckConfig, org: &Org, m: &MailboxOutcome) -> Vec<
         // not found": the impersonation rule reports the definite one.
         let ews_says_no_mailbox = code == code!("autodiscover.user_not_found")
             && m.impersonation.as_ref().is_some_and(|i| {
-                i.failure.is_none()
-                    && i.reply.as_ref().and_then(super::ews_rules::reply_code) == Some(code!("mailbox.not_found"))
+                i.failure.is_none() && i.reply.as_ref().and_then(reply_code) == Some(code!("mailbox.not_found"))
             });
         if !ews_says_no_mailbox {
             let mut evidence = vec![step.clone()];

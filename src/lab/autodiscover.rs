@@ -6,8 +6,8 @@ use http_body_util::Full;
 use hyper::{Method, Response};
 
 use super::auth::{authorized, unauthorized};
+use super::response::{respond, xml_response};
 use super::scenario::{AutodiscoverAuth, Endpoint, HostSpec, Scenario, UserSpec};
-use super::server::{respond, xml_response};
 use crate::protocol::pox::{escape, OUTLOOK_RESPONSE_NS, REQUEST_NS, RESPONSE_NS};
 use crate::protocol::soap_autodiscover::{AUTODISCOVER_NS, SOAP_ENVELOPE_NS};
 use crate::protocol::xml;

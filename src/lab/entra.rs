@@ -11,8 +11,8 @@ use hyper::{Method, Response};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{json, Value};
 
+use super::response::respond;
 use super::scenario::{AppSpec, Scenario, TenantSpec};
-use super::server::respond;
 
 const SIGNING_KEY: &[u8] = include_bytes!("../../fixtures/keys/lab-token-signing.key.pem");
 const PUBLIC_KEY: &[u8] = include_bytes!("../../fixtures/keys/lab-token-signing.pub.pem");
@@ -179,7 +179,7 @@ pub fn answer(
         ),
         // MSAL's user realm discovery before a password grant (api-version 1.0).
         (&Method::GET, ["common", "userrealm", login]) => {
-            let login = super::graph::percent_decode(login);
+            let login = super::response::percent_decode(login);
             let domain = login.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_default();
             let cloud = "microsoftonline.com";
             match scenario.tenant(&domain) {

@@ -12,8 +12,8 @@ use http_body_util::Full;
 use hyper::Response;
 
 use super::auth::{authorized, unauthorized};
+use super::response::{respond, xml_response};
 use super::scenario::{HostSpec, Scenario, ServiceAccountSpec, UserSpec};
-use super::server::{respond, xml_response};
 use super::{mailstore, LabState};
 use crate::protocol::ews::{ERRORS_NS, MESSAGES_NS, SOAP_NS, TYPES_NS};
 use crate::protocol::pox::escape;

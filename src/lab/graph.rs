@@ -9,7 +9,7 @@ use hyper::Response;
 use serde_json::{json, Value};
 
 use super::entra::TokenRejection;
-use super::server::respond;
+use super::response::respond;
 use super::LabState;
 
 fn graph_error(status: u16, code: &str, message: &str) -> Response<Full<Bytes>> {
@@ -107,7 +107,7 @@ pub fn answer(state: &LabState, path: &str, query: Option<&str>, authorization: 
             )
         }
     };
-    let address = percent_decode(address);
+    let address = super::response::percent_decode(address);
     // The token's tenant sees only its own users.
     let user = scenario.user(&address).filter(|u| {
         scenario
@@ -200,16 +200,4 @@ pub fn answer(state: &LabState, path: &str, query: Option<&str>, authorization: 
         "userPrincipalName": user.address,
         "proxyAddresses": proxies
     }))
-}
-
-pub(super) fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(s.as_bytes())
-        .map(|(k, v)| {
-            if v.is_empty() {
-                k.into_owned()
-            } else {
-                format!("{k}={v}")
-            }
-        })
-        .collect()
 }

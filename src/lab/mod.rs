@@ -10,6 +10,7 @@ mod ews;
 mod graph;
 pub mod keys;
 mod mailstore;
+mod response;
 pub mod scenario;
 mod server;
 

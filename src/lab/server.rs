@@ -3,7 +3,6 @@
 //! latency, and pinned raw responses.
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,39 +16,9 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use super::autodiscover::{self, AutodiscoverRequest};
+use super::response::respond;
 use super::scenario::HostBehavior;
 use super::{LabState, RecordedRequest};
-
-static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(1);
-
-pub fn respond(status: u16, headers: &[(&str, String)], body: Bytes) -> Response<Full<Bytes>> {
-    let mut builder = Response::builder()
-        .status(status)
-        .header("Server", "Microsoft-IIS/10.0")
-        .header("X-Powered-By", "ASP.NET")
-        .header("X-FEServer", "LABFE01")
-        .header(
-            "request-id",
-            format!(
-                "6f9c8a4e-0000-4000-8000-{:012x}",
-                REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed)
-            ),
-        );
-    for (n, v) in headers {
-        builder = builder.header(*n, v.as_str());
-    }
-    builder
-        .body(Full::new(body))
-        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
-}
-
-pub fn xml_response(status: u16, body: String) -> Response<Full<Bytes>> {
-    respond(
-        status,
-        &[("Content-Type", "text/xml; charset=utf-8".into())],
-        Bytes::from(body),
-    )
-}
 
 fn not_found() -> Response<Full<Bytes>> {
     respond(

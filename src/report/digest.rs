@@ -6,7 +6,7 @@
 //!
 //! A [`Digest`] comes from a finished [`Report`] ([`Digest::of_report`], the
 //! demo and the tests) or from a run's events ([`DigestSink`]); both give the
-//! same picture, which `tests/streaming.rs` holds them to.
+//! same picture, which `tests/it/streaming.rs` holds them to.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;

@@ -1,18 +1,10 @@
-//! Output formats. A [`Format`] builds its sink (what it keeps of a run:
-//! nothing, a [`Digest`], or the whole [`super::Report`]), writes itself
-//! and decides the run's exit code. A new format is one file beside the
-//! others (its renderer and its `sink` function) and one variant here.
+//! The output formats a run can be written in, and what they take from the
+//! command line. This file is a leaf (the CLI and the configuration read
+//! it); how each format keeps and writes a run is in its own file, picked in [`super::formats`].
+//! A new format is one variant here, one arm in
+//! `Format::sink` ([`super::formats`]), and one file for its renderer and sink.
 
-use std::io::{self, Write};
 use std::time::Duration;
-
-use super::digest::Digest;
-use super::human::HumanOptions;
-use super::nagios::Thresholds;
-use super::sink::{Begin, ReportSink, Summary};
-use super::OverallStatus;
-use crate::diagnose::{Keyed, MailboxRecord};
-use crate::exit;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -36,16 +28,45 @@ pub struct FormatOptions {
     pub thresholds: Thresholds,
 }
 
-/// Where a format writes: stdout or the `--output` file.
-pub type Out = Box<dyn Write + Send>;
+/// `--format human`: colour, `--show-http`, `-v` and the width to fit.
+#[derive(Debug, Clone, Copy)]
+pub struct HumanOptions {
+    pub color: bool,
+    pub show_http: bool,
+    /// Bulk runs: every mailbox's step tree, not only the failing ones (`-v`).
+    pub all_mailboxes: bool,
+    /// Columns to fit (the terminal's, or [`DEFAULT_WIDTH`] for files and pipes).
+    pub width: usize,
+}
 
-/// A format's sink: it receives the run's events, then writes what is left
-/// and gives the run's exit code under the format's rule. Every format but
-/// `nagios` follows the worst finding ([`run_exit_code`]); `nagios` follows
-/// its thresholds ([`super::nagios::status_of`]); an interrupted run is
-/// [`exit::INTERRUPTED`] whatever the format.
-pub trait FormatSink: ReportSink + Send {
-    fn finish(self: Box<Self>) -> io::Result<i32>;
+impl Default for HumanOptions {
+    fn default() -> Self {
+        HumanOptions {
+            color: false,
+            show_http: false,
+            all_mailboxes: false,
+            width: DEFAULT_WIDTH,
+        }
+    }
+}
+
+/// The width of a report that does not go to a terminal.
+pub const DEFAULT_WIDTH: usize = 80;
+
+/// `--warning` / `--critical`: failing mailboxes that make the run so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Thresholds {
+    pub warning: usize,
+    pub critical: usize,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            warning: 1,
+            critical: 1,
+        }
+    }
 }
 
 impl Format {
@@ -60,18 +81,6 @@ impl Format {
         }
     }
 
-    /// The sink that writes this format to `out`.
-    pub fn sink(self, options: FormatOptions, out: Out) -> Box<dyn FormatSink> {
-        match self {
-            Format::Human => super::human::sink(options.human, out),
-            Format::Json => super::json::sink(out),
-            Format::Jsonl => Box::new(super::jsonl::JsonlSink::new(io::BufWriter::new(out))),
-            Format::Html => super::html::sink(out),
-            Format::Nagios => super::nagios::sink(options.thresholds, out),
-            Format::Junit => super::junit::sink(out),
-        }
-    }
-
     /// Time a run keeps per mailbox at the end of `--deadline` to record
     /// the mailboxes it left unchecked and write this format, as measured by
     /// `bench/deadline.py` on a 2-core machine (1,000,000 mailboxes): the
@@ -79,133 +88,10 @@ impl Format {
     /// digest or nothing.
     pub fn reserve_per_mailbox(self) -> Duration {
         Duration::from_nanos(match self {
-            Format::Jsonl => 1_000,
-            Format::Json | Format::Junit => 2_000,
-            Format::Human | Format::Html | Format::Nagios => 1_000,
+            Format::Jsonl | Format::Human | Format::Html | Format::Nagios => 1_000,
+            Format::Json => 2_000,
+            // Every mailbox becomes a test suite and a test case first.
+            Format::Junit => 4_000,
         })
-    }
-}
-
-/// A run's exit code from its status (the worst finding) or its interruption.
-pub fn run_exit_code(status: OverallStatus, interrupted: bool) -> i32 {
-    if interrupted {
-        return exit::INTERRUPTED;
-    }
-    match status {
-        OverallStatus::Pass => exit::PASS,
-        OverallStatus::Warn => exit::WARN,
-        OverallStatus::Fail => exit::FAIL,
-    }
-}
-
-/// Writes `bytes`; a reader that went away (`| head`) after the run is not an error.
-pub fn put(out: &mut dyn Write, bytes: &[u8]) -> io::Result<()> {
-    closed_pipe_is_fine(out.write_all(bytes).and_then(|_| out.flush()))
-}
-
-/// `result`, with a closed pipe counted as success.
-pub fn closed_pipe_is_fine(result: io::Result<()>) -> io::Result<()> {
-    match result {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        other => other,
-    }
-}
-
-/// Writes what a sink kept (`T`) at the end of a run; gives the exit code.
-type WriteAtEnd<T> = Box<dyn FnOnce(&T, &mut Out) -> io::Result<i32> + Send>;
-
-/// A format written once the run has ended, from what its sink `K` kept.
-pub struct AtEnd<K, T> {
-    kept: K,
-    out: Out,
-    take: fn(K) -> Option<T>,
-    write: WriteAtEnd<T>,
-}
-
-impl<K: std::fmt::Debug, T> std::fmt::Debug for AtEnd<K, T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AtEnd")
-            .field("kept", &self.kept)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<K, T> AtEnd<K, T> {
-    pub fn new(
-        kept: K,
-        out: Out,
-        take: fn(K) -> Option<T>,
-        write: impl FnOnce(&T, &mut Out) -> io::Result<i32> + Send + 'static,
-    ) -> Self {
-        AtEnd {
-            kept,
-            out,
-            take,
-            write: Box::new(write),
-        }
-    }
-}
-
-/// The digest formats (human, html, nagios) write from a [`Digest`].
-pub fn digest_sink(
-    keep: super::digest::Keep,
-    out: Out,
-    write: impl FnOnce(&Digest, &mut Out) -> io::Result<i32> + Send + 'static,
-) -> Box<dyn FormatSink> {
-    Box::new(AtEnd::new(
-        super::digest::DigestSink::new(keep),
-        out,
-        super::digest::DigestSink::into_digest,
-        write,
-    ))
-}
-
-/// The whole-report formats (json, junit) write from a [`super::Report`].
-pub fn report_sink(
-    out: Out,
-    write: impl FnOnce(&super::Report, &mut Out) -> io::Result<i32> + Send + 'static,
-) -> Box<dyn FormatSink> {
-    Box::new(AtEnd::new(
-        super::sink::Collector::new(),
-        out,
-        super::sink::Collector::into_report,
-        write,
-    ))
-}
-
-impl<K: ReportSink, T> ReportSink for AtEnd<K, T> {
-    fn begin(&mut self, begin: &Begin<'_>) -> io::Result<()> {
-        self.kept.begin(begin)
-    }
-    fn context(&mut self, steps: &[super::Step], findings: &[Keyed]) -> io::Result<()> {
-        self.kept.context(steps, findings)
-    }
-    fn mailbox(&mut self, record: MailboxRecord) -> io::Result<()> {
-        self.kept.mailbox(record)
-    }
-    fn summary(&mut self, summary: Summary) -> io::Result<()> {
-        self.kept.summary(summary)
-    }
-    fn idle(&mut self) -> io::Result<()> {
-        self.kept.idle()
-    }
-}
-
-impl<K: ReportSink + Send, T> FormatSink for AtEnd<K, T> {
-    fn finish(self: Box<Self>) -> io::Result<i32> {
-        let AtEnd {
-            kept,
-            mut out,
-            take,
-            write,
-        } = *self;
-        let Some(value) = take(kept) else {
-            return Err(io::Error::other("the run ended without a summary"));
-        };
-        let code = write(&value, &mut out);
-        // The process exits next: freeing a million mailboxes' report one
-        // allocation at a time would only delay the exit.
-        std::mem::forget(value);
-        code
     }
 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use super::digest::{Digest, Keep};
-use super::format::{digest_sink, put, run_exit_code, FormatSink, Out};
+use super::output::{digest_sink, put, run_exit_code, FormatSink, Out};
 use super::*;
 
 /// Mailboxes with a step tree: every one that did not pass, up to this many.

@@ -8,32 +8,11 @@ use std::fmt::Write as _;
 use comfy_table::{presets, ColumnConstraint, ContentArrangement, Table, Width};
 
 use super::digest::{Digest, Keep};
-use super::format::{digest_sink, put, run_exit_code, FormatSink, Out};
+use super::output::{digest_sink, put, run_exit_code, FormatSink, Out};
 use super::*;
 
-#[derive(Debug, Clone, Copy)]
-pub struct HumanOptions {
-    pub color: bool,
-    pub show_http: bool,
-    /// Bulk runs: every mailbox's step tree, not only the failing ones (`-v`).
-    pub all_mailboxes: bool,
-    /// Columns to fit (the terminal's, or [`DEFAULT_WIDTH`] for files and pipes).
-    pub width: usize,
-}
+pub use super::format::{HumanOptions, DEFAULT_WIDTH};
 
-impl Default for HumanOptions {
-    fn default() -> Self {
-        HumanOptions {
-            color: false,
-            show_http: false,
-            all_mailboxes: false,
-            width: DEFAULT_WIDTH,
-        }
-    }
-}
-
-/// The width of a report that does not go to a terminal.
-pub const DEFAULT_WIDTH: usize = 80;
 /// Narrower than this, lines are not wrapped any further.
 const MIN_WIDTH: usize = 40;
 /// A findings table needs this many columns for its title; below, findings are a list.

@@ -2,7 +2,7 @@
 
 use std::io::Write as _;
 
-use super::format::{closed_pipe_is_fine, report_sink, run_exit_code, FormatSink, Out};
+use super::output::{closed_pipe_is_fine, report_sink, run_exit_code, FormatSink, Out};
 use super::Report;
 
 pub fn render(report: &Report) -> String {

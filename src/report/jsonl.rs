@@ -5,8 +5,8 @@ use std::io::{self, Write};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::format::{run_exit_code, FormatSink};
 use super::model::*;
+use super::output::{run_exit_code, FormatSink, Out};
 use super::sink::{tool_info, Begin, ReportSink, Summary};
 use crate::diagnose::{Keyed, MailboxRecord};
 
@@ -120,6 +120,11 @@ pub struct JsonlSink<W: Write> {
     pending: Vec<u8>,
     /// The summary's status and interruption, for the exit code.
     ended: Option<(OverallStatus, bool)>,
+}
+
+/// `--format jsonl`: every event written as it happens.
+pub fn sink(out: Out) -> Box<dyn FormatSink> {
+    Box::new(JsonlSink::new(io::BufWriter::new(out)))
 }
 
 /// Pending bytes that are written without waiting for the run to go idle.

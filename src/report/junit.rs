@@ -1,7 +1,7 @@
 //! The `junit` renderer: JUnit XML for CI systems that show test reports
 //! (Jenkins, GitLab, Azure Pipelines, GitHub test reporters). It follows
 //! the schema those systems read (Jenkins' `junit-10.xsd`, which
-//! `tests/junit.rs` validates against):
+//! `tests/it/junit.rs` validates against):
 //!
 //! - one `<testsuite>` for the organization's steps and one per mailbox;
 //! - one `<testcase>` per step (`classname` the suite, `name` the step),
@@ -20,13 +20,16 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use super::format::{put, report_sink, run_exit_code, FormatSink, Out};
+use std::io::Write as _;
+
+use super::output::{closed_pipe_is_fine, report_sink, run_exit_code, FormatSink, Out};
 use super::*;
 
 /// `--format junit`: the whole report, written once the run has ended.
 pub fn sink(out: Out) -> Box<dyn FormatSink> {
     report_sink(out, |report, out| {
-        put(out, render(report).as_bytes())?;
+        let mut w = std::io::BufWriter::new(out);
+        closed_pipe_is_fine(write(report, &mut w).and_then(|_| w.flush()))?;
         Ok(run_exit_code(report.status, report.interrupted))
     })
 }
@@ -57,20 +60,29 @@ impl Suite {
 }
 
 pub fn render(report: &Report) -> String {
+    let mut out = Vec::with_capacity(16 * 1024);
+    // Writing to memory cannot fail.
+    let _ = write(report, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The document, written suite by suite (a bulk run's is never held whole).
+pub fn write(report: &Report, w: &mut impl std::io::Write) -> std::io::Result<()> {
     let suites = suites(report);
-    let mut out = String::with_capacity(16 * 1024);
     let tests: usize = suites.iter().map(|s| s.cases.len()).sum();
     let failures: usize = suites.iter().map(|s| s.counts().0).sum();
-    let _ = writeln!(
-        out,
+    writeln!(
+        w,
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"exprobe\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" time=\"{}\">",
         seconds(report.duration_ms)
-    );
+    )?;
+    let mut text = String::new();
     for (i, suite) in suites.iter().enumerate() {
-        write_suite(&mut out, report, suite, i);
+        text.clear();
+        write_suite(&mut text, report, suite, i);
+        w.write_all(text.as_bytes())?;
     }
-    out.push_str("</testsuites>\n");
-    out
+    w.write_all(b"</testsuites>\n")
 }
 
 fn write_suite(out: &mut String, report: &Report, suite: &Suite, id: usize) {

@@ -4,6 +4,7 @@
 pub mod diff;
 pub mod digest;
 pub mod format;
+pub mod formats;
 pub mod html;
 pub mod human;
 pub mod json;
@@ -11,6 +12,7 @@ pub mod jsonl;
 pub mod junit;
 pub mod model;
 pub mod nagios;
+pub mod output;
 pub mod safe;
 pub mod sink;
 

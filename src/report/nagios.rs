@@ -11,24 +11,10 @@
 use std::fmt::Write as _;
 
 use super::digest::{Digest, Keep};
-use super::format::{digest_sink, put, run_exit_code, FormatSink, Out};
+use super::output::{digest_sink, put, run_exit_code, FormatSink, Out};
 use super::*;
 
-/// `--warning` / `--critical`: failing mailboxes that make the run so.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Thresholds {
-    pub warning: usize,
-    pub critical: usize,
-}
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        Thresholds {
-            warning: 1,
-            critical: 1,
-        }
-    }
-}
+pub use super::format::Thresholds;
 
 /// Mailboxes named per code in the long output (then a count).
 const NAMED: usize = 5;

@@ -1,0 +1,94 @@
+//! What an answer or a failure is called: the catalogue code for an EWS
+//! answer, an EWS response code, a TLS problem and a request that got no
+//! HTTP answer. The rules of every step name what they saw through these.
+
+use super::code::Code;
+use crate::code;
+use crate::net::{NetFailure, TlsProblem};
+use crate::protocol::ews::{self, EwsReply};
+
+/// The code for a TLS problem.
+pub fn tls_code(problem: TlsProblem) -> Code {
+    match problem {
+        TlsProblem::CertificateExpired => code!("tls.certificate_expired"),
+        TlsProblem::CertificateNotYetValid => code!("tls.certificate_not_yet_valid"),
+        TlsProblem::NameMismatch => code!("tls.certificate_name_mismatch"),
+        TlsProblem::Untrusted => code!("tls.certificate_untrusted"),
+        TlsProblem::Handshake => code!("tls.handshake_failed"),
+        TlsProblem::ProtocolVersion => code!("tls.protocol_version"),
+    }
+}
+
+/// The code for a request that produced no HTTP answer.
+pub fn net_code(failure: &NetFailure) -> Code {
+    match failure {
+        NetFailure::Tls { problem, .. } => tls_code(*problem),
+        NetFailure::Protocol { .. } => code!("http.protocol_error"),
+        _ => code!("network.unreachable"),
+    }
+}
+
+/// The code for an EWS answer that is not a success.
+pub fn reply_code(reply: &EwsReply) -> Option<Code> {
+    Some(match reply {
+        EwsReply::Success { .. } => return None,
+        EwsReply::Unauthorized {
+            diagnostics: Some(d), ..
+        } if d.id == Some(2000002) => code!("token.expired"),
+        EwsReply::Unauthorized {
+            diagnostics: Some(d), ..
+        } if d.id == Some(2000003) => code!("token.wrong_audience"),
+        EwsReply::Unauthorized {
+            diagnostics: Some(d), ..
+        } if d.id == Some(2000004) => code!("token.wrong_tenant"),
+        // "The token contains no permissions": the token's roles, not the
+        // credentials (Exchange Online answers it with 401 as well as 403).
+        EwsReply::Unauthorized {
+            diagnostics: Some(d), ..
+        } if d.id == Some(2000008) => code!("token.missing_role"),
+        // NTLM offered in name only: Negotiate without NTLM behind it is Kerberos.
+        EwsReply::Unauthorized {
+            ntlm: Some(ews::NtlmStage::NoChallenge),
+            challenges,
+            ..
+        } if challenges.iter().any(|c| c.scheme.eq_ignore_ascii_case("Negotiate"))
+            && !challenges.iter().any(|c| c.scheme.eq_ignore_ascii_case("NTLM")) =>
+        {
+            code!("ews.kerberos_required")
+        }
+        EwsReply::Unauthorized {
+            ntlm: Some(ews::NtlmStage::NoChallenge),
+            ..
+        } => code!("ews.auth_scheme_unavailable"),
+        EwsReply::Unauthorized { .. } => code!("ews.credentials_rejected"),
+        EwsReply::Forbidden {
+            diagnostics: Some(d), ..
+        } if d.id == Some(2000008) => code!("token.missing_role"),
+        EwsReply::Forbidden { .. } => code!("ews.disabled"),
+        EwsReply::Locked => code!("ews.account_locked"),
+        EwsReply::Throttled { .. } => code!("ews.throttled"),
+        EwsReply::Redirected { .. } => code!("server.error"),
+        EwsReply::NotSoap { http_status: 404, .. } => code!("ews.endpoint_not_found"),
+        EwsReply::NotSoap { .. } => code!("server.error"),
+        EwsReply::Error { error, .. } => response_code(error.effective_code()),
+    })
+}
+
+/// The code for an EWS response code that is not NoError.
+pub fn response_code(code: &str) -> Code {
+    match code {
+        "ErrorImpersonateUserDenied" => code!("impersonation.denied"),
+        "ErrorImpersonationDenied" => code!("impersonation.server_denied"),
+        "ErrorInvalidExchangeImpersonationHeaderData" => code!("impersonation.header_invalid"),
+        "ErrorNonExistentMailbox" | "ErrorInvalidUser" | "ErrorMailboxNotFound" | "ErrorInvalidSmtpAddress" => {
+            code!("mailbox.not_found")
+        }
+        "ErrorNonPrimarySmtpAddress" => code!("mailbox.alias_not_primary"),
+        "ErrorAccessDenied" | "ErrorFolderNotFound" | "ErrorItemSave" | "ErrorCreateItemAccessDenied" => {
+            code!("ews.access_denied")
+        }
+        c if ews::REDISCOVER_CODES.contains(&c) => code!("mailbox.moved"),
+        c if ews::THROTTLING_CODES.contains(&c) => code!("ews.throttled"),
+        _ => code!("server.error"),
+    }
+}
