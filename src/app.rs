@@ -5,11 +5,11 @@ use std::net::IpAddr;
 
 use clap::CommandFactory as _;
 
+use crate::catalogue;
 use crate::cli::{
     Cli, Command, DemoArgs, DiffArgs, DiffFormat, ExplainArgs, LabCommand, LabServeArgs, SchemaFormat, ServeArgs,
 };
 use crate::config::{self, CheckConfig, OutputConfig, ProcessSecrets};
-use crate::diagnose::catalogue;
 use crate::engine::baseline::Tee;
 use crate::engine::{self, Progress};
 pub use crate::error::AppError;

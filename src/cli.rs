@@ -1,4 +1,4 @@
-//! Command-line definitions (clap only). `config.rs` turns these into a
+//! Command-line definitions (clap only). `config/` turns these into a
 //! validated [`crate::config::CheckConfig`]; probes never see clap types.
 
 use crate::report::format::Format;

@@ -1,4 +1,4 @@
-//! The exit code table (SPEC §1.2), one place for every command.
+//! The exit code table, one place for every command (the README shows it too).
 //!
 //! | code | meaning |
 //! |------|---------|

@@ -9,7 +9,7 @@ fn main() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            // Help and version are successes; every usage error is exit 3 (SPEC 1.2).
+            // Help and version are successes; every usage error is exit 3 (`src/exit.rs`).
             std::process::exit(if e.use_stderr() { EXIT_TOOL_ERROR } else { 0 });
         }
     };

@@ -4,7 +4,7 @@
 //! against the catalogue while the program is compiled: a code without an
 //! entry does not build.
 
-use super::catalogue;
+use crate::catalogue;
 
 /// A diagnosis code that has a catalogue entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -41,7 +41,7 @@ impl Code {
     #[doc(hidden)]
     pub const fn checked(code: &'static str) -> Code {
         assert!(
-            listed(catalogue::CATALOGUE, code) || listed(super::catalogue_oauth::ENTRIES, code),
+            listed(catalogue::CATALOGUE, code) || listed(catalogue::OAUTH_ENTRIES, code),
             "diagnosis code without a catalogue entry"
         );
         Code(code)

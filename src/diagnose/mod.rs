@@ -4,12 +4,10 @@
 //! written once at the end. No rule reads or removes another rule's findings.
 
 pub mod advice;
-pub mod catalogue;
-mod catalogue_oauth;
+pub use crate::catalogue;
 mod code;
 mod codes;
 mod cross;
-mod entry;
 mod ews_rules;
 mod oauth_rules;
 mod rules;

@@ -10,7 +10,7 @@ use crate::probe::plan::{MailboxOutcome, Org};
 use crate::probe::StepKind;
 use crate::protocol::graph::GraphError;
 
-/// The catalogue code for an AADSTS number (SPEC 3).
+/// The catalogue code for an AADSTS number.
 pub fn aadsts_code(n: u32) -> Code {
     match n {
         90002 | 900023 => code!("oauth.tenant_not_found"),

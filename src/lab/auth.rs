@@ -9,7 +9,7 @@ use hyper::Response;
 use super::response::respond;
 use super::scenario::{AuthScheme, Scenario, ServiceAccountSpec};
 
-/// Exchange Online's Bearer challenge parameters (PROTOCOL.md).
+/// Exchange Online's Bearer challenge parameters, as its 401 carries them.
 pub const BEARER_CHALLENGE: &str = "Bearer client_id=\"00000002-0000-0ff1-ce00-000000000000\", trusted_issuers=\"00000001-0000-0000-c000-000000000000@*\", token_types=\"app_asserted_user_v1 service_asserted_app_v1\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\"";
 
 pub fn unauthorized(scenario: &Scenario, host: &str) -> Response<Full<Bytes>> {

@@ -1,5 +1,5 @@
 //! The lab's autodiscover answers (POX, SOAP GetUserSettings, v2 JSON),
-//! built from the organization model in the shapes of PROTOCOL.md.
+//! built from the organization model in the shapes Exchange answers with (Microsoft's samples in `fixtures/samples/`).
 
 use bytes::Bytes;
 use http_body_util::Full;

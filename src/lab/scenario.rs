@@ -702,7 +702,7 @@ impl Scenario {
             return Err(bad("check.mailboxes is empty".into()));
         }
         for code in &self.expect {
-            if crate::diagnose::catalogue::lookup(code).is_none() {
+            if crate::catalogue::lookup(code).is_none() {
                 return Err(bad(format!("expect lists {code:?}, which is not a catalogue code")));
             }
         }

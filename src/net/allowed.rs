@@ -1,6 +1,7 @@
-//! The set of hosts that may receive credentials (SPEC 6): the mailbox and
-//! service-account domains and their subdomains, hosts the user named, and EWS
-//! hosts from validated autodiscover answers. Never a parent domain or a TLD.
+//! The set of hosts that may receive credentials (README, "Security: which
+//! hosts receive credentials"): the mailbox and service-account domains and
+//! their subdomains, hosts the user named, and EWS hosts from validated
+//! autodiscover answers. Never a parent domain or a TLD.
 
 use std::collections::BTreeSet;
 
@@ -16,7 +17,7 @@ impl AllowedHosts {
         let d = domain.trim_end_matches('.').to_ascii_lowercase();
         // A TLD ("com") or a public suffix ("co.uk", "github.io") is never a
         // credential domain: it would allow every registrant under it.
-        if d.contains('.') && !is_public_suffix(&d) {
+        if d.contains('.') && !crate::protocol::address::is_public_suffix(&d) {
             self.domains.insert(d);
         }
     }
@@ -32,13 +33,6 @@ impl AllowedHosts {
                 h == *d || (h.len() > d.len() && h.ends_with(d.as_str()) && h[..h.len() - d.len()].ends_with('.'))
             })
     }
-}
-
-/// On the public suffix list (ICANN or private section): `co.uk`,
-/// `azurewebsites.net`, `github.io`.
-pub fn is_public_suffix(domain: &str) -> bool {
-    let d = domain.trim_end_matches('.').to_ascii_lowercase();
-    psl::suffix_str(&d).is_some_and(|s| s == d)
 }
 
 #[cfg(test)]

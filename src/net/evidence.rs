@@ -1,5 +1,5 @@
-//! Redaction of recorded exchanges (SPEC 6): headers, form fields and JSON
-//! fields that carry secrets are replaced before anything is stored.
+//! Redaction of recorded exchanges (README, "Security: which hosts receive credentials"): headers,
+//! form fields and JSON fields that carry secrets are replaced before anything is stored.
 
 const REDACTED: &str = "[redacted]";
 const SECRET_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie", "set-cookie"];

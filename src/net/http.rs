@@ -147,7 +147,8 @@ pub struct Net {
     timeout: Duration,
     started: Instant,
     deadline: Instant,
-    /// Hosts allowed before any probe ran (SPEC 6): they also anchor the
+    /// Hosts allowed before any probe ran (README, "Security: which hosts
+    /// receive credentials"): they also anchor the
     /// trust of autodiscover paths.
     base: AllowedHosts,
     /// EWS hosts named by trusted autodiscover answers.
@@ -301,7 +302,8 @@ impl Net {
         })
     }
 
-    /// Why credentials may not go with this request, if they may not (SPEC 6).
+    /// Why credentials may not go with this request, if they may not
+    /// (README, "Security: which hosts receive credentials").
     pub fn credential_policy(&self, url: &url::Url) -> Option<String> {
         if url.scheme() != "https" {
             return Some(format!("credentials are never sent over {}://", url.scheme()));

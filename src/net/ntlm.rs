@@ -12,61 +12,11 @@ use sspi::{
 
 use crate::secret::Secret;
 
-/// How the account names itself in the AUTHENTICATE message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NtlmIdentity {
-    /// `svc-sync`, or a whole UPN `svc-sync@contoso.com` (then no domain).
-    pub user: String,
-    /// The NetBIOS domain (`CONTOSO`), absent with a UPN.
-    pub domain: Option<String>,
-}
+pub use crate::config::NtlmIdentity;
 
-impl NtlmIdentity {
-    /// `DOMAIN\user`, `user@domain` (a UPN, sent whole as Windows does), or
-    /// a bare `user` with `domain`.
-    pub fn parse(account: &str, domain: Option<&str>) -> Result<Self, String> {
-        let account = account.trim();
-        if let Some((d, u)) = account.split_once('\\') {
-            if d.is_empty() || u.is_empty() || u.contains('\\') {
-                return Err("expected DOMAIN\\user".into());
-            }
-            return Ok(NtlmIdentity {
-                user: u.to_string(),
-                domain: Some(d.to_string()),
-            });
-        }
-        if account.contains('@') {
-            // A UPN carries its domain: sent whole, with no NetBIOS domain.
-            return Ok(NtlmIdentity {
-                user: account.to_string(),
-                domain: None,
-            });
-        }
-        if account.is_empty() {
-            return Err("the account name is empty".into());
-        }
-        match domain {
-            Some(d) => Ok(NtlmIdentity {
-                user: account.to_string(),
-                domain: Some(d.to_string()),
-            }),
-            None => Err(
-                "a bare user name needs the domain (--ntlm-domain DOMAIN), or give DOMAIN\\user or user@domain".into(),
-            ),
-        }
-    }
-
-    /// As a person would write it.
-    pub fn display(&self) -> String {
-        match &self.domain {
-            Some(d) => format!("{d}\\{}", self.user),
-            None => self.user.clone(),
-        }
-    }
-
-    fn username(&self) -> Result<Username, String> {
-        Username::new(&self.user, self.domain.as_deref()).map_err(|e| format!("the account name: {e}"))
-    }
+/// The account's name as SSPI takes it.
+fn username(id: &NtlmIdentity) -> Result<Username, String> {
+    Username::new(&id.user, id.domain.as_deref()).map_err(|e| format!("the account name: {e}"))
 }
 
 /// An NTLM message type (1, 2 or 3), from its signature and type field.
@@ -194,7 +144,7 @@ impl NtlmClient {
     /// `host` names the target (`HTTP/host`), as Windows clients do.
     pub fn new(identity: &NtlmIdentity, password: &Secret, host: &str) -> Result<Self, String> {
         let auth = AuthIdentity {
-            username: identity.username()?,
+            username: username(identity)?,
             password: password.expose().to_string().into(),
         };
         let mut ntlm = Ntlm::new();

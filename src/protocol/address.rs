@@ -69,6 +69,13 @@ pub fn parse(input: &str) -> Result<Address, String> {
     })
 }
 
+/// On the public suffix list (ICANN or private section): `co.uk`,
+/// `azurewebsites.net`, `github.io`.
+pub fn is_public_suffix(domain: &str) -> bool {
+    let d = domain.trim_end_matches('.').to_ascii_lowercase();
+    psl::suffix_str(&d).is_some_and(|s| s == d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

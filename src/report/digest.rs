@@ -1,7 +1,7 @@
 //! What the rendered formats (`human`, `html`, `nagios`) show of a run, kept
 //! as the run goes. They show counts, each code's first few mailboxes and a
 //! bounded set of step trees, so their memory does not grow with the mailbox
-//! list beyond the trees they draw (issue 17): a million mailboxes are a
+//! list beyond the trees they draw: a million mailboxes are a
 //! million counts, not a million results.
 //!
 //! A [`Digest`] comes from a finished [`Report`] ([`Digest::of_report`], the

@@ -16,9 +16,10 @@ pub struct Running {
 }
 
 pub async fn start(scenario: Scenario) -> Running {
+    let name = scenario.name.clone();
     let lab = Lab::start(scenario, IpAddr::from([127, 0, 0, 1]), None)
         .await
-        .expect("lab starts");
+        .unwrap_or_else(|e| panic!("{name}: the lab does not start: {e}"));
     let dir = tempfile::tempdir().expect("tempdir");
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, lab.ca_pem()).expect("write CA");
@@ -69,7 +70,8 @@ impl Running {
         let out = self.run_cli(args).await;
         let report: Report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
-                "stdout is not a report ({e}):\n{}\nstderr:\n{}",
+                "{}: stdout is not a report ({e}):\n{}\nstderr:\n{}",
+                self.lab.scenario().name,
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             )

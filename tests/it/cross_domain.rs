@@ -1,8 +1,7 @@
-//! Trust follows the path (SPEC 6, issue 7): an EWS URL reached through a hop
-//! to another domain (HTTP 3xx, the plain-HTTP redirect method, SRV,
-//! redirectUrl, redirectAddr) receives no credentials — Basic password,
-//! given bearer token, or an app's token — unless `--trust-domain` allows
-//! that domain. Every case runs the real CLI against the lab, where
+//! Trust follows the path (README, "Security: which hosts receive credentials"): an EWS URL reached
+//! through a hop to another domain (HTTP 3xx, the plain-HTTP redirect method, SRV, redirectUrl,
+//! redirectAddr) receives no credentials — Basic password, given bearer token, or an app's token —
+//! unless `--trust-domain` allows that domain. Every case runs the real CLI against the lab, where
 //! `*.evil.example` plays the attacker and the lab records what it received.
 
 use crate::common::{codes, start, Running};

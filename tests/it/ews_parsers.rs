@@ -1,4 +1,4 @@
-//! The EWS answer parser on every fault and response class of PROTOCOL.md,
+//! The EWS answer parser on every documented fault and response class,
 //! Microsoft's 2018 samples, non-SOAP answers and hostile bodies; the
 //! WWW-Authenticate and x-ms-diagnostics parsers on real header shapes.
 
@@ -17,13 +17,14 @@ fn sample(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-fn error_of(status: u16, body: &[u8]) -> ews::EwsError {
+/// The EWS error in `file`'s answer (named in every failure).
+fn error_of(status: u16, file: &str, body: &[u8]) -> ews::EwsError {
     match ews::classify(status, &[], body) {
         EwsReply::Error { error, http_status, .. } => {
-            assert_eq!(http_status, status);
+            assert_eq!(http_status, status, "{file}");
             error
         }
-        other => panic!("expected an EWS error, got {other:?}"),
+        other => panic!("{file}: expected an EWS error, got {other:?}"),
     }
 }
 
@@ -67,43 +68,67 @@ fn soap_faults_strip_the_prefix_and_keep_message_xml() {
         ),
     ];
     for (file, code, message) in cases {
-        let e = error_of(500, &fixture(file));
+        let e = error_of(500, file, &fixture(file));
         assert_eq!(e.form, ErrorForm::Fault, "{file}");
         assert_eq!(e.code, code, "{file}");
         assert_eq!(e.message, message, "{file}");
     }
-    let mailbox = error_of(500, &fixture("fault-non-existent-mailbox.xml"));
+    let mailbox = error_of(
+        500,
+        "fault-non-existent-mailbox.xml",
+        &fixture("fault-non-existent-mailbox.xml"),
+    );
     assert_eq!(
         mailbox.values.get("SmtpAddress").map(String::as_str),
         Some("ghost@contoso.com")
     );
-    let busy = error_of(500, &fixture("fault-server-busy.xml"));
+    let busy = error_of(500, "fault-server-busy.xml", &fixture("fault-server-busy.xml"));
     assert_eq!(busy.back_off_ms(), Some(297_749));
-    let schema = error_of(500, &fixture("fault-schema-validation.xml"));
+    let schema = error_of(
+        500,
+        "fault-schema-validation.xml",
+        &fixture("fault-schema-validation.xml"),
+    );
     assert_eq!(schema.values.get("LineNumber").map(String::as_str), Some("2"));
 }
 
 #[test]
 fn response_class_errors_with_http_200() {
-    let e = error_of(200, &fixture("response-convertid-invalid-smtp.xml"));
+    let e = error_of(
+        200,
+        "response-convertid-invalid-smtp.xml",
+        &fixture("response-convertid-invalid-smtp.xml"),
+    );
     assert_eq!(
         (e.form, e.code.as_str()),
         (ErrorForm::ResponseMessage, "ErrorInvalidSmtpAddress")
     );
-    let e = error_of(200, &fixture("response-access-denied.xml"));
+    let e = error_of(
+        200,
+        "response-access-denied.xml",
+        &fixture("response-access-denied.xml"),
+    );
     assert_eq!(e.code, "ErrorAccessDenied");
     assert_eq!(e.message, "Access is denied. Check credentials and try again.");
-    let e = error_of(200, &fixture("response-missing-email-address.xml"));
+    let e = error_of(
+        200,
+        "response-missing-email-address.xml",
+        &fixture("response-missing-email-address.xml"),
+    );
     assert_eq!(e.code, "ErrorMissingEmailAddress");
     // The inner error of ErrorInternalServerError is what matters.
-    let e = error_of(200, &fixture("response-internal-server-error.xml"));
+    let e = error_of(
+        200,
+        "response-internal-server-error.xml",
+        &fixture("response-internal-server-error.xml"),
+    );
     assert_eq!(e.code, "ErrorInternalServerError");
     assert_eq!(e.effective_code(), "ErrorMailboxStoreUnavailable");
     assert!(ews::REDISCOVER_CODES.contains(&e.effective_code()));
     // Microsoft's own samples.
-    let e = error_of(200, &sample("getfolder-operation-3.xml"));
+    let e = error_of(200, "getfolder-operation-3.xml", &sample("getfolder-operation-3.xml"));
     assert_eq!(e.code, "ErrorInvalidIdMalformed");
-    let e = error_of(200, &sample("convertid-operation-3.xml"));
+    let e = error_of(200, "convertid-operation-3.xml", &sample("convertid-operation-3.xml"));
     assert_eq!(e.code, "ErrorInvalidIdMalformed");
 }
 

@@ -16,8 +16,8 @@ fn allowed(scenario: &Scenario, host: &str) -> bool {
         .filter_map(|a| a.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()))
         .collect();
     domains.dedup();
-    // SPEC 6: also the EWS host of a validated autodiscover answer, and in OAuth
-    // modes the authority and Graph hosts.
+    // Allowed too (README, "Security: which hosts receive credentials"): the EWS host of a
+    // validated autodiscover answer, and in OAuth modes the authority and Graph hosts.
     let ews_host = scenario
         .exchange
         .ews_url
@@ -60,7 +60,7 @@ async fn every_builtin_scenario_reports_exactly_its_expected_codes() {
             running.lab.scenario().check.mailboxes.len(),
             "{name}: one result per mailbox"
         );
-        assert_eq!(report.schema_version, 1);
+        assert_eq!(report.schema_version, 1, "{name}");
         for r in running.lab.requests() {
             if let Some(start) = r.body.find("<t:SmtpAddress>") {
                 impersonated_requests += 1;

@@ -1,12 +1,12 @@
 //! Token endpoint and Graph parsers on real-shaped answers for every AADSTS
-//! number and Graph case SPEC 3 lists, odd bodies, and malformed JWTs.
+//! number and Graph case the catalogue maps, odd bodies, and malformed JWTs.
 
 use base64::Engine as _;
 use exprobe::protocol::graph;
 use exprobe::protocol::jwt::{self, JwtError};
 use exprobe::protocol::oauth::{self, TokenResponse};
 
-/// Microsoft's token error shape (PROTOCOL.md), for one AADSTS number.
+/// Microsoft's token error shape, for one AADSTS number.
 fn token_error(error: &str, code: u32, text: &str) -> Vec<u8> {
     serde_json::json!({
         "error": error,

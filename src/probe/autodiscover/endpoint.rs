@@ -194,8 +194,8 @@ impl Discovery<'_> {
                 crate::config::Credentials::Basic { .. } | crate::config::Credentials::Ntlm { .. }
             )
         });
-        // Credentials go only to hosts allowed from the start (SPEC 6), never
-        // to one a redirect or an SRV record led to.
+        // Credentials go only to hosts allowed from the start (README, "Security: which hosts
+        // receive credentials"), never to one a redirect or an SRV record led to.
         let policy = self.net.credential_policy(url);
         let untrusted_host = url
             .host_str()

@@ -107,7 +107,7 @@ impl Discovery<'_> {
                 }
             }
         }
-        // One 401 is not proof of bad credentials; several are (PROTOCOL.md).
+        // One 401 is not proof of bad credentials; several are (Exchange asks once, then rejects).
         if rejected.len() >= 2 && best.as_ref().is_none_or(|(r, _)| *r < 65) {
             return AutodiscoverFailure::CredentialsRejected { urls: rejected };
         }

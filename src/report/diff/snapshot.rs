@@ -191,7 +191,7 @@ impl Snapshot {
     pub(super) fn severity_of(&self, id: CodeId) -> Severity {
         let code = &self.codes[id as usize];
         code.severity
-            .or_else(|| crate::diagnose::catalogue::lookup(&code.name).map(|e| e.severity))
+            .or_else(|| crate::catalogue::lookup(&code.name).map(|e| e.severity))
             .unwrap_or(Severity::Info)
     }
 

@@ -4,7 +4,11 @@
 
 use crate::report::Severity;
 
-pub use super::entry::Entry;
+mod entry;
+mod oauth;
+
+pub use entry::Entry;
+pub use oauth::ENTRIES as OAUTH_ENTRIES;
 
 const AUTODISCOVER_DOC: &str =
     "https://learn.microsoft.com/exchange/client-developer/exchange-web-services/autodiscover-for-exchange";
@@ -534,9 +538,9 @@ pub const CATALOGUE: &[Entry] = &[
     },
 ];
 
-/// Every entry: discovery, transport and EWS here; OAuth, tokens, Graph and organization in `catalogue_oauth`.
+/// Every entry: discovery, transport and EWS here; OAuth, tokens, Graph and organization in `oauth.rs`.
 pub fn all() -> impl Iterator<Item = &'static Entry> {
-    CATALOGUE.iter().chain(super::catalogue_oauth::ENTRIES.iter())
+    CATALOGUE.iter().chain(oauth::ENTRIES.iter())
 }
 
 pub fn lookup(code: &str) -> Option<&'static Entry> {
