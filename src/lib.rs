@@ -7,6 +7,7 @@
 //! `lab/` is the simulated organization the demo and the tests run against.
 
 pub mod app;
+pub mod auth;
 pub mod catalogue;
 pub mod cli;
 pub mod cloud;

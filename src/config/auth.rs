@@ -2,6 +2,8 @@
 //! flags select, the credentials read for it, the account's name forms).
 
 use super::*;
+pub use crate::auth::ntlm::NtlmIdentity;
+pub use crate::auth::Credentials;
 
 /// How the service account authenticates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -117,34 +119,6 @@ impl Auth {
             Auth::App(a) => Some(&a.tenant),
             Auth::Delegated(d) => Some(&d.tenant),
             _ => None,
-        }
-    }
-}
-
-/// Credentials the network layer may attach to a request to an allowed host.
-#[derive(Debug, Clone)]
-pub enum Credentials {
-    Basic {
-        username: String,
-        password: Secret,
-    },
-    Bearer {
-        token: Secret,
-    },
-    /// A handshake on one connection (NEGOTIATE, CHALLENGE, AUTHENTICATE).
-    Ntlm {
-        identity: NtlmIdentity,
-        password: Secret,
-    },
-}
-
-impl Credentials {
-    /// The `WWW-Authenticate` scheme these credentials need.
-    pub fn scheme(&self) -> &'static str {
-        match self {
-            Credentials::Basic { .. } => "Basic",
-            Credentials::Bearer { .. } => "Bearer",
-            Credentials::Ntlm { .. } => "NTLM",
         }
     }
 }
@@ -450,57 +424,4 @@ pub(super) fn is_guid(s: &str) -> bool {
             .iter()
             .zip([8, 4, 4, 4, 12])
             .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-/// How the account names itself in the AUTHENTICATE message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NtlmIdentity {
-    /// `svc-sync`, or a whole UPN `svc-sync@contoso.com` (then no domain).
-    pub user: String,
-    /// The NetBIOS domain (`CONTOSO`), absent with a UPN.
-    pub domain: Option<String>,
-}
-
-impl NtlmIdentity {
-    /// `DOMAIN\user`, `user@domain` (a UPN, sent whole as Windows does), or
-    /// a bare `user` with `domain`.
-    pub fn parse(account: &str, domain: Option<&str>) -> Result<Self, String> {
-        let account = account.trim();
-        if let Some((d, u)) = account.split_once('\\') {
-            if d.is_empty() || u.is_empty() || u.contains('\\') {
-                return Err("expected DOMAIN\\user".into());
-            }
-            return Ok(NtlmIdentity {
-                user: u.to_string(),
-                domain: Some(d.to_string()),
-            });
-        }
-        if account.contains('@') {
-            // A UPN carries its domain: sent whole, with no NetBIOS domain.
-            return Ok(NtlmIdentity {
-                user: account.to_string(),
-                domain: None,
-            });
-        }
-        if account.is_empty() {
-            return Err("the account name is empty".into());
-        }
-        match domain {
-            Some(d) => Ok(NtlmIdentity {
-                user: account.to_string(),
-                domain: Some(d.to_string()),
-            }),
-            None => Err(
-                "a bare user name needs the domain (--ntlm-domain DOMAIN), or give DOMAIN\\user or user@domain".into(),
-            ),
-        }
-    }
-
-    /// As a person would write it.
-    pub fn display(&self) -> String {
-        match &self.domain {
-            Some(d) => format!("{d}\\{}", self.user),
-            None => self.user.clone(),
-        }
-    }
 }

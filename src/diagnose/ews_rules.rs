@@ -127,7 +127,7 @@ pub fn reach(config: &CheckConfig, reach: &ReachOutcome, internal: Option<&Reach
         match internal {
             // Windows authentication only on the internal name: the product must sign in there.
             // (Its answer is in this step's detail: the internal name has no step of its own.)
-            Some(i) if i.failure.is_none() && i.offers("NTLM") => raise(
+            Some(i) if i.failure.is_none() && i.offers(crate::auth::Scheme::Ntlm) => raise(
                 code!("ews.ntlm_internal_only"),
                 format!(
                     "{detail}; the internal EWS URL {} (autodiscover's internal setting) offers {}",
@@ -346,115 +346,4 @@ pub fn identity(config: &CheckConfig, _org: &Org, m: &MailboxOutcome) -> Vec<Rai
         ));
     }
     raised
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-
-    use super::*;
-    use crate::protocol::ews::{ErrorForm, EwsError};
-
-    fn error(code: &str, inner: Option<&str>) -> EwsReply {
-        let mut values = BTreeMap::new();
-        if let Some(i) = inner {
-            values.insert("InnerErrorResponseCode".to_string(), i.to_string());
-        }
-        EwsReply::Error {
-            http_status: 500,
-            error: EwsError {
-                form: ErrorForm::Fault,
-                code: code.into(),
-                message: String::new(),
-                values,
-            },
-            server_version: None,
-        }
-    }
-
-    #[test]
-    fn every_ews_answer_maps_to_a_catalogue_code() {
-        let table: &[(EwsReply, Option<&str>)] = &[
-            (error("ErrorImpersonateUserDenied", None), Some("impersonation.denied")),
-            (
-                error("ErrorImpersonationDenied", None),
-                Some("impersonation.server_denied"),
-            ),
-            (
-                error("ErrorInvalidExchangeImpersonationHeaderData", None),
-                Some("impersonation.header_invalid"),
-            ),
-            (error("ErrorNonExistentMailbox", None), Some("mailbox.not_found")),
-            (error("ErrorInvalidUser", None), Some("mailbox.not_found")),
-            (
-                error("ErrorNonPrimarySmtpAddress", None),
-                Some("mailbox.alias_not_primary"),
-            ),
-            (error("ErrorAccessDenied", None), Some("ews.access_denied")),
-            (error("ErrorMailboxMoveInProgress", None), Some("mailbox.moved")),
-            (
-                error("ErrorInternalServerError", Some("ErrorMailboxStoreUnavailable")),
-                Some("mailbox.moved"),
-            ),
-            (error("ErrorInternalServerError", None), Some("server.error")),
-            (error("ErrorServerBusy", None), Some("ews.throttled")),
-            (error("ErrorExceededConnectionCount", None), Some("ews.throttled")),
-            (error("ErrorSomethingNew", None), Some("server.error")),
-            (
-                EwsReply::Unauthorized {
-                    challenges: vec![],
-                    diagnostics: None,
-                    ntlm: None,
-                },
-                Some("ews.credentials_rejected"),
-            ),
-            (
-                EwsReply::Forbidden {
-                    diagnostics: None,
-                    body: String::new(),
-                },
-                Some("ews.disabled"),
-            ),
-            (EwsReply::Locked, Some("ews.account_locked")),
-            (
-                EwsReply::Throttled {
-                    status: 429,
-                    retry_after: None,
-                },
-                Some("ews.throttled"),
-            ),
-            (
-                EwsReply::Redirected {
-                    status: 302,
-                    location: None,
-                },
-                Some("server.error"),
-            ),
-            (
-                EwsReply::NotSoap {
-                    http_status: 404,
-                    body: crate::protocol::ews::BodyKind::Html,
-                    reason: String::new(),
-                },
-                Some("ews.endpoint_not_found"),
-            ),
-            (
-                EwsReply::Success {
-                    operation: "GetFolderResponseMessage".into(),
-                    server_version: None,
-                },
-                None,
-            ),
-        ];
-        for (reply, want) in table {
-            let got = reply_code(reply).map(Code::as_str);
-            assert_eq!(got, *want, "{reply:?}");
-            if let Some(code) = got {
-                assert!(
-                    crate::diagnose::catalogue::lookup(code).is_some(),
-                    "{code} has a catalogue entry"
-                );
-            }
-        }
-    }
 }

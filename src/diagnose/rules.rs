@@ -226,6 +226,25 @@ pub fn autodiscover(config: &CheckConfig, org: &Org, m: &MailboxOutcome) -> Vec<
             raised.push(Raised::mailbox(m, code, stage, describe_failure(f), evidence));
         }
     }
+    raised.extend(crossings(m, ad, &step));
+    if let (Some(given), Some(found)) = (&config.endpoints.ews_url, &ad.ews_url) {
+        if !same_ews_url(given.as_str(), found) {
+            raised.push(Raised::mailbox(
+                m,
+                code!("autodiscover.ews_url_mismatch"),
+                Stage::Comparison,
+                format!("--ews-url is {given}, autodiscover returns {found}"),
+                vec![step.clone()],
+            ));
+        }
+    }
+    raised
+}
+
+/// Answers that came across a domain boundary: ignored, used without
+/// credentials, or followed because `--trust-domain` allows it.
+fn crossings(m: &MailboxOutcome, ad: &crate::probe::autodiscover::AutodiscoverOutcome, step: &str) -> Vec<Raised> {
+    let mut raised = vec![];
     for alt in &ad.untrusted_alternatives {
         raised.push(
             Raised::mailbox(
@@ -238,7 +257,7 @@ pub fn autodiscover(config: &CheckConfig, org: &Org, m: &MailboxOutcome) -> Vec<
                     alt.crossing.describe(),
                     ad.ews_url.as_deref().unwrap_or("a trusted answer"),
                 ),
-                vec![step.clone()],
+                vec![step.to_string()],
             )
             .with_severity(Severity::Warning),
         );
@@ -256,7 +275,7 @@ pub fn autodiscover(config: &CheckConfig, org: &Org, m: &MailboxOutcome) -> Vec<
                     c.host,
                     crate::probe::autodiscover::trust_suggestion(&c.host),
                 ),
-                vec![step.clone()],
+                vec![step.to_string()],
             )
             .with_severity(Severity::Warning),
         );
@@ -272,21 +291,10 @@ pub fn autodiscover(config: &CheckConfig, org: &Org, m: &MailboxOutcome) -> Vec<
                     c.describe(),
                     c.trusted_by.as_deref().unwrap_or("")
                 ),
-                vec![step.clone()],
+                vec![step.to_string()],
             )
             .with_severity(Severity::Info),
         );
-    }
-    if let (Some(given), Some(found)) = (&config.endpoints.ews_url, &ad.ews_url) {
-        if !same_ews_url(given.as_str(), found) {
-            raised.push(Raised::mailbox(
-                m,
-                code!("autodiscover.ews_url_mismatch"),
-                Stage::Comparison,
-                format!("--ews-url is {given}, autodiscover returns {found}"),
-                vec![step.clone()],
-            ));
-        }
     }
     raised
 }

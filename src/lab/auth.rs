@@ -59,7 +59,7 @@ pub fn authorized<'a>(
 /// connection, so a CHALLENGE is only answered on the connection it went out on.
 #[derive(Debug, Default)]
 pub struct ConnectionAuth {
-    pending: Option<crate::net::ntlm::NtlmServer>,
+    pending: Option<crate::auth::ntlm::NtlmServer>,
     /// The service account NTLM authenticated (its address).
     pub account: Option<String>,
     /// Extended Protection: the `tls-server-end-point` binding of this connection.
@@ -113,8 +113,8 @@ pub fn ntlm_gate(
         conn.pending = None;
         return NtlmGate::Respond(unauthorized(scenario, host));
     }
-    match crate::net::ntlm::message_type(&token) {
-        Some(1) => match crate::net::ntlm::NtlmServer::challenge(&token, conn.binding.as_deref()) {
+    match crate::auth::ntlm::message_type(&token) {
+        Some(1) => match crate::auth::ntlm::NtlmServer::challenge(&token, conn.binding.as_deref()) {
             Ok((server, challenge)) => {
                 conn.pending = Some(server);
                 let value = format!(
@@ -136,7 +136,7 @@ pub fn ntlm_gate(
             };
             if scenario.exchange.extended_protection_required
                 && conn.binding.is_some()
-                && !crate::net::ntlm::carries_channel_binding(&token)
+                && !crate::auth::ntlm::carries_channel_binding(&token)
             {
                 // "Require": a client that binds nothing to this TLS connection is refused.
                 return NtlmGate::Respond(unauthorized(scenario, host));
@@ -160,7 +160,7 @@ pub fn ntlm_gate(
 /// The service account an AUTHENTICATE message names: `DOMAIN\\user` must be
 /// its logon name exactly (another domain is another account); without a
 /// domain, its UPN or bare logon name.
-fn account_of<'a>(scenario: &'a Scenario, wire: &crate::net::ntlm::WireName) -> Option<&'a ServiceAccountSpec> {
+fn account_of<'a>(scenario: &'a Scenario, wire: &crate::auth::ntlm::WireName) -> Option<&'a ServiceAccountSpec> {
     match &wire.domain {
         Some(d) => {
             let name = format!("{d}\\{}", wire.user);

@@ -183,7 +183,7 @@ async fn serve_connection<IO>(
     // Protection, the handshake must carry this connection's certificate binding.
     let binding = certificate
         .filter(|_| state.scenario.exchange.extended_protection || state.scenario.exchange.extended_protection_required)
-        .map(|der| crate::net::ntlm::tls_server_end_point(&der));
+        .map(|der| crate::auth::ntlm::tls_server_end_point(&der));
     let conn = Arc::new(std::sync::Mutex::new(super::auth::ConnectionAuth::with_binding(
         binding,
     )));

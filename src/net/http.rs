@@ -7,14 +7,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-
 use super::allowed::AllowedHosts;
 use super::classify::{classify, NetFailure};
 use super::dns::{ConnectResolver, Dns};
 use super::evidence::{body_excerpt, redact_headers};
 use super::tls::{client_config, TlsSetupError};
-use crate::config::{ConnectTo, Credentials, NetConfig};
+use crate::auth::{self, Credentials, HandshakeEnd, Plan};
+use crate::config::{ConnectTo, NetConfig};
 use crate::report::{Exchange, ExchangeError, RequestRecord, ResponseRecord};
 
 pub const BODY_CAP: usize = 2 * 1024 * 1024;
@@ -66,32 +65,27 @@ pub struct HttpResponse {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub truncated: bool,
-    /// How an NTLM handshake went (`None`: the request was not NTLM).
-    pub ntlm: Option<NtlmEnd>,
-}
-
-/// The end of an NTLM handshake, for the diagnosis: the status alone cannot
-/// tell a server that takes no NTLM from one that rejected the account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NtlmEnd {
-    /// The NEGOTIATE message got no CHALLENGE back (the answer is this response).
-    NoChallenge,
-    /// The AUTHENTICATE message was answered (this response), inside
-    /// `Negotiate` when the server offered only that.
-    Answered { via_negotiate: bool },
-    /// The NEGOTIATE message was answered with something else than a 401:
-    /// the server did not ask for authentication, so nothing was verified.
-    NotAsked,
+    /// How a handshake went (`None`: the request needed none).
+    pub handshake: Option<HandshakeEnd>,
 }
 
 /// What went wrong in one attempt.
 #[derive(Debug)]
 enum AttemptError {
     Http(reqwest::Error),
-    /// On exprobe's own connection (NTLM): DNS, connect, TLS, HTTP.
+    /// On exprobe's own connection (a handshake's): DNS, connect, TLS, HTTP.
     Connection(Box<dyn std::error::Error + Send + Sync + 'static>),
-    /// The NTLM messages could not be made (sspi) or the challenge was unreadable.
-    Ntlm(String),
+    /// The handshake's messages could not be made (sspi) or the challenge was unreadable.
+    Handshake(String),
+}
+
+impl From<auth::HandshakeError<AttemptError>> for AttemptError {
+    fn from(e: auth::HandshakeError<AttemptError>) -> Self {
+        match e {
+            auth::HandshakeError::Leg(e) => e,
+            auth::HandshakeError::Messages(m) => AttemptError::Handshake(m),
+        }
+    }
 }
 
 impl From<reqwest::Error> for AttemptError {
@@ -238,7 +232,7 @@ impl Net {
     async fn open_connection(&self, url: &url::Url, port: u16) -> Result<OneConnection, AttemptError> {
         let boxed = |e: Box<dyn std::error::Error + Send + Sync>| AttemptError::Connection(e);
         if url.scheme() != "https" {
-            return Err(AttemptError::Ntlm("NTLM is only sent over https".into()));
+            return Err(AttemptError::Handshake("NTLM is only sent over https".into()));
         }
         let given = url.host_str().unwrap_or("").to_string();
         let host = given.trim_start_matches('[').trim_end_matches(']').to_string();
@@ -327,158 +321,42 @@ impl Net {
     pub async fn send(&self, request: HttpRequest) -> (Result<HttpResponse, NetError>, Exchange) {
         let started_ms = self.elapsed_ms();
         let began = Instant::now();
-        let host = request.url.host_str().unwrap_or("").to_string();
-        let port = request.url.port_or_known_default().unwrap_or(0);
         let mut headers = request.headers.clone();
-        match &request.credentials {
-            // The handshake adds its own header to each of its two requests.
-            Some(Credentials::Ntlm { .. }) => {}
-            Some(Credentials::Basic { username, password }) => {
-                let raw = format!("{username}:{}", password.expose());
-                headers.push((
-                    "Authorization".into(),
-                    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw)),
-                ));
-            }
-            Some(Credentials::Bearer { token }) => {
-                headers.push(("Authorization".into(), format!("Bearer {}", token.expose())));
-            }
-            None => {}
+        let plan = request.credentials.as_ref().map(Credentials::plan);
+        // A handshake adds its own header to each of its requests.
+        if let Some(Plan::Header(value)) = &plan {
+            headers.push(("Authorization".into(), value.expose().to_string()));
         }
-        let content_type = request
-            .headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
-            .map(|(_, v)| v.clone());
-        let record = RequestRecord {
-            method: request.method.to_string(),
-            url: request.url.to_string(),
-            headers: redact_headers(&headers),
-            body_excerpt: request
-                .body
-                .as_deref()
-                .filter(|b| !b.is_empty())
-                .map(|b| body_excerpt(content_type.as_deref(), b)),
+        let record = request_record(&request, &headers);
+        let result = match self.refusal(&request) {
+            Some(failure) => Err(failure),
+            None => self.exchange(&request, &headers, plan.as_ref()).await,
         };
-        let mut record = record;
-        if matches!(request.credentials, Some(Credentials::Ntlm { .. })) {
-            // The handshake's own headers (NEGOTIATE, AUTHENTICATE), as evidence: the scheme only.
-            record.headers.push(("Authorization".into(), "NTLM [redacted]".into()));
-        }
-        let fail = |failure: NetFailure, record: RequestRecord, began: Instant| {
-            let error = ExchangeError {
-                kind: failure.kind().into(),
-                message: failure.describe(),
-            };
-            (
-                Err(NetError {
-                    failure,
-                    host: host.clone(),
-                    port,
-                }),
-                Exchange {
+        let duration_ms = ms(began.elapsed());
+        match result {
+            Err(failure) => {
+                let error = ExchangeError {
+                    kind: failure.kind().into(),
+                    message: failure.describe(),
+                };
+                let exchange = Exchange {
                     request: record,
                     response: None,
                     error: Some(error),
                     started_ms,
-                    duration_ms: ms(began.elapsed()),
-                },
-            )
-        };
-
-        if request.credentials.is_some() || request.secret_body {
-            if let Some(reason) = self.credential_policy(&request.url) {
-                tracing::warn!(url = %request.url, %reason, "credentials withheld");
-                return fail(NetFailure::RefusedByPolicy { reason }, record, began);
-            }
-        }
-        let remaining = self.remaining();
-        if remaining.is_zero() {
-            return fail(NetFailure::Deadline, record, began);
-        }
-        let limit = self.timeout.min(remaining);
-        let ntlm = match &request.credentials {
-            Some(Credentials::Ntlm { identity, password }) => Some((identity.clone(), password.clone())),
-            _ => None,
-        };
-        let client = match self.client_for_port(port) {
-            Ok(c) => c,
-            Err(e) => return fail(classify(&e), record, began),
-        };
-        let attempt = || {
-            let client = client.clone();
-            let request = &request;
-            let headers = &headers;
-            let ntlm = ntlm.clone();
-            let host = host.clone();
-            async move {
-                match ntlm {
-                    None => fetch(&client, request, headers, None).await.map_err(AttemptError::from),
-                    // NTLM authenticates the connection (IIS binds the handshake
-                    // to it): both its requests go on one connection of exprobe's
-                    // own, never through a pool that might hand out another.
-                    Some((identity, password)) => {
-                        let mut conn = self.open_connection(&request.url, port).await?;
-                        ntlm_handshake(&mut conn, request, headers, &identity, &password, &host).await
-                    }
-                }
-            }
-        };
-        let mut outcome = tokio::time::timeout(limit, attempt()).await;
-        // A kept-alive connection the server had already closed: the request
-        // met the close, not the server. Once more, on a new connection (the
-        // requests exprobe sends only read).
-        if matches!(&outcome, Ok(Err(AttemptError::Http(e))) if closed_before_answer(e)) && !self.remaining().is_zero()
-        {
-            tracing::debug!(url = %request.url, "connection closed before the answer; sending once more");
-            outcome = tokio::time::timeout(self.timeout.min(self.remaining()), attempt()).await;
-        }
-        match outcome {
-            Err(_) => {
-                let failure = if limit < self.timeout {
-                    NetFailure::Deadline
-                } else {
-                    NetFailure::Timeout
+                    duration_ms,
                 };
-                fail(failure, record, began)
+                let error = NetError {
+                    failure,
+                    host: request.url.host_str().unwrap_or("").to_string(),
+                    port: request.url.port_or_known_default().unwrap_or(0),
+                };
+                (Err(error), exchange)
             }
-            Ok(Err(AttemptError::Http(e))) => fail(classify(&e), record, began),
-            Ok(Err(AttemptError::Connection(e))) => fail(classify(&*e), record, began),
-            Ok(Err(AttemptError::Ntlm(message))) => fail(
-                NetFailure::Protocol {
-                    message: format!("NTLM: {message}"),
-                },
-                record,
-                began,
-            ),
-            Ok(Ok(response))
-                if response
-                    .header("content-encoding")
-                    .is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity")) =>
-            {
-                // exprobe sends no Accept-Encoding: a compressed body was not
-                // asked for, and is never inflated (no decompression bombs).
-                let encoding: String = response
-                    .header("content-encoding")
-                    .unwrap_or_default()
-                    .chars()
-                    .take(40)
-                    .collect();
-                fail(
-                    NetFailure::Protocol {
-                        message: format!(
-                            "HTTP {} with a body compressed as Content-Encoding: {encoding}, which was not asked for (no Accept-Encoding was sent); the body was not decompressed",
-                            response.status
-                        ),
-                    },
-                    record,
-                    began,
-                )
-            }
-            Ok(Ok(response)) => {
+            Ok(response) => {
                 tracing::debug!(status = response.status, url = %request.url, "answered");
                 let ct = response.header("content-type").map(str::to_string);
-                let evidence = Exchange {
+                let exchange = Exchange {
                     request: record,
                     response: Some(ResponseRecord {
                         status: response.status,
@@ -489,12 +367,132 @@ impl Net {
                     }),
                     error: None,
                     started_ms,
-                    duration_ms: ms(began.elapsed()),
+                    duration_ms,
                 };
-                (Ok(response), evidence)
+                (Ok(response), exchange)
             }
         }
     }
+
+    /// Why this request is not sent at all: credentials for a host that may
+    /// not have them, or a deadline already passed.
+    fn refusal(&self, request: &HttpRequest) -> Option<NetFailure> {
+        if request.credentials.is_some() || request.secret_body {
+            if let Some(reason) = self.credential_policy(&request.url) {
+                tracing::warn!(url = %request.url, %reason, "credentials withheld");
+                return Some(NetFailure::RefusedByPolicy { reason });
+            }
+        }
+        self.remaining().is_zero().then_some(NetFailure::Deadline)
+    }
+
+    /// The request on the wire (once more if a kept-alive connection had
+    /// closed), within the timeout and the deadline; an answer exprobe did
+    /// not ask for (a compressed body) is a failure.
+    async fn exchange(
+        &self,
+        request: &HttpRequest,
+        headers: &[(String, String)],
+        plan: Option<&Plan<'_>>,
+    ) -> Result<HttpResponse, NetFailure> {
+        let limit = self.timeout.min(self.remaining());
+        let port = request.url.port_or_known_default().unwrap_or(0);
+        let client = self.client_for_port(port).map_err(|e| classify(&e))?;
+        let attempt = || self.attempt(&client, request, headers, plan, port);
+        let mut outcome = tokio::time::timeout(limit, attempt()).await;
+        // A kept-alive connection the server had already closed: the request
+        // met the close, not the server. Once more, on a new connection (the
+        // requests exprobe sends only read).
+        if matches!(&outcome, Ok(Err(AttemptError::Http(e))) if closed_before_answer(e)) && !self.remaining().is_zero()
+        {
+            tracing::debug!(url = %request.url, "connection closed before the answer; sending once more");
+            outcome = tokio::time::timeout(self.timeout.min(self.remaining()), attempt()).await;
+        }
+        match outcome {
+            Err(_) if limit < self.timeout => Err(NetFailure::Deadline),
+            Err(_) => Err(NetFailure::Timeout),
+            Ok(Err(AttemptError::Http(e))) => Err(classify(&e)),
+            Ok(Err(AttemptError::Connection(e))) => Err(classify(&*e)),
+            Ok(Err(AttemptError::Handshake(message))) => Err(NetFailure::Protocol {
+                message: format!("NTLM: {message}"),
+            }),
+            Ok(Ok(response)) => match unasked_encoding(&response) {
+                Some(failure) => Err(failure),
+                None => Ok(response),
+            },
+        }
+    }
+
+    /// One try: through the pool, or a handshake on a connection of its own.
+    async fn attempt(
+        &self,
+        client: &reqwest::Client,
+        request: &HttpRequest,
+        headers: &[(String, String)],
+        plan: Option<&Plan<'_>>,
+        port: u16,
+    ) -> Result<HttpResponse, AttemptError> {
+        match plan {
+            None | Some(Plan::Header(_)) => fetch(client, request, headers, None).await.map_err(AttemptError::from),
+            // NTLM authenticates the connection (IIS binds the handshake to
+            // it): both its requests go on one connection of exprobe's own,
+            // never through a pool that might hand out another.
+            Some(Plan::Ntlm { identity, password }) => {
+                let mut conn = self.open_connection(&request.url, port).await?;
+                let mut leg = HandshakeLeg {
+                    conn: &mut conn,
+                    request,
+                    headers,
+                };
+                let host = request.url.host_str().unwrap_or("");
+                let (answer, end) = auth::ntlm::handshake(&mut leg, identity, password, host).await?;
+                Ok(HttpResponse {
+                    handshake: Some(end),
+                    ..answer
+                })
+            }
+        }
+    }
+}
+
+/// The request as evidence: headers redacted, a body excerpt, and a
+/// handshake's own headers (NEGOTIATE, AUTHENTICATE) as the scheme only.
+fn request_record(request: &HttpRequest, headers: &[(String, String)]) -> RequestRecord {
+    let content_type = request
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        .map(|(_, v)| v.clone());
+    let mut record = RequestRecord {
+        method: request.method.to_string(),
+        url: request.url.to_string(),
+        headers: redact_headers(headers),
+        body_excerpt: request
+            .body
+            .as_deref()
+            .filter(|b| !b.is_empty())
+            .map(|b| body_excerpt(content_type.as_deref(), b)),
+    };
+    record
+        .headers
+        .extend(request.credentials.as_ref().and_then(Credentials::handshake_evidence));
+    record
+}
+
+/// exprobe sends no Accept-Encoding: a compressed body was not asked for,
+/// and is never inflated (no decompression bombs).
+fn unasked_encoding(response: &HttpResponse) -> Option<NetFailure> {
+    let encoding = response.header("content-encoding")?.trim();
+    if encoding.is_empty() || encoding.eq_ignore_ascii_case("identity") {
+        return None;
+    }
+    let encoding: String = encoding.chars().take(40).collect();
+    Some(NetFailure::Protocol {
+        message: format!(
+            "HTTP {} with a body compressed as Content-Encoding: {encoding}, which was not asked for (no Accept-Encoding was sent); the body was not decompressed",
+            response.status
+        ),
+    })
 }
 
 /// Response headers as (name, value) pairs, in order.
@@ -555,11 +553,11 @@ async fn fetch(
         headers,
         body,
         truncated,
-        ntlm: None,
+        handshake: None,
     })
 }
 
-/// A connection held for one NTLM handshake.
+/// A connection held for one handshake.
 struct OneConnection {
     sender: hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>,
     /// The server's certificate (DER), for the channel binding.
@@ -622,94 +620,45 @@ impl OneConnection {
             headers,
             body,
             truncated,
-            ntlm: None,
+            handshake: None,
         })
     }
 }
 
-/// The NTLM token a `WWW-Authenticate: NTLM <token>` (or `Negotiate <token>`) carries.
-fn challenge_token(response: &HttpResponse, scheme: &str) -> Option<Vec<u8>> {
-    use base64::Engine as _;
-    response
-        .headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("www-authenticate"))
-        .flat_map(|(_, v)| v.split(','))
-        .find_map(|part| {
-            let (s, token) = part.trim().split_once(' ')?;
-            if !s.eq_ignore_ascii_case(scheme) {
-                return None;
-            }
-            base64::engine::general_purpose::STANDARD.decode(token.trim()).ok()
-        })
-        .filter(|t| super::ntlm::message_type(t) == Some(2))
+/// One request sent again on one connection, with each `Authorization` a handshake makes.
+struct HandshakeLeg<'a> {
+    conn: &'a mut OneConnection,
+    request: &'a HttpRequest,
+    headers: &'a [(String, String)],
 }
 
-fn offers(response: &HttpResponse, scheme: &str) -> bool {
-    response
-        .headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("www-authenticate"))
-        .flat_map(|(_, v)| v.split(','))
-        .any(|part| {
-            let s = part.trim();
-            s.eq_ignore_ascii_case(scheme) || s.split_once(' ').is_some_and(|(x, _)| x.eq_ignore_ascii_case(scheme))
-        })
+impl auth::Leg for HandshakeLeg<'_> {
+    type Answer = HttpResponse;
+    type Error = AttemptError;
+
+    fn send(
+        &mut self,
+        authorization: &str,
+    ) -> impl std::future::Future<Output = Result<HttpResponse, AttemptError>> + Send {
+        self.conn.send(self.request, self.headers, authorization)
+    }
+
+    fn peer_certificate(&self) -> Option<&[u8]> {
+        self.conn.peer.as_deref()
+    }
 }
 
-/// NEGOTIATE, CHALLENGE, AUTHENTICATE on one connection; `NTLM` first, and
-/// inside `Negotiate` (as Windows sends it) when the server offers only that.
-async fn ntlm_handshake(
-    conn: &mut OneConnection,
-    request: &HttpRequest,
-    headers: &[(String, String)],
-    identity: &super::ntlm::NtlmIdentity,
-    password: &crate::secret::Secret,
-    host: &str,
-) -> Result<HttpResponse, AttemptError> {
-    use base64::Engine as _;
-    let b64 = |t: &[u8]| base64::engine::general_purpose::STANDARD.encode(t);
-    let mut scheme = "NTLM";
-    let mut tried_negotiate = false;
-    loop {
-        let mut ntlm = super::ntlm::NtlmClient::new(identity, password, host).map_err(AttemptError::Ntlm)?;
-        let negotiate = ntlm.negotiate().map_err(AttemptError::Ntlm)?;
-        let first = conn
-            .send(request, headers, &format!("{scheme} {}", b64(&negotiate)))
-            .await?;
-        let Some(challenge) = (first.status == 401).then(|| challenge_token(&first, scheme)).flatten() else {
-            if first.status == 401
-                && scheme == "NTLM"
-                && !tried_negotiate
-                && !offers(&first, "NTLM")
-                && offers(&first, "Negotiate")
-            {
-                scheme = "Negotiate";
-                tried_negotiate = true;
-                continue;
-            }
-            // A 200 here: the resource needs no authentication at all.
-            let end = if first.status == 401 {
-                NtlmEnd::NoChallenge
-            } else {
-                NtlmEnd::NotAsked
-            };
-            let end = Some(end);
-            return Ok(HttpResponse { ntlm: end, ..first });
-        };
-        let binding = conn.peer.as_deref().map(super::ntlm::tls_server_end_point);
-        let authenticate = ntlm
-            .authenticate(&challenge, binding.as_deref())
-            .map_err(AttemptError::Ntlm)?;
-        let answer = conn
-            .send(request, headers, &format!("{scheme} {}", b64(&authenticate)))
-            .await?;
-        return Ok(HttpResponse {
-            ntlm: Some(NtlmEnd::Answered {
-                via_negotiate: scheme == "Negotiate",
-            }),
-            ..answer
-        });
+impl auth::Answer for HttpResponse {
+    fn status(&self) -> u16 {
+        self.status
+    }
+
+    fn www_authenticate(&self) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("www-authenticate"))
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 }
 

@@ -6,7 +6,6 @@ pub mod dns;
 pub mod evidence;
 pub mod http;
 pub mod limiter;
-pub mod ntlm;
 pub mod tls;
 
 pub use allowed::AllowedHosts;

@@ -48,11 +48,8 @@ pub struct ReachOutcome {
 
 impl ReachOutcome {
     /// NTLM is offered by `NTLM` and by `Negotiate` (which takes an NTLM token).
-    pub fn offers(&self, scheme: &str) -> bool {
-        self.schemes.iter().any(|s| {
-            s.eq_ignore_ascii_case(scheme)
-                || (scheme.eq_ignore_ascii_case("NTLM") && s.eq_ignore_ascii_case("Negotiate"))
-        })
+    pub fn offers(&self, scheme: crate::auth::Scheme) -> bool {
+        scheme.taken_by(&self.schemes)
     }
 
     /// The endpoint answered like EWS (a 401 challenge or a SOAP answer).
@@ -147,16 +144,11 @@ fn server_headers(headers: &[(String, String)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// [`ews::classify`], with how an NTLM handshake ended.
+/// [`ews::classify`], with how a handshake ended.
 fn classify(response: &crate::net::http::HttpResponse) -> EwsReply {
     let mut reply = ews::classify(response.status, &response.headers, &response.body);
-    if let (EwsReply::Unauthorized { ntlm, .. }, Some(end)) = (&mut reply, response.ntlm) {
-        *ntlm = Some(match end {
-            crate::net::http::NtlmEnd::NoChallenge => ews::NtlmStage::NoChallenge,
-            crate::net::http::NtlmEnd::Answered { via_negotiate } => ews::NtlmStage::Rejected { via_negotiate },
-            // Not a 401, so not Unauthorized: unreachable here.
-            crate::net::http::NtlmEnd::NotAsked => ews::NtlmStage::NoChallenge,
-        });
+    if let (EwsReply::Unauthorized { ntlm, .. }, Some(end)) = (&mut reply, response.handshake) {
+        *ntlm = end.stage();
     }
     reply
 }
@@ -300,7 +292,7 @@ pub async fn auth(net: &Net, url: &Url, credentials: &Credentials, account: &str
     };
     let probe = classify(&response);
     // NTLM: an answer to the NEGOTIATE message itself verified nothing.
-    let unverified = response.ntlm == Some(crate::net::http::NtlmEnd::NotAsked);
+    let unverified = response.handshake == Some(crate::auth::HandshakeEnd::NotAsked);
     outcome.credentials_unverified = unverified;
     if let EwsReply::Success { server_version, .. } | EwsReply::Error { server_version, .. } = &probe {
         outcome.server_version = server_version.clone();

@@ -22,6 +22,7 @@ use super::identity::{self, IdentityOutcome};
 use super::input::{self, InputOutcome};
 use super::oauth::{self, RealmOutcome, TokenOutcome};
 use super::{StepBuilder, StepKind};
+use crate::auth::Scheme;
 use crate::config::{Auth, CheckConfig, Credentials, MailApi};
 use crate::net::http::NetSetupError;
 use crate::net::limiter::Limiter;
@@ -441,7 +442,7 @@ impl<'c> Run<'c> {
                     .config
                     .auth
                     .credentials()
-                    .is_some_and(|c| c.scheme() == "NTLM" && o.is_ews() && !o.offers("NTLM"));
+                    .is_some_and(|c| c.scheme() == Scheme::Ntlm && o.is_ews() && !o.offers(Scheme::Ntlm));
                 let internal = match internal
                     .and_then(|i| Url::parse(i).ok())
                     .filter(|i| ntlm_missing && i.scheme() == "https" && i.host_str() != u.host_str())
@@ -450,7 +451,7 @@ impl<'c> Run<'c> {
                         let (io, internal_step) = ews::reach(&self.net, &i).await;
                         // Shown with this step: the internal host has no step of its own.
                         s.evidence.extend(internal_step.evidence);
-                        let what = match (&io.failure, io.offers("NTLM")) {
+                        let what = match (&io.failure, io.offers(Scheme::Ntlm)) {
                             (Some(f), _) => format!("not reachable from here ({})", f.describe()),
                             (None, true) => format!("offers {}", io.schemes.join(", ")),
                             (None, false) if io.schemes.is_empty() => "offers no challenge either".to_string(),

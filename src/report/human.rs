@@ -158,14 +158,27 @@ pub fn render(report: &Report, options: HumanOptions) -> String {
     render_digest(&Digest::of_report(report), options)
 }
 
-/// The report of a run's [`Digest`] (kept with [`keep`]).
+/// The report of a run's [`Digest`] (kept with [`keep`]): the header, the
+/// step trees, then the findings (each code once in a bulk run).
 pub fn render_digest(digest: &Digest, options: HumanOptions) -> String {
     // Server and file text shown escaped (ESC, CR, bidi overrides): see `crate::terminal`.
     let d = &*super::safe::digest_for_terminal(digest);
-    let report = &d.report;
     let p = Paint { on: options.color };
     let mut out = String::new();
-    // The header, wrapped line by line below.
+    for line in header(d, &p).lines() {
+        out.push_str(&wrap(line, options.width, "", "  "));
+    }
+    steps(&mut out, d, &p, options);
+    if d.bulk() {
+        return bulk_findings(out, &p, d, options.width);
+    }
+    findings(&mut out, &d.report, &p, options.width);
+    out
+}
+
+/// The header's lines (wrapped by the caller): target, status, counts, banners.
+fn header(d: &Digest, p: &Paint) -> String {
+    let report = &d.report;
     let mut head = String::new();
     let t = &report.target;
     let who = match &t.service_account {
@@ -203,6 +216,13 @@ pub fn render_digest(digest: &Digest, options: HumanOptions) -> String {
             report.accepted.join(", ")
         );
     }
+    banners(&mut head, d, p);
+    head
+}
+
+/// Interruption, `--insecure` and throttling, each on its own line.
+fn banners(head: &mut String, d: &Digest, p: &Paint) {
+    let report = &d.report;
     if report.interrupted {
         let _ = writeln!(
             head,
@@ -236,16 +256,19 @@ pub fn render_digest(digest: &Digest, options: HumanOptions) -> String {
             t.smallest_window
         );
     }
-    for line in head.lines() {
-        out.push_str(&wrap(line, options.width, "", "  "));
-    }
+}
+
+/// The organization's steps, then each drawn mailbox's tree (a bulk run
+/// without `-v` draws only those that did not pass, and counts the others).
+fn steps(out: &mut String, d: &Digest, p: &Paint, options: HumanOptions) {
+    let report = &d.report;
     out.push_str("\nSteps\n");
     for step in report.steps.iter().filter(|s| s.mailbox.is_none()) {
         let label = match step.id.split_once(':') {
             Some((probe, subject)) => format!("{probe} {subject}"),
             None => step.id.clone(),
         };
-        step_line(&mut out, &p, step, "  ", &label, options);
+        step_line(out, p, step, "  ", &label, options);
     }
     // Steps grouped by mailbox in one pass (bulk runs stay linear).
     let mut by_mailbox: std::collections::HashMap<&str, Vec<&Step>> = std::collections::HashMap::new();
@@ -254,32 +277,32 @@ pub fn render_digest(digest: &Digest, options: HumanOptions) -> String {
             by_mailbox.entry(m).or_default().push(s);
         }
     }
-    let bulk = d.bulk();
     // Passing trees the digest did not keep, then those kept but not drawn.
     let mut hidden = d.dropped_passing_trees;
     for m in &report.mailboxes {
         let Some(mine) = by_mailbox.get(m.address.as_str()) else {
             continue;
         };
-        if bulk && !options.all_mailboxes && m.status == OverallStatus::Pass {
+        if d.bulk() && !options.all_mailboxes && m.status == OverallStatus::Pass {
             hidden += 1;
             continue;
         }
         let _ = writeln!(out, "  {}", m.address);
         for step in mine {
-            step_line(&mut out, &p, step, "    ", &step.probe, options);
+            step_line(out, p, step, "    ", &step.probe, options);
         }
     }
     if hidden > 0 {
         let _ = writeln!(out, "  ({hidden} passing mailboxes not shown; -v shows every mailbox)");
     }
-    if bulk {
-        return bulk_findings(out, &p, d, options.width);
-    }
+}
 
+/// Findings of a run of at most [`BULK`] mailboxes: the table, then what to
+/// do for each critical finding and warning (the same advice written once).
+fn findings(out: &mut String, report: &Report, p: &Paint, width: usize) {
     if report.findings.is_empty() {
         out.push_str("\nNo findings: every step passed.\n");
-        return out;
+        return;
     }
     out.push_str("\nFindings\n");
     let rows: Vec<FindingRow> = report
@@ -292,7 +315,7 @@ pub fn render_digest(digest: &Digest, options: HumanOptions) -> String {
             title: f.title.clone(),
         })
         .collect();
-    out.push_str(&findings_block(&rows, "mailbox", options.width));
+    out.push_str(&findings_block(&rows, "mailbox", width));
 
     let to_act: Vec<&Finding> = report.findings.iter().filter(|f| needs_action(f)).collect();
     if !to_act.is_empty() {
@@ -305,13 +328,13 @@ pub fn render_digest(digest: &Digest, options: HumanOptions) -> String {
         out.push('\n');
         out.push_str(&wrap(
             &format!("{}{who}{}", p.wrap("1", &f.code), warning_mark(f)),
-            options.width,
+            width,
             &format!("{}. ", i + 1),
             "   ",
         ));
-        out.push_str(&wrap(&f.title, options.width, "   ", "   "));
+        out.push_str(&wrap(&f.title, width, "   ", "   "));
         if !f.detail.is_empty() {
-            out.push_str(&wrap(&f.detail, options.width, "   Seen: ", "         "));
+            out.push_str(&wrap(&f.detail, width, "   Seen: ", "         "));
         }
         match written.get(&(f.code.as_str(), f.remediation.as_slice())) {
             Some(n) => {
@@ -319,19 +342,18 @@ pub fn render_digest(digest: &Digest, options: HumanOptions) -> String {
             }
             None => {
                 written.insert((f.code.as_str(), f.remediation.as_slice()), i + 1);
-                explanation_and_remediation(&mut out, f, options.width);
+                explanation_and_remediation(out, f, width);
             }
         }
         if !f.evidence_steps.is_empty() {
             out.push_str(&wrap(
                 &f.evidence_steps.join(", "),
-                options.width,
+                width,
                 "   Evidence: ",
                 "             ",
             ));
         }
     }
-    out
 }
 
 /// Critical findings and warnings get their explanation and remediation;

@@ -93,6 +93,40 @@ pub fn render(report: &Report, t: Thresholds) -> String {
     render_digest(&Digest::of_report(report), t)
 }
 
+/// The status line's words: how many mailboxes fail, warn or pass.
+fn what_happened(c: &Counts, st: PluginStatus, total: usize) -> String {
+    if c.fail > 0 {
+        format!("{}/{total} mailboxes failing", c.fail)
+    } else if c.warn > 0 {
+        format!("{}/{total} mailboxes with warnings", c.warn)
+    } else if st == PluginStatus::Critical {
+        "the check could not reach the mailboxes".to_string()
+    } else if st == PluginStatus::Warning {
+        format!("{}/{total} mailboxes pass, with a warning about the setup", c.pass)
+    } else {
+        format!("{}/{total} mailboxes pass", c.pass)
+    }
+}
+
+/// ` (N): a, b, c and M more` for a code's mailboxes, or nothing.
+fn mailboxes_named(l: &super::digest::Affected) -> String {
+    if l.count == 0 {
+        return String::new();
+    }
+    let named: Vec<&str> = l.first.iter().take(NAMED).map(String::as_str).collect();
+    let more = l.count.saturating_sub(NAMED);
+    format!(
+        " ({}): {}{}",
+        l.count,
+        named.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
+    )
+}
+
 /// The plugin output of a run's [`Digest`] (kept with [`Keep::NO_TREES`]).
 pub fn render_digest(digest: &Digest, t: Thresholds) -> String {
     let d = &*super::safe::digest_for_terminal(digest);
@@ -112,17 +146,7 @@ pub fn render_digest(digest: &Digest, t: Thresholds) -> String {
         }
     }
     let affected = &d.affected;
-    let what = if c.fail > 0 {
-        format!("{}/{total} mailboxes failing", c.fail)
-    } else if c.warn > 0 {
-        format!("{}/{total} mailboxes with warnings", c.warn)
-    } else if st == PluginStatus::Critical {
-        "the check could not reach the mailboxes".to_string()
-    } else if st == PluginStatus::Warning {
-        format!("{}/{total} mailboxes pass, with a warning about the setup", c.pass)
-    } else {
-        format!("{}/{total} mailboxes pass", c.pass)
-    };
+    let what = what_happened(c, st, total);
     let summary_codes: Vec<String> = codes
         .iter()
         .take(3)
@@ -157,24 +181,7 @@ pub fn render_digest(digest: &Digest, t: Thresholds) -> String {
         report.duration_ms as f64 / 1000.0
     );
     for f in &codes {
-        let list = affected.get(f.code.as_str());
-        let who = match list {
-            Some(l) if l.count > 0 => {
-                let named: Vec<&str> = l.first.iter().take(NAMED).map(String::as_str).collect();
-                let more = l.count.saturating_sub(NAMED);
-                format!(
-                    " ({}): {}{}",
-                    l.count,
-                    named.join(", "),
-                    if more > 0 {
-                        format!(" and {more} more")
-                    } else {
-                        String::new()
-                    }
-                )
-            }
-            _ => String::new(),
-        };
+        let who = affected.get(f.code.as_str()).map(mailboxes_named).unwrap_or_default();
         let _ = writeln!(line, "{} {}{who} - {}", severity_word(f.severity), f.code, f.title);
     }
     if !report.accepted.is_empty() {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use crate::common::start;
 use base64::Engine as _;
+use exprobe::auth::ntlm::{message_type, NtlmClient, NtlmIdentity};
 use exprobe::lab::Scenario;
-use exprobe::net::ntlm::{message_type, NtlmClient, NtlmIdentity};
 use exprobe::secret::Secret;
 
 const CONVERT_ID: &str = r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><soap:Header><t:RequestServerVersion Version="Exchange2013_SP1"/></soap:Header><soap:Body><m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:GetFolder></soap:Body></soap:Envelope>"#;
@@ -41,7 +41,7 @@ async fn connection(lab: &crate::common::Running) -> Conn {
         .await
         .expect("tls");
     let leaf = tls.get_ref().1.peer_certificates().expect("certificate")[0].to_vec();
-    let binding = exprobe::net::ntlm::tls_server_end_point(&leaf);
+    let binding = exprobe::auth::ntlm::tls_server_end_point(&leaf);
     let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
         .await
         .expect("http");
@@ -149,7 +149,7 @@ async fn the_handshake_is_bound_to_its_connection_as_on_iis() {
     let mut client = NtlmClient::new(&id, &password, "mail.contoso.com").expect("ntlm");
     let mut e = connection(&lab).await;
     let challenge = e.challenge(&mut client).await;
-    let relayed = exprobe::net::ntlm::tls_server_end_point(b"the relay's certificate");
+    let relayed = exprobe::auth::ntlm::tls_server_end_point(b"the relay's certificate");
     let t3 = client.authenticate(&challenge, Some(&relayed)).expect("t3");
     let (status, _, _) = e.post(Some(format!("NTLM {}", b64(&t3)))).await;
     assert_eq!(status, 401, "a foreign channel binding");
@@ -350,7 +350,7 @@ async fn extended_protection_required_refuses_an_authenticate_without_a_channel_
     let mut client = NtlmClient::new(&id, &password, "mail.contoso.com").expect("ntlm");
     let challenge = a.challenge(&mut client).await;
     let t3 = client.authenticate(&challenge, None).expect("t3");
-    assert!(!exprobe::net::ntlm::carries_channel_binding(&t3));
+    assert!(!exprobe::auth::ntlm::carries_channel_binding(&t3));
     let (status, _, _) = a.post(Some(format!("NTLM {}", b64(&t3)))).await;
     assert_eq!(status, 401, "no channel binding under Require");
     let (report, out) = lab.check_json(&[]).await;
@@ -367,7 +367,7 @@ async fn extended_protection_required_refuses_an_authenticate_without_a_channel_
         })
         .filter_map(|t| base64::engine::general_purpose::STANDARD.decode(t).ok())
         .filter(|t| message_type(t) == Some(3))
-        .map(|t| exprobe::net::ntlm::carries_channel_binding(&t))
+        .map(|t| exprobe::auth::ntlm::carries_channel_binding(&t))
         .collect::<Vec<_>>();
     // The first is this test's own unbound message; every one exprobe sent is bound.
     assert!(

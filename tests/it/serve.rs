@@ -703,7 +703,10 @@ async fn secrets_never_reach_metrics_reports_probes_or_logs() {
     let metrics = loop {
         let (status, text) = authed("/metrics").await;
         assert_eq!(status, 200);
-        if text.contains(r#"code="impersonation.denied""#) {
+        // Both checks have finished a run (they run side by side).
+        if text.contains(r#"code="impersonation.denied""#)
+            && text.contains(r#"exprobe_check_last_run_status{check="app"}"#)
+        {
             break text;
         }
         assert!(Instant::now() < end, "{text}");

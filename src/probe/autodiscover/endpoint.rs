@@ -186,14 +186,12 @@ impl Discovery<'_> {
         } else {
             request
         };
-        // The service account's password, as Basic or proven by NTLM (a
-        // bearer token is for EWS, not autodiscover's POX and SOAP).
-        let basic = self.credentials.clone().filter(|c| {
-            matches!(
-                c,
-                crate::config::Credentials::Basic { .. } | crate::config::Credentials::Ntlm { .. }
-            )
-        });
+        // The service account's own sign-in (a bearer token is for EWS, not
+        // autodiscover's POX and SOAP).
+        let basic = self
+            .credentials
+            .clone()
+            .filter(crate::auth::Credentials::signs_in_the_account);
         // Credentials go only to hosts allowed from the start (README, "Security: which hosts
         // receive credentials"), never to one a redirect or an SRV record led to.
         let policy = self.net.credential_policy(url);
@@ -233,7 +231,7 @@ impl Discovery<'_> {
         let mut authed = request;
         authed.credentials = basic;
         let response = self.send(candidate, address, method, authed).await?;
-        if response.status == 401 && response.ntlm == Some(crate::net::http::NtlmEnd::NoChallenge) {
+        if response.status == 401 && response.handshake == Some(crate::auth::HandshakeEnd::NoChallenge) {
             let schemes: Vec<String> = crate::protocol::www_authenticate::parse_all(
                 response
                     .headers

@@ -464,10 +464,7 @@ impl<'a> Discovery<'a> {
     /// Ask a remembered endpoint; `None` when it did not decide (fall back).
     async fn ask_remembered(&self, address: &str, r: &Remembered) -> Option<LevelOutcome> {
         let preemptive = r.wants_credentials
-            && matches!(
-                self.credentials,
-                Some(Credentials::Basic { .. } | Credentials::Ntlm { .. })
-            )
+            && self.credentials.as_ref().is_some_and(Credentials::signs_in_the_account)
             && self.net.credential_policy(&r.url).is_none()
             && self.net.is_base_allowed(r.url.host_str().unwrap_or(""));
         self.preemptive.store(preemptive, std::sync::atomic::Ordering::Relaxed);

@@ -112,6 +112,27 @@ pub fn compare<'a>(old: &'a Snapshot, new: &'a Snapshot) -> Diff<'a> {
     // findings are neither new nor resolved. Whole runs compare whole.
     let partial = old.partial() || new.partial();
     let mut tally: HashMap<&'a str, CodeTally<'a>> = HashMap::new();
+    tally_organization(old, new, &mut tally);
+    let status_changes = tally_mailboxes(old, new, partial, &mut tally);
+    let (new_findings, resolved_findings, unchanged_findings, by_code) = changes(old, new, tally);
+    let counts = |c: &CodeChange<'_>| !c.accepted && c.severity != Severity::Info;
+    let worse = new_findings.iter().any(counts)
+        || status_changes.iter().any(|s| s.worse)
+        || matches!((old.status, new.status), (Some(a), Some(b)) if b > a);
+    Diff {
+        old: side(old),
+        new: side(new),
+        worse,
+        new_findings,
+        resolved_findings,
+        unchanged_findings,
+        by_code,
+        status_changes,
+    }
+}
+
+/// The organization's codes: kept, gone or added.
+fn tally_organization<'a>(old: &'a Snapshot, new: &'a Snapshot, tally: &mut HashMap<&'a str, CodeTally<'a>>) {
     for &id in &old.org {
         let code = old.name(id);
         let t = tally.entry(code).or_default();
@@ -128,6 +149,15 @@ pub fn compare<'a>(old: &'a Snapshot, new: &'a Snapshot) -> Diff<'a> {
             t.org_added = true;
         }
     }
+}
+
+/// Each mailbox's codes on both sides (kept, gone, added) and its status change.
+fn tally_mailboxes<'a>(
+    old: &'a Snapshot,
+    new: &'a Snapshot,
+    partial: bool,
+    tally: &mut HashMap<&'a str, CodeTally<'a>>,
+) -> Vec<StatusChange<'a>> {
     let mut status_changes = vec![];
     for (key, o, n) in merge(old, new) {
         if partial && (o.is_none() || n.is_none()) {
@@ -160,26 +190,44 @@ pub fn compare<'a>(old: &'a Snapshot, new: &'a Snapshot) -> Diff<'a> {
                 }
             }
         }
-        let (os, ns) = (o.map(|m| m.status), n.map(|m| m.status));
-        if os != ns {
-            let worse = match (os, ns) {
-                (Some(a), Some(b)) => b > a,
-                (None, Some(b)) => b != OverallStatus::Pass,
-                _ => false,
-            };
-            let mailbox = match (o, n) {
-                (_, Some(n)) => new.address(key, n),
-                (Some(o), None) => old.address(key, o),
-                (None, None) => key,
-            };
-            status_changes.push(StatusChange {
-                mailbox,
-                old: os,
-                new: ns,
-                worse,
-            });
-        }
+        status_changes.extend(status_change(old, new, (key, o, n)));
     }
+    status_changes
+}
+
+/// A mailbox whose status differs between the runs (worse when it got worse or appeared failing).
+fn status_change<'a>(old: &'a Snapshot, new: &'a Snapshot, (key, o, n): Pair<'a>) -> Option<StatusChange<'a>> {
+    let (os, ns) = (o.map(|m| m.status), n.map(|m| m.status));
+    if os == ns {
+        return None;
+    }
+    let worse = match (os, ns) {
+        (Some(a), Some(b)) => b > a,
+        (None, Some(b)) => b != OverallStatus::Pass,
+        _ => false,
+    };
+    let mailbox = match (o, n) {
+        (_, Some(n)) => new.address(key, n),
+        (Some(o), None) => old.address(key, o),
+        (None, None) => key,
+    };
+    Some(StatusChange {
+        mailbox,
+        old: os,
+        new: ns,
+        worse,
+    })
+}
+
+type Changes<'a> = (
+    Vec<CodeChange<'a>>,
+    Vec<CodeChange<'a>>,
+    Vec<CodeChange<'a>>,
+    Vec<CodeCount<'a>>,
+);
+
+/// The tallies as new, resolved and unchanged findings and counts per code, most severe first.
+fn changes<'a>(old: &'a Snapshot, new: &'a Snapshot, tally: HashMap<&'a str, CodeTally<'a>>) -> Changes<'a> {
     let change = |from: &'a Snapshot, code: &'a str, mailboxes: Vec<&'a str>, organization: bool| {
         let id = from.id(code);
         CodeChange {
@@ -214,20 +262,7 @@ pub fn compare<'a>(old: &'a Snapshot, new: &'a Snapshot) -> Diff<'a> {
         list.sort_by(|a, b| a.severity.cmp(&b.severity).then(a.code.cmp(b.code)));
     }
     by_code.sort_by(|a, b| a.severity.cmp(&b.severity).then(a.code.cmp(b.code)));
-    let counts = |c: &CodeChange<'_>| !c.accepted && c.severity != Severity::Info;
-    let worse = new_findings.iter().any(counts)
-        || status_changes.iter().any(|s| s.worse)
-        || matches!((old.status, new.status), (Some(a), Some(b)) if b > a);
-    Diff {
-        old: side(old),
-        new: side(new),
-        worse,
-        new_findings,
-        resolved_findings,
-        unchanged_findings,
-        by_code,
-        status_changes,
-    }
+    (new_findings, resolved_findings, unchanged_findings, by_code)
 }
 
 type Pair<'a> = (&'a str, Option<&'a snapshot::Mailbox>, Option<&'a snapshot::Mailbox>);
@@ -275,6 +310,33 @@ fn some(names: &[&str], org: bool) -> String {
 /// Every string that came from a file (paths, codes, addresses, times) is
 /// shown escaped for a terminal.
 pub fn render_human(d: &Diff<'_>, width: usize) -> String {
+    let mut out = head(d);
+    for (title, list) in [
+        ("New findings", &d.new_findings),
+        ("Resolved findings", &d.resolved_findings),
+        ("Unchanged findings", &d.unchanged_findings),
+    ] {
+        out.push_str(&format!("\n{title} ({}):\n", list.len()));
+        if list.is_empty() {
+            out.push_str("  none\n");
+        }
+        for c in list {
+            let acc = if c.accepted { " [accepted]" } else { "" };
+            let first = format!("  {:<8}  {}{acc}  ", c.severity.as_str(), escape(c.code));
+            out.push_str(&super::human::wrap(
+                &some(&c.mailboxes, c.organization),
+                width,
+                &first,
+                "            ",
+            ));
+        }
+    }
+    status_changes_and_counts(&mut out, d);
+    out
+}
+
+/// Which runs, the verdict, and what limits the comparison.
+fn head(d: &Diff<'_>) -> String {
     let mut out = String::new();
     let when = |s: &Side<'_>| s.started_at.map(|t| format!(", {}", escape(t))).unwrap_or_default();
     out.push_str(&format!(
@@ -314,26 +376,11 @@ pub fn render_human(d: &Diff<'_>, width: usize) -> String {
             ));
         }
     }
-    for (title, list) in [
-        ("New findings", &d.new_findings),
-        ("Resolved findings", &d.resolved_findings),
-        ("Unchanged findings", &d.unchanged_findings),
-    ] {
-        out.push_str(&format!("\n{title} ({}):\n", list.len()));
-        if list.is_empty() {
-            out.push_str("  none\n");
-        }
-        for c in list {
-            let acc = if c.accepted { " [accepted]" } else { "" };
-            let first = format!("  {:<8}  {}{acc}  ", c.severity.as_str(), escape(c.code));
-            out.push_str(&super::human::wrap(
-                &some(&c.mailboxes, c.organization),
-                width,
-                &first,
-                "            ",
-            ));
-        }
-    }
+    out
+}
+
+/// The mailboxes whose status changed, then the count of mailboxes per code on each side.
+fn status_changes_and_counts(out: &mut String, d: &Diff<'_>) {
     if !d.status_changes.is_empty() {
         out.push_str(&format!(
             "\nMailboxes whose status changed ({}):\n",
@@ -372,7 +419,6 @@ pub fn render_human(d: &Diff<'_>, width: usize) -> String {
             ));
         }
     }
-    out
 }
 
 pub fn render_json(d: &Diff<'_>) -> String {

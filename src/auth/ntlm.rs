@@ -1,6 +1,7 @@
-//! NTLM (NTLMv2) messages through the sspi crate: the client's NEGOTIATE and
-//! AUTHENTICATE messages, and the acceptor the lab uses to check them. No
-//! cryptography here: sspi computes and verifies the responses.
+//! NTLM (NTLMv2): the client's handshake as typed states ([`handshake`]),
+//! its messages through the sspi crate (NEGOTIATE, AUTHENTICATE), and the
+//! acceptor the lab uses to check them. No cryptography here: sspi computes
+//! and verifies the responses.
 //!
 //! The AUTHENTICATE message carries a response derived from the password: it
 //! is a secret and never reaches evidence or logs (see `redact_headers`).
@@ -10,13 +11,223 @@ use sspi::{
     SecurityStatus, ServerRequestFlags, Sspi, SspiEx, SspiImpl, Username,
 };
 
+use super::{offered, Answer, HandshakeEnd, HandshakeError, Leg};
 use crate::secret::Secret;
 
-pub use crate::config::NtlmIdentity;
+/// How the account names itself in the AUTHENTICATE message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NtlmIdentity {
+    /// `svc-sync`, or a whole UPN `svc-sync@contoso.com` (then no domain).
+    pub user: String,
+    /// The NetBIOS domain (`CONTOSO`), absent with a UPN.
+    pub domain: Option<String>,
+}
+
+impl NtlmIdentity {
+    /// `DOMAIN\user`, `user@domain` (a UPN, sent whole as Windows does), or
+    /// a bare `user` with `domain`.
+    pub fn parse(account: &str, domain: Option<&str>) -> Result<Self, String> {
+        let account = account.trim();
+        if let Some((d, u)) = account.split_once('\\') {
+            if d.is_empty() || u.is_empty() || u.contains('\\') {
+                return Err("expected DOMAIN\\user".into());
+            }
+            return Ok(NtlmIdentity {
+                user: u.to_string(),
+                domain: Some(d.to_string()),
+            });
+        }
+        if account.contains('@') {
+            // A UPN carries its domain: sent whole, with no NetBIOS domain.
+            return Ok(NtlmIdentity {
+                user: account.to_string(),
+                domain: None,
+            });
+        }
+        if account.is_empty() {
+            return Err("the account name is empty".into());
+        }
+        match domain {
+            Some(d) => Ok(NtlmIdentity {
+                user: account.to_string(),
+                domain: Some(d.to_string()),
+            }),
+            None => Err(
+                "a bare user name needs the domain (--ntlm-domain DOMAIN), or give DOMAIN\\user or user@domain".into(),
+            ),
+        }
+    }
+
+    /// As a person would write it.
+    pub fn display(&self) -> String {
+        match &self.domain {
+            Some(d) => format!("{d}\\{}", self.user),
+            None => self.user.clone(),
+        }
+    }
+}
 
 /// The account's name as SSPI takes it.
 fn username(id: &NtlmIdentity) -> Result<Username, String> {
     Username::new(&id.user, id.domain.as_deref()).map_err(|e| format!("the account name: {e}"))
+}
+
+/// The scheme name a handshake's messages travel under: `NTLM`, or
+/// `Negotiate` (as Windows sends them) when the server offers only that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Carrier {
+    Ntlm,
+    Negotiate,
+}
+
+impl Carrier {
+    fn name(self) -> &'static str {
+        match self {
+            Carrier::Ntlm => "NTLM",
+            Carrier::Negotiate => "Negotiate",
+        }
+    }
+}
+
+/// Nothing sent yet.
+struct Start<'a> {
+    carrier: Carrier,
+    identity: &'a NtlmIdentity,
+    password: &'a Secret,
+    host: &'a str,
+}
+
+/// The NEGOTIATE message is out; its answer came back.
+struct NegotiateAnswered<A> {
+    carrier: Carrier,
+    client: NtlmClient,
+    answer: A,
+}
+
+/// What the answer to NEGOTIATE allows next.
+enum AfterNegotiate<A> {
+    /// A CHALLENGE: the AUTHENTICATE message can be made.
+    Challenged(Box<Challenged>),
+    /// 401 without a CHALLENGE under `NTLM`, while the server offers only
+    /// `Negotiate`: start again under that name.
+    OnlyNegotiateOffered,
+    /// The handshake ends here, with this answer.
+    Ended(A, HandshakeEnd),
+}
+
+/// A CHALLENGE to answer.
+struct Challenged {
+    carrier: Carrier,
+    client: NtlmClient,
+    challenge: Vec<u8>,
+}
+
+fn b64(t: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(t)
+}
+
+impl<'a> Start<'a> {
+    async fn send_negotiate<L: Leg>(
+        self,
+        leg: &mut L,
+    ) -> Result<NegotiateAnswered<L::Answer>, HandshakeError<L::Error>> {
+        let mut client = NtlmClient::new(self.identity, self.password, self.host).map_err(HandshakeError::Messages)?;
+        let negotiate = client.negotiate().map_err(HandshakeError::Messages)?;
+        let answer = leg
+            .send(&format!("{} {}", self.carrier.name(), b64(&negotiate)))
+            .await
+            .map_err(HandshakeError::Leg)?;
+        Ok(NegotiateAnswered {
+            carrier: self.carrier,
+            client,
+            answer,
+        })
+    }
+}
+
+impl<A: Answer> NegotiateAnswered<A> {
+    fn read(self) -> AfterNegotiate<A> {
+        let offers = self.answer.www_authenticate();
+        if self.answer.status() != 401 {
+            // A 200 here: the resource needs no authentication at all.
+            return AfterNegotiate::Ended(self.answer, HandshakeEnd::NotAsked);
+        }
+        if let Some(challenge) = challenge_token(&offers, self.carrier.name()) {
+            return AfterNegotiate::Challenged(Box::new(Challenged {
+                carrier: self.carrier,
+                client: self.client,
+                challenge,
+            }));
+        }
+        if self.carrier == Carrier::Ntlm && !offered(offers.iter().copied(), "NTLM") && offered(offers, "Negotiate") {
+            return AfterNegotiate::OnlyNegotiateOffered;
+        }
+        AfterNegotiate::Ended(self.answer, HandshakeEnd::NoChallenge)
+    }
+}
+
+impl Challenged {
+    async fn send_authenticate<L: Leg>(
+        mut self,
+        leg: &mut L,
+    ) -> Result<(L::Answer, HandshakeEnd), HandshakeError<L::Error>> {
+        let binding = leg.peer_certificate().map(tls_server_end_point);
+        let authenticate = self
+            .client
+            .authenticate(&self.challenge, binding.as_deref())
+            .map_err(HandshakeError::Messages)?;
+        let answer = leg
+            .send(&format!("{} {}", self.carrier.name(), b64(&authenticate)))
+            .await
+            .map_err(HandshakeError::Leg)?;
+        let end = HandshakeEnd::Answered {
+            via_negotiate: self.carrier == Carrier::Negotiate,
+        };
+        Ok((answer, end))
+    }
+}
+
+/// NEGOTIATE, CHALLENGE, AUTHENTICATE on one connection: under `NTLM`
+/// first, and inside `Negotiate` when the server offers only that. The
+/// last answer and how the handshake ended.
+pub async fn handshake<L: Leg>(
+    leg: &mut L,
+    identity: &NtlmIdentity,
+    password: &Secret,
+    host: &str,
+) -> Result<(L::Answer, HandshakeEnd), HandshakeError<L::Error>> {
+    let mut carrier = Carrier::Ntlm;
+    loop {
+        let start = Start {
+            carrier,
+            identity,
+            password,
+            host,
+        };
+        match start.send_negotiate(leg).await?.read() {
+            AfterNegotiate::Challenged(c) => return c.send_authenticate(leg).await,
+            AfterNegotiate::Ended(answer, end) => return Ok((answer, end)),
+            // At most once: the second start is under Negotiate.
+            AfterNegotiate::OnlyNegotiateOffered => carrier = Carrier::Negotiate,
+        }
+    }
+}
+
+/// The NTLM CHALLENGE a `WWW-Authenticate: NTLM <token>` (or `Negotiate <token>`) carries.
+fn challenge_token(www_authenticate: &[&str], scheme: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    www_authenticate
+        .iter()
+        .flat_map(|v| v.split(','))
+        .find_map(|part| {
+            let (s, token) = part.trim().split_once(' ')?;
+            if !s.eq_ignore_ascii_case(scheme) {
+                return None;
+            }
+            base64::engine::general_purpose::STANDARD.decode(token.trim()).ok()
+        })
+        .filter(|t| message_type(t) == Some(2))
 }
 
 /// An NTLM message type (1, 2 or 3), from its signature and type field.
