@@ -464,21 +464,21 @@ fn operation(
     };
     match request.operation.as_str() {
         "GetFolder" => messages("GetFolder", &mailstore::get_folder(user, op)),
-        "FindFolder" => messages("FindFolder", &mailstore::find_folder(user, op)),
-        "FindItem" => messages("FindItem", &mailstore::find_item(user, op)),
-        "GetItem" => messages("GetItem", &mailstore::get_item(user, op)),
-        "SyncFolderItems" => messages("SyncFolderItems", &mailstore::sync_folder_items(user, op)),
+        "FindFolder" => messages("FindFolder", &mailstore::clients::find_folder(user, op)),
+        "FindItem" => messages("FindItem", &mailstore::clients::find_item(user, op)),
+        "GetItem" => messages("GetItem", &mailstore::clients::get_item(user, op)),
+        "SyncFolderItems" => messages("SyncFolderItems", &mailstore::clients::sync_folder_items(user, op)),
         "ResolveNames" => {
             let candidates: Vec<&UserSpec> = scenario.users.iter().filter(|u| visible(u)).collect();
-            messages("ResolveNames", &mailstore::resolve_names(&candidates, op))
+            messages("ResolveNames", &mailstore::clients::resolve_names(&candidates, op))
         }
         "GetUserAvailabilityRequest" => {
-            match mailstore::get_user_availability(op, |a| scenario.user(a).filter(|u| visible(u))) {
+            match mailstore::clients::get_user_availability(op, |a| scenario.user(a).filter(|u| visible(u))) {
                 Ok(body) => envelope(&body),
                 Err((code, text)) => fault(code, text, &[]),
             }
         }
-        "GetServerTimeZones" => messages("GetServerTimeZones", &mailstore::server_time_zones(op)),
+        "GetServerTimeZones" => messages("GetServerTimeZones", &mailstore::clients::server_time_zones(op)),
         "CreateItem" if account.is_some_and(|a| a.write_denied) => response_error(
             "CreateItem",
             "ErrorAccessDenied",
