@@ -190,7 +190,7 @@ pub async fn mailbox(
                 calendar: None,
                 required: required.to_vec(),
             },
-            step.skip(StepKind::Input.as_str(), "cannot build a Graph URL for this address"),
+            step.skipped(&super::Skip::Address("cannot build a Graph URL for this address")),
         );
     };
     let (inbox, inbox_body) = call(net, limiter, inbox_url, token, &mut evidence).await;

@@ -9,6 +9,9 @@ pub mod identity;
 pub mod input;
 pub mod oauth;
 pub mod plan;
+pub mod skip;
+
+pub use skip::Skip;
 
 use std::time::Instant;
 
@@ -106,15 +109,17 @@ impl StepBuilder {
         }
     }
 
-    /// Not run, though nothing failed (e.g. no credentials were given).
-    pub fn skip_without_cause(self, detail: impl Into<String>) -> Step {
-        let mut step = self.skip("", detail);
-        step.skipped_because = None;
+    /// Not run, for this reason.
+    pub fn skipped(self, skip: &Skip) -> Step {
+        let mut step = self.skip(&skip.because().unwrap_or_default(), skip.detail());
+        if skip.because().is_none() {
+            step.skipped_because = None;
+        }
         step
     }
 
     /// Not run because the step `because` failed.
-    pub fn skip(self, because: &str, detail: impl Into<String>) -> Step {
+    fn skip(self, because: &str, detail: impl Into<String>) -> Step {
         Step {
             id: self.id,
             probe: self.probe.as_str().to_string(),

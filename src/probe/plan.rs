@@ -21,7 +21,8 @@ use super::graph::{self as graph_probe, GraphOutcome};
 use super::identity::{self, IdentityOutcome};
 use super::input::{self, InputOutcome};
 use super::oauth::{self, RealmOutcome, TokenOutcome};
-use super::{StepBuilder, StepKind};
+use super::skip::DEADLINE;
+use super::{Skip, StepBuilder, StepKind};
 use crate::auth::Scheme;
 use crate::config::{Auth, CheckConfig, Credentials, MailApi};
 use crate::net::http::NetSetupError;
@@ -32,10 +33,6 @@ use crate::secret::Secret;
 
 /// Mailboxes (in input order) whose passing steps keep their HTTP evidence.
 pub const EVIDENCE_MAILBOXES: usize = 5;
-
-/// `skipped_because` of a mailbox step the run's deadline left unchecked.
-pub const DEADLINE: &str = "deadline";
-const DEADLINE_DETAIL: &str = "the run's deadline was reached before this mailbox was checked";
 
 /// What is known about the organization before any mailbox is checked.
 #[derive(Debug)]
@@ -54,6 +51,36 @@ pub struct Org {
 }
 
 impl Org {
+    fn new(
+        input: InputOutcome,
+        dns: Vec<DnsOutcome>,
+        realm: Vec<RealmOutcome>,
+        tokens: Vec<TokenOutcome>,
+        steps: Vec<Step>,
+        insecure: bool,
+    ) -> Org {
+        let token_tenant = tokens
+            .iter()
+            .find_map(|t| t.claims.as_ref().and_then(|c| c.tid.clone()));
+        let invalid = input
+            .invalid
+            .iter()
+            .map(|i| (i.input.clone(), i.reason.clone()))
+            .collect();
+        let dns_index = dns.iter().enumerate().map(|(i, d)| (d.domain.clone(), i)).collect();
+        Org {
+            input,
+            dns,
+            realm,
+            tokens,
+            steps,
+            insecure,
+            token_tenant,
+            invalid,
+            dns_index,
+        }
+    }
+
     pub fn dns_for(&self, domain: &str) -> Option<&DnsOutcome> {
         self.dns_index.get(domain).map(|&i| &self.dns[i])
     }
@@ -191,21 +218,86 @@ fn host_of(url: &str) -> String {
 }
 
 /// Why the EWS steps cannot run against `url`, as (step that failed, detail).
-fn ews_blocked(credentials: Option<&Credentials>, reach: Option<&ReachOutcome>) -> Option<(String, String)> {
+fn ews_blocked(credentials: Option<&Credentials>, reach: Option<&ReachOutcome>) -> Option<Skip> {
     let reach = reach?;
-    let step = StepKind::EwsReach.id(&host_of(&reach.url));
+    let reach_step = StepKind::EwsReach.id(&host_of(&reach.url));
     if !reach.is_ews() {
-        return Some((step, "the EWS endpoint did not answer like EWS".into()));
+        return Some(Skip::Endpoint {
+            reach_step,
+            why: "the EWS endpoint did not answer like EWS".into(),
+        });
     }
     if let Some(c) = credentials {
         if !reach.schemes.is_empty() && !reach.offers(c.scheme()) {
-            return Some((
-                step,
-                format!("the endpoint does not offer {} authentication", c.scheme()),
-            ));
+            return Some(Skip::Endpoint {
+                reach_step,
+                why: format!("the endpoint does not offer {} authentication", c.scheme()),
+            });
         }
     }
     None
+}
+
+/// Each domain with the address its realm is asked for: the domain's first
+/// mailbox, else a made-up user.
+fn realm_logins(input: &InputOutcome) -> Vec<(String, String)> {
+    input
+        .domains
+        .iter()
+        .map(|d| {
+            let login = input
+                .first_of_domain
+                .get(d.as_str())
+                .cloned()
+                .unwrap_or_else(|| format!("user@{d}"));
+            (d.clone(), login)
+        })
+        .collect()
+}
+
+/// The outcomes of probes run side by side; their steps appended to `steps`.
+fn outcomes<T>(results: Vec<(T, Step)>, steps: &mut Vec<Step>) -> Vec<T> {
+    results
+        .into_iter()
+        .map(|(o, s)| {
+            steps.push(s);
+            o
+        })
+        .collect()
+}
+
+/// Every token outcome (steps appended to `steps`), and the usable EWS and Graph tokens.
+fn usable_tokens(
+    tokens: impl Iterator<Item = (TokenOutcome, Option<Secret>, Step)>,
+    steps: &mut Vec<Step>,
+) -> (Vec<TokenOutcome>, Option<Secret>, Option<Secret>) {
+    let mut outcomes: Vec<TokenOutcome> = vec![];
+    let (mut ews, mut graph) = (None, None);
+    for (o, token, s) in tokens {
+        if o.usable() {
+            if o.api == MailApi::Ews {
+                ews = token
+            } else {
+                graph = token
+            }
+        }
+        outcomes.push(o);
+        steps.push(s);
+    }
+    (outcomes, ews, graph)
+}
+
+/// What every mailbox's autodiscover shares.
+fn autodiscover_settings(config: &CheckConfig) -> AutodiscoverSettings {
+    AutodiscoverSettings {
+        credentials: config.auth.credentials(),
+        v2_host: config.endpoints.autodiscover_v2_host.clone(),
+        user_url: config.endpoints.autodiscover_url.clone(),
+        trust_domains: config.endpoints.trust_domains.clone(),
+        memo: Default::default(),
+        credentials_in_play: config.auth.holds_secret(),
+        grace: AutodiscoverSettings::grace_for(config.net.timeout),
+    }
 }
 
 /// A run in progress: the organization context and what mailboxes share.
@@ -240,22 +332,7 @@ impl<'c> Run<'c> {
         let net = Net::new(&config.net, allowed_hosts(config, &input))?;
         let oauth_mode = config.auth.is_oauth();
         let authority = &config.endpoints.authority;
-        let realm_domains: Vec<(String, String)> = if oauth_mode {
-            input
-                .domains
-                .iter()
-                .map(|d| {
-                    let login = input
-                        .first_of_domain
-                        .get(d.as_str())
-                        .cloned()
-                        .unwrap_or_else(|| format!("user@{d}"));
-                    (d.clone(), login)
-                })
-                .collect()
-        } else {
-            vec![]
-        };
+        let realm_domains = if oauth_mode { realm_logins(&input) } else { vec![] };
         let apis = config.api.apis();
         let grant = match &config.auth {
             Auth::App(app) => Some(oauth::Grant::App(app)),
@@ -285,49 +362,20 @@ impl<'c> Run<'c> {
             acquire
         );
         let mut steps = vec![input_step];
-        let mut dns = vec![];
-        for (o, s) in dns_results {
-            dns.push(o);
-            steps.push(s);
-        }
-        let mut realm = vec![];
-        for (o, s) in realm_results {
-            realm.push(o);
-            steps.push(s);
-        }
+        let dns = outcomes(dns_results, &mut steps);
+        let realm = outcomes(realm_results, &mut steps);
         // Tokens: acquired (app, delegated grants) or given (token), one per API probed.
-        let mut tokens: Vec<TokenOutcome> = vec![];
-        let (mut ews_token, mut graph_token) = (None, None);
-        for (o, token, s) in acquired {
-            if o.usable() {
-                if o.api == MailApi::Ews {
-                    ews_token = token
-                } else {
-                    graph_token = token
-                }
-            }
-            tokens.push(o);
-            steps.push(s);
-        }
-        if grant.is_none() {
-            if let Auth::Token { token } = &config.auth {
-                for &api in &apis {
+        let given = match (&grant, &config.auth) {
+            (None, Auth::Token { token }) => apis
+                .iter()
+                .map(|&api| {
                     let (o, s) = oauth::given(api, config.endpoints.cloud, token);
-                    if o.usable() {
-                        if api == MailApi::Ews {
-                            ews_token = Some(token.clone())
-                        } else {
-                            graph_token = Some(token.clone())
-                        }
-                    }
-                    tokens.push(o);
-                    steps.push(s);
-                }
-            }
-        }
-        let token_tenant = tokens
-            .iter()
-            .find_map(|t| t.claims.as_ref().and_then(|c| c.tid.clone()));
+                    (o, Some(token.clone()), s)
+                })
+                .collect(),
+            _ => vec![],
+        };
+        let (tokens, ews_token, graph_token) = usable_tokens(acquired.into_iter().chain(given), &mut steps);
         let ews_app_only = tokens
             .iter()
             .any(|t| t.api == MailApi::Ews && t.claims.as_ref().is_some_and(|c| c.is_app_only()));
@@ -337,34 +385,10 @@ impl<'c> Run<'c> {
         } else {
             config.auth.credentials()
         };
-        let invalid = input
-            .invalid
-            .iter()
-            .map(|i| (i.input.clone(), i.reason.clone()))
-            .collect();
-        let dns_index = dns.iter().enumerate().map(|(i, d)| (d.domain.clone(), i)).collect();
-        let settings = AutodiscoverSettings {
-            credentials: config.auth.credentials(),
-            v2_host: config.endpoints.autodiscover_v2_host.clone(),
-            user_url: config.endpoints.autodiscover_url.clone(),
-            trust_domains: config.endpoints.trust_domains.clone(),
-            memo: Default::default(),
-            credentials_in_play: config.auth.holds_secret(),
-            grace: AutodiscoverSettings::grace_for(config.net.timeout),
-        };
+        let settings = autodiscover_settings(config);
         Ok(Run {
             config,
-            org: Org {
-                input,
-                dns,
-                realm,
-                tokens,
-                steps,
-                insecure: config.net.insecure,
-                token_tenant,
-                invalid,
-                dns_index,
-            },
+            org: Org::new(input, dns, realm, tokens, steps, config.net.insecure),
             net,
             began,
             settings,
@@ -478,47 +502,17 @@ impl<'c> Run<'c> {
         self.auth
             .get_or_init(|| async {
                 let step = StepBuilder::new(StepKind::EwsAuth, None, None, "The service account signs in to EWS");
-                let skipped = |step: Step| {
-                    Arc::new(Authed {
-                        outcome: None,
-                        step,
-                        reach_failed: false,
-                    })
+                let (credentials, u, reach) = match self.auth_gate(url).await {
+                    Ok(ready) => ready,
+                    Err(skip) => {
+                        return Arc::new(Authed {
+                            outcome: None,
+                            step: step.skipped(&skip),
+                            reach_failed: false,
+                        })
+                    }
                 };
-                let config = self.config;
-                if !config.api.ews() {
-                    return skipped(step.skip_without_cause("EWS is not probed (--api graph)"));
-                }
-                if config.auth.is_oauth() && (self.ews_app_only || !self.ews_token_usable) {
-                    return skipped(if self.ews_token_usable {
-                        step.skip_without_cause(
-                            "app-only tokens reach mailboxes only by impersonating them: see ews.impersonation",
-                        )
-                    } else {
-                        step.skip(&StepKind::Token.id(MailApi::Ews.as_str()), "no usable EWS token")
-                    });
-                }
-                let Some(credentials) = &self.ews_credentials else {
-                    return skipped(step.skip_without_cause("no credentials given: discovery only"));
-                };
-                let Some(url) = url else {
-                    let because = config
-                        .mailboxes
-                        .first()
-                        .map(|m| StepKind::Autodiscover.id(m))
-                        .unwrap_or_else(|| StepKind::Input.as_str().into());
-                    return skipped(step.skip(&because, "no EWS URL is known"));
-                };
-                let reach = self.reach_of(url, None).await;
-                if let Some((because, why)) =
-                    ews_blocked(self.ews_credentials.as_ref(), reach.as_ref().map(|r| &r.outcome))
-                {
-                    return skipped(step.skip(&because, why));
-                }
-                let Ok(u) = Url::parse(url) else {
-                    return skipped(step.skip(StepKind::Input.as_str(), "the EWS URL is not a URL"));
-                };
-                let account = config.service_account.clone().unwrap_or_default();
+                let account = self.config.service_account.clone().unwrap_or_default();
                 let (o, s) = ews::auth(&self.net, &u, credentials, &account).await;
                 Arc::new(Authed {
                     outcome: Some(o),
@@ -528,6 +522,46 @@ impl<'c> Run<'c> {
             })
             .await
             .clone()
+    }
+
+    /// Whether `ews.auth` can run: what it signs in with, where, and that URL's reach.
+    async fn auth_gate(&self, url: Option<&str>) -> Result<(&Credentials, Url, Option<Arc<Reached>>), Skip> {
+        let config = self.config;
+        if !config.api.ews() {
+            return Err(Skip::NotProbed("EWS is not probed (--api graph)"));
+        }
+        if config.auth.is_oauth() && (self.ews_app_only || !self.ews_token_usable) {
+            return Err(if self.ews_token_usable {
+                Skip::NotProbed("app-only tokens reach mailboxes only by impersonating them: see ews.impersonation")
+            } else {
+                Skip::Token {
+                    api: MailApi::Ews,
+                    why: "no usable EWS token".into(),
+                }
+            });
+        }
+        let Some(credentials) = &self.ews_credentials else {
+            return Err(Skip::NotProbed("no credentials given: discovery only"));
+        };
+        let Some(url) = url else {
+            let after = config
+                .mailboxes
+                .first()
+                .map(|m| StepKind::Autodiscover.id(m))
+                .unwrap_or_else(|| StepKind::Input.as_str().into());
+            return Err(Skip::Discovery {
+                after,
+                why: "no EWS URL is known",
+            });
+        };
+        let reach = self.reach_of(url, None).await;
+        if let Some(skip) = ews_blocked(self.ews_credentials.as_ref(), reach.as_ref().map(|r| &r.outcome)) {
+            return Err(skip);
+        }
+        let Ok(u) = Url::parse(url) else {
+            return Err(Skip::Address("the EWS URL is not a URL"));
+        };
+        Ok((credentials, u, reach))
     }
 
     fn limiter(&self, host: &str) -> Arc<Limiter> {
@@ -546,43 +580,23 @@ impl<'c> Run<'c> {
 
         let ad_step = builder(StepKind::Autodiscover, format!("Autodiscover for {mailbox}"));
         let Some(domain) = domain else {
-            out.push(ad_step.skip(StepKind::Input.as_str(), "not a valid address"));
+            let invalid = Skip::Address("not a valid address");
+            out.push(ad_step.skipped(&invalid));
             let imp = builder(StepKind::EwsImpersonation, format!("Impersonate {mailbox} over EWS"));
-            out.push(imp.skip(StepKind::Input.as_str(), "not a valid address"));
+            out.push(imp.skipped(&invalid));
             if config.api.graph() {
                 let g = builder(
                     StepKind::GraphMailbox,
                     format!("Read {mailbox} through Microsoft Graph"),
                 );
-                out.push(g.skip(StepKind::Input.as_str(), "not a valid address"));
+                out.push(g.skipped(&invalid));
             }
             return out;
         };
         if self.net.remaining().is_zero() {
             return MailboxOutcome::unchecked(index, mailbox);
         }
-        let dns = self.org.dns_for(&domain);
-        if let Some(d) = dns.filter(|d| d.domain_not_found() || d.servers_failed()) {
-            let why = if d.domain_not_found() {
-                "the domain does not exist in DNS"
-            } else {
-                "the DNS servers did not answer"
-            };
-            out.push(ad_step.skip(&StepKind::Dns.id(&domain), why));
-        } else {
-            let (o, s) = autodiscover::run(&self.net, &self.settings, mailbox, &domain, dns).await;
-            let skipped = s.skipped_because.is_some();
-            out.push(s);
-            if !skipped {
-                out.ews_url = config
-                    .endpoints
-                    .ews_url
-                    .as_ref()
-                    .map(Url::to_string)
-                    .or_else(|| o.ews_url.clone());
-                out.autodiscover = Some(o);
-            }
-        }
+        self.discover(&mut out, ad_step, &domain).await;
 
         // EWS and Graph, side by side.
         let tenant_blocked = self.tenant_blocked(&domain);
@@ -615,17 +629,53 @@ impl<'c> Run<'c> {
             out.graph = g_outcome;
         }
 
-        // identity
+        self.identity(&mut out, &domain);
+        self.trim_evidence(out)
+    }
+
+    /// `autodiscover` for the mailbox (unless its domain failed in DNS), and
+    /// the EWS URL it is checked against: `--ews-url`, else autodiscover's.
+    async fn discover(&self, out: &mut MailboxOutcome, step: StepBuilder, domain: &str) {
+        let dns = self.org.dns_for(domain);
+        if let Some(d) = dns.filter(|d| d.domain_not_found() || d.servers_failed()) {
+            let why = if d.domain_not_found() {
+                "the domain does not exist in DNS"
+            } else {
+                "the DNS servers did not answer"
+            };
+            out.push(step.skipped(&Skip::Dns {
+                domain: domain.to_string(),
+                why,
+            }));
+            return;
+        }
+        let (o, s) = autodiscover::run(&self.net, &self.settings, &out.mailbox, domain, dns).await;
+        let skipped = s.skipped_because.is_some();
+        out.push(s);
+        if !skipped {
+            out.ews_url = self
+                .config
+                .endpoints
+                .ews_url
+                .as_ref()
+                .map(Url::to_string)
+                .or_else(|| o.ews_url.clone());
+            out.autodiscover = Some(o);
+        }
+    }
+
+    /// `identity`: the address against what autodiscover, EWS and Graph said, and the tenants.
+    fn identity(&self, out: &mut MailboxOutcome, domain: &str) {
         let tenants = identity::Tenants {
             mailbox: self
                 .org
-                .realm_for(&domain)
+                .realm_for(domain)
                 .and_then(|r| r.tenant_id().map(str::to_string)),
             token: self.org.token_tenant.clone(),
         };
         let (o, s) = identity::run(
-            mailbox,
-            config.service_account_smtp.as_deref(),
+            &out.mailbox,
+            self.config.service_account_smtp.as_deref(),
             out.autodiscover.as_ref(),
             out.impersonation.as_ref(),
             out.graph.as_ref().and_then(|g| g.user.as_ref()),
@@ -633,7 +683,6 @@ impl<'c> Run<'c> {
         );
         out.push(s);
         out.identity = Some(o);
-        self.trim_evidence(out)
     }
 
     /// HTTP evidence is kept for every step that did not pass, and for the
@@ -650,7 +699,6 @@ impl<'c> Run<'c> {
         out
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn impersonation(
         &self,
         mailbox: &str,
@@ -660,18 +708,41 @@ impl<'c> Run<'c> {
         primary: Option<&str>,
         tenant_blocked: Option<&str>,
     ) -> (Option<ImpersonationOutcome>, Step) {
-        let config = self.config;
         let step = StepBuilder::new(
             StepKind::EwsImpersonation,
             Some(mailbox),
             Some(mailbox),
             format!("Impersonate {mailbox} over EWS"),
         );
+        let gate = self
+            .impersonation_gate(mailbox, reach_slot, url, internal, tenant_blocked)
+            .await;
+        let (credentials, u, limiter) = match gate {
+            Ok(ready) => ready,
+            Err(skip) => return (None, step.skipped(&skip)),
+        };
+        let config = self.config;
+        let plan = config.connecting_sid.plan(mailbox, primary);
+        let (o, s) = ews::impersonate(&self.net, &limiter, &u, credentials, mailbox, plan, &config.folders).await;
+        (Some(o), s)
+    }
+
+    /// Whether `ews.impersonation` can run for `mailbox`: what it is called
+    /// with, where, and the EWS server's shared budget. The EWS URL is
+    /// reached (and the service account signs in) once per URL, whoever
+    /// needs it first; later mailboxes share the answer.
+    async fn impersonation_gate(
+        &self,
+        mailbox: &str,
+        reach_slot: &mut Option<Arc<Reached>>,
+        url: Option<&str>,
+        internal: Option<&str>,
+        tenant_blocked: Option<&str>,
+    ) -> Result<(&Credentials, Url, Arc<Limiter>), Skip> {
+        let config = self.config;
         if !config.api.ews() {
-            return (None, step.skip_without_cause("EWS is not probed (--api graph)"));
+            return Err(Skip::NotProbed("EWS is not probed (--api graph)"));
         }
-        // The EWS URL is reached (and the service account signs in) once per
-        // URL, whoever needs it first; later mailboxes share the answer.
         if let Some(u) = url {
             *reach_slot = self.reach_of(u, internal).await;
         }
@@ -680,57 +751,57 @@ impl<'c> Run<'c> {
         }
         let Some(credentials) = &self.ews_credentials else {
             if config.auth.is_oauth() {
-                return (
-                    None,
-                    step.skip(&StepKind::Token.id(MailApi::Ews.as_str()), "no usable EWS token"),
-                );
+                return Err(Skip::Token {
+                    api: MailApi::Ews,
+                    why: "no usable EWS token".into(),
+                });
             }
-            return (None, step.skip_without_cause("no credentials given: discovery only"));
+            return Err(Skip::NotProbed("no credentials given: discovery only"));
         };
         if let Some(why) = tenant_blocked {
-            return (None, step.skip(&StepKind::Token.id(MailApi::Ews.as_str()), why));
+            return Err(Skip::Token {
+                api: MailApi::Ews,
+                why: why.into(),
+            });
         }
+        let after = StepKind::Autodiscover.id(mailbox);
         let Some(url) = url else {
-            return (
-                None,
-                step.skip(&StepKind::Autodiscover.id(mailbox), "no EWS URL for this mailbox"),
-            );
+            return Err(Skip::Discovery {
+                after,
+                why: "no EWS URL for this mailbox",
+            });
         };
-        if let Some((because, why)) = ews_blocked(Some(credentials), reach_slot.as_ref().map(|r| &r.outcome)) {
-            return (None, step.skip(&because, why));
+        if let Some(skip) = ews_blocked(Some(credentials), reach_slot.as_ref().map(|r| &r.outcome)) {
+            return Err(skip);
         }
         let auth = self.auth_with(Some(url)).await;
         // App-only tokens skip ews.auth: a usable token stands for it.
         let auth_ok = auth.outcome.as_ref().is_some_and(AuthOutcome::credentials_accepted)
             || (self.ews_app_only && self.ews_token_usable);
         if !auth_ok {
-            let why = if auth.outcome.is_some() {
+            return Err(Skip::SignIn(if auth.outcome.is_some() {
                 "the service account could not sign in"
             } else {
                 "the service account was not checked"
-            };
-            return (None, step.skip(StepKind::EwsAuth.as_str(), why));
+            }));
         }
         let Ok(u) = Url::parse(url) else {
-            return (
-                None,
-                step.skip(&StepKind::Autodiscover.id(mailbox), "the EWS URL is not a URL"),
-            );
+            return Err(Skip::Discovery {
+                after,
+                why: "the EWS URL is not a URL",
+            });
         };
         if self.net.remaining().is_zero() {
-            return (None, step.skip(DEADLINE, DEADLINE_DETAIL));
+            return Err(Skip::Deadline);
         }
         let host = host_of(url);
         if host.is_empty() {
-            return (
-                None,
-                step.skip(&StepKind::Autodiscover.id(mailbox), "the EWS URL has no host"),
-            );
+            return Err(Skip::Discovery {
+                after,
+                why: "the EWS URL has no host",
+            });
         }
-        let limiter = self.limiter(&host);
-        let plan = config.connecting_sid.plan(mailbox, primary);
-        let (o, s) = ews::impersonate(&self.net, &limiter, &u, credentials, mailbox, plan, &config.folders).await;
-        (Some(o), s)
+        Ok((credentials, u, self.limiter(&host)))
     }
 
     /// `--write-test`, once the mailbox could be impersonated.
@@ -755,18 +826,10 @@ impl<'c> Run<'c> {
             Some(mailbox),
             format!("Read {mailbox} through Microsoft Graph"),
         );
-        let Some(token) = &self.graph_token else {
-            return Some((
-                None,
-                step.skip(&StepKind::Token.id(MailApi::Graph.as_str()), "no usable Graph token"),
-            ));
+        let token = match self.graph_gate(tenant_blocked) {
+            Ok(token) => token,
+            Err(skip) => return Some((None, step.skipped(&skip))),
         };
-        if let Some(why) = tenant_blocked {
-            return Some((None, step.skip(&StepKind::Token.id(MailApi::Graph.as_str()), why)));
-        }
-        if self.net.remaining().is_zero() {
-            return Some((None, step.skip(DEADLINE, DEADLINE_DETAIL)));
-        }
         // One budget for the app's Graph calls (Graph throttles per app and tenant).
         let host = self.config.endpoints.graph_url.host_str().unwrap_or("graph");
         let limiter = self.limiter(host);
@@ -780,6 +843,26 @@ impl<'c> Run<'c> {
         )
         .await;
         Some((Some(o), s))
+    }
+
+    /// Whether `graph.mailbox` can run: the token it is called with.
+    fn graph_gate(&self, tenant_blocked: Option<&str>) -> Result<&Secret, Skip> {
+        let Some(token) = &self.graph_token else {
+            return Err(Skip::Token {
+                api: MailApi::Graph,
+                why: "no usable Graph token".into(),
+            });
+        };
+        if let Some(why) = tenant_blocked {
+            return Err(Skip::Token {
+                api: MailApi::Graph,
+                why: why.into(),
+            });
+        }
+        if self.net.remaining().is_zero() {
+            return Err(Skip::Deadline);
+        }
+        Ok(token)
     }
 
     /// The shared steps that ran during the stream, and the throttling seen.
