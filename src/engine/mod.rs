@@ -66,20 +66,8 @@ pub async fn drive_with(
     interrupt: impl std::future::Future<Output = ()>,
     progress: Option<&Progress>,
 ) -> Result<Ended, AppError> {
-    let out = |e: std::io::Error| AppError::Output(e);
     // The first line goes out before any network work.
-    sink.begin(&Begin {
-        started_at: time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
-        mailboxes: &config.mailboxes,
-        service_account: config.service_account.clone(),
-        auth: config.auth.mode().as_str().into(),
-        tenant: config.auth.app().map(|a| a.tenant.clone()),
-        api: config.api.as_str().into(),
-        insecure: config.net.insecure,
-    })
-    .map_err(out)?;
+    sink.begin(&begin_of(config)).map_err(AppError::Output)?;
     tracing::info!(
         mailboxes = config.mailboxes.len(),
         auth = config.auth.mode().as_str(),
@@ -89,24 +77,85 @@ pub async fn drive_with(
     let run = plan::Run::prepare(config).await?;
     let found = diag.org(&run.org);
     log_steps(&run.org.steps);
-    sink.context(&run.org.steps, &found).map_err(out)?;
+    sink.context(&run.org.steps, &found).map_err(AppError::Output)?;
+    let mut tally = Tally {
+        done: vec![false; config.mailboxes.len()],
+        checked: 0,
+        interrupted: false,
+    };
+    let mut pass = Pass {
+        run: &run,
+        diag: &mut diag,
+        sink,
+        progress,
+    };
+    pass.stream(interrupt, &mut tally).await?;
+    // Mailboxes the deadline kept from starting: one result each, saying so.
+    if !tally.interrupted {
+        for (i, m) in config.mailboxes.iter().enumerate() {
+            if !tally.done[i] {
+                tally.checked += 1;
+                pass.record(plan::MailboxOutcome::unchecked(i, m), false)?;
+            }
+        }
+    }
+    pass.finish(config, tally).await
+}
 
-    let total = config.mailboxes.len();
-    let mut done = vec![false; total];
-    let mut checked = 0usize;
-    let mut interrupted = false;
-    {
+/// What is known when the run starts.
+fn begin_of(config: &CheckConfig) -> Begin<'_> {
+    Begin {
+        started_at: time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        mailboxes: &config.mailboxes,
+        service_account: config.service_account.clone(),
+        auth: config.auth.mode().as_str().into(),
+        tenant: config.auth.app().map(|a| a.tenant.clone()),
+        api: config.api.as_str().into(),
+        insecure: config.net.insecure,
+    }
+}
+
+/// Which mailboxes have a result, how many, and whether the run was interrupted.
+#[derive(Debug)]
+struct Tally {
+    done: Vec<bool>,
+    checked: usize,
+    interrupted: bool,
+}
+
+/// One run going through the report engine into a sink.
+struct Pass<'a, 'c, 'd> {
+    run: &'a plan::Run<'c>,
+    diag: &'a mut Diagnoser<'d>,
+    sink: &'a mut (dyn ReportSink + Send),
+    progress: Option<&'a Progress>,
+}
+
+impl Pass<'_, '_, '_> {
+    /// Each mailbox as it finishes. When `interrupt` completes, no further
+    /// mailboxes start; those under way get [`INTERRUPT_GRACE`] to finish.
+    async fn stream(
+        &mut self,
+        interrupt: impl std::future::Future<Output = ()>,
+        tally: &mut Tally,
+    ) -> Result<(), AppError> {
+        let run = self.run;
         let mailboxes = run.mailboxes();
         tokio::pin!(mailboxes);
         tokio::pin!(interrupt);
         let mut grace_end: Option<tokio::time::Instant> = None;
+        let stop = |tally: &mut Tally| {
+            tally.interrupted = true;
+            run.stop();
+            Some(tokio::time::Instant::now() + INTERRUPT_GRACE)
+        };
         loop {
             // What is ready is handled at once; before waiting, the sink
             // pushes out what it holds.
             if grace_end.is_none() && futures::FutureExt::now_or_never(interrupt.as_mut()).is_some() {
-                interrupted = true;
-                run.stop();
-                grace_end = Some(tokio::time::Instant::now() + INTERRUPT_GRACE);
+                grace_end = stop(tally);
             }
             let ready = if grace_end.is_none() {
                 futures::FutureExt::now_or_never(mailboxes.next())
@@ -116,14 +165,12 @@ pub async fn drive_with(
             let next = match ready {
                 Some(m) => m,
                 None => {
-                    sink.idle().map_err(out)?;
+                    self.sink.idle().map_err(AppError::Output)?;
                     match grace_end {
                         None => tokio::select! {
                             m = mailboxes.next() => m,
                             _ = &mut interrupt => {
-                                interrupted = true;
-                                run.stop();
-                                grace_end = Some(tokio::time::Instant::now() + INTERRUPT_GRACE);
+                                grace_end = stop(tally);
                                 continue;
                             }
                         },
@@ -135,77 +182,93 @@ pub async fn drive_with(
                 }
             };
             let Some(m) = next else { break };
-            if let Some(r) = &m.reach {
-                if let Some(found) = diag.reach(r) {
-                    log_steps(std::slice::from_ref(&r.step));
-                    sink.context(std::slice::from_ref(&r.step), &found).map_err(out)?;
-                }
+            self.context_so_far(&m)?;
+            tally.done[m.index] = true;
+            tally.checked += 1;
+            self.record(m, true)?;
+        }
+        Ok(())
+    }
+
+    /// The shared steps a mailbox brought to an end (its EWS URL's reach,
+    /// the service account's sign-in), before the mailbox that carries them.
+    fn context_so_far(&mut self, m: &plan::MailboxOutcome) -> Result<(), AppError> {
+        if let Some(r) = &m.reach {
+            if let Some(found) = self.diag.reach(r) {
+                log_steps(std::slice::from_ref(&r.step));
+                self.sink
+                    .context(std::slice::from_ref(&r.step), &found)
+                    .map_err(AppError::Output)?;
             }
-            if let Some(a) = run.auth_done() {
-                if let Some(found) = diag.auth(&a) {
-                    log_steps(std::slice::from_ref(&a.step));
-                    sink.context(std::slice::from_ref(&a.step), &found).map_err(out)?;
-                }
+        }
+        if let Some(a) = self.run.auth_done() {
+            if let Some(found) = self.diag.auth(&a) {
+                log_steps(std::slice::from_ref(&a.step));
+                self.sink
+                    .context(std::slice::from_ref(&a.step), &found)
+                    .map_err(AppError::Output)?;
             }
-            done[m.index] = true;
-            checked += 1;
-            let record = diag.mailbox(&run.org, m);
-            if let Some(p) = progress {
-                p.add(record.result.status);
-            }
+        }
+        Ok(())
+    }
+
+    /// One mailbox's result, into the sink (its steps logged with `-v` when it ran).
+    fn record(&mut self, m: plan::MailboxOutcome, ran: bool) -> Result<(), AppError> {
+        let record = self.diag.mailbox(&self.run.org, m);
+        if let Some(p) = self.progress {
+            p.add(record.result.status);
+        }
+        if ran {
             log_steps(&record.steps);
-            sink.mailbox(record).map_err(out)?;
         }
+        self.sink.mailbox(record).map_err(AppError::Output)
     }
-    // Mailboxes the deadline kept from starting: one result each, saying so.
-    if !interrupted {
-        for (i, m) in config.mailboxes.iter().enumerate() {
-            if !done[i] {
-                let record = diag.mailbox(&run.org, plan::MailboxOutcome::unchecked(i, m));
-                checked += 1;
-                if let Some(p) = progress {
-                    p.add(record.result.status);
-                }
-                sink.mailbox(record).map_err(out)?;
+
+    /// The shared steps that ran during the stream, the run's own findings and the summary.
+    async fn finish(self, config: &CheckConfig, tally: Tally) -> Result<Ended, AppError> {
+        let out = AppError::Output;
+        let total = config.mailboxes.len();
+        let end = self.run.finish().await;
+        for r in &end.reached {
+            if let Some(found) = self.diag.reach(r) {
+                self.sink.context(std::slice::from_ref(&r.step), &found).map_err(out)?;
             }
         }
-    }
-    drop(done);
-    let end = run.finish().await;
-    for r in &end.reached {
-        if let Some(found) = diag.reach(r) {
-            sink.context(std::slice::from_ref(&r.step), &found).map_err(out)?;
+        if let Some(found) = self.diag.auth(&end.auth) {
+            self.sink
+                .context(std::slice::from_ref(&end.auth.step), &found)
+                .map_err(out)?;
         }
-    }
-    if let Some(found) = diag.auth(&end.auth) {
-        sink.context(std::slice::from_ref(&end.auth.step), &found)
+        let Tally {
+            checked, interrupted, ..
+        } = tally;
+        let mut findings = self.diag.finish(&self.run.org, total);
+        if interrupted {
+            findings.extend(self.diag.interrupted(checked, total));
+        }
+        let status = self.diag.status();
+        tracing::info!(
+            status = status.as_str(),
+            checked,
+            duration_ms = end.duration_ms,
+            interrupted,
+            "check finished"
+        );
+        self.sink
+            .summary(Summary {
+                status,
+                duration_ms: end.duration_ms,
+                counts: self.diag.counts().clone(),
+                throttling: end.throttling,
+                findings,
+                evidence_note: self.diag.evidence_note(),
+                interrupted,
+                checked,
+                accepted: config.accepted.clone(),
+            })
             .map_err(out)?;
+        Ok(Ended { status, interrupted })
     }
-    let mut findings = diag.finish(&run.org, total);
-    if interrupted {
-        findings.extend(diag.interrupted(checked, total));
-    }
-    let status = diag.status();
-    tracing::info!(
-        status = status.as_str(),
-        checked,
-        duration_ms = end.duration_ms,
-        interrupted,
-        "check finished"
-    );
-    sink.summary(Summary {
-        status,
-        duration_ms: end.duration_ms,
-        counts: diag.counts().clone(),
-        throttling: end.throttling,
-        findings,
-        evidence_note: diag.evidence_note(),
-        interrupted,
-        checked,
-        accepted: config.accepted.clone(),
-    })
-    .map_err(out)?;
-    Ok(Ended { status, interrupted })
 }
 
 /// `-v`: one log line per finished step (the report's redacted detail).
