@@ -285,13 +285,19 @@ fn seconds(ms: u64) -> String {
 
 /// An attribute value: one line, control characters visible, XML-escaped.
 fn attr(s: &str) -> String {
-    quick_xml::escape::escape(crate::terminal::escape(s).as_ref()).into_owned()
+    quick_xml::escape::escape(xml_chars(&crate::terminal::escape(s)).as_str()).into_owned()
 }
 
 /// Element text: lines kept, other control characters visible, XML-escaped.
 fn text_of(s: &str) -> String {
     let lines: Vec<std::borrow::Cow<'_, str>> = s.split('\n').map(crate::terminal::escape).collect();
-    quick_xml::escape::escape(lines.join("\n").as_str()).into_owned()
+    quick_xml::escape::escape(xml_chars(&lines.join("\n")).as_str()).into_owned()
+}
+
+/// The two non-characters XML 1.0 cannot carry that a terminal escape
+/// leaves (U+FFFE, U+FFFF), written visibly too.
+fn xml_chars(s: &str) -> String {
+    s.replace('\u{fffe}', "\\u{fffe}").replace('\u{ffff}', "\\u{ffff}")
 }
 
 #[cfg(test)]
@@ -304,5 +310,6 @@ mod tests {
         assert_eq!(seconds(12_345), "12.345");
         assert_eq!(attr("a<b>\"&\u{1b}[2J\n"), "a&lt;b&gt;&quot;&amp;\\x1b[2J\\n");
         assert_eq!(text_of("one\ntwo\u{7}<"), "one\ntwo\\x07&lt;");
+        assert_eq!(attr("a\u{ffff}b\u{fffe}"), "a\\u{ffff}b\\u{fffe}");
     }
 }
