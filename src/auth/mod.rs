@@ -74,6 +74,16 @@ pub fn offered<'a>(www_authenticate: impl IntoIterator<Item = &'a str>, name: &s
     })
 }
 
+/// Whether `WWW-Authenticate` values offer `Negotiate` without `NTLM`:
+/// behind it is Kerberos, which exprobe does not speak (yet).
+pub fn negotiate_without_ntlm<'a>(www_authenticate: impl IntoIterator<Item = &'a str>) -> bool {
+    let schemes: Vec<String> = crate::protocol::www_authenticate::parse_all(www_authenticate)
+        .into_iter()
+        .map(|c| c.scheme.to_ascii_lowercase())
+        .collect();
+    schemes.iter().any(|s| s == "negotiate") && !schemes.iter().any(|s| s == "ntlm")
+}
+
 /// Credentials the network layer may attach to a request to an allowed host.
 #[derive(Debug, Clone)]
 pub enum Credentials {

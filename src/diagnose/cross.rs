@@ -55,14 +55,14 @@ impl CrossMailbox {
     /// these facts. `carried` are the findings it carries already.
     pub fn observe(&mut self, config: &CheckConfig, org: &Org, m: &MailboxOutcome, carried: &[&Raised]) -> Vec<Raised> {
         let mut marks = vec![];
-        if m.deadline_skipped {
+        if m.record.deadline_skipped {
             self.deadline.add([]);
             marks.push(marker(code!("run.deadline_reached"), Stage::Transport));
         }
-        if m.unchecked || org.invalid_reason(&m.mailbox).is_some() {
+        if m.record.unchecked || org.invalid_reason(&m.mailbox).is_some() {
             return marks;
         }
-        let online = m.ews_url.is_some() && is_exchange_online(org, m);
+        let online = m.discovery.ews_url.is_some() && is_exchange_online(org, m);
         // Exchange Online and a password: the ApplicationImpersonation path is gone.
         if online && matches!(config.auth.mode(), AuthMode::Basic | AuthMode::Ntlm) {
             self.basic_online.add([StepKind::Autodiscover.id(&m.mailbox)]);
@@ -72,7 +72,7 @@ impl CrossMailbox {
             ));
         }
         // EWS against Exchange Online: the retirement dates.
-        if let (true, Some(r)) = (online, &m.reach) {
+        if let (true, Some(r)) = (online, &m.ews.reach) {
             self.ews_online.add([r.step.id.clone()]);
             marks.push(marker(code!("exchange_online.ews_retirement"), Stage::Advice));
         }
@@ -82,7 +82,7 @@ impl CrossMailbox {
                 continue;
             }
             let called = if t.api == MailApi::Ews {
-                m.impersonation.is_some()
+                m.ews.impersonation.is_some()
             } else {
                 m.graph.is_some()
             };

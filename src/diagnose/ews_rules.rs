@@ -83,10 +83,12 @@ pub fn is_exchange_online(org: &Org, m: &MailboxOutcome) -> bool {
     let domain = org.input.domain_of(&m.mailbox).unwrap_or("");
     let by_dns = org.dns_for(domain).is_some_and(|d| d.exchange_online);
     let by_autodiscover = m
+        .discovery
         .autodiscover
         .as_ref()
         .is_some_and(|a| a.method == Some(crate::probe::autodiscover::Method::V2));
     let by_host = m
+        .discovery
         .ews_url
         .as_deref()
         .is_some_and(|u| crate::cloud::Cloud::is_exchange_online_host(&host(u)));
@@ -198,7 +200,7 @@ pub fn auth(config: &CheckConfig, auth: &AuthOutcome, reach_failed: bool) -> Vec
 
 /// `ews.impersonation` of one mailbox.
 pub fn impersonation(_config: &CheckConfig, _org: &Org, m: &MailboxOutcome) -> Vec<Raised> {
-    let Some(imp) = &m.impersonation else {
+    let Some(imp) = &m.ews.impersonation else {
         return vec![];
     };
     if matches!(imp.reply, Some(EwsReply::Success { .. })) && imp.failure.is_none() {
@@ -230,7 +232,7 @@ pub fn impersonation(_config: &CheckConfig, _org: &Org, m: &MailboxOutcome) -> V
 /// `ews.write` (`--write-test`): the product cannot write (critical, the
 /// product was said to need it), or the draft stayed behind (warning).
 pub fn write(_config: &CheckConfig, _org: &Org, m: &MailboxOutcome) -> Vec<Raised> {
-    let Some(w) = &m.write else {
+    let Some(w) = &m.ews.write else {
         return vec![];
     };
     let step = vec![StepKind::EwsWrite.id(&w.mailbox)];
@@ -309,7 +311,7 @@ pub fn identity(config: &CheckConfig, _org: &Org, m: &MailboxOutcome) -> Vec<Rai
             id.primary_source.as_deref().unwrap_or("?")
         );
         let mut evidence = vec![step.clone()];
-        if let Some(imp) = &m.impersonation {
+        if let Some(imp) = &m.ews.impersonation {
             if let Some(failed) = imp.failed_form() {
                 let _ = write!(
                     detail,

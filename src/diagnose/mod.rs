@@ -218,8 +218,8 @@ impl<'c> Diagnoser<'c> {
             Affects::All => true,
             Affects::Valid => org.invalid_reason(&m.mailbox).is_none(),
             Affects::Domain(d) => org.input.domain_of(&m.mailbox) == Some(d.as_str()),
-            Affects::EwsUrl(u) => m.ews_url.as_deref() == Some(u.as_str()),
-            Affects::HasEwsUrl => m.ews_url.is_some(),
+            Affects::EwsUrl(u) => m.discovery.ews_url.as_deref() == Some(u.as_str()),
+            Affects::HasEwsUrl => m.discovery.ews_url.is_some(),
         }
     }
 
@@ -259,7 +259,7 @@ impl<'c> Diagnoser<'c> {
         } else {
             let platform = if ews_rules::is_exchange_online(org, &m) {
                 advice::Platform::ExchangeOnline
-            } else if m.ews_url.is_some() {
+            } else if m.discovery.ews_url.is_some() {
                 advice::Platform::ExchangeServer
             } else {
                 self.situation.platform
@@ -274,9 +274,9 @@ impl<'c> Diagnoser<'c> {
         };
         findings.sort_by(|a, b| a.key.cmp(&b.key));
         self.count(&findings);
-        self.evidence_dropped += m.evidence_dropped;
+        self.evidence_dropped += m.record.evidence_dropped;
         let mut facts = BTreeMap::new();
-        if let Some(a) = &m.autodiscover {
+        if let Some(a) = &m.discovery.autodiscover {
             if let Some(u) = &a.ews_url {
                 facts.insert("ews_url".to_string(), u.clone());
             }
@@ -292,7 +292,7 @@ impl<'c> Diagnoser<'c> {
                 findings: codes,
                 facts,
             },
-            steps: m.steps,
+            steps: m.record.steps,
             findings,
         }
     }

@@ -204,7 +204,7 @@ pub fn invalid_address(_config: &CheckConfig, org: &Org, m: &MailboxOutcome) -> 
 /// that differs from what autodiscover returns.
 pub fn autodiscover(config: &CheckConfig, org: &Org, m: &MailboxOutcome) -> Vec<Raised> {
     let mut raised = vec![];
-    let Some(ad) = &m.autodiscover else {
+    let Some(ad) = &m.discovery.autodiscover else {
         return raised;
     };
     let step = StepKind::Autodiscover.id(&ad.mailbox);
@@ -215,7 +215,7 @@ pub fn autodiscover(config: &CheckConfig, org: &Org, m: &MailboxOutcome) -> Vec<
         // EWS saying "no mailbox" is the same fact as autodiscover's "user
         // not found": the impersonation rule reports the definite one.
         let ews_says_no_mailbox = code == code!("autodiscover.user_not_found")
-            && m.impersonation.as_ref().is_some_and(|i| {
+            && m.ews.impersonation.as_ref().is_some_and(|i| {
                 i.failure.is_none() && i.reply.as_ref().and_then(reply_code) == Some(code!("mailbox.not_found"))
             });
         if !ews_says_no_mailbox {

@@ -193,7 +193,7 @@ impl Pass<'_, '_, '_> {
     /// The shared steps a mailbox brought to an end (its EWS URL's reach,
     /// the service account's sign-in), before the mailbox that carries them.
     fn context_so_far(&mut self, m: &plan::MailboxOutcome) -> Result<(), AppError> {
-        if let Some(r) = &m.reach {
+        if let Some(r) = &m.ews.reach {
             if let Some(found) = self.diag.reach(r) {
                 log_steps(std::slice::from_ref(&r.step));
                 self.sink

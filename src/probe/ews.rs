@@ -314,51 +314,57 @@ pub async fn auth(net: &Net, url: &Url, credentials: &Credentials, account: &str
             StepStatus::Warn,
             format!("credentials accepted; own inbox not checked: {e}"),
         ),
-        Ok(response) => {
-            let own = classify(&response);
-            outcome.has_mailbox = match &own {
-                EwsReply::Success { .. } => Some(true),
-                EwsReply::Error { error, .. }
-                    if matches!(
-                        error.effective_code(),
-                        "ErrorMissingEmailAddress" | "ErrorNonExistentMailbox" | "ErrorMailboxNotFound"
-                    ) =>
-                {
-                    Some(false)
-                }
-                _ => None,
-            };
-            let version = outcome
-                .server_version
-                .as_ref()
-                .and_then(|v| v.version.clone())
-                .map(|v| format!(" (server {v})"))
-                .unwrap_or_default();
-            let d = match outcome.has_mailbox {
-                Some(true) => format!("credentials accepted{version}; the service account has a mailbox"),
-                Some(false) => format!(
-                    "credentials accepted{version}; the service account has no mailbox ({})",
-                    describe_reply(&own)
-                ),
-                None => format!("credentials accepted{version}; own inbox: {}", describe_reply(&own)),
-            };
-            outcome.own_inbox = Some(own);
-            let d = if unverified {
-                format!("{d}; the server answered without asking for NTLM authentication, so the credentials were not checked")
-            } else {
-                d
-            };
-            (
-                if outcome.has_mailbox == Some(true) && !unverified {
-                    StepStatus::Pass
-                } else {
-                    StepStatus::Warn
-                },
-                d,
-            )
-        }
+        Ok(response) => own_inbox(&mut outcome, &response, unverified),
     };
     (outcome.clone(), step.finish(status, detail, &outcome, evidence))
+}
+
+/// The service account's own inbox, once its credentials were accepted:
+/// whether it has a mailbox, and the step's status and detail.
+fn own_inbox(
+    outcome: &mut AuthOutcome,
+    response: &crate::net::http::HttpResponse,
+    unverified: bool,
+) -> (StepStatus, String) {
+    let own = classify(response);
+    outcome.has_mailbox = match &own {
+        EwsReply::Success { .. } => Some(true),
+        EwsReply::Error { error, .. }
+            if matches!(
+                error.effective_code(),
+                "ErrorMissingEmailAddress" | "ErrorNonExistentMailbox" | "ErrorMailboxNotFound"
+            ) =>
+        {
+            Some(false)
+        }
+        _ => None,
+    };
+    let version = outcome
+        .server_version
+        .as_ref()
+        .and_then(|v| v.version.clone())
+        .map(|v| format!(" (server {v})"))
+        .unwrap_or_default();
+    let d = match outcome.has_mailbox {
+        Some(true) => format!("credentials accepted{version}; the service account has a mailbox"),
+        Some(false) => format!(
+            "credentials accepted{version}; the service account has no mailbox ({})",
+            describe_reply(&own)
+        ),
+        None => format!("credentials accepted{version}; own inbox: {}", describe_reply(&own)),
+    };
+    outcome.own_inbox = Some(own);
+    let d = if unverified {
+        format!("{d}; the server answered without asking for NTLM authentication, so the credentials were not checked")
+    } else {
+        d
+    };
+    let status = if outcome.has_mailbox == Some(true) && !unverified {
+        StepStatus::Pass
+    } else {
+        StepStatus::Warn
+    };
+    (status, d)
 }
 
 /// `ews.impersonation`: GetFolder of the mailbox's inbox, naming it in the
@@ -396,28 +402,6 @@ pub async fn impersonate(
         primary_from_ews: None,
         folders: vec![],
     };
-    let try_form = |form: SidForm, outcome: &mut ImpersonationOutcome, attempt: Attempt| {
-        let works = matches!(attempt.reply, Some(EwsReply::Success { .. }));
-        let answer = match (&attempt.failure, &attempt.reply) {
-            (Some(f), _) => f.describe(),
-            (None, Some(r)) => short_answer(r),
-            (None, None) => "no answer".into(),
-        };
-        let alias = matches!(&attempt.reply, Some(EwsReply::Error { error, .. }) if error.effective_code() == "ErrorNonPrimarySmtpAddress");
-        if let (true, Some(EwsReply::Error { error, .. })) = (alias, &attempt.reply) {
-            outcome.primary_from_ews = error.values.get("Primary").cloned();
-        }
-        outcome.forms.push(FormResult { form, works, answer });
-        (works, alias, attempt)
-    };
-    let decide = |outcome: &mut ImpersonationOutcome, form: SidForm, attempt: Attempt| -> String {
-        outcome.form = form;
-        outcome.failure = attempt.failure;
-        outcome.reply = attempt.reply;
-        outcome.back_offs = attempt.back_offs;
-        outcome.folders = attempt.folders;
-        attempt.detail
-    };
     let (first, second) = match plan {
         FormPlan::One(f) => (f, None),
         FormPlan::SmtpThenPrimary => (SidForm::SmtpAddress, Some(SidForm::PrimarySmtpAddress)),
@@ -425,7 +409,7 @@ pub async fn impersonate(
     };
     let attempt = impersonate_once(net, limiter, &target, first, folders, &mut evidence).await;
     let (works, alias, attempt) = try_form(first, &mut outcome, attempt);
-    let mut detail = match (plan, second) {
+    let detail = match (plan, second) {
         // PrimarySmtpAddress refused as an alias: SmtpAddress decides.
         (FormPlan::PrimaryThenSmtpIfAlias, Some(then)) if alias => {
             let next = impersonate_once(net, limiter, &target, then, folders, &mut evidence).await;
@@ -447,6 +431,40 @@ pub async fn impersonate(
         }
         _ => decide(&mut outcome, first, attempt),
     };
+    let (status, detail) = judge_impersonation(&outcome, detail, folders);
+    (outcome.clone(), step.finish(status, detail, &outcome, evidence))
+}
+
+/// One ConnectingSID form's attempt, recorded: whether it worked, and
+/// whether Exchange refused the address as an alias (then the primary it named).
+fn try_form(form: SidForm, outcome: &mut ImpersonationOutcome, attempt: Attempt) -> (bool, bool, Attempt) {
+    let works = matches!(attempt.reply, Some(EwsReply::Success { .. }));
+    let answer = match (&attempt.failure, &attempt.reply) {
+        (Some(f), _) => f.describe(),
+        (None, Some(r)) => short_answer(r),
+        (None, None) => "no answer".into(),
+    };
+    let alias = matches!(&attempt.reply, Some(EwsReply::Error { error, .. }) if error.effective_code() == "ErrorNonPrimarySmtpAddress");
+    if let (true, Some(EwsReply::Error { error, .. })) = (alias, &attempt.reply) {
+        outcome.primary_from_ews = error.values.get("Primary").cloned();
+    }
+    outcome.forms.push(FormResult { form, works, answer });
+    (works, alias, attempt)
+}
+
+/// The form whose attempt decides the step; its detail.
+fn decide(outcome: &mut ImpersonationOutcome, form: SidForm, attempt: Attempt) -> String {
+    outcome.form = form;
+    outcome.failure = attempt.failure;
+    outcome.reply = attempt.reply;
+    outcome.back_offs = attempt.back_offs;
+    outcome.folders = attempt.folders;
+    attempt.detail
+}
+
+/// The impersonation step's status (a folder that did not open, or a
+/// ConnectingSID form that failed, lowers it) and its detail.
+fn judge_impersonation(outcome: &ImpersonationOutcome, mut detail: String, folders: &[&str]) -> (StepStatus, String) {
     let closed: Vec<String> = outcome
         .folders
         .iter()
@@ -486,7 +504,7 @@ pub async fn impersonate(
     } else {
         detail = format!("{detail} (ConnectingSID {})", outcome.form.element());
     }
-    (outcome.clone(), step.finish(status, detail, &outcome, evidence))
+    (status, detail)
 }
 
 /// A reply's response code (or HTTP status) alone.
@@ -557,42 +575,9 @@ async fn impersonate_once(
             }
             Ok(r) => r,
         };
-        let mut reply = classify(&response);
-        // Several folders: the classification reads the first message only; a
-        // folder-level error there while another folder opened means the
-        // mailbox was impersonated (the folders say which did not open).
-        if folders.len() > 1 {
-            if let EwsReply::Error {
-                error, server_version, ..
-            } = &reply
-            {
-                if error.form == ews::ErrorForm::ResponseMessage
-                    && ews::response_messages(&response.body)
-                        .iter()
-                        .any(|m| m.code == "NoError")
-                {
-                    reply = EwsReply::Success {
-                        operation: "GetFolderResponseMessage".into(),
-                        server_version: server_version.clone(),
-                    };
-                }
-            }
-        }
+        let reply = folders_reply(classify(&response), &response.body, folders.len());
         // Busy: wait as told, a bounded number of times, within the run's deadline.
-        let wait = match &reply {
-            EwsReply::Error { error, .. } if ews::THROTTLING_CODES.contains(&error.effective_code()) => Some((
-                error.effective_code().to_string(),
-                error
-                    .back_off_ms()
-                    .map(Duration::from_millis)
-                    .unwrap_or(Duration::from_secs(1)),
-            )),
-            EwsReply::Throttled { status, retry_after } => {
-                Some((format!("HTTP {status}"), Duration::from_secs(retry_after.unwrap_or(1))))
-            }
-            _ => None,
-        };
-        if let Some((code, back_off)) = wait {
+        if let Some((code, back_off)) = busy(&reply) {
             let back_off = back_off.min(MAX_BACK_OFF);
             limiter.busy(back_off);
             if (back_offs.len() as u32) < MAX_BUSY_RETRIES && back_off < net.remaining() {
@@ -615,33 +600,7 @@ async fn impersonate_once(
                 .collect();
             detail = format!("{detail} after backing off: {}", waits.join(", "));
         }
-        // One response message per folder, in the order asked (one folder:
-        // the classification already read its message).
-        let folders = if !matches!(reply, EwsReply::Success { .. }) {
-            vec![]
-        } else if folders.len() == 1 {
-            vec![FolderResult {
-                folder: folders[0].to_string(),
-                works: true,
-                code: "NoError".into(),
-            }]
-        } else {
-            let messages = ews::response_messages(&response.body);
-            folders
-                .iter()
-                .zip(
-                    messages
-                        .iter()
-                        .map(|m| m.code.clone())
-                        .chain(std::iter::repeat("no answer".to_string())),
-                )
-                .map(|(f, code)| FolderResult {
-                    folder: (*f).to_string(),
-                    works: code == "NoError",
-                    code,
-                })
-                .collect()
-        };
+        let folders = folder_results(&reply, &response.body, folders);
         return Attempt {
             failure: None,
             reply: Some(reply),
@@ -650,6 +609,75 @@ async fn impersonate_once(
             folders,
         };
     }
+}
+
+/// Several folders: the classification reads the first message only; a
+/// folder-level error there while another folder opened means the mailbox
+/// was impersonated (the folders say which did not open).
+fn folders_reply(reply: EwsReply, body: &[u8], folders: usize) -> EwsReply {
+    if folders > 1 {
+        if let EwsReply::Error {
+            error, server_version, ..
+        } = &reply
+        {
+            if error.form == ews::ErrorForm::ResponseMessage
+                && ews::response_messages(body).iter().any(|m| m.code == "NoError")
+            {
+                return EwsReply::Success {
+                    operation: "GetFolderResponseMessage".into(),
+                    server_version: server_version.clone(),
+                };
+            }
+        }
+    }
+    reply
+}
+
+/// A busy answer: its code and how long the server asked to wait.
+fn busy(reply: &EwsReply) -> Option<(String, Duration)> {
+    match reply {
+        EwsReply::Error { error, .. } if ews::THROTTLING_CODES.contains(&error.effective_code()) => Some((
+            error.effective_code().to_string(),
+            error
+                .back_off_ms()
+                .map(Duration::from_millis)
+                .unwrap_or(Duration::from_secs(1)),
+        )),
+        EwsReply::Throttled { status, retry_after } => {
+            Some((format!("HTTP {status}"), Duration::from_secs(retry_after.unwrap_or(1))))
+        }
+        _ => None,
+    }
+}
+
+/// One response message per folder, in the order asked (one folder: the
+/// classification already read its message); none when the call failed.
+fn folder_results(reply: &EwsReply, body: &[u8], folders: &[&str]) -> Vec<FolderResult> {
+    if !matches!(reply, EwsReply::Success { .. }) {
+        return vec![];
+    }
+    if folders.len() == 1 {
+        return vec![FolderResult {
+            folder: folders[0].to_string(),
+            works: true,
+            code: "NoError".into(),
+        }];
+    }
+    let messages = ews::response_messages(body);
+    folders
+        .iter()
+        .zip(
+            messages
+                .iter()
+                .map(|m| m.code.clone())
+                .chain(std::iter::repeat("no answer".to_string())),
+        )
+        .map(|(f, code)| FolderResult {
+            folder: (*f).to_string(),
+            works: code == "NoError",
+            code,
+        })
+        .collect()
 }
 
 /// `ews.write` (`--write-test`): what the draft's save and delete answered.
@@ -700,97 +728,126 @@ pub async fn write_test(
         create: None,
         delete: None,
     };
-    let send = |body: String| {
-        let mut request = soap_request(url, body).header("X-AnchorMailbox", mailbox);
-        request.credentials = Some(credentials.clone());
-        request
+    let draft = Draft {
+        net,
+        limiter,
+        url,
+        credentials,
+        mailbox,
+        form,
     };
-    let deadline = tokio::time::Instant::now() + net.remaining();
-    let Some(permit) = limiter.acquire(deadline).await else {
-        outcome.failure = Some(NetFailure::Deadline);
-        return (
-            outcome.clone(),
-            step.finish(
-                StepStatus::Fail,
-                "the run's deadline passed before the write test",
-                &outcome,
-                evidence,
-            ),
-        );
-    };
-    let (result, ex) = net
-        .send(send(ews::create_draft((mailbox, form), WRITE_TEST_SUBJECT)))
-        .await;
-    drop(permit);
-    evidence.push(ex);
-    let response = match result {
-        Ok(r) => r,
-        Err(e) => {
-            let detail = format!("CreateItem: {e}");
-            outcome.failure = Some(e.failure);
-            return (
-                outcome.clone(),
-                step.finish(StepStatus::Fail, detail, &outcome, evidence),
-            );
-        }
-    };
-    let create = classify(&response);
-    let item = ews::response_messages(&response.body).into_iter().next();
-    outcome.create = Some(create.clone());
-    if !matches!(create, EwsReply::Success { .. }) {
-        let detail = format!("CreateItem (a draft in Drafts): {}", describe_reply(&create));
-        return (
-            outcome.clone(),
-            step.finish(StepStatus::Fail, detail, &outcome, evidence),
-        );
-    }
-    let Some(id) = item.as_ref().and_then(|m| m.id.clone()) else {
-        let detail = "CreateItem answered NoError without an ItemId: the draft cannot be deleted".to_string();
-        return (
-            outcome.clone(),
-            step.finish(StepStatus::Warn, detail, &outcome, evidence),
-        );
-    };
-    let change_key = item.and_then(|m| m.change_key);
-    // The delete takes a slot in the server's budget too (or fails at the deadline).
-    let deadline = tokio::time::Instant::now() + net.remaining();
-    let Some(permit) = limiter.acquire(deadline).await else {
-        outcome.failure = Some(NetFailure::Deadline);
-        let detail = format!(
-            "the draft was saved, but the run's deadline passed before DeleteItem: delete \"{WRITE_TEST_SUBJECT}\" from Drafts"
-        );
-        return (
-            outcome.clone(),
-            step.finish(StepStatus::Warn, detail, &outcome, evidence),
-        );
-    };
-    let (result, ex) = net
-        .send(send(ews::delete_item((mailbox, form), &id, change_key.as_deref())))
-        .await;
-    drop(permit);
-    evidence.push(ex);
-    let (status, detail) = match result {
-        Err(e) => {
-            let d = format!(
-                "the draft was saved, but DeleteItem failed ({e}): delete \"{WRITE_TEST_SUBJECT}\" from Drafts"
-            );
-            outcome.failure = Some(e.failure);
-            (StepStatus::Warn, d)
-        }
-        Ok(r) => {
-            let delete = classify(&r);
-            let ok = matches!(delete, EwsReply::Success { .. });
-            let d = if ok {
-                "a draft was saved in Drafts (CreateItem) and deleted (DeleteItem): the product can write".to_string()
-            } else {
-                format!(
-                    "the draft was saved, but DeleteItem answered {}: delete \"{WRITE_TEST_SUBJECT}\" from Drafts",
-                    describe_reply(&delete)
-                )
-            };
-            outcome.delete = Some(delete);
-            (if ok { StepStatus::Pass } else { StepStatus::Warn }, d)
+    let (status, detail) = match draft.create(&mut outcome, &mut evidence).await {
+        Err(ended) => ended,
+        Ok((id, change_key)) => {
+            draft
+                .delete(&id, change_key.as_deref(), &mut outcome, &mut evidence)
+                .await
         }
     };
     (outcome.clone(), step.finish(status, detail, &outcome, evidence))
+}
+
+/// The write test's two calls, each taking a slot in the server's budget.
+struct Draft<'a> {
+    net: &'a Net,
+    limiter: &'a Limiter,
+    url: &'a Url,
+    credentials: &'a Credentials,
+    mailbox: &'a str,
+    form: SidForm,
+}
+
+impl Draft<'_> {
+    fn request(&self, body: String) -> HttpRequest {
+        let mut request = soap_request(self.url, body).header("X-AnchorMailbox", self.mailbox);
+        request.credentials = Some(self.credentials.clone());
+        request
+    }
+
+    /// CreateItem of a draft in Drafts: its id and change key, or how the step ends.
+    async fn create(
+        &self,
+        outcome: &mut WriteOutcome,
+        evidence: &mut Vec<Exchange>,
+    ) -> Result<(String, Option<String>), (StepStatus, String)> {
+        let deadline = tokio::time::Instant::now() + self.net.remaining();
+        let Some(permit) = self.limiter.acquire(deadline).await else {
+            outcome.failure = Some(NetFailure::Deadline);
+            return Err((
+                StepStatus::Fail,
+                "the run's deadline passed before the write test".into(),
+            ));
+        };
+        let body = ews::create_draft((self.mailbox, self.form), WRITE_TEST_SUBJECT);
+        let (result, ex) = self.net.send(self.request(body)).await;
+        drop(permit);
+        evidence.push(ex);
+        let response = match result {
+            Ok(r) => r,
+            Err(e) => {
+                let detail = format!("CreateItem: {e}");
+                outcome.failure = Some(e.failure);
+                return Err((StepStatus::Fail, detail));
+            }
+        };
+        let create = classify(&response);
+        let item = ews::response_messages(&response.body).into_iter().next();
+        outcome.create = Some(create.clone());
+        if !matches!(create, EwsReply::Success { .. }) {
+            let detail = format!("CreateItem (a draft in Drafts): {}", describe_reply(&create));
+            return Err((StepStatus::Fail, detail));
+        }
+        let Some(id) = item.as_ref().and_then(|m| m.id.clone()) else {
+            let detail = "CreateItem answered NoError without an ItemId: the draft cannot be deleted".to_string();
+            return Err((StepStatus::Warn, detail));
+        };
+        Ok((id, item.and_then(|m| m.change_key)))
+    }
+
+    /// DeleteItem of the draft: the step's status and detail.
+    async fn delete(
+        &self,
+        id: &str,
+        change_key: Option<&str>,
+        outcome: &mut WriteOutcome,
+        evidence: &mut Vec<Exchange>,
+    ) -> (StepStatus, String) {
+        // The delete takes a slot in the server's budget too (or fails at the deadline).
+        let deadline = tokio::time::Instant::now() + self.net.remaining();
+        let Some(permit) = self.limiter.acquire(deadline).await else {
+            outcome.failure = Some(NetFailure::Deadline);
+            let detail = format!(
+                "the draft was saved, but the run's deadline passed before DeleteItem: delete \"{WRITE_TEST_SUBJECT}\" from Drafts"
+            );
+            return (StepStatus::Warn, detail);
+        };
+        let body = ews::delete_item((self.mailbox, self.form), id, change_key);
+        let (result, ex) = self.net.send(self.request(body)).await;
+        drop(permit);
+        evidence.push(ex);
+        match result {
+            Err(e) => {
+                let d = format!(
+                    "the draft was saved, but DeleteItem failed ({e}): delete \"{WRITE_TEST_SUBJECT}\" from Drafts"
+                );
+                outcome.failure = Some(e.failure);
+                (StepStatus::Warn, d)
+            }
+            Ok(r) => {
+                let delete = classify(&r);
+                let ok = matches!(delete, EwsReply::Success { .. });
+                let d = if ok {
+                    "a draft was saved in Drafts (CreateItem) and deleted (DeleteItem): the product can write"
+                        .to_string()
+                } else {
+                    format!(
+                        "the draft was saved, but DeleteItem answered {}: delete \"{WRITE_TEST_SUBJECT}\" from Drafts",
+                        describe_reply(&delete)
+                    )
+                };
+                outcome.delete = Some(delete);
+                (if ok { StepStatus::Pass } else { StepStatus::Warn }, d)
+            }
+        }
+    }
 }

@@ -213,6 +213,13 @@ pub async fn mailbox(
         calendar,
         required: required.to_vec(),
     };
+    let (status, detail) = judge(&outcome);
+    (outcome.clone(), step.finish(status, detail, &outcome, evidence))
+}
+
+/// The step's status (a call the product needs failed: fail; another
+/// failed: warn) and one part of the detail per call made.
+fn judge(outcome: &GraphOutcome) -> (StepStatus, String) {
     let ok = |kind: GraphCallKind| match kind {
         GraphCallKind::Inbox => outcome.inbox_id.is_some(),
         GraphCallKind::User => outcome.user.is_some(),
@@ -243,8 +250,5 @@ pub async fn mailbox(
     } else {
         StepStatus::Pass
     };
-    (
-        outcome.clone(),
-        step.finish(status, parts.join("; "), &outcome, evidence),
-    )
+    (status, parts.join("; "))
 }

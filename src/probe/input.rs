@@ -119,6 +119,24 @@ pub fn run(
     }
     let bad = outcome.invalid.len() + usize::from(outcome.service_account_invalid.is_some()) + refused.count;
     let status = if bad == 0 { StepStatus::Pass } else { StepStatus::Fail };
+    let detail = describe(&outcome, refused);
+    let observed = Observed {
+        valid: outcome.valid,
+        mailboxes: &shown,
+        invalid: &outcome.invalid[..outcome.invalid.len().min(SHOWN)],
+        invalid_count: outcome.invalid.len(),
+        service_account: &outcome.service_account,
+        service_account_invalid: &outcome.service_account_invalid,
+        domains: &outcome.domains,
+        refused: &outcome.refused,
+        duplicates: refused.duplicates,
+    };
+    let step = step.finish(status, detail, &observed, vec![]);
+    (outcome, step)
+}
+
+/// The step's detail: counts, the first invalid addresses, what the list reader refused.
+fn describe(outcome: &InputOutcome, refused: &crate::config::RefusedInput) -> String {
     let mut detail = format!(
         "{} mailbox{} valid, {} domain{}",
         outcome.valid,
@@ -148,17 +166,5 @@ pub fn run(
             if refused.duplicates == 1 { "" } else { "es" }
         ));
     }
-    let observed = Observed {
-        valid: outcome.valid,
-        mailboxes: &shown,
-        invalid: &outcome.invalid[..outcome.invalid.len().min(SHOWN)],
-        invalid_count: outcome.invalid.len(),
-        service_account: &outcome.service_account,
-        service_account_invalid: &outcome.service_account_invalid,
-        domains: &outcome.domains,
-        refused: &outcome.refused,
-        duplicates: refused.duplicates,
-    };
-    let step = step.finish(status, detail, &observed, vec![]);
-    (outcome, step)
+    detail
 }

@@ -1,5 +1,14 @@
 //! Probes: one module per step. Each returns a [`Step`] (status, detail,
 //! observations, evidence) and a typed outcome the report engine reasons over.
+//!
+//! One shape for every probe: `async fn NAME(net, [limiter,] inputs) ->
+//! (Outcome, Step)` — the network first (the DNS resolver for `dns`, none for
+//! the pure `input`, `identity` and a given token), then what the step needs,
+//! and the outcome with its step back (a token acquisition adds the token it
+//! got, which never enters an outcome). Whether a step runs at all is decided
+//! before it is called, by its gate in `plan.rs`, which names a [`Skip`]
+//! otherwise; `plan.rs` also groups each mailbox's outcomes by part
+//! ([`plan::MailboxOutcome`]: discovery, EWS, Graph, identity, the record).
 
 pub mod autodiscover;
 pub mod dns;

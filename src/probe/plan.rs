@@ -118,21 +118,40 @@ pub struct Authed {
     pub reach_failed: bool,
 }
 
-/// One mailbox's typed outcomes and steps.
+/// One mailbox's typed outcomes and steps, by part of the pipeline.
 #[derive(Debug)]
 pub struct MailboxOutcome {
     /// Position in the input.
     pub index: usize,
     pub mailbox: String,
+    pub discovery: Discovered,
+    pub ews: EwsChecked,
+    pub graph: Option<GraphOutcome>,
+    pub identity: Option<IdentityOutcome>,
+    pub record: Record,
+}
+
+/// Where a mailbox's EWS is.
+#[derive(Debug, Default)]
+pub struct Discovered {
     pub autodiscover: Option<AutodiscoverOutcome>,
     /// The EWS URL it is checked against (`--ews-url`, else autodiscover's).
     pub ews_url: Option<String>,
+}
+
+/// What EWS said of a mailbox.
+#[derive(Debug, Default)]
+pub struct EwsChecked {
+    /// Its EWS URL's reach (shared with every mailbox on that URL).
     pub reach: Option<Arc<Reached>>,
     pub impersonation: Option<ImpersonationOutcome>,
     /// `--write-test`: the draft saved and deleted.
     pub write: Option<ews::WriteOutcome>,
-    pub graph: Option<GraphOutcome>,
-    pub identity: Option<IdentityOutcome>,
+}
+
+/// What the report carries of a mailbox's run.
+#[derive(Debug, Default)]
+pub struct Record {
     pub steps: Vec<Step>,
     /// Some step was skipped because the deadline passed.
     pub deadline_skipped: bool,
@@ -147,33 +166,27 @@ impl MailboxOutcome {
         MailboxOutcome {
             index,
             mailbox: mailbox.to_string(),
-            autodiscover: None,
-            ews_url: None,
-            reach: None,
-            impersonation: None,
-            write: None,
+            discovery: Discovered::default(),
+            ews: EwsChecked::default(),
             graph: None,
             identity: None,
-            steps: vec![],
-            deadline_skipped: false,
-            unchecked: false,
-            evidence_dropped: 0,
+            record: Record::default(),
         }
     }
 
     /// A mailbox the deadline left unchecked: no steps, one fact.
     pub fn unchecked(index: usize, mailbox: &str) -> Self {
         let mut m = MailboxOutcome::new(index, mailbox);
-        m.unchecked = true;
-        m.deadline_skipped = true;
+        m.record.unchecked = true;
+        m.record.deadline_skipped = true;
         m
     }
 
     fn push(&mut self, step: Step) {
         if step.skipped_because.as_deref() == Some(DEADLINE) {
-            self.deadline_skipped = true;
+            self.record.deadline_skipped = true;
         }
-        self.steps.push(step);
+        self.record.steps.push(step);
     }
 }
 
@@ -603,14 +616,16 @@ impl<'c> Run<'c> {
         let (imp, graph) = tokio::join!(
             self.impersonation(
                 mailbox,
-                &mut out.reach,
-                out.ews_url.as_deref(),
+                &mut out.ews.reach,
+                out.discovery.ews_url.as_deref(),
                 // The internal URL counts only where autodiscover chose the URL.
-                out.autodiscover
+                out.discovery
+                    .autodiscover
                     .as_ref()
                     .filter(|_| config.endpoints.ews_url.is_none())
                     .and_then(|a| a.internal_ews_url.as_deref()),
-                out.autodiscover
+                out.discovery
+                    .autodiscover
                     .as_ref()
                     .and_then(|a| a.primary_smtp_address.as_deref()),
                 tenant_blocked.as_deref()
@@ -619,10 +634,10 @@ impl<'c> Run<'c> {
         );
         let (imp_outcome, imp_step) = imp;
         out.push(imp_step);
-        out.impersonation = imp_outcome;
-        if let Some((w, w_step)) = self.write_test(out.impersonation.as_ref()).await {
+        out.ews.impersonation = imp_outcome;
+        if let Some((w, w_step)) = self.write_test(out.ews.impersonation.as_ref()).await {
             out.push(w_step);
-            out.write = Some(w);
+            out.ews.write = Some(w);
         }
         if let Some((g_outcome, g_step)) = graph {
             out.push(g_step);
@@ -653,14 +668,14 @@ impl<'c> Run<'c> {
         let skipped = s.skipped_because.is_some();
         out.push(s);
         if !skipped {
-            out.ews_url = self
+            out.discovery.ews_url = self
                 .config
                 .endpoints
                 .ews_url
                 .as_ref()
                 .map(Url::to_string)
                 .or_else(|| o.ews_url.clone());
-            out.autodiscover = Some(o);
+            out.discovery.autodiscover = Some(o);
         }
     }
 
@@ -676,8 +691,8 @@ impl<'c> Run<'c> {
         let (o, s) = identity::run(
             &out.mailbox,
             self.config.service_account_smtp.as_deref(),
-            out.autodiscover.as_ref(),
-            out.impersonation.as_ref(),
+            out.discovery.autodiscover.as_ref(),
+            out.ews.impersonation.as_ref(),
             out.graph.as_ref().and_then(|g| g.user.as_ref()),
             &tenants,
         );
@@ -689,10 +704,10 @@ impl<'c> Run<'c> {
     /// first mailboxes' passing steps; a bulk run does not carry the rest.
     fn trim_evidence(&self, mut out: MailboxOutcome) -> MailboxOutcome {
         if out.index >= EVIDENCE_MAILBOXES {
-            for s in out.steps.iter_mut().filter(|s| s.status == StepStatus::Pass) {
+            for s in out.record.steps.iter_mut().filter(|s| s.status == StepStatus::Pass) {
                 if !s.evidence.is_empty() {
                     s.evidence.clear();
-                    out.evidence_dropped += 1;
+                    out.record.evidence_dropped += 1;
                 }
             }
         }

@@ -185,33 +185,7 @@ impl Discovery<'_> {
                 }
             },
         };
-        let (usable, skipped) = srv_order(&records);
-        for r in skipped {
-            self.log_attempt(
-                "srv",
-                address,
-                Method::Pox,
-                &format!("{}:{}", r.target, r.port),
-                AttemptResult::Skipped {
-                    reason: if r.target == "." {
-                        "SRV target \".\": the domain says the service is not offered".to_string()
-                    } else {
-                        format!("SRV target on port {}: only port 443 is used", r.port)
-                    },
-                },
-            );
-        }
-        if usable.is_empty() && records.is_empty() {
-            self.log_attempt(
-                "srv",
-                address,
-                Method::Pox,
-                &name,
-                AttemptResult::Skipped {
-                    reason: "no SRV record".into(),
-                },
-            );
-        }
+        let usable = self.usable_srv(address, &name, &records);
         for record in usable {
             // Only plain host names: a label with escaped bytes ("\\040") would
             // be read differently by the URL parser than by the trust check.
@@ -255,5 +229,42 @@ impl Discovery<'_> {
             trail.crossings.truncate(mark);
         }
         None
+    }
+
+    /// The records on port 443, in SRV order; the others logged as skipped.
+    fn usable_srv(
+        &self,
+        address: &str,
+        name: &str,
+        records: &[crate::net::dns::SrvTarget],
+    ) -> Vec<crate::net::dns::SrvTarget> {
+        let (usable, skipped) = srv_order(records);
+        for r in skipped {
+            self.log_attempt(
+                "srv",
+                address,
+                Method::Pox,
+                &format!("{}:{}", r.target, r.port),
+                AttemptResult::Skipped {
+                    reason: if r.target == "." {
+                        "SRV target \".\": the domain says the service is not offered".to_string()
+                    } else {
+                        format!("SRV target on port {}: only port 443 is used", r.port)
+                    },
+                },
+            );
+        }
+        if usable.is_empty() && records.is_empty() {
+            self.log_attempt(
+                "srv",
+                address,
+                Method::Pox,
+                name,
+                AttemptResult::Skipped {
+                    reason: "no SRV record".into(),
+                },
+            );
+        }
+        usable
     }
 }

@@ -172,20 +172,7 @@ impl Discovery<'_> {
         method: Method,
         url: &Url,
     ) -> Result<(HttpResponse, bool), EndpointResult> {
-        let body = match method {
-            Method::Soap => soap_autodiscover::request_body(address, url.as_str()),
-            _ => pox::request_body(address),
-        };
-        let request =
-            HttpRequest::post(url.clone(), "text/xml; charset=utf-8", body.into_bytes()).header("Accept", "text/xml");
-        let request = if method == Method::Soap {
-            request.header(
-                "SOAPAction",
-                "\"http://schemas.microsoft.com/exchange/2010/Autodiscover/Autodiscover/GetUserSettings\"",
-            )
-        } else {
-            request
-        };
+        let request = request_for(method, address, url);
         // The service account's own sign-in (a bearer token is for EWS, not
         // autodiscover's POX and SOAP).
         let basic = self
@@ -231,35 +218,20 @@ impl Discovery<'_> {
         let mut authed = request;
         authed.credentials = basic;
         let response = self.send(candidate, address, method, authed).await?;
-        if response.status == 401 && response.handshake == Some(crate::auth::HandshakeEnd::NoChallenge) {
-            let schemes: Vec<String> = crate::protocol::www_authenticate::parse_all(
-                response
+        if response.status == 401 {
+            let result = if response.handshake == Some(crate::auth::HandshakeEnd::NoChallenge) {
+                let offers = response
                     .headers
                     .iter()
                     .filter(|(n, _)| n.eq_ignore_ascii_case("www-authenticate"))
-                    .map(|(_, v)| v.as_str()),
-            )
-            .into_iter()
-            .map(|c| c.scheme.to_ascii_lowercase())
-            .collect();
-            let negotiate_only = schemes.iter().any(|s| s == "negotiate") && !schemes.iter().any(|s| s == "ntlm");
-            self.log_attempt(
-                candidate,
-                address,
-                method,
-                url.as_str(),
-                AttemptResult::NtlmNotTaken { negotiate_only },
-            );
-            return Err(EndpointResult::Continue { host_failed: false });
-        }
-        if response.status == 401 {
-            self.log_attempt(
-                candidate,
-                address,
-                method,
-                url.as_str(),
-                AttemptResult::CredentialsRejected,
-            );
+                    .map(|(_, v)| v.as_str());
+                AttemptResult::NtlmNotTaken {
+                    negotiate_only: crate::auth::negotiate_without_ntlm(offers),
+                }
+            } else {
+                AttemptResult::CredentialsRejected
+            };
+            self.log_attempt(candidate, address, method, url.as_str(), result);
             return Err(EndpointResult::Continue { host_failed: false });
         }
         Ok((response, true))
@@ -349,29 +321,21 @@ impl Discovery<'_> {
                     Interpreted::FollowUrl(location) => (location, RedirectKind::Url),
                 },
                 301 | 302 | 303 | 307 | 308 => {
-                    let Some(location) = response.header("location").map(str::to_string) else {
-                        self.log_attempt(
-                            candidate,
-                            address,
-                            method,
-                            url.as_str(),
-                            AttemptResult::InvalidResponse {
-                                reason: format!("HTTP {} without a Location header", response.status),
-                            },
-                        );
-                        return EndpointResult::Continue { host_failed: false };
-                    };
-                    self.log_attempt(
-                        candidate,
-                        address,
-                        method,
-                        url.as_str(),
-                        AttemptResult::HttpRedirect {
+                    // A redirect without a Location says nothing: the next candidate asks.
+                    let logged = match response.header("location") {
+                        Some(location) => AttemptResult::HttpRedirect {
                             status: response.status,
-                            location: location.clone(),
+                            location: location.to_string(),
                         },
-                    );
-                    (location, RedirectKind::Http)
+                        None => AttemptResult::InvalidResponse {
+                            reason: format!("HTTP {} without a Location header", response.status),
+                        },
+                    };
+                    self.log_attempt(candidate, address, method, url.as_str(), logged);
+                    match response.header("location") {
+                        Some(location) => (location.to_string(), RedirectKind::Http),
+                        None => return EndpointResult::Continue { host_failed: false },
+                    }
                 }
                 status => {
                     self.log_attempt(
@@ -424,14 +388,26 @@ impl Discovery<'_> {
             return invalid("the answer is larger than 2 MiB".into());
         }
         let answer = match method {
-            Method::Soap => match soap_autodiscover::parse_response(&response.body) {
-                Ok(a) => Normalized::from_soap(a),
-                Err(e) => return invalid(e.to_string()),
-            },
-            _ => match pox::parse_response(&response.body) {
-                Ok(a) => Normalized::from_pox(a),
-                Err(e) => return invalid(e.to_string()),
-            },
+            Method::Soap => soap_autodiscover::parse_response(&response.body)
+                .map(Normalized::from_soap)
+                .map_err(|e| e.to_string()),
+            _ => pox::parse_response(&response.body)
+                .map(Normalized::from_pox)
+                .map_err(|e| e.to_string()),
+        };
+        match answer {
+            Ok(answer) => self.decide(candidate, address, method, url, answer),
+            Err(reason) => invalid(reason),
+        }
+    }
+
+    /// What a parsed answer decides: an EWS URL found, a redirect to
+    /// follow, the address unknown, or nothing (the next candidate asks).
+    fn decide(&self, candidate: &str, address: &str, method: Method, url: &Url, answer: Normalized) -> Interpreted {
+        let log = |result| self.log_attempt(candidate, address, method, url.as_str(), result);
+        let invalid = |reason: String| {
+            log(AttemptResult::InvalidResponse { reason });
+            Interpreted::Done(EndpointResult::Continue { host_failed: false })
         };
         match answer {
             Normalized::Settings {
@@ -450,26 +426,21 @@ impl Discovery<'_> {
                 log(AttemptResult::Settings {
                     ews_url: ews_url.clone(),
                 });
-                match Url::parse(&ews_url) {
-                    Ok(u) if !u.username().is_empty() || u.password().is_some() => {
-                        invalid("the EWS URL carries a user name or password (userinfo): refused".into())
-                    }
-                    Ok(u) if u.scheme() == "https" => {
-                        Interpreted::Done(EndpointResult::Decided(Box::new(Decision::Found(Found {
-                            ews_url,
-                            internal_ews_url: internal_ews_url
-                                .filter(|i| i.starts_with("https://") && i.len() <= super::MAX_URL_LEN),
-                            method,
-                            url: url.to_string(),
-                            candidate: candidate.to_string(),
-                            primary,
-                            display_name,
-                            authenticated: false,
-                            answered_by_allowed: false,
-                        }))))
-                    }
-                    Ok(u) => invalid(format!("the EWS URL uses {}://, not https", u.scheme())),
-                    Err(e) => invalid(format!("the EWS URL {ews_url:?} is not a URL: {e}")),
+                let found = Found {
+                    ews_url,
+                    internal_ews_url: internal_ews_url
+                        .filter(|i| i.starts_with("https://") && i.len() <= super::MAX_URL_LEN),
+                    method,
+                    url: url.to_string(),
+                    candidate: candidate.to_string(),
+                    primary,
+                    display_name,
+                    authenticated: false,
+                    answered_by_allowed: false,
+                };
+                match usable_ews_url(&found.ews_url) {
+                    Ok(()) => Interpreted::Done(EndpointResult::Decided(Box::new(Decision::Found(found)))),
+                    Err(reason) => invalid(reason),
                 }
             }
             Normalized::Settings { ews_url: None, .. } => {
@@ -509,6 +480,37 @@ impl Discovery<'_> {
                 Interpreted::Done(EndpointResult::Continue { host_failed: false })
             }
         }
+    }
+}
+
+/// The POX or SOAP request asking for `address`'s settings at `url`.
+fn request_for(method: Method, address: &str, url: &Url) -> HttpRequest {
+    let body = match method {
+        Method::Soap => soap_autodiscover::request_body(address, url.as_str()),
+        _ => pox::request_body(address),
+    };
+    let request =
+        HttpRequest::post(url.clone(), "text/xml; charset=utf-8", body.into_bytes()).header("Accept", "text/xml");
+    if method == Method::Soap {
+        request.header(
+            "SOAPAction",
+            "\"http://schemas.microsoft.com/exchange/2010/Autodiscover/Autodiscover/GetUserSettings\"",
+        )
+    } else {
+        request
+    }
+}
+
+/// Why an EWS URL from an answer cannot be used, if it cannot: credentials
+/// in it, not https, not a URL.
+fn usable_ews_url(ews_url: &str) -> Result<(), String> {
+    match Url::parse(ews_url) {
+        Ok(u) if !u.username().is_empty() || u.password().is_some() => {
+            Err("the EWS URL carries a user name or password (userinfo): refused".into())
+        }
+        Ok(u) if u.scheme() == "https" => Ok(()),
+        Ok(u) => Err(format!("the EWS URL uses {}://, not https", u.scheme())),
+        Err(e) => Err(format!("the EWS URL {ews_url:?} is not a URL: {e}")),
     }
 }
 

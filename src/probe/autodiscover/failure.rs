@@ -1,6 +1,6 @@
 //! When no candidate decided: the most telling failure, and its wording.
 
-use super::model::{AttemptResult, AutodiscoverFailure};
+use super::model::{Attempt, AttemptResult, AutodiscoverFailure};
 use super::{Discovery, CANDIDATE_ORDER};
 use crate::net::NetFailure;
 
@@ -21,87 +21,19 @@ impl Discovery<'_> {
         let mut ntlm_refused = vec![];
         let mut kerberos_only = true;
         for a in attempts.iter().filter(|a| a.address.eq_ignore_ascii_case(address)) {
-            let ranked = match &a.result {
-                AttemptResult::RedirectRefused { location, reason } => Some((
-                    90,
-                    AutodiscoverFailure::InsecureRedirect {
-                        url: a.url.clone(),
-                        location: location.clone(),
-                        reason: reason.clone(),
-                    },
-                )),
-                AttemptResult::InvalidResponse { reason } => Some((
-                    80,
-                    AutodiscoverFailure::InvalidResponse {
-                        url: a.url.clone(),
-                        reason: reason.clone(),
-                    },
-                )),
-                AttemptResult::Network {
-                    failure: NetFailure::Tls { problem, message },
-                } => Some((
-                    70,
-                    AutodiscoverFailure::Tls {
-                        url: a.url.clone(),
-                        problem: *problem,
-                        message: message.clone(),
-                    },
-                )),
-                AttemptResult::CredentialsRejected => {
-                    rejected.push(a.url.clone());
-                    None
-                }
+            match &a.result {
+                AttemptResult::CredentialsRejected => rejected.push(a.url.clone()),
                 AttemptResult::NtlmNotTaken { negotiate_only } => {
                     ntlm_refused.push(a.url.clone());
                     kerberos_only &= *negotiate_only;
-                    None
                 }
-                AttemptResult::ServiceError { code, message } => Some((
-                    60,
-                    AutodiscoverFailure::ServerError {
-                        url: a.url.clone(),
-                        detail: match crate::protocol::pox::error_meaning(code) {
-                            Some(meaning) => format!("autodiscover error {code} ({meaning}): {message}"),
-                            None => format!("autodiscover error {code}: {message}"),
-                        },
-                    },
-                )),
-                AttemptResult::HttpStatus { status } if *status >= 500 => Some((
-                    55,
-                    AutodiscoverFailure::ServerError {
-                        url: a.url.clone(),
-                        detail: format!("HTTP {status}"),
-                    },
-                )),
-                // Discovery led to a host outside the trusted ones, which
-                // wants credentials: that is the cross-domain redirect, not "not found".
-                AttemptResult::CredentialsWithheld {
-                    untrusted_host: Some(host),
-                    ..
-                } => Some((
-                    75,
-                    AutodiscoverFailure::CredentialsAskedAcrossDomains {
-                        url: a.url.clone(),
-                        host: host.clone(),
-                    },
-                )),
-                AttemptResult::AuthRequired | AttemptResult::CredentialsWithheld { .. } => {
-                    auth_required.push(a.url.clone());
-                    None
-                }
-                AttemptResult::Network {
-                    failure: NetFailure::Dns { .. },
-                } => None,
-                AttemptResult::Network { failure } => Some((
-                    30,
-                    AutodiscoverFailure::Unreachable {
-                        url: a.url.clone(),
-                        failure: failure.clone(),
-                    },
-                )),
-                _ => None,
-            };
-            if let Some((rank, f)) = ranked {
+                AttemptResult::AuthRequired
+                | AttemptResult::CredentialsWithheld {
+                    untrusted_host: None, ..
+                } => auth_required.push(a.url.clone()),
+                _ => {}
+            }
+            if let Some((rank, f)) = ranked(a) {
                 if best.as_ref().is_none_or(|(r, _)| rank > *r) {
                     best = Some((rank, f));
                 }
@@ -127,6 +59,79 @@ impl Discovery<'_> {
             return AutodiscoverFailure::AuthRequired { urls: auth_required };
         }
         AutodiscoverFailure::NotFound
+    }
+}
+
+/// An attempt's failure and how telling it is (higher ranks win); `None`
+/// for what only counts together with the others (rejections, NTLM not
+/// taken, authentication asked for) or says nothing (a name not in DNS).
+fn ranked(a: &Attempt) -> Option<(u8, AutodiscoverFailure)> {
+    match &a.result {
+        AttemptResult::RedirectRefused { location, reason } => Some((
+            90,
+            AutodiscoverFailure::InsecureRedirect {
+                url: a.url.clone(),
+                location: location.clone(),
+                reason: reason.clone(),
+            },
+        )),
+        AttemptResult::InvalidResponse { reason } => Some((
+            80,
+            AutodiscoverFailure::InvalidResponse {
+                url: a.url.clone(),
+                reason: reason.clone(),
+            },
+        )),
+        AttemptResult::Network {
+            failure: NetFailure::Tls { problem, message },
+        } => Some((
+            70,
+            AutodiscoverFailure::Tls {
+                url: a.url.clone(),
+                problem: *problem,
+                message: message.clone(),
+            },
+        )),
+        AttemptResult::ServiceError { code, message } => Some((
+            60,
+            AutodiscoverFailure::ServerError {
+                url: a.url.clone(),
+                detail: match crate::protocol::pox::error_meaning(code) {
+                    Some(meaning) => format!("autodiscover error {code} ({meaning}): {message}"),
+                    None => format!("autodiscover error {code}: {message}"),
+                },
+            },
+        )),
+        AttemptResult::HttpStatus { status } if *status >= 500 => Some((
+            55,
+            AutodiscoverFailure::ServerError {
+                url: a.url.clone(),
+                detail: format!("HTTP {status}"),
+            },
+        )),
+        // Discovery led to a host outside the trusted ones, which
+        // wants credentials: that is the cross-domain redirect, not "not found".
+        AttemptResult::CredentialsWithheld {
+            untrusted_host: Some(host),
+            ..
+        } => Some((
+            75,
+            AutodiscoverFailure::CredentialsAskedAcrossDomains {
+                url: a.url.clone(),
+                host: host.clone(),
+            },
+        )),
+        AttemptResult::Network {
+            failure: NetFailure::Dns { .. },
+        } => None,
+        AttemptResult::Network { failure } => Some((
+            30,
+            AutodiscoverFailure::Unreachable {
+                url: a.url.clone(),
+                failure: failure.clone(),
+            },
+        )),
+        _ => None,
     }
 }
 

@@ -491,135 +491,141 @@ impl<'a> Discovery<'a> {
 
     /// The whole discovery for one mailbox.
     pub async fn run(&self, mailbox: &str, domain: &str, dns: Option<&DnsOutcome>) -> AutodiscoverOutcome {
-        let mut outcome = AutodiscoverOutcome {
-            mailbox: mailbox.to_string(),
-            ews_url: None,
-            internal_ews_url: None,
-            method: None,
-            found_at: None,
-            candidate: None,
-            primary_smtp_address: None,
-            display_name: None,
-            resolved_address: mailbox.to_string(),
-            redirects: vec![],
-            crossings: vec![],
-            untrusted_alternatives: vec![],
-            untrusted_used: None,
-            reused: None,
-            attempts: vec![],
-            failure: None,
+        let mut outcome = AutodiscoverOutcome::new(mailbox);
+        let mut walk = Walk {
+            address: mailbox.to_string(),
+            domain: domain.to_string(),
+            visited: vec![mailbox.to_ascii_lowercase()],
+            hops: 0,
+            tainted: false,
         };
-        let mut address = mailbox.to_string();
-        let mut current_domain = domain.to_string();
-        let mut visited = vec![address.to_ascii_lowercase()];
-        let mut hops = 0u32;
         let mut first = true;
-        // Set once the path leaves the trusted hosts (an untrusted hop).
-        let mut tainted = false;
         let failure = loop {
-            let dns_here = if current_domain.eq_ignore_ascii_case(domain) {
+            let dns_here = if walk.domain.eq_ignore_ascii_case(domain) {
                 dns
             } else {
                 None
             };
             let decided = if first {
-                self.first_level(&address, &current_domain, dns_here, &mut outcome)
+                self.first_level(&walk.address, &walk.domain, dns_here, &mut outcome)
                     .await
             } else {
-                self.level(&address, &current_domain, dns_here, first, hops, tainted)
+                self.level(&walk.address, &walk.domain, dns_here, first, walk.hops, walk.tainted)
                     .await
             };
             first = false;
             let Some(level) = decided else {
-                break Some(self.rank_failure(&address));
+                break Some(self.rank_failure(&walk.address));
             };
             let LevelOutcome {
                 decision,
                 trail,
-                tainted: level_tainted,
+                tainted,
                 set_aside,
             } = level;
-            hops = trail.total();
+            walk.hops = trail.total();
             outcome.redirects.extend(trail.hops);
             outcome.crossings.extend(trail.crossings);
             outcome.untrusted_alternatives.extend(set_aside);
-            tainted = level_tainted;
+            walk.tainted = tainted;
             match decision {
-                Decision::Found(found) if tainted && self.settings.credentials_in_play => {
-                    let crossing = outcome
-                        .crossings
-                        .iter()
-                        .find(|c| c.trusted_by.is_none())
-                        .cloned()
-                        .unwrap_or_else(|| Crossing {
-                            hop: HopKind::RedirectUrl,
-                            from: found.url.clone(),
-                            to: found.ews_url.clone(),
-                            host: String::new(),
-                            trusted_by: None,
-                        });
-                    outcome.method = Some(found.method);
-                    outcome.found_at = Some(found.url);
-                    outcome.candidate = Some(found.candidate);
-                    break Some(AutodiscoverFailure::CrossDomainRedirect {
-                        ews_url: found.ews_url,
-                        crossing,
-                    });
-                }
-                Decision::Found(found) => {
-                    if tainted {
-                        outcome.untrusted_used = outcome.crossings.iter().find(|c| c.trusted_by.is_none()).cloned();
-                    }
-                    outcome.ews_url = Some(found.ews_url);
-                    outcome.internal_ews_url = found.internal_ews_url;
-                    outcome.method = Some(found.method);
-                    outcome.found_at = Some(found.url);
-                    outcome.candidate = Some(found.candidate);
-                    outcome.primary_smtp_address = found.primary;
-                    outcome.display_name = found.display_name;
-                    break None;
-                }
+                Decision::Found(found) => break self.found(&mut outcome, found, walk.tainted),
                 Decision::Fail(f) => break Some(f),
                 Decision::RedirectAddress { to, from_url } => {
-                    if visited.contains(&to.to_ascii_lowercase()) {
-                        break Some(AutodiscoverFailure::RedirectLoop { repeated: to });
+                    if let Some(f) = self.redirect_address(&mut walk, &mut outcome, to, from_url) {
+                        break Some(f);
                     }
-                    if hops >= MAX_REDIRECTS {
-                        break Some(AutodiscoverFailure::TooManyRedirects { limit: MAX_REDIRECTS });
-                    }
-                    let parsed = match address::parse(&to) {
-                        Ok(a) => a,
-                        Err(reason) => {
-                            break Some(AutodiscoverFailure::InvalidResponse {
-                                url: from_url,
-                                reason: format!("redirect to {to:?}, which is not an address: {reason}"),
-                            })
-                        }
-                    };
-                    hops += 1;
-                    let crossing = (!parsed.domain.eq_ignore_ascii_case(&current_domain))
-                        .then(|| self.crossing(HopKind::RedirectAddress, &address, &to, &parsed.domain))
-                        .flatten();
-                    if let Some(c) = crossing {
-                        tainted |= c.trusted_by.is_none();
-                        outcome.crossings.push(c);
-                    }
-                    outcome.redirects.push(RedirectHop {
-                        kind: RedirectKind::Address,
-                        from: address.clone(),
-                        to: to.clone(),
-                        cross_domain: different_domain(&current_domain, &parsed.domain),
-                    });
-                    visited.push(to.to_ascii_lowercase());
-                    current_domain = parsed.domain;
-                    address = to;
                 }
             }
         };
-        outcome.resolved_address = address;
+        outcome.resolved_address = walk.address;
         outcome.failure = failure;
+        outcome.attempts = self.attempts_in_order(&walk.visited);
+        outcome
+    }
+
+    /// An EWS URL found: used, unless it came across an untrusted hop while
+    /// credentials are in play (then that crossing is the failure).
+    fn found(&self, outcome: &mut AutodiscoverOutcome, found: Found, tainted: bool) -> Option<AutodiscoverFailure> {
+        outcome.method = Some(found.method);
+        outcome.found_at = Some(found.url.clone());
+        outcome.candidate = Some(found.candidate);
+        if tainted && self.settings.credentials_in_play {
+            let crossing = outcome
+                .crossings
+                .iter()
+                .find(|c| c.trusted_by.is_none())
+                .cloned()
+                .unwrap_or_else(|| Crossing {
+                    hop: HopKind::RedirectUrl,
+                    from: found.url.clone(),
+                    to: found.ews_url.clone(),
+                    host: String::new(),
+                    trusted_by: None,
+                });
+            return Some(AutodiscoverFailure::CrossDomainRedirect {
+                ews_url: found.ews_url,
+                crossing,
+            });
+        }
+        if tainted {
+            outcome.untrusted_used = outcome.crossings.iter().find(|c| c.trusted_by.is_none()).cloned();
+        }
+        outcome.ews_url = Some(found.ews_url);
+        outcome.internal_ews_url = found.internal_ews_url;
+        outcome.primary_smtp_address = found.primary;
+        outcome.display_name = found.display_name;
+        None
+    }
+
+    /// A redirectAddr answer: the walk goes on with the new address, unless
+    /// it loops, goes too far or is not an address (then that failure).
+    fn redirect_address(
+        &self,
+        walk: &mut Walk,
+        outcome: &mut AutodiscoverOutcome,
+        to: String,
+        from_url: String,
+    ) -> Option<AutodiscoverFailure> {
+        if walk.visited.contains(&to.to_ascii_lowercase()) {
+            return Some(AutodiscoverFailure::RedirectLoop { repeated: to });
+        }
+        if walk.hops >= MAX_REDIRECTS {
+            return Some(AutodiscoverFailure::TooManyRedirects { limit: MAX_REDIRECTS });
+        }
+        let parsed = match address::parse(&to) {
+            Ok(a) => a,
+            Err(reason) => {
+                return Some(AutodiscoverFailure::InvalidResponse {
+                    url: from_url,
+                    reason: format!("redirect to {to:?}, which is not an address: {reason}"),
+                })
+            }
+        };
+        walk.hops += 1;
+        let crossing = (!parsed.domain.eq_ignore_ascii_case(&walk.domain))
+            .then(|| self.crossing(HopKind::RedirectAddress, &walk.address, &to, &parsed.domain))
+            .flatten();
+        if let Some(c) = crossing {
+            walk.tainted |= c.trusted_by.is_none();
+            outcome.crossings.push(c);
+        }
+        outcome.redirects.push(RedirectHop {
+            kind: RedirectKind::Address,
+            from: walk.address.clone(),
+            to: to.clone(),
+            cross_domain: different_domain(&walk.domain, &parsed.domain),
+        });
+        walk.visited.push(to.to_ascii_lowercase());
+        walk.domain = parsed.domain;
+        walk.address = to;
+        None
+    }
+
+    /// Every attempt, by the address it was for (in the walk's order), then
+    /// candidate precedence: concurrent candidates finish in any order.
+    fn attempts_in_order(&self, visited: &[String]) -> Vec<Attempt> {
         let mut attempts = self.attempts.lock().map(|a| a.clone()).unwrap_or_default();
-        // Concurrent candidates finish in any order; report them in precedence order.
         let level = |a: &Attempt| {
             visited
                 .iter()
@@ -635,8 +641,7 @@ impl<'a> Discovery<'a> {
                     .unwrap_or(usize::MAX),
             )
         });
-        outcome.attempts = attempts;
-        outcome
+        attempts
     }
 
     pub fn take_evidence(&self) -> Vec<Exchange> {
@@ -672,85 +677,124 @@ pub async fn run(
         }
     }
     let (status, detail) = match (&outcome.ews_url, &outcome.failure) {
-        (Some(url), _) => {
-            let mut d = format!(
-                "EWS URL {url} via {} at {} (candidate {})",
-                outcome.method.map(Method::as_str).unwrap_or("?"),
-                outcome.found_at.as_deref().unwrap_or("?"),
-                outcome.candidate.as_deref().unwrap_or("?"),
-            );
-            let addresses: Vec<&str> = std::iter::once(outcome.mailbox.as_str())
-                .chain(
-                    outcome
-                        .redirects
-                        .iter()
-                        .filter(|h| h.kind == RedirectKind::Address)
-                        .map(|h| h.to.as_str()),
-                )
-                .collect();
-            if addresses.len() > 1 {
-                d.push_str(&format!("; address redirects {}", addresses.join(" → ")));
-            }
-            let url_hops = outcome
-                .redirects
-                .iter()
-                .filter(|h| h.kind != RedirectKind::Address)
-                .count();
-            if url_hops > 0 {
-                d.push_str(&format!("; {url_hops} URL redirect(s)"));
-            }
-            if let Some(p) = &outcome.primary_smtp_address {
-                d.push_str(&format!("; primary SMTP address {p}"));
-            }
-            if outcome.reused.is_some() {
-                d.push_str("; asked first where an earlier mailbox of this domain was answered");
-            }
-            if let Some(hop) = outcome.redirects.iter().find(|h| h.cross_domain) {
-                d.push_str(&format!("; redirected to another domain ({} → {})", hop.from, hop.to));
-            }
-            for c in outcome.crossings.iter().filter(|c| c.trusted_by.is_some()) {
-                d.push_str(&format!(
-                    "; {} followed with credentials: --trust-domain {}",
-                    c.describe(),
-                    c.trusted_by.as_deref().unwrap_or("")
-                ));
-            }
-            if let Some(c) = &outcome.untrusted_used {
-                d.push_str(&format!(
-                    "; reached through {}, not trusted with credentials (none were given)",
-                    c.describe()
-                ));
-            }
-            for a in &outcome.untrusted_alternatives {
-                d.push_str(&format!(
-                    "; ignored {} from {} (not trusted)",
-                    a.ews_url,
-                    a.crossing.describe()
-                ));
-            }
-            let abandoned: Vec<&str> = outcome
-                .attempts
-                .iter()
-                .filter(|a| matches!(a.result, AttemptResult::Abandoned { .. }))
-                .map(|a| a.candidate.as_str())
-                .collect();
-            if !abandoned.is_empty() {
-                d.push_str(&format!(
-                    "; no answer from candidate {} within {} ms of a later one answering: abandoned",
-                    abandoned.join(", "),
-                    settings.grace.as_millis()
-                ));
-            }
-            let status = if outcome.untrusted_used.is_some() || !outcome.untrusted_alternatives.is_empty() {
-                StepStatus::Warn
-            } else {
-                StepStatus::Pass
-            };
-            (status, d)
-        }
+        (Some(url), _) => found_detail(&outcome, url, settings),
         (None, Some(f)) => (StepStatus::Fail, describe_failure(f)),
         (None, None) => (StepStatus::Fail, "no EWS URL found".to_string()),
     };
     let step = step.finish(status, detail, &outcome, discovery.take_evidence());
     (outcome, step)
+}
+
+/// The step of a mailbox whose EWS URL was found: how it was found, the
+/// redirects and crossings on the way, what was ignored; a warning when an
+/// untrusted hop was used or set aside.
+fn found_detail(outcome: &AutodiscoverOutcome, url: &str, settings: &AutodiscoverSettings) -> (StepStatus, String) {
+    let mut d = format!(
+        "EWS URL {url} via {} at {} (candidate {})",
+        outcome.method.map(Method::as_str).unwrap_or("?"),
+        outcome.found_at.as_deref().unwrap_or("?"),
+        outcome.candidate.as_deref().unwrap_or("?"),
+    );
+    let addresses: Vec<&str> = std::iter::once(outcome.mailbox.as_str())
+        .chain(
+            outcome
+                .redirects
+                .iter()
+                .filter(|h| h.kind == RedirectKind::Address)
+                .map(|h| h.to.as_str()),
+        )
+        .collect();
+    if addresses.len() > 1 {
+        d.push_str(&format!("; address redirects {}", addresses.join(" → ")));
+    }
+    let url_hops = outcome
+        .redirects
+        .iter()
+        .filter(|h| h.kind != RedirectKind::Address)
+        .count();
+    if url_hops > 0 {
+        d.push_str(&format!("; {url_hops} URL redirect(s)"));
+    }
+    if let Some(p) = &outcome.primary_smtp_address {
+        d.push_str(&format!("; primary SMTP address {p}"));
+    }
+    if outcome.reused.is_some() {
+        d.push_str("; asked first where an earlier mailbox of this domain was answered");
+    }
+    if let Some(hop) = outcome.redirects.iter().find(|h| h.cross_domain) {
+        d.push_str(&format!("; redirected to another domain ({} → {})", hop.from, hop.to));
+    }
+    for c in outcome.crossings.iter().filter(|c| c.trusted_by.is_some()) {
+        d.push_str(&format!(
+            "; {} followed with credentials: --trust-domain {}",
+            c.describe(),
+            c.trusted_by.as_deref().unwrap_or("")
+        ));
+    }
+    if let Some(c) = &outcome.untrusted_used {
+        d.push_str(&format!(
+            "; reached through {}, not trusted with credentials (none were given)",
+            c.describe()
+        ));
+    }
+    for a in &outcome.untrusted_alternatives {
+        d.push_str(&format!(
+            "; ignored {} from {} (not trusted)",
+            a.ews_url,
+            a.crossing.describe()
+        ));
+    }
+    let abandoned: Vec<&str> = outcome
+        .attempts
+        .iter()
+        .filter(|a| matches!(a.result, AttemptResult::Abandoned { .. }))
+        .map(|a| a.candidate.as_str())
+        .collect();
+    if !abandoned.is_empty() {
+        d.push_str(&format!(
+            "; no answer from candidate {} within {} ms of a later one answering: abandoned",
+            abandoned.join(", "),
+            settings.grace.as_millis()
+        ));
+    }
+    let status = if outcome.untrusted_used.is_some() || !outcome.untrusted_alternatives.is_empty() {
+        StepStatus::Warn
+    } else {
+        StepStatus::Pass
+    };
+    (status, d)
+}
+
+/// Where a mailbox's walk through redirectAddr hops stands.
+struct Walk {
+    address: String,
+    domain: String,
+    /// Addresses asked so far, lowercased (a second visit is a loop).
+    visited: Vec<String>,
+    hops: u32,
+    /// Set once the path leaves the trusted hosts (an untrusted hop).
+    tainted: bool,
+}
+
+impl AutodiscoverOutcome {
+    fn new(mailbox: &str) -> AutodiscoverOutcome {
+        AutodiscoverOutcome {
+            mailbox: mailbox.to_string(),
+            ews_url: None,
+            internal_ews_url: None,
+            method: None,
+            found_at: None,
+            candidate: None,
+            primary_smtp_address: None,
+            display_name: None,
+            resolved_address: mailbox.to_string(),
+            redirects: vec![],
+            crossings: vec![],
+            untrusted_alternatives: vec![],
+            untrusted_used: None,
+            reused: None,
+            attempts: vec![],
+            failure: None,
+        }
+    }
 }
