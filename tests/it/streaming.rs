@@ -377,34 +377,9 @@ async fn rendered_formats_written_from_the_digest_equal_the_whole_report() {
     use exprobe::report::output::{Format, FormatOptions};
     use exprobe::report::{html, human, nagios};
 
-    let bulk_users: String = (0..45)
-        .map(|i| format!("[[users]]\naddress = \"user{i}@contoso.com\"\n"))
-        .collect();
-    let bulk = crate::common::scenario_from_text(&format!(
-        r#"
-name = "digest-bulk"
-description = "a bulk run: most mailboxes pass, the others do not exist"
-expect = []
-[check]
-mailboxes = ["user0@contoso.com"]
-service_account = "svc-sync@contoso.com"
-[exchange]
-ews_url = "https://mail.contoso.com/EWS/Exchange.asmx"
-[dns]
-mx = [{{ name = "contoso.com", exchange = "mail.contoso.com" }}]
-[[hosts]]
-name = "autodiscover.contoso.com"
-autodiscover = ["pox"]
-[[hosts]]
-name = "mail.contoso.com"
-ews = true
-{bulk_users}
-[[service_accounts]]
-address = "svc-sync@contoso.com"
-password = "Digest-Pa55"
-application_impersonation = true
-"#
-    ));
+    // The streaming scenario: 30 users on one server (more passing trees than html draws).
+    let mut bulk = crate::common::scenario_from_text(&scenario(0));
+    bulk.name = "digest-bulk".into();
     let mut scenarios = exprobe::lab::Scenario::all_builtin().expect("scenarios");
     scenarios.push(bulk);
     let human_options = [
@@ -425,7 +400,7 @@ application_impersonation = true
         let mut config = lab.check_config();
         if name == "digest-bulk" {
             // 30 that pass (more passing trees than the HTML report draws), 20 unknown.
-            config.mailboxes = (0..30)
+            config.mailboxes = (0..USERS)
                 .map(|i| format!("user{i}@contoso.com"))
                 .chain((0..20).map(|i| format!("nobody{i}@contoso.com")))
                 .collect();
