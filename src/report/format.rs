@@ -70,17 +70,6 @@ impl Default for Thresholds {
 }
 
 impl Format {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Human => "human",
-            Format::Json => "json",
-            Format::Jsonl => "jsonl",
-            Format::Html => "html",
-            Format::Nagios => "nagios",
-            Format::Junit => "junit",
-        }
-    }
-
     /// Time a run keeps per mailbox at the end of `--deadline` to record
     /// the mailboxes it left unchecked and write this format, as measured by
     /// `bench/deadline.py` on a 2-core machine (1,000,000 mailboxes): the

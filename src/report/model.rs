@@ -94,12 +94,12 @@ impl OverallStatus {
         }
     }
 
-    /// Nagios-compatible exit code.
+    /// The exit code of a run with this status (Nagios-compatible; see [`crate::exit`]).
     pub fn exit_code(self) -> i32 {
         match self {
-            OverallStatus::Pass => 0,
-            OverallStatus::Warn => 1,
-            OverallStatus::Fail => 2,
+            OverallStatus::Pass => crate::exit::PASS,
+            OverallStatus::Warn => crate::exit::WARN,
+            OverallStatus::Fail => crate::exit::FAIL,
         }
     }
 }

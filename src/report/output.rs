@@ -29,11 +29,7 @@ pub fn run_exit_code(status: OverallStatus, interrupted: bool) -> i32 {
     if interrupted {
         return exit::INTERRUPTED;
     }
-    match status {
-        OverallStatus::Pass => exit::PASS,
-        OverallStatus::Warn => exit::WARN,
-        OverallStatus::Fail => exit::FAIL,
-    }
+    status.exit_code()
 }
 
 /// Writes `bytes`; a reader that went away (`| head`) after the run is not an error.
