@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod metrics;
+pub mod schedule;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -223,46 +224,32 @@ fn log_run(name: &str, how: &str, run: &RunRecord) {
     }
 }
 
-/// The schedule of one check: runs back to back at `interval`, never two at once.
+/// The schedule of one check on tokio's clock (see [`schedule::every`]):
+/// runs at `interval`, never two at once, the ticks a long run covered skipped.
 async fn schedule(shared: Arc<Shared>, index: usize) {
     let state = &shared.checks[index];
     let Some(interval) = state.spec.interval else { return };
-    let mut next = tokio::time::Instant::now();
-    loop {
+    let run = || async {
+        let _running = state.run_lock.lock().await;
         if *shared.draining.borrow() {
-            return;
+            return schedule::After::Stop;
         }
-        {
-            let _running = state.run_lock.lock().await;
-            if *shared.draining.borrow() {
-                return;
-            }
-            let _running = Running::start(state);
-            tracing::info!(check = state.spec.name.as_str(), run = "scheduled", "check started");
-            let run = run_once(&state.spec, None, state.spec.timeout, shared.stop_now.clone()).await;
-            log_run(&state.spec.name, "scheduled", &run);
-            state.record(&run);
-        }
-        next += interval;
-        let now = tokio::time::Instant::now();
-        if next < now {
-            // The run took longer than the interval: the ticks it covered are skipped.
-            let behind = now - next;
-            let missed = (behind.as_nanos() / interval.as_nanos().max(1)) as u64 + 1;
-            state.data().skipped += missed;
-            tracing::warn!(
-                check = state.spec.name.as_str(),
-                missed,
-                "the run took longer than the interval: {missed} scheduled run(s) skipped"
-            );
-            next += interval * u32::try_from(missed).unwrap_or(u32::MAX);
-        }
-        let mut draining = shared.draining.clone();
-        tokio::select! {
-            _ = tokio::time::sleep_until(next) => {}
-            _ = draining.wait_for(|d| *d) => return,
-        }
-    }
+        let _running = Running::start(state);
+        tracing::info!(check = state.spec.name.as_str(), run = "scheduled", "check started");
+        let run = run_once(&state.spec, None, state.spec.timeout, shared.stop_now.clone()).await;
+        log_run(&state.spec.name, "scheduled", &run);
+        state.record(&run);
+        schedule::After::Continue
+    };
+    let skipped = |missed: u64| {
+        state.data().skipped += missed;
+        tracing::warn!(
+            check = state.spec.name.as_str(),
+            missed,
+            "the run took longer than the interval: {missed} scheduled run(s) skipped"
+        );
+    };
+    schedule::every(&schedule::TokioClock, interval, shared.draining.clone(), run, skipped).await;
 }
 
 type Body = Full<Bytes>;

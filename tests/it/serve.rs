@@ -65,6 +65,7 @@ struct Serve {
     child: Option<Child>,
     addr: String,
     log: Arc<Mutex<Vec<String>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Serve {
@@ -91,14 +92,14 @@ impl Serve {
         let log = Arc::new(Mutex::new(vec![]));
         // stdout goes to the same log (serve writes nothing there; the canaries check it).
         let out_sink = log.clone();
-        std::thread::spawn(move || {
+        let out_reader = std::thread::spawn(move || {
             for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
                 out_sink.lock().expect("log").push(format!("stdout: {line}"));
             }
         });
         let (tx, rx) = std::sync::mpsc::channel();
         let sink = log.clone();
-        std::thread::spawn(move || {
+        let err_reader = std::thread::spawn(move || {
             for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(rest) = line.strip_prefix("exprobe serve: listening on ") {
                     let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
@@ -113,6 +114,7 @@ impl Serve {
             child: Some(child),
             addr: url,
             log,
+            readers: vec![out_reader, err_reader],
         }
     }
 
@@ -124,15 +126,31 @@ impl Serve {
         self.log.lock().expect("log").join("\n")
     }
 
+    /// The log once it holds `text`; panics with the log after `limit`.
+    fn wait_log(&self, text: &str, limit: Duration) -> String {
+        let end = Instant::now() + limit;
+        loop {
+            let log = self.log();
+            if log.contains(text) {
+                return log;
+            }
+            assert!(Instant::now() < end, "{text:?} never reached the log:\n{log}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn terminate(&mut self) -> (std::process::ExitStatus, Duration) {
         let mut child = self.child.take().expect("running");
         let pid = nix::unistd::Pid::from_raw(child.id() as i32);
         let sent = Instant::now();
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
         let status = wait_timeout(&mut child, Duration::from_secs(60)).expect("serve exits after SIGTERM");
-        // The log thread reads to the end of stderr.
-        std::thread::sleep(Duration::from_millis(200));
-        (status, sent.elapsed())
+        let took = sent.elapsed();
+        // The log threads read to the end of stdout and stderr.
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+        (status, took)
     }
 }
 
@@ -266,7 +284,9 @@ async fn scheduled_checks_expose_metrics_reports_and_probes() {
         Duration::from_secs(30),
     )
     .await;
-    // Three runs at a 1 s interval: the first at once, the third no sooner than 2 s later.
+    // Three runs at a 1 s interval: the first at once, the third no sooner
+    // than 2 s later (serve::schedule's tests prove the ticks on a manual clock;
+    // this proves serve runs its checks on them).
     assert!(started.elapsed() >= Duration::from_secs(2), "{:?}", started.elapsed());
     assert_eq!(
         sample(&text, r#"exprobe_check_last_run_status{check="onprem"}"#),
@@ -407,7 +427,9 @@ async fn a_probe_target_outside_the_checks_domains_is_refused_before_any_request
     let (status, body) = get(&serve.url(&format!("/probe?target={mailbox}&module=writer"))).await;
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("writes to mailboxes"), "{body}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Read at once, no wait: a probe's run is awaited before serve answers,
+    // and the lab records a request before it answers it, so any request a
+    // refused probe had caused is already in the record.
     let after = std::fs::read_to_string(record.path()).unwrap_or_default();
     assert_eq!(after.lines().count(), before, "a refused probe sent requests:\n{after}");
     assert!(!after.contains(&pw));
@@ -428,9 +450,7 @@ async fn a_probe_target_cannot_forge_or_colour_a_log_line() {
     );
     let (status, body) = get(&serve.url(&format!("/probe?target={target}&module=onprem"))).await;
     assert_eq!(status, 200, "{body}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let log = serve.log();
-    assert!(log.contains("FORGED"), "the target was logged: {log}");
+    let log = serve.wait_log("FORGED", Duration::from_secs(20));
     for line in log.lines() {
         assert!(!line.starts_with("FORGED"), "a forged log line:\n{log}");
         assert!(
