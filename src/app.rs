@@ -230,10 +230,18 @@ pub fn codes(report: &Report) -> Vec<String> {
 
 /// Run one scenario against a fresh in-process lab.
 pub async fn run_scenario(scenario: Scenario) -> Result<(Report, Vec<String>), AppError> {
-    let mut expect = scenario.expect.clone();
-    expect.sort();
-    expect.dedup();
+    run_scenario_on(scenario, None).await
+}
+
+/// A scenario on `day` (None: the clock's), with the codes expected in that
+/// day's phase of Exchange Online's EWS.
+pub async fn run_scenario_on(scenario: Scenario, day: Option<time::Date>) -> Result<(Report, Vec<String>), AppError> {
     let lab = Lab::start(scenario, IpAddr::from([127, 0, 0, 1]), None).await?;
+    // A scenario that names its own day keeps it.
+    if let Some(day) = day.filter(|_| lab.scenario().pinned_today().is_none()) {
+        lab.pin_today(day);
+    }
+    let expect = lab.scenario().expected(crate::ews_timeline::Phase::on(lab.today()));
     let report = engine::run_check(&lab.check_config()).await?;
     Ok((report, expect))
 }

@@ -149,8 +149,32 @@ pub const ENTRIES: &[Entry] = &[
         ["A US Government (GCC High or DoD) or 21Vianet tenant checked with the global endpoints", "The sync product configured for the global cloud"],
         ["Run exprobe again with the --cloud the finding names; it sets the authority, Graph and EWS hosts of that cloud.", "Configure the sync product for the same cloud: its authority (login.microsoftonline.us for US Government, login.partner.microsoftonline.cn for 21Vianet), Graph endpoint and EWS URL.", "An app registered in the global cloud does not exist in a national cloud: register (or consent to) the app in the tenant's own cloud."],
         ["https://learn.microsoft.com/graph/deployments", "https://learn.microsoft.com/entra/identity-platform/authentication-national-cloud"]),
-    entry!("exchange_online.ews_retirement", Warning, "EWS in Exchange Online is being retired",
-        "EWS in Exchange Online is blocked by default from 1 October 2026 unless the tenant enables it and allow-lists the app (EWSEnabled, EWSAllowedAppIDs), and is announced to shut down on 1 April 2027.",
-        [], ["Plan the move of the product to Microsoft Graph (Mail and Calendar APIs) with application permissions scoped by RBAC for Applications.", "Until then, check the tenant's EWS settings: Get-OrganizationConfig | fl EwsEnabled,EwsAllowList."],
-        ["https://techcommunity.microsoft.com/blog/exchange/retirement-of-exchange-web-services-in-exchange-online/3924440"]),
+    entry!("exchange_online.ews_retirement", Warning, "EWS in Exchange Online is switched off on 1 April 2027",
+        "Since 1 October 2026 Exchange Online lets only apps on the tenant's EwsAllowedAppIDs list (with EwsEnabled True) use EWS, and on 1 April 2027 EWS in Exchange Online is switched off for good, with no exception. This product still reaches Exchange Online over EWS: it stops working that day unless it moves to Microsoft Graph.",
+        ["The product (or the vendor's version of it) still uses EWS against Exchange Online"],
+        ["Move the product to Microsoft Graph with application permissions (Mail.Read or Mail.ReadWrite, Calendars.ReadWrite, Contacts.ReadWrite as it needs).", "Until then keep the app on the allow list: Get-OrganizationConfig -RetrieveEwsOperationAccessPolicy | fl EwsEnabled,EwsAllowedAppIDs."],
+        [EWS_DEPRECATION, EWS_TIME_ALMOST_UP, EWS_TO_GRAPH]),
+    entry!("exchange_online.ews_disabled", Critical, "EWS is disabled for the organization or the mailbox",
+        "Exchange Online refused the request with 403 and X-EWS-Policy-Reason \"EWS is disabled for this user or tenant\": the organization's EwsEnabled, or the mailbox's (Get-CASMailbox), is False. Since April 2025 False at either level blocks; a mailbox True does not override the organization's False. Since 1 October 2026 Microsoft sets the organizations that left EwsEnabled empty ($null) to False.",
+        ["Set-OrganizationConfig -EwsEnabled $false (by an admin, or by Microsoft's October 2026 rollout for a tenant left at $null)", "Set-CASMailbox -EwsEnabled $false on the mailbox"],
+        ["Exchange Online PowerShell: Get-OrganizationConfig | fl EwsEnabled and Get-CASMailbox MAILBOX | fl EwsEnabled.", "To let allow-listed apps in: Set-OrganizationConfig -EwsEnabled $true with the app's id in EwsAllowedAppIDs; for one mailbox: Set-CASMailbox MAILBOX -EwsEnabled $null."],
+        [EWS_ACCESS]),
+    entry!("exchange_online.ews_app_not_allowed", Critical, "The app is not allowed to use EWS (EwsAllowedAppIDs or a User-Agent policy)",
+        "Exchange Online refused the request with 403 and X-EWS-Policy-Reason \"EWS is blocked by policy for this user or tenant\": the organization's EwsEnabled is True and the app's id is not in EwsAllowedAppIDs (since 1 October 2026 an empty list allows no app), or an EwsApplicationAccessPolicy allow or block list refuses the product's User-Agent. The header does not say which; both must pass.",
+        ["The app id missing from EwsAllowedAppIDs (the list Microsoft pre-populated in September 2026 included only apps it had seen)", "EwsApplicationAccessPolicy EnforceAllowList without the product's User-Agent, or EnforceBlockList matching it"],
+        ["Exchange Online PowerShell: Get-OrganizationConfig -RetrieveEwsOperationAccessPolicy | fl EwsEnabled,EwsAllowedAppIDs,EwsApplicationAccessPolicy,EwsAllowList,EwsBlockList.", "Add the app: Set-OrganizationConfig -EwsAllowedAppIDs with the whole list (the existing ids and APP_CLIENT_ID, comma-separated): the value replaces the list. Changes take up to 24 hours."],
+        [EWS_ACCESS, EWS_ALLOWED_APP_IDS]),
+    entry!("exchange_online.ews_shut_down", Critical, "EWS in Exchange Online is switched off",
+        "Since 1 April 2027 Exchange Online answers no EWS request: no setting or exception brings it back. Exchange Server on premises is not affected; cloud mailboxes are reached through Microsoft Graph only.",
+        ["The product still uses EWS against Exchange Online"],
+        ["Move the product to Microsoft Graph (application permissions such as Mail.Read, scoped with RBAC for Applications), or use the product's Graph mode if it has one."],
+        [EWS_DEPRECATION, EWS_TO_GRAPH]),
 ];
+
+const EWS_ACCESS: &str = "https://learn.microsoft.com/exchange/client-developer/exchange-web-services/how-to-control-access-to-ews-in-exchange";
+const EWS_ALLOWED_APP_IDS: &str = "https://techcommunity.microsoft.com/blog/exchange/introducing-ewsallowedappids-preparing-for-the-final-phase-of-ews-retirement/4529471";
+const EWS_TIME_ALMOST_UP: &str =
+    "https://techcommunity.microsoft.com/blog/exchange/exchange-online-ews-your-time-is-almost-up/4492361";
+const EWS_DEPRECATION: &str =
+    "https://learn.microsoft.com/exchange/clients-and-mobile-in-exchange-online/deprecation-of-ews-exchange-online";
+const EWS_TO_GRAPH: &str = "https://learn.microsoft.com/graph/migrate-exchange-web-services-overview";

@@ -62,6 +62,9 @@ pub struct CheckConfig {
     pub folders: Vec<&'static str>,
     /// `--write-test`: save and delete a draft in each mailbox.
     pub write_test: bool,
+    /// The day the run judges Exchange Online's EWS phase by: the clock's
+    /// when the configuration is read (see [`crate::ews_timeline`]).
+    pub today: time::Date,
 }
 
 impl CheckConfig {
@@ -83,6 +86,7 @@ impl CheckConfig {
             connecting_sid: ConnectingSid::Both,
             folders: vec!["inbox"],
             write_test: false,
+            today: crate::ews_timeline::today(),
         }
     }
 }
@@ -119,6 +123,7 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
             },
             folders: folders(args),
             write_test: args.write_test,
+            today: crate::ews_timeline::today(),
         },
         output(args),
     ))

@@ -39,6 +39,10 @@ pub struct Situation {
     pub mailboxes: Vec<String>,
     /// How many mailboxes the run checks in all.
     pub mailbox_count: usize,
+    /// The mailbox a finding is about, when it is about one.
+    pub mailbox: Option<String>,
+    /// The run's day (Exchange Online's EWS phase).
+    pub today: time::Date,
 }
 
 /// Mailboxes named in a suggested scope filter; more get a group.
@@ -68,7 +72,13 @@ impl Situation {
             authority: config.endpoints.authority.as_str().trim_end_matches('/').to_string(),
             mailboxes: config.mailboxes.iter().take(SCOPE_NAMED).cloned().collect(),
             mailbox_count: config.mailboxes.len(),
+            mailbox: None,
+            today: config.today,
         }
+    }
+
+    fn mailbox(&self) -> &str {
+        self.mailbox.as_deref().unwrap_or("MAILBOX")
     }
 
     fn client_id(&self) -> &str {
@@ -148,8 +158,91 @@ pub fn remediation(code: Code, s: &Situation) -> Option<Vec<String>> {
             Some(consent(code, s))
         }
         "graph.insufficient_privileges" | "graph.access_denied" if s.app_only() => Some(consent(code, s)),
+        "exchange_online.ews_app_not_allowed" => Some(ews_app_not_allowed(s)),
+        "exchange_online.ews_disabled" => Some(ews_disabled(s)),
+        "exchange_online.ews_retirement" | "exchange_online.ews_shut_down" => Some(ews_to_graph(code, s)),
         _ => None,
     }
+}
+
+/// The app id list, with this app on it (the value replaces the whole list).
+fn allow_list_step(s: &Situation) -> String {
+    match &s.client_id {
+        Some(id) => format!(
+            "Put the app on the list: Set-OrganizationConfig -EwsEnabled $true -EwsAllowedAppIDs \"IDS_ALREADY_LISTED,{id}\" (read the list first with Get-OrganizationConfig -RetrieveEwsOperationAccessPolicy: the value replaces it). Changes take up to 24 hours."
+        ),
+        None => "This run signed in with a password, which names no app: Exchange Online's EWS allow list admits apps by client id, so the product needs app-only OAuth (an app registration) to be listed.".to_string(),
+    }
+}
+
+/// Days left until EWS in Exchange Online is switched off, in a sentence.
+fn days_left(s: &Situation) -> String {
+    use crate::ews_timeline::{days_until, Phase, SHUTDOWN};
+    match Phase::on(s.today) {
+        Phase::ShutDown => "EWS in Exchange Online was switched off on 1 April 2027: no setting brings it back.".to_string(),
+        _ => format!(
+            "EWS in Exchange Online is switched off on 1 April 2027 ({} days left): the allow list only buys time until then.",
+            days_until(s.today, SHUTDOWN)
+        ),
+    }
+}
+
+fn ews_app_not_allowed(s: &Situation) -> Vec<String> {
+    vec![
+        "Exchange Online PowerShell: Get-OrganizationConfig -RetrieveEwsOperationAccessPolicy | fl EwsEnabled,EwsAllowedAppIDs,EwsApplicationAccessPolicy,EwsAllowList,EwsBlockList.".to_string(),
+        allow_list_step(s),
+        "If EwsApplicationAccessPolicy is EnforceAllowList, the product's User-Agent must match an EwsAllowList entry too (EnforceBlockList: no EwsBlockList entry): both lists must pass.".to_string(),
+        days_left(s),
+    ]
+}
+
+fn ews_disabled(s: &Situation) -> Vec<String> {
+    vec![
+        format!(
+            "Exchange Online PowerShell: Get-OrganizationConfig | fl EwsEnabled and Get-CASMailbox {} | fl EwsEnabled: False at either level blocks.",
+            s.mailbox()
+        ),
+        format!(
+            "The mailbox's False: Set-CASMailbox {} -EwsEnabled $null (a mailbox True does not override the organization's False).",
+            s.mailbox()
+        ),
+        format!("The organization's False (set by an admin, or by Microsoft's rollout for a tenant left at $null): {}", allow_list_step(s)),
+        days_left(s),
+    ]
+}
+
+/// Moving off EWS in Exchange Online: who can do what.
+fn ews_to_graph(code: Code, s: &Situation) -> Vec<String> {
+    use crate::ews_timeline::{days_until, Phase, ENFORCEMENT};
+    let mut steps = vec![];
+    let graph = "Microsoft Graph with application permissions (Mail.Read or Mail.ReadWrite, Calendars.ReadWrite, Contacts.ReadWrite as the product needs), limited to the synced mailboxes with RBAC for Applications (New-ManagementRoleAssignment -App … -Role \"Application Mail.Read\" -CustomResourceScope …) instead of the tenant-wide Entra permission";
+    match s.owner {
+        AppOwner::Vendor => {
+            steps.push(format!(
+                "Only the vendor can move the product off EWS: ask them whether it supports {graph}, and from which version."
+            ));
+        }
+        AppOwner::Customer => steps.push(format!("Move the product to {graph}.")),
+        AppOwner::Unknown => steps.push(format!(
+            "Move the product to {graph}; if it is a vendor's product, only the vendor can: ask whether it supports app-only Graph."
+        )),
+    }
+    if code.as_str() == "exchange_online.ews_retirement" {
+        if Phase::on(s.today) == Phase::Permissive {
+            steps.push(format!(
+                "Before {} ({} days left): {}",
+                crate::ews_timeline::written(ENFORCEMENT),
+                days_until(s.today, ENFORCEMENT),
+                allow_list_step(s)
+            ));
+        } else {
+            steps.push(format!(
+                "Until the move, keep the app on the tenant's EWS allow list. {}",
+                allow_list_step(s)
+            ));
+        }
+    }
+    steps
 }
 
 fn impersonation_denied(s: &Situation) -> Option<Vec<String>> {
@@ -187,7 +280,7 @@ fn impersonation_denied(s: &Situation) -> Option<Vec<String>> {
 fn rbac_for_applications(s: &Situation, first: Option<&str>) -> Vec<String> {
     let mut steps = vec![];
     steps.push(format!(
-        "{}: an app (yours, or the vendor's after admin consent) with access granted by RBAC for Applications, limited to the synced mailboxes. In Exchange Online PowerShell:",
+        "{}: an app (yours, or the vendor's) with access granted by RBAC for Applications, limited to the synced mailboxes, and without the tenant-wide Entra permission for the same access (full_access_as_app, Mail.Read): RBAC grants add to Entra's, so with it the app reaches every mailbox and the scope is moot. In Exchange Online PowerShell:",
         first.unwrap_or("Move the product to app-only OAuth")
     ));
     steps.push(format!(
@@ -202,10 +295,9 @@ fn rbac_for_applications(s: &Situation, first: Option<&str>) -> Vec<String> {
         "New-ManagementRoleAssignment -App {} -Role \"Application EWS.AccessAsApp\" -CustomResourceScope \"Sync mailboxes\" (for Graph: -Role \"Application Mail.Read\" or \"Application Mail.ReadWrite\").",
         s.client_id()
     ));
-    steps.push(format!(
-        "Or, with the Entra permission full_access_as_app (every mailbox), restrict it: New-ApplicationAccessPolicy -AppId {} -PolicyScopeGroupId SYNC_GROUP -AccessRight RestrictAccess.",
-        s.client_id()
-    ));
+    steps.push(
+        "A product that autodiscovers with the app's token needs the Entra permission instead: Autodiscover cannot be called with RBAC application roles; give the product the EWS URL (https://outlook.office365.com/EWS/Exchange.asmx) where it allows.".to_string(),
+    );
     steps.push(format!(
         "Check the grant: Test-ServicePrincipalAuthorization -Identity {} -Resource MAILBOX, then run exprobe --auth app --client-id {} after 30 minutes to 2 hours of propagation.",
         s.client_id(),

@@ -64,6 +64,15 @@ pub fn reply_code(reply: &EwsReply) -> Option<Code> {
         EwsReply::Forbidden {
             diagnostics: Some(d), ..
         } if d.id == Some(2000008) => code!("token.missing_role"),
+        // Exchange Online's EWS access controls say which one refused.
+        EwsReply::Forbidden {
+            policy_reason: Some(reason),
+            ..
+        } if policy_says(reason, "disabled") => code!("exchange_online.ews_disabled"),
+        EwsReply::Forbidden {
+            policy_reason: Some(reason),
+            ..
+        } if policy_says(reason, "blocked by policy") => code!("exchange_online.ews_app_not_allowed"),
         EwsReply::Forbidden { .. } => code!("ews.disabled"),
         EwsReply::Locked => code!("ews.account_locked"),
         EwsReply::Throttled { .. } => code!("ews.throttled"),
@@ -72,6 +81,19 @@ pub fn reply_code(reply: &EwsReply) -> Option<Code> {
         EwsReply::NotSoap { .. } => code!("server.error"),
         EwsReply::Error { error, .. } => response_code(error.effective_code()),
     })
+}
+
+/// Whether an `X-EWS-Policy-Reason` ("EWS is disabled for this user or
+/// tenant", "EWS is blocked by policy for this user or tenant") says `what`,
+/// whatever its case and spacing.
+fn policy_says(reason: &str, what: &str) -> bool {
+    let words = |t: &str| {
+        t.split_whitespace()
+            .map(str::to_ascii_lowercase)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    words(reason).contains(&words(what))
 }
 
 /// The code for an EWS response code that is not NoError.
@@ -175,8 +197,25 @@ mod tests {
                 EwsReply::Forbidden {
                     diagnostics: None,
                     body: String::new(),
+                    policy_reason: None,
                 },
                 Some("ews.disabled"),
+            ),
+            (
+                EwsReply::Forbidden {
+                    diagnostics: None,
+                    body: String::new(),
+                    policy_reason: Some("EWS is disabled for this user or tenant".into()),
+                },
+                Some("exchange_online.ews_disabled"),
+            ),
+            (
+                EwsReply::Forbidden {
+                    diagnostics: None,
+                    body: String::new(),
+                    policy_reason: Some("EWS  is BLOCKED by policy for this user or tenant".into()),
+                },
+                Some("exchange_online.ews_app_not_allowed"),
             ),
             (EwsReply::Locked, Some("ews.account_locked")),
             (

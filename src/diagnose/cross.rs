@@ -11,6 +11,7 @@ use super::oauth_rules::{claim_finding, shown_by_the_api, PRIVILEGE_DENIALS};
 use super::rules::{Affects, Raised};
 use crate::code;
 use crate::config::{AuthMode, CheckConfig, MailApi};
+use crate::ews_timeline::{days_until, written, Phase, ENFORCEMENT, SHUTDOWN};
 use crate::probe::plan::{MailboxOutcome, Org};
 use crate::probe::StepKind;
 
@@ -46,6 +47,30 @@ pub struct CrossMailbox {
     denied: Tally,
 }
 
+/// How long EWS has left in Exchange Online, counted from the run's day.
+fn retirement_detail(count: usize, today: time::Date) -> String {
+    let left = |until| match days_until(today, until) {
+        1 => "1 day left".to_string(),
+        n => format!("{n} days left"),
+    };
+    let when = match Phase::on(today) {
+        Phase::Permissive => format!(
+            "from {} ({}) only apps on the tenant's EwsAllowedAppIDs may use EWS; on {} ({}) it is switched off",
+            written(ENFORCEMENT),
+            left(ENFORCEMENT),
+            written(SHUTDOWN),
+            left(SHUTDOWN)
+        ),
+        Phase::Enforcement => format!(
+            "EWS in Exchange Online is switched off on {}: {}",
+            written(SHUTDOWN),
+            left(SHUTDOWN)
+        ),
+        Phase::ShutDown => format!("EWS in Exchange Online was switched off on {}", written(SHUTDOWN)),
+    };
+    format!("{count} mailbox(es) checked over EWS on Exchange Online; {when}")
+}
+
 fn marker(code: Code, stage: Stage) -> Raised {
     Raised::org(code, stage, Affects::Mailbox, String::new(), vec![])
 }
@@ -71,10 +96,14 @@ impl CrossMailbox {
                 Stage::Reach,
             ));
         }
-        // EWS against Exchange Online: the retirement dates.
+        // EWS against Exchange Online: the retirement dates, or once EWS is
+        // switched off, the switch-off (whatever else failed first).
         if let (true, Some(r)) = (online, &m.ews.reach) {
             self.ews_online.add([r.step.id.clone()]);
-            marks.push(marker(code!("exchange_online.ews_retirement"), Stage::Advice));
+            marks.push(match Phase::on(config.today) {
+                Phase::ShutDown => marker(code!("exchange_online.ews_shut_down"), Stage::Reach),
+                _ => marker(code!("exchange_online.ews_retirement"), Stage::Advice),
+            });
         }
         // A missing role or scope the API did not get to show for this mailbox.
         for (ti, t) in org.tokens.iter().enumerate() {
@@ -157,15 +186,16 @@ impl CrossMailbox {
                 raised.push(f);
             }
         }
+        let (code, stage) = match Phase::on(config.today) {
+            Phase::ShutDown => (code!("exchange_online.ews_shut_down"), Stage::Reach),
+            _ => (code!("exchange_online.ews_retirement"), Stage::Advice),
+        };
         push(
             &mut raised,
             &self.ews_online,
-            code!("exchange_online.ews_retirement"),
-            Stage::Advice,
-            format!(
-                "{} mailbox(es) checked over EWS on Exchange Online",
-                self.ews_online.count
-            ),
+            code,
+            stage,
+            retirement_detail(self.ews_online.count, config.today),
         );
         push(
             &mut raised,

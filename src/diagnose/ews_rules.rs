@@ -11,6 +11,7 @@ use super::codes::{net_code, reply_code, response_code};
 use super::rules::{Affects, Raised};
 use crate::code;
 use crate::config::CheckConfig;
+use crate::ews_timeline::Phase;
 use crate::probe::ews::{AuthOutcome, ImpersonationOutcome, ReachOutcome};
 use crate::probe::plan::{MailboxOutcome, Org};
 use crate::probe::StepKind;
@@ -49,8 +50,16 @@ fn describe(reply: &EwsReply) -> String {
                 .map(|r| format!(" ({r})"))
                 .unwrap_or_default()
         ),
-        EwsReply::Forbidden { diagnostics, .. } => format!(
-            "HTTP 403{}",
+        EwsReply::Forbidden {
+            diagnostics,
+            policy_reason,
+            ..
+        } => format!(
+            "HTTP 403{}{}",
+            policy_reason
+                .as_ref()
+                .map(|r| format!(", X-EWS-Policy-Reason \"{r}\""))
+                .unwrap_or_default(),
             diagnostics
                 .as_ref()
                 .and_then(|d| d.reason.clone())
@@ -76,6 +85,17 @@ fn describe(reply: &EwsReply) -> String {
             body.describe()
         ),
     }
+}
+
+/// The code for an EWS answer on the run's day: from 1 April 2027 a refusal
+/// by Exchange Online's EWS access controls is the switch-off itself.
+fn ews_code(config: &CheckConfig, reply: &EwsReply) -> Option<Code> {
+    let code = reply_code(reply)?;
+    let refused = code == code!("exchange_online.ews_disabled") || code == code!("exchange_online.ews_app_not_allowed");
+    if refused && Phase::on(config.today) == Phase::ShutDown {
+        return Some(code!("exchange_online.ews_shut_down"));
+    }
+    Some(code)
 }
 
 /// The mailbox is on Exchange Online, by DNS, autodiscover or its EWS host.
@@ -172,7 +192,7 @@ pub fn auth(config: &CheckConfig, auth: &AuthOutcome, reach_failed: bool) -> Vec
         .probe
         .as_ref()
         .filter(|_| !auth.credentials_accepted())
-        .and_then(reply_code)
+        .and_then(|r| ews_code(config, r))
     {
         let detail = auth.probe.as_ref().map(describe).unwrap_or_default();
         raised.push(Raised::org(
@@ -199,7 +219,7 @@ pub fn auth(config: &CheckConfig, auth: &AuthOutcome, reach_failed: bool) -> Vec
 }
 
 /// `ews.impersonation` of one mailbox.
-pub fn impersonation(_config: &CheckConfig, _org: &Org, m: &MailboxOutcome) -> Vec<Raised> {
+pub fn impersonation(config: &CheckConfig, _org: &Org, m: &MailboxOutcome) -> Vec<Raised> {
     let Some(imp) = &m.ews.impersonation else {
         return vec![];
     };
@@ -208,7 +228,7 @@ pub fn impersonation(_config: &CheckConfig, _org: &Org, m: &MailboxOutcome) -> V
     }
     let (code, detail) = match (&imp.failure, &imp.reply) {
         (Some(f), _) => (net_code(f), f.describe()),
-        (None, Some(reply)) => match reply_code(reply) {
+        (None, Some(reply)) => match ews_code(config, reply) {
             Some(code) if code != code!("mailbox.alias_not_primary") => (code, describe(reply)),
             // The identity rule reports aliases with the primary address.
             _ => return vec![],
@@ -231,7 +251,7 @@ pub fn impersonation(_config: &CheckConfig, _org: &Org, m: &MailboxOutcome) -> V
 
 /// `ews.write` (`--write-test`): the product cannot write (critical, the
 /// product was said to need it), or the draft stayed behind (warning).
-pub fn write(_config: &CheckConfig, _org: &Org, m: &MailboxOutcome) -> Vec<Raised> {
+pub fn write(config: &CheckConfig, _org: &Org, m: &MailboxOutcome) -> Vec<Raised> {
     let Some(w) = &m.ews.write else {
         return vec![];
     };
@@ -239,7 +259,10 @@ pub fn write(_config: &CheckConfig, _org: &Org, m: &MailboxOutcome) -> Vec<Raise
     if !w.created() {
         let (code, detail) = match (&w.failure, &w.create) {
             (Some(f), _) => (net_code(f), f.describe()),
-            (None, Some(reply)) => (reply_code(reply).unwrap_or(code!("server.error")), describe(reply)),
+            (None, Some(reply)) => (
+                ews_code(config, reply).unwrap_or(code!("server.error")),
+                describe(reply),
+            ),
             (None, None) => return vec![],
         };
         return vec![Raised::mailbox(

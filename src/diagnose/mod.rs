@@ -266,6 +266,7 @@ impl<'c> Diagnoser<'c> {
             };
             let situation = advice::Situation {
                 platform,
+                mailbox: Some(m.mailbox.clone()),
                 ..self.situation.clone()
             };
             own.iter()

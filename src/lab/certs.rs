@@ -25,7 +25,7 @@ struct Authority {
 }
 
 impl Authority {
-    fn new(name: &str) -> Result<Self, CertError> {
+    fn new(name: &str, now: OffsetDateTime) -> Result<Self, CertError> {
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.distinguished_name.push(DnType::CommonName, name);
@@ -35,9 +35,8 @@ impl Authority {
             KeyUsagePurpose::CrlSign,
             KeyUsagePurpose::DigitalSignature,
         ];
-        let now = OffsetDateTime::now_utc();
-        params.not_before = now - Duration::days(2);
-        params.not_after = now + Duration::days(365);
+        params.not_before = now - Duration::days(400);
+        params.not_after = now + Duration::days(800);
         let key = KeyPair::generate()?;
         let cert = params.self_signed(&key)?;
         Ok(Authority { cert, key })
@@ -51,6 +50,8 @@ pub struct LabCertificates {
     cache: Mutex<HashMap<(String, CertState), Arc<rustls::ServerConfig>>>,
     /// The leaf certificate (DER) of each configuration, for channel bindings.
     leaves: Mutex<HashMap<(String, CertState), Vec<u8>>>,
+    /// The lab's day at noon, when a scenario is set on one; else the clock.
+    day: Option<OffsetDateTime>,
 }
 
 impl std::fmt::Debug for LabCertificates {
@@ -60,12 +61,16 @@ impl std::fmt::Debug for LabCertificates {
 }
 
 impl LabCertificates {
-    pub fn new() -> Result<Self, CertError> {
+    /// Certificates valid around `day` (a scenario set on another day), or around now.
+    pub fn new(day: Option<time::Date>) -> Result<Self, CertError> {
+        let day = day.map(|d| d.midnight().assume_utc() + Duration::hours(12));
+        let now = OffsetDateTime::now_utc();
         Ok(LabCertificates {
-            trusted: Authority::new("exprobe lab CA")?,
-            rogue: Authority::new("exprobe lab untrusted CA")?,
+            trusted: Authority::new("exprobe lab CA", now)?,
+            rogue: Authority::new("exprobe lab untrusted CA", now)?,
             cache: Mutex::new(HashMap::new()),
             leaves: Mutex::new(HashMap::new()),
+            day,
         })
     }
 
@@ -86,15 +91,21 @@ impl LabCertificates {
         };
         let mut params = CertificateParams::new(names)?;
         params.distinguished_name.push(DnType::CommonName, key.0.clone());
+        // Valid today and on the lab's day, whichever comes first: a check
+        // in-process runs on the clock, one under faketime on the lab's day.
         let now = OffsetDateTime::now_utc();
+        let (first, last) = match self.day {
+            Some(day) => (now.min(day), now.max(day)),
+            None => (now, now),
+        };
         match state {
             CertState::Expired => {
-                params.not_before = now - Duration::days(400);
-                params.not_after = now - Duration::days(30);
+                params.not_before = first - Duration::days(400);
+                params.not_after = first - Duration::days(30);
             }
             _ => {
-                params.not_before = now - Duration::days(1);
-                params.not_after = now + Duration::days(90);
+                params.not_before = first - Duration::days(1);
+                params.not_after = last + Duration::days(90);
             }
         }
         let leaf_key = KeyPair::generate()?;

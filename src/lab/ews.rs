@@ -14,7 +14,7 @@ use hyper::Response;
 use super::auth::{authorized, unauthorized};
 use super::response::{respond, xml_response};
 use super::scenario::{HostSpec, Scenario, ServiceAccountSpec, UserSpec};
-use super::{mailstore, LabState};
+use super::{mailstore, switches, LabState};
 use crate::protocol::ews::{ERRORS_NS, MESSAGES_NS, SOAP_NS, TYPES_NS};
 use crate::protocol::pox::escape;
 use crate::protocol::xml;
@@ -172,6 +172,18 @@ pub struct Caller<'a> {
     pub ntlm_account: Option<&'a str>,
     /// The X-AnchorMailbox header.
     pub anchor: Option<&'a str>,
+    /// The User-Agent header (EwsAllowList / EwsBlockList match it).
+    pub user_agent: &'a str,
+}
+
+/// A refusal by the EWS switches: 403, with Exchange Online's reason header.
+fn refused(scenario: &Scenario, refusal: switches::Refusal) -> Response<Full<Bytes>> {
+    let headers: Vec<(&str, String)> = refusal
+        .header(scenario.exchange.online)
+        .map(|h| ("X-EWS-Policy-Reason", h.to_string()))
+        .into_iter()
+        .collect();
+    respond(403, &headers, Bytes::new())
 }
 
 /// EWS as the organization's servers answer it: Exchange Server 2013 SP1's
@@ -209,8 +221,12 @@ async fn answer_model(state: &LabState, host: &HostSpec, caller: Caller<'_>, bod
             None => return unauthorized(scenario, &host.name),
         },
     };
-    if !scenario.exchange.ews_enabled {
-        return respond(403, &[], Bytes::new());
+    let app = match &principal {
+        Principal::App { app, .. } | Principal::Delegated(_, Some(app)) => Some(app.as_str()),
+        _ => None,
+    };
+    if let Err(refusal) = switches::organization(scenario, state.phase(), app, caller.user_agent) {
+        return refused(scenario, refusal);
     }
     let in_flight = state.ews_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     let _guard = InFlight(&state.ews_in_flight);
@@ -266,7 +282,7 @@ async fn answer_model(state: &LabState, host: &HostSpec, caller: Caller<'_>, bod
             impersonated(scenario, &principal, &request, kind, value)
         }
         None => match principal {
-            Principal::Account(account) | Principal::Delegated(account) => own(scenario, account, &request),
+            Principal::Account(account) | Principal::Delegated(account, _) => own(scenario, account, &request),
             Principal::App { .. } => fault(
                 "ErrorInvalidExchangeImpersonationHeaderData",
                 "ExchangeImpersonation SOAP header must be present for this type of OAuth token.",
@@ -279,12 +295,13 @@ async fn answer_model(state: &LabState, host: &HostSpec, caller: Caller<'_>, bod
 /// Who a request runs as.
 enum Principal<'a> {
     Account(&'a ServiceAccountSpec),
-    /// An app-only token the lab issued, for tenant `tid`.
+    /// An app-only token the lab issued to client `app`, for tenant `tid`.
     App {
         tid: String,
+        app: String,
     },
-    /// A delegated token the lab issued for a service account.
-    Delegated(&'a ServiceAccountSpec),
+    /// A delegated token the lab issued for a service account (and the client it names).
+    Delegated(&'a ServiceAccountSpec, Option<String>),
 }
 
 /// A refused token: a 401 challenges again (`error="invalid_token"`); a 403
@@ -374,7 +391,10 @@ fn bearer<'a>(
         }
         let upn = claims["upn"].as_str().unwrap_or("");
         return match state.scenario.service_account(upn) {
-            Some(account) => Some(Ok(Principal::Delegated(account))),
+            Some(account) => Some(Ok(Principal::Delegated(
+                account,
+                claims["appid"].as_str().map(str::to_string),
+            ))),
             None => Some(Err(bearer_failure(
                 401,
                 2000005,
@@ -391,6 +411,7 @@ fn bearer<'a>(
         return not_enough();
     }
     Some(Ok(Principal::App {
+        app: claims["appid"].as_str().unwrap_or("").to_string(),
         tid: claims["tid"].as_str().unwrap_or("").to_string(),
     }))
 }
@@ -423,6 +444,9 @@ fn own(scenario: &Scenario, account: &ServiceAccountSpec, request: &EwsRequest) 
             tail,
         );
     }
+    if let Err(refusal) = switches::mailbox(scenario, scenario.user(&account.address)) {
+        return refused(scenario, refusal);
+    }
     let mailbox = UserSpec {
         address: account.address.clone(),
         aliases: vec![],
@@ -435,6 +459,8 @@ fn own(scenario: &Scenario, account: &ServiceAccountSpec, request: &EwsRequest) 
         denied_folders: vec![],
         upn: None,
         sid: None,
+        ews_enabled: None,
+        properties: Default::default(),
     };
     operation(scenario, None, Some(account), &mailbox, request)
 }
@@ -507,8 +533,8 @@ fn impersonated(
     value: &str,
 ) -> Response<Full<Bytes>> {
     let (account, tid) = match principal {
-        Principal::Account(a) | Principal::Delegated(a) => (Some(*a), None),
-        Principal::App { tid } => (None, Some(tid.as_str())),
+        Principal::Account(a) | Principal::Delegated(a, _) => (Some(*a), None),
+        Principal::App { tid, .. } => (None, Some(tid.as_str())),
     };
     if account.is_some_and(|a| !a.server_impersonation) {
         return fault(
@@ -576,6 +602,9 @@ fn impersonated(
             "The account does not have permission to impersonate the requested user.",
             &[],
         );
+    }
+    if let Err(refusal) = switches::mailbox(scenario, Some(user)) {
+        return refused(scenario, refusal);
     }
     operation(scenario, tid, account, user, request)
 }

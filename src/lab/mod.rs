@@ -13,6 +13,7 @@ mod mailstore;
 mod response;
 pub mod scenario;
 mod server;
+mod switches;
 
 use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
@@ -92,6 +93,23 @@ pub struct LabState {
     graph_calls: std::sync::atomic::AtomicU32,
     /// Requests each `[[responses]]` rule matched so far (for `nth`, `first`).
     response_hits: Vec<std::sync::atomic::AtomicU64>,
+    /// The day the lab's Exchange Online lives on, when a test pins it (else the clock's).
+    pinned_today: Mutex<Option<time::Date>>,
+}
+
+impl LabState {
+    /// The lab's day: pinned, or the clock's (so `faketime` moves it).
+    pub fn today(&self) -> time::Date {
+        self.pinned_today
+            .lock()
+            .ok()
+            .and_then(|d| *d)
+            .unwrap_or_else(crate::ews_timeline::today)
+    }
+
+    pub fn phase(&self) -> crate::ews_timeline::Phase {
+        crate::ews_timeline::Phase::on(self.today())
+    }
 }
 
 /// A running lab. Dropping it stops every listener.
@@ -186,7 +204,7 @@ impl Lab {
         let scenario = Arc::new(scenario);
         let state = Arc::new(LabState {
             scenario: scenario.clone(),
-            certs: certs::LabCertificates::new()?,
+            certs: certs::LabCertificates::new(scenario.pinned_today())?,
             recorder: Recorder {
                 requests: Mutex::default(),
                 file,
@@ -197,6 +215,7 @@ impl Lab {
             tokens: entra::TokenIssuer::load(),
             graph_calls: Default::default(),
             response_hits: scenario.responses.iter().map(|_| Default::default()).collect(),
+            pinned_today: Mutex::new(scenario.pinned_today()),
         });
         let https = bind_tcp(ip, "the HTTPS port").await?;
         let http = bind_tcp(ip, "the HTTP port").await?;
@@ -238,6 +257,19 @@ impl Lab {
 
     pub fn scenario(&self) -> &Scenario {
         &self.state.scenario
+    }
+
+    /// Pins the lab's day (tests of a phase of Exchange Online's EWS);
+    /// [`Lab::check_config`] then judges by the same day.
+    pub fn pin_today(&self, day: time::Date) {
+        if let Ok(mut d) = self.state.pinned_today.lock() {
+            *d = Some(day);
+        }
+    }
+
+    /// The lab's day (see [`Lab::pin_today`]).
+    pub fn today(&self) -> time::Date {
+        self.state.today()
     }
 
     pub fn ca_pem(&self) -> String {
@@ -327,8 +359,9 @@ impl Lab {
         let crate::cli::Command::Check(check) = cli.command else {
             unreachable!("check_args starts with `check`")
         };
-        let (config, _) = crate::config::check_config(&check, &LabSecrets(self.password()))
+        let (mut config, _) = crate::config::check_config(&check, &LabSecrets(self.password()))
             .expect("the lab's check arguments are valid");
+        config.today = self.today();
         config
     }
 

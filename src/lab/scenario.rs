@@ -189,6 +189,14 @@ pub struct UserSpec {
     /// The security identifier ConnectingSID `SID` names; derived from the
     /// address when not given.
     pub sid: Option<String>,
+    /// The mailbox's `EwsEnabled` (Get-CASMailbox); absent is `$null`.
+    pub ews_enabled: Option<bool>,
+    /// Recipient properties management scopes filter on (`Department`,
+    /// `CustomAttribute1`, `Office`, …); `PrimarySmtpAddress`,
+    /// `EmailAddresses`, `MemberOfGroup` and `RecipientTypeDetails` come from
+    /// the fields above.
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
 }
 
 fn yes() -> bool {
@@ -336,9 +344,22 @@ pub struct ExchangeSpec {
     /// Schemes offered in `WWW-Authenticate` on a 401, in order.
     #[serde(default = "default_schemes")]
     pub auth_schemes: Vec<AuthScheme>,
-    /// EWS on (off: 403 to every authenticated request).
-    #[serde(default = "yes")]
-    pub ews_enabled: bool,
+    /// The organization's `EwsEnabled` (Get-OrganizationConfig): absent is
+    /// `$null`. On premises `false` turns EWS off unless the mailbox says
+    /// `true`; in Exchange Online (since April 2025) `false` at either level
+    /// blocks, and from 1 October 2026 `$null` counts as `false`.
+    pub ews_enabled: Option<bool>,
+    /// `EwsAllowedAppIDs`: with `ews_enabled = true` in Exchange Online, only
+    /// these apps (client ids) may use EWS; without effect otherwise.
+    #[serde(default)]
+    pub ews_allowed_app_ids: Vec<String>,
+    /// `EwsApplicationAccessPolicy` with `EwsAllowList` / `EwsBlockList`
+    /// (User-Agent patterns, `*` wildcards).
+    pub ews_application_access_policy: Option<EwsAccessPolicy>,
+    #[serde(default)]
+    pub ews_allow_list: Vec<String>,
+    #[serde(default)]
+    pub ews_block_list: Vec<String>,
     /// The first N impersonated requests get ErrorServerBusy.
     #[serde(default)]
     pub busy_first_impersonations: u32,
@@ -374,6 +395,61 @@ fn default_back_off() -> u64 {
     250
 }
 
+/// `EwsApplicationAccessPolicy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EwsAccessPolicy {
+    /// Only User-Agents on `EwsAllowList` may use EWS.
+    EnforceAllowList,
+    /// User-Agents on `EwsBlockList` may not.
+    EnforceBlockList,
+}
+
+/// An Exchange service principal (`New-ServicePrincipal`): the pointer to an
+/// Entra app that Exchange's role assignments name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicePrincipalSpec {
+    pub app_id: String,
+    pub object_id: String,
+    pub display_name: String,
+}
+
+/// A management scope (`New-ManagementScope -RecipientRestrictionFilter`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagementScopeSpec {
+    pub name: String,
+    /// The recipient filter, in OPATH (see [`crate::opath`]).
+    pub filter: String,
+}
+
+/// An administrative unit (Entra) and its members' addresses.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminUnitSpec {
+    pub name: String,
+    pub id: String,
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+/// An application role assignment (`New-ManagementRoleAssignment -App`):
+/// RBAC for Applications, independent of the app's Entra consent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleAssignmentSpec {
+    pub name: String,
+    /// The app's client id (it must have an Exchange service principal).
+    pub app: String,
+    /// `Application EWS.AccessAsApp`, `Application Mail.Read`, …
+    pub role: String,
+    /// `-CustomResourceScope`: a management scope's name.
+    pub scope: Option<String>,
+    /// `-RecipientAdministrativeUnitScope`: an administrative unit's name.
+    pub admin_unit: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthScheme {
@@ -395,7 +471,11 @@ impl Default for ExchangeSpec {
             autodiscover_auth: AutodiscoverAuth::None,
             online: false,
             auth_schemes: default_schemes(),
-            ews_enabled: true,
+            ews_enabled: None,
+            ews_allowed_app_ids: vec![],
+            ews_application_access_policy: None,
+            ews_allow_list: vec![],
+            ews_block_list: vec![],
             busy_first_impersonations: 0,
             concurrency_limit: None,
             busy_back_off_ms: default_back_off(),
@@ -543,9 +623,34 @@ pub struct Scenario {
     pub apps: Vec<AppSpec>,
     #[serde(default)]
     pub responses: Vec<RawResponse>,
+    /// RBAC for Applications: Exchange service principals, scopes, assignments.
+    #[serde(default)]
+    pub service_principals: Vec<ServicePrincipalSpec>,
+    #[serde(default)]
+    pub management_scopes: Vec<ManagementScopeSpec>,
+    #[serde(default)]
+    pub admin_units: Vec<AdminUnitSpec>,
+    #[serde(default)]
+    pub role_assignments: Vec<RoleAssignmentSpec>,
+    /// Expectations for another phase of Exchange Online's EWS than
+    /// enforcement (`expect`): `permissive` (before 1 October 2026) and
+    /// `shut_down` (from 1 April 2027), where they differ.
+    #[serde(default)]
+    pub expect_in: ExpectIn,
+    /// The day the lab's Exchange Online lives on, for a scenario about a
+    /// later phase (absent: the clock's day).
+    pub today: Option<toml::value::Datetime>,
     /// Bodies of `responses`, loaded when the scenario is.
     #[serde(skip)]
     pub bodies: BTreeMap<String, Vec<u8>>,
+}
+
+/// A scenario's expectations in the other phases (absent: as `expect`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectIn {
+    pub permissive: Option<Vec<String>>,
+    pub shut_down: Option<Vec<String>>,
 }
 
 macro_rules! builtin {
@@ -634,6 +739,11 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "seed-mail-api-platform-alias",
     "seed-sales-sidebar-healthy",
     "seed-sales-sidebar-no-mailbox",
+    "exo-ews-app-not-allowed",
+    "exo-ews-org-disabled",
+    "exo-ews-mailbox-disabled",
+    "exo-ews-allow-list-empty",
+    "exo-ews-after-shutdown",
 ];
 
 /// Body files the built-in scenarios refer to.
@@ -701,9 +811,51 @@ impl Scenario {
         if self.check.mailboxes.is_empty() {
             return Err(bad("check.mailboxes is empty".into()));
         }
-        for code in &self.expect {
+        if self.today.is_some() && self.pinned_today().is_none() {
+            return Err(bad("today must be a date (2027-04-15)".into()));
+        }
+        let phases = [self.expect_in.permissive.as_ref(), self.expect_in.shut_down.as_ref()];
+        for code in self.expect.iter().chain(phases.into_iter().flatten().flatten()) {
             if crate::catalogue::lookup(code).is_none() {
                 return Err(bad(format!("expect lists {code:?}, which is not a catalogue code")));
+            }
+        }
+        for scope in &self.management_scopes {
+            crate::opath::Filter::parse(&scope.filter)
+                .map_err(|e| bad(format!("management scope {:?}: {e}", scope.name)))?;
+        }
+        for a in &self.role_assignments {
+            if !self
+                .service_principals
+                .iter()
+                .any(|sp| sp.app_id.eq_ignore_ascii_case(&a.app))
+            {
+                return Err(bad(format!(
+                    "role assignment {:?}: app {} has no Exchange service principal (New-ServicePrincipal)",
+                    a.name, a.app
+                )));
+            }
+            if let Some(scope) = &a.scope {
+                if self.management_scope(scope).is_none() {
+                    return Err(bad(format!(
+                        "role assignment {:?}: no management scope {scope:?}",
+                        a.name
+                    )));
+                }
+            }
+            if let Some(unit) = &a.admin_unit {
+                if self.admin_unit(unit).is_none() {
+                    return Err(bad(format!(
+                        "role assignment {:?}: no administrative unit {unit:?}",
+                        a.name
+                    )));
+                }
+            }
+            if a.scope.is_some() && a.admin_unit.is_some() {
+                return Err(bad(format!(
+                    "role assignment {:?}: a management scope or an administrative unit, not both",
+                    a.name
+                )));
             }
         }
         for r in &self.responses {
@@ -722,6 +874,37 @@ impl Scenario {
             }
         }
         Ok(())
+    }
+
+    /// The codes a correct check reports in `phase` of Exchange Online's EWS.
+    pub fn expected(&self, phase: crate::ews_timeline::Phase) -> Vec<String> {
+        use crate::ews_timeline::Phase;
+        let other = match phase {
+            Phase::Permissive => self.expect_in.permissive.as_ref(),
+            Phase::Enforcement => None,
+            Phase::ShutDown => self.expect_in.shut_down.as_ref(),
+        };
+        let mut codes = other.unwrap_or(&self.expect).clone();
+        codes.sort();
+        codes.dedup();
+        codes
+    }
+
+    /// The scenario's pinned day, if it names one.
+    pub fn pinned_today(&self) -> Option<time::Date> {
+        let d = self.today.as_ref()?.date?;
+        let month = time::Month::try_from(d.month).ok()?;
+        time::Date::from_calendar_date(i32::from(d.year), month, d.day).ok()
+    }
+
+    pub fn management_scope(&self, name: &str) -> Option<&ManagementScopeSpec> {
+        self.management_scopes
+            .iter()
+            .find(|m| m.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn admin_unit(&self, name: &str) -> Option<&AdminUnitSpec> {
+        self.admin_units.iter().find(|u| u.name.eq_ignore_ascii_case(name))
     }
 
     /// The schemes `host` offers: its own `auth_schemes`, else the organization's.

@@ -138,10 +138,15 @@ async fn route(
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case("x-anchormailbox"))
             .map(|(_, v)| v.trim());
+        let user_agent = request_headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("user-agent"))
+            .map_or("", |(_, v)| v.as_str());
         let caller = super::ews::Caller {
             authorization: authorization.as_deref(),
             ntlm_account: ntlm_account.as_deref(),
             anchor,
+            user_agent,
         };
         return super::ews::answer(&state, spec, caller, &body).await;
     }

@@ -193,8 +193,16 @@ fn describe_reply(reply: &EwsReply) -> String {
                 }
             )
         }
-        EwsReply::Forbidden { diagnostics, .. } => format!(
-            "HTTP 403{}",
+        EwsReply::Forbidden {
+            diagnostics,
+            policy_reason,
+            ..
+        } => format!(
+            "HTTP 403{}{}",
+            policy_reason
+                .as_ref()
+                .map(|r| format!(", X-EWS-Policy-Reason \"{r}\""))
+                .unwrap_or_default(),
             diagnostics
                 .as_ref()
                 .and_then(|d| d.reason.clone())

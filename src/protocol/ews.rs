@@ -383,6 +383,11 @@ pub enum EwsReply {
     Forbidden {
         diagnostics: Option<MsDiagnostics>,
         body: String,
+        /// Exchange Online's `X-EWS-Policy-Reason`: why its EWS access
+        /// controls refused the request ("EWS is disabled for this user or
+        /// tenant", "EWS is blocked by policy for this user or tenant").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        policy_reason: Option<String>,
     },
     /// HTTP 456: the account is locked (Exchange Online: MFA required).
     Locked,
@@ -456,6 +461,7 @@ pub fn classify(status: u16, headers: &[(String, String)], body: &[u8]) -> EwsRe
             return EwsReply::Forbidden {
                 diagnostics,
                 body: String::from_utf8_lossy(&body[..body.len().min(300)]).trim().to_string(),
+                policy_reason: all("x-ews-policy-reason").first().map(|v| v.trim().to_string()),
             }
         }
         456 => return EwsReply::Locked,

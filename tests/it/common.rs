@@ -68,6 +68,10 @@ impl Running {
         let mut args = self.check_args(extra);
         args.push("--format=json".into());
         let out = self.run_cli(args).await;
+        self.report_of(out)
+    }
+
+    fn report_of(&self, out: Output) -> (Report, Output) {
         let report: Report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
                 "{}: stdout is not a report ({e}):\n{}\nstderr:\n{}",

@@ -43,9 +43,18 @@ async fn every_builtin_scenario_reports_exactly_its_expected_codes() {
     let mut impersonated_requests = 0;
     for scenario in Scenario::all_builtin().expect("built-ins") {
         let name = scenario.name.clone();
-        let mut expect = scenario.expect.clone();
-        expect.sort();
+        // The lab and the CLI both read the clock: the phase of Exchange Online's EWS is today's.
+        let day = scenario.pinned_today();
+        let expect = scenario.expected(exprobe::ews_timeline::Phase::on(
+            day.unwrap_or_else(exprobe::ews_timeline::today),
+        ));
         let running = start(scenario).await;
+        // A scenario set on another day: the lab issues its tokens on the
+        // clock, so a CLI on that day would see them as not yet valid; the
+        // phase test below runs it in-process, as `demo` does.
+        if day.is_some() {
+            continue;
+        }
         let (report, out) = running.check_json(&[]).await;
         if codes(&report) != expect {
             failures.push(format!("{name}: expected {expect:?}, got {:?}", codes(&report)));
@@ -395,4 +404,36 @@ async fn online_cname_presents_microsofts_certificate_and_redirects_http_to_auto
             );
         }
     }
+}
+
+/// Every scenario on a day of each phase of Exchange Online's EWS (the lab
+/// and the check pinned to it): the phase's expected codes, no more, no less.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_builtin_scenario_in_each_phase_of_exchange_online_ews() {
+    use exprobe::ews_timeline::Phase;
+    use time::macros::date;
+    let days = [
+        (date!(2026 - 09 - 15), Phase::Permissive),
+        (date!(2026 - 12 - 03), Phase::Enforcement),
+        (date!(2027 - 04 - 15), Phase::ShutDown),
+    ];
+    let mut failures = vec![];
+    for scenario in Scenario::all_builtin().expect("built-ins") {
+        let name = scenario.name.clone();
+        for (day, phase) in days {
+            let (report, expect) = exprobe::app::run_scenario_on(scenario.clone(), Some(day))
+                .await
+                .expect("run");
+            if scenario.pinned_today().is_none() {
+                assert_eq!(expect, scenario.expected(phase), "{name}");
+            }
+            if codes(&report) != expect {
+                failures.push(format!(
+                    "{name} on {day} ({phase:?}): expected {expect:?}, got {:?}",
+                    codes(&report)
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }

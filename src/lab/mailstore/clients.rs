@@ -590,6 +590,8 @@ mod tests {
             denied_folders: vec!["calendar".into()],
             upn: None,
             sid: None,
+            ews_enabled: None,
+            properties: Default::default(),
         }
     }
 
