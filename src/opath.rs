@@ -277,8 +277,8 @@ impl Filter {
     }
 }
 
-/// `*` matches any run of characters; case is ignored.
-fn like(text: &str, pattern: &str) -> bool {
+/// `*` matches any run of characters; case is ignored (`-like`).
+pub fn like(text: &str, pattern: &str) -> bool {
     let text = text.to_lowercase();
     let pattern = pattern.to_lowercase();
     let parts: Vec<&str> = pattern.split('*').collect();

@@ -88,22 +88,12 @@ pub fn mailbox(scenario: &Scenario, user: Option<&UserSpec>) -> Result<(), Refus
 
 fn user_agent_policy(scenario: &Scenario, user_agent: &str) -> Result<(), Refusal> {
     let ex = &scenario.exchange;
-    let on = |list: &[String]| list.iter().any(|p| wildcard(user_agent, p));
+    let on = |list: &[String]| list.iter().any(|p| crate::opath::like(user_agent, p));
     match ex.ews_application_access_policy {
         Some(EwsAccessPolicy::EnforceAllowList) if !on(&ex.ews_allow_list) => Err(Refusal::BlockedByPolicy),
         Some(EwsAccessPolicy::EnforceBlockList) if on(&ex.ews_block_list) => Err(Refusal::BlockedByPolicy),
         _ => Ok(()),
     }
-}
-
-/// A User-Agent list entry: `*` matches any run of characters, case ignored.
-fn wildcard(text: &str, pattern: &str) -> bool {
-    let filter = crate::opath::Filter::Compare {
-        property: "UserAgent".into(),
-        op: crate::opath::Op::Like,
-        value: Some(pattern.to_string()),
-    };
-    filter.matches(&|_| vec![text.to_string()])
 }
 
 #[cfg(test)]
