@@ -169,6 +169,16 @@ pub const ENTRIES: &[Entry] = &[
         ["The product still uses EWS against Exchange Online"],
         ["Move the product to Microsoft Graph (application permissions such as Mail.Read, scoped with RBAC for Applications), or use the product's Graph mode if it has one."],
         [EWS_DEPRECATION, EWS_TO_GRAPH]),
+    entry!("exchange_online.app_scope_excludes", Critical, "The app's grant does not reach this mailbox (RBAC scope or application access policy)",
+        "Exchange Online answered the app-only request for this mailbox with 403 and no X-EWS-Policy-Reason (its EWS switches send one) or Graph with ErrorAccessDenied while other mailboxes worked: the app's access is scoped and this mailbox is outside it. The scope is an RBAC for Applications role assignment's management scope or administrative unit, or an application access policy on the tenant-wide permission.",
+        ["A management scope's recipient filter that does not match the mailbox (e.g. its Department or group)", "An administrative unit the mailbox is not a member of", "New-ApplicationAccessPolicy -AccessRight RestrictAccess with a group the mailbox is not in"],
+        ["Exchange Online PowerShell: Test-ServicePrincipalAuthorization -Identity APP_CLIENT_ID -Resource MAILBOX shows which assignments reach the mailbox (InScope).", "Widen the scope (Set-ManagementScope) or add the mailbox to the group or unit it filters on; for an access policy, Test-ApplicationAccessPolicy -Identity MAILBOX -AppId APP_CLIENT_ID. Changes take 30 minutes to 2 hours."],
+        [RBAC_APPS, "https://learn.microsoft.com/graph/auth-limit-mailbox-access"]),
+    entry!("exchange_online.rbac_autodiscover", Warning, "The app reaches EWS through RBAC for Applications, which Autodiscover does not accept",
+        "The app's EWS token carries no full_access_as_app, yet EWS let it into the mailboxes: its access comes from an RBAC for Applications role (Application EWS.AccessAsApp). Autodiscover cannot be called with RBAC application roles, so a product that finds the EWS URL by Autodiscover with the app's token fails before it reaches EWS, although EWS itself would let it in. This run asked Autodiscover without a token; a product that sends the app's token there is refused.",
+        ["The product autodiscovers (EWS Managed API AutodiscoverUrl, exchangelib autodiscover=True) with the app's token", "The tenant-wide full_access_as_app was replaced by a scoped RBAC assignment"],
+        ["Give the product the EWS URL (https://outlook.office365.com/EWS/Exchange.asmx) instead of Autodiscover, where it allows.", "Where it cannot, the product needs the Entra permission (full_access_as_app with admin consent, narrowed with an application access policy) instead of the RBAC role."],
+        [RBAC_APPS]),
 ];
 
 const EWS_ACCESS: &str = "https://learn.microsoft.com/exchange/client-developer/exchange-web-services/how-to-control-access-to-ews-in-exchange";

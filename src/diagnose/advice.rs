@@ -158,6 +158,8 @@ pub fn remediation(code: Code, s: &Situation) -> Option<Vec<String>> {
             Some(consent(code, s))
         }
         "graph.insufficient_privileges" | "graph.access_denied" if s.app_only() => Some(consent(code, s)),
+        "exchange_online.app_scope_excludes" => Some(app_scope(s)),
+        "exchange_online.rbac_autodiscover" => Some(rbac_autodiscover(s)),
         "exchange_online.ews_app_not_allowed" => Some(ews_app_not_allowed(s)),
         "exchange_online.ews_disabled" => Some(ews_disabled(s)),
         "exchange_online.ews_retirement" | "exchange_online.ews_shut_down" => Some(ews_to_graph(code, s)),
@@ -253,27 +255,51 @@ fn impersonation_denied(s: &Situation) -> Option<Vec<String>> {
             let mut steps = vec![
                 "The ApplicationImpersonation role was removed from Exchange Online in February 2025: a service account can no longer be given impersonation there, so adding a role will not fix this.".to_string(),
             ];
-            steps.extend(rbac_for_applications(s, Some("Reconfigure the sync product for app-only OAuth")));
+            steps.extend(rbac_for_applications(
+                s,
+                Some("Reconfigure the sync product for app-only OAuth"),
+            ));
             Some(steps)
         }
         // An app-only token whose grant does not reach this mailbox.
-        (Platform::ExchangeOnline, true) => Some(vec![
-            format!(
-                "Exchange Online PowerShell: Test-ServicePrincipalAuthorization -Identity {} -Resource MAILBOX shows which RBAC for Applications assignments reach the mailbox.",
-                s.client_id()
-            ),
-            format!(
-                "Get-ManagementRoleAssignment -RoleAssignee {} | fl Role,CustomResourceScope: widen the scope (Set-ManagementScope) or add the mailbox to the group it filters on.",
-                s.client_id()
-            ),
-            format!(
-                "Test-ApplicationAccessPolicy -Identity MAILBOX -AppId {}: if an application access policy restricts the app, add the mailbox to the policy's group.",
-                s.client_id()
-            ),
-            "Wait for propagation (30 minutes to 2 hours), then re-run exprobe before changing anything else.".to_string(),
-        ]),
+        (Platform::ExchangeOnline, true) => Some(app_scope(s)),
         _ => None,
     }
+}
+
+/// An app-only grant that leaves the mailbox out: which scope, and how to widen it.
+fn app_scope(s: &Situation) -> Vec<String> {
+    vec![
+        format!(
+            "Exchange Online PowerShell: Test-ServicePrincipalAuthorization -Identity {} -Resource {} shows which RBAC for Applications assignments reach the mailbox (InScope).",
+            s.client_id(),
+            s.mailbox()
+        ),
+        format!(
+            "Get-ManagementRoleAssignment -RoleAssignee {} | fl Role,CustomResourceScope,RecipientAdministrativeUnitScope: widen the scope (Set-ManagementScope -RecipientRestrictionFilter) or add {} to the group or administrative unit it names.",
+            s.client_id(),
+            s.mailbox()
+        ),
+        format!(
+            "Test-ApplicationAccessPolicy -Identity {} -AppId {}: if an application access policy restricts the app's Entra permission, add the mailbox to the policy's group.",
+            s.mailbox(),
+            s.client_id()
+        ),
+        "Wait for propagation (30 minutes to 2 hours), then re-run exprobe before changing anything else.".to_string(),
+    ]
+}
+
+/// EWS reached through an RBAC role, which Autodiscover does not accept.
+fn rbac_autodiscover(s: &Situation) -> Vec<String> {
+    vec![
+        "Configure the product with the EWS URL https://outlook.office365.com/EWS/Exchange.asmx instead of Autodiscover, where it allows: EWS accepts the RBAC role, Autodiscover does not.".to_string(),
+        format!(
+            "Where the product must autodiscover, it needs the Entra permission instead: App registrations → the app ({}) → API permissions → Office 365 Exchange Online → full_access_as_app, Grant admin consent, narrowed with New-ApplicationAccessPolicy -AppId {} -PolicyScopeGroupId SYNC_GROUP -AccessRight RestrictAccess (with the Entra permission the RBAC scope no longer limits anything).",
+            s.client_id(),
+            s.client_id()
+        ),
+        days_left(s),
+    ]
 }
 
 /// App-only access to the checked mailboxes with RBAC for Applications.
@@ -283,25 +309,24 @@ fn rbac_for_applications(s: &Situation, first: Option<&str>) -> Vec<String> {
         "{}: an app (yours, or the vendor's) with access granted by RBAC for Applications, limited to the synced mailboxes, and without the tenant-wide Entra permission for the same access (full_access_as_app, Mail.Read): RBAC grants add to Entra's, so with it the app reaches every mailbox and the scope is moot. In Exchange Online PowerShell:",
         first.unwrap_or("Move the product to app-only OAuth")
     ));
+    // A delegated run's client id is a public client's: the app-only app is another registration.
+    let app = if s.app_only() { s.client_id() } else { "APP_CLIENT_ID" };
     steps.push(format!(
-        "New-ServicePrincipal -AppId {} -ObjectId SP_OBJECT_ID -DisplayName \"Sync app\" (the object id is on Entra admin center → Enterprise applications → the app → Overview).",
-        s.client_id()
+        "New-ServicePrincipal -AppId {app} -ObjectId SP_OBJECT_ID -DisplayName \"Sync app\" (the object id is on Entra admin center → Enterprise applications → the app → Overview)."
     ));
     steps.push(format!(
         "New-ManagementScope -Name \"Sync mailboxes\" -RecipientRestrictionFilter \"{}\"",
         s.scope_filter()
     ));
     steps.push(format!(
-        "New-ManagementRoleAssignment -App {} -Role \"Application EWS.AccessAsApp\" -CustomResourceScope \"Sync mailboxes\" (for Graph: -Role \"Application Mail.Read\" or \"Application Mail.ReadWrite\").",
-        s.client_id()
+        "New-ManagementRoleAssignment -App {app} -Role \"Application EWS.AccessAsApp\" -CustomResourceScope \"Sync mailboxes\" (for Graph: -Role \"Application Mail.Read\" or \"Application Mail.ReadWrite\")."
     ));
     steps.push(
         "A product that autodiscovers with the app's token needs the Entra permission instead: Autodiscover cannot be called with RBAC application roles; give the product the EWS URL (https://outlook.office365.com/EWS/Exchange.asmx) where it allows.".to_string(),
     );
+    let mailbox = s.mailboxes.first().map_or("MAILBOX", String::as_str);
     steps.push(format!(
-        "Check the grant: Test-ServicePrincipalAuthorization -Identity {} -Resource MAILBOX, then run exprobe --auth app --client-id {} after 30 minutes to 2 hours of propagation.",
-        s.client_id(),
-        s.client_id()
+        "Check the grant: Test-ServicePrincipalAuthorization -Identity {app} -Resource {mailbox}, then run exprobe --auth app --client-id {app} after 30 minutes to 2 hours of propagation."
     ));
     steps
 }

@@ -12,6 +12,7 @@ use super::rules::{Affects, Raised};
 use crate::code;
 use crate::config::{AuthMode, CheckConfig, MailApi};
 use crate::ews_timeline::{days_until, written, Phase, ENFORCEMENT, SHUTDOWN};
+use crate::probe::oauth::ClaimProblem;
 use crate::probe::plan::{MailboxOutcome, Org};
 use crate::probe::StepKind;
 
@@ -45,6 +46,9 @@ pub struct CrossMailbox {
     /// (token index, problem index) → mailboxes whose API was not called.
     claims: BTreeMap<(usize, usize), Tally>,
     denied: Tally,
+    /// Mailboxes EWS let in with an app token that has no full_access_as_app
+    /// (RBAC for Applications), whose EWS URL came from autodiscover.
+    rbac_autodiscover: Tally,
 }
 
 /// How long EWS has left in Exchange Online, counted from the run's day.
@@ -104,6 +108,21 @@ impl CrossMailbox {
                 Phase::ShutDown => marker(code!("exchange_online.ews_shut_down"), Stage::Reach),
                 _ => marker(code!("exchange_online.ews_retirement"), Stage::Advice),
             });
+        }
+        // EWS let an app in that holds no full_access_as_app: an RBAC role,
+        // which a product that autodiscovers with its token cannot use.
+        let rbac_token = org.token_for(MailApi::Ews).is_some_and(|t| {
+            t.claims.as_ref().is_some_and(|c| c.is_app_only())
+                && t.problems.iter().any(|p| matches!(p, ClaimProblem::MissingRole { .. }))
+        });
+        let let_in = m.ews.impersonation.as_ref().is_some_and(|i| {
+            i.failure.is_none() && matches!(i.reply, Some(crate::protocol::ews::EwsReply::Success { .. }))
+        });
+        if online && rbac_token && let_in && config.endpoints.ews_url.is_none() && m.discovery.autodiscover.is_some() {
+            self.rbac_autodiscover.add([
+                StepKind::Autodiscover.id(&m.mailbox),
+                StepKind::EwsImpersonation.id(&m.mailbox),
+            ]);
         }
         // A missing role or scope the API did not get to show for this mailbox.
         for (ti, t) in org.tokens.iter().enumerate() {
@@ -196,6 +215,16 @@ impl CrossMailbox {
             code,
             stage,
             retirement_detail(self.ews_online.count, config.today),
+        );
+        push(
+            &mut raised,
+            &self.rbac_autodiscover,
+            code!("exchange_online.rbac_autodiscover"),
+            Stage::Advice,
+            format!(
+                "{} mailbox(es) reached over EWS with an app token without full_access_as_app (an RBAC for Applications role); the EWS URL came from Autodiscover, which does not accept that role",
+                self.rbac_autodiscover.count
+            ),
         );
         push(
             &mut raised,

@@ -10,7 +10,7 @@ use super::code::{Code, Stage};
 use super::codes::{net_code, reply_code, response_code};
 use super::rules::{Affects, Raised};
 use crate::code;
-use crate::config::CheckConfig;
+use crate::config::{AuthMode, CheckConfig, MailApi};
 use crate::ews_timeline::Phase;
 use crate::probe::ews::{AuthOutcome, ImpersonationOutcome, ReachOutcome};
 use crate::probe::plan::{MailboxOutcome, Org};
@@ -218,8 +218,41 @@ pub fn auth(config: &CheckConfig, auth: &AuthOutcome, reach_failed: bool) -> Vec
     raised
 }
 
+/// Whether the run reaches mailboxes as an account (a password or a
+/// delegated token), not as an app.
+pub fn signs_in_as_account(config: &CheckConfig, org: &Org) -> bool {
+    match config.auth.mode() {
+        AuthMode::Basic | AuthMode::Ntlm | AuthMode::RefreshToken | AuthMode::PasswordGrant => true,
+        AuthMode::Token => org
+            .token_for(MailApi::Ews)
+            .and_then(|t| t.claims.as_ref())
+            .is_some_and(|c| !c.is_app_only()),
+        AuthMode::App | AuthMode::None => false,
+    }
+}
+
+/// The code for an impersonated request's answer: on Exchange Online an
+/// account's denial is the retired role, not a missing assignment; an app's
+/// bare 403 (Exchange Online's EWS switches send X-EWS-Policy-Reason) is its
+/// RBAC scope or application access policy leaving the mailbox out.
+fn impersonation_code(config: &CheckConfig, org: &Org, m: &MailboxOutcome, reply: &EwsReply) -> Option<Code> {
+    let code = ews_code(config, reply)?;
+    if !is_exchange_online(org, m) {
+        return Some(code);
+    }
+    Some(match code.as_str() {
+        "impersonation.denied" if signs_in_as_account(config, org) => {
+            code!("exchange_online.application_impersonation_retired")
+        }
+        "ews.disabled" if !signs_in_as_account(config, org) => {
+            code!("exchange_online.app_scope_excludes")
+        }
+        _ => code,
+    })
+}
+
 /// `ews.impersonation` of one mailbox.
-pub fn impersonation(config: &CheckConfig, _org: &Org, m: &MailboxOutcome) -> Vec<Raised> {
+pub fn impersonation(config: &CheckConfig, org: &Org, m: &MailboxOutcome) -> Vec<Raised> {
     let Some(imp) = &m.ews.impersonation else {
         return vec![];
     };
@@ -228,7 +261,7 @@ pub fn impersonation(config: &CheckConfig, _org: &Org, m: &MailboxOutcome) -> Ve
     }
     let (code, detail) = match (&imp.failure, &imp.reply) {
         (Some(f), _) => (net_code(f), f.describe()),
-        (None, Some(reply)) => match ews_code(config, reply) {
+        (None, Some(reply)) => match impersonation_code(config, org, m, reply) {
             Some(code) if code != code!("mailbox.alias_not_primary") => (code, describe(reply)),
             // The identity rule reports aliases with the primary address.
             _ => return vec![],

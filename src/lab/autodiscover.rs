@@ -23,6 +23,9 @@ pub struct AutodiscoverRequest<'a> {
     /// A valid bearer token for Exchange Online came (where Bearer is offered),
     /// as Exchange Online's autodiscover accepts OAuth.
     pub bearer: bool,
+    /// That token is app-only and holds no `full_access_as_app`: Autodiscover
+    /// cannot be called with RBAC application roles (see [`super::access`]).
+    pub bearer_without_role: bool,
     pub body: &'a [u8],
 }
 
@@ -31,6 +34,18 @@ pub struct AutodiscoverRequest<'a> {
 pub fn answer(scenario: &Scenario, req: &AutodiscoverRequest<'_>) -> Option<Response<Full<Bytes>>> {
     let path = req.path.to_ascii_lowercase();
     let serves = |e| req.host.autodiscover.contains(&e);
+    let legacy = (path == "/autodiscover/autodiscover.xml" && serves(Endpoint::Pox))
+        || (path == "/autodiscover/autodiscover.svc" && serves(Endpoint::Soap));
+    if legacy && req.bearer_without_role {
+        return Some(respond(
+            403,
+            &[(
+                "x-ms-diagnostics",
+                "2000008;reason=\"The token contains not enough scope to make this call.\";error_category=\"invalid_grant\"".to_string(),
+            )],
+            Bytes::new(),
+        ));
+    }
     if path == "/autodiscover/autodiscover.xml" && serves(Endpoint::Pox) {
         return Some(pox(scenario, req));
     }

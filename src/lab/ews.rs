@@ -3,6 +3,9 @@
 //! the ApplicationImpersonation role, its scope and the server right, aliases
 //! resolving to their mailbox, accounts without mailboxes, EWS turned off,
 //! and ErrorServerBusy with BackOffMilliseconds — in Exchange's exact shapes.
+//! Exchange Online: no ApplicationImpersonation (removed in February 2025);
+//! app-only tokens reach mailboxes by consent or RBAC for Applications
+//! ([`super::access`]).
 
 use std::sync::atomic::Ordering;
 
@@ -11,6 +14,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::Response;
 
+use super::access::{self, Api};
 use super::auth::{authorized, unauthorized};
 use super::response::{respond, xml_response};
 use super::scenario::{HostSpec, Scenario, ServiceAccountSpec, UserSpec};
@@ -299,6 +303,8 @@ enum Principal<'a> {
     App {
         tid: String,
         app: String,
+        /// The token's consented roles.
+        roles: Vec<String>,
     },
     /// A delegated token the lab issued for a service account (and the client it names).
     Delegated(&'a ServiceAccountSpec, Option<String>),
@@ -407,12 +413,17 @@ fn bearer<'a>(
         .as_array()
         .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
         .unwrap_or_default();
-    if !roles.contains(&"full_access_as_app") {
+    let app = claims["appid"].as_str().unwrap_or("").to_string();
+    // Exchange Online also lets in an app whose RBAC for Applications role
+    // grants EWS (no `roles` claim shows it); which mailboxes is decided per mailbox.
+    let rbac = state.scenario.exchange.online && access::has_rbac_role(&state.scenario, &app, Api::Ews);
+    if !roles.contains(&"full_access_as_app") && !rbac {
         return not_enough();
     }
     Some(Ok(Principal::App {
-        app: claims["appid"].as_str().unwrap_or("").to_string(),
+        app,
         tid: claims["tid"].as_str().unwrap_or("").to_string(),
+        roles: roles.iter().map(|r| r.to_string()).collect(),
     }))
 }
 
@@ -594,7 +605,9 @@ fn impersonated(
             None => true,
             Some(group) => user.groups.iter().any(|g| g.eq_ignore_ascii_case(group)),
         };
-        !account.application_impersonation || !in_scope
+        // The role was removed from Exchange Online in February 2025: no
+        // account impersonates there any more, whatever it was assigned.
+        scenario.exchange.online || !account.application_impersonation || !in_scope
     });
     if denied {
         return fault(
@@ -602,6 +615,12 @@ fn impersonated(
             "The account does not have permission to impersonate the requested user.",
             &[],
         );
+    }
+    if let Principal::App { app, roles, .. } = principal {
+        if access::decide(scenario, app, roles, Api::Ews, user).is_err() {
+            // Outside the consent's access policy or the RBAC scope: an empty 403 (see access.rs).
+            return respond(403, &[], Bytes::new());
+        }
     }
     if let Err(refusal) = switches::mailbox(scenario, Some(user)) {
         return refused(scenario, refusal);

@@ -8,6 +8,7 @@ use http_body_util::Full;
 use hyper::Response;
 use serde_json::{json, Value};
 
+use super::access::{self, Api, Denial};
 use super::entra::TokenRejection;
 use super::response::respond;
 use super::LabState;
@@ -115,7 +116,9 @@ pub fn answer(state: &LabState, path: &str, query: Option<&str>, authorization: 
             .is_some_and(|t| t.id.eq_ignore_ascii_case(tid))
     });
     if let Some(permission) = folder {
-        if !roles.iter().any(|r| r.starts_with(permission)) {
+        let api = Api::Graph(permission);
+        let app_id = app.client_id.as_str();
+        if !roles.iter().any(|r| r.starts_with(permission)) && !access::has_rbac_role(scenario, app_id, api) {
             return graph_error(
                 403,
                 "ErrorAccessDenied",
@@ -136,8 +139,9 @@ pub fn answer(state: &LabState, path: &str, query: Option<&str>, authorization: 
                 "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
             );
         }
-        if let Some(group) = &app.access_policy_group {
-            if !user.groups.iter().any(|g| g.eq_ignore_ascii_case(group)) {
+        match access::decide(scenario, app_id, &roles, api, user) {
+            Ok(_) => {}
+            Err(Denial::AccessPolicy) => {
                 return graph_error(
                     403,
                     "ErrorAccessDenied",
@@ -147,6 +151,14 @@ pub fn answer(state: &LabState, path: &str, query: Option<&str>, authorization: 
                         // Microsoft Graph docs' sample (2019), without the [RAOP] part.
                         "Access to OData is disabled."
                     },
+                );
+            }
+            // Outside every RBAC scope (or no grant at all): Graph's plain denial.
+            Err(Denial::OutOfScope | Denial::NoGrant) => {
+                return graph_error(
+                    403,
+                    "ErrorAccessDenied",
+                    "Access is denied. Check credentials and try again.",
                 );
             }
         }

@@ -1,6 +1,7 @@
 //! The lab: a simulated organization on loopback (DNS, HTTPS, HTTP) driven by
 //! a scenario's model, used by `demo`, `lab serve` and the tests.
 
+mod access;
 mod auth;
 mod autodiscover;
 pub mod certs;

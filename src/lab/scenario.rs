@@ -721,7 +721,6 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "online-cross-tenant",
     "token-expired",
     "token-wrong-audience",
-    "online-refresh-token-healthy",
     "online-delegated-impersonation-denied",
     "oauth-refresh-token-expired",
     "oauth-mfa-required",
@@ -744,6 +743,17 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "exo-ews-mailbox-disabled",
     "exo-ews-allow-list-empty",
     "exo-ews-after-shutdown",
+    "seed-email-integration-exo-healthy",
+    "seed-email-integration-exo-not-allow-listed",
+    "seed-crm-exchange-sync-exo-healthy",
+    "seed-crm-exchange-sync-exo-user-outside-scope",
+    "seed-mail-api-platform-exo-healthy",
+    "seed-mail-api-platform-exo-service-account",
+    "seed-sales-sidebar-exo-healthy",
+    "seed-sales-sidebar-exo-ews-disabled",
+    "exo-rbac-scope-excludes",
+    "exo-rbac-autodiscover",
+    "exo-consent-overrides-scope",
 ];
 
 /// Body files the built-in scenarios refer to.

@@ -150,6 +150,18 @@ async fn route(
         };
         return super::ews::answer(&state, spec, caller, &body).await;
     }
+    // A valid bearer token for Exchange Online, where Bearer is offered.
+    let bearer = authorization
+        .as_deref()
+        .and_then(|a| a.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .filter(|_| {
+            scenario
+                .auth_schemes_for(&spec.name)
+                .contains(&super::scenario::AuthScheme::Bearer)
+        })
+        .and_then(|(_, token)| state.tokens.verify(token.trim()).ok())
+        .filter(|c| crate::cloud::Cloud::is_ews_resource(c["aud"].as_str().unwrap_or("")));
     let request = AutodiscoverRequest {
         host: spec,
         method: &method,
@@ -157,19 +169,14 @@ async fn route(
         query: query.as_deref(),
         authorization: authorization.as_deref(),
         ntlm_account: ntlm_account.as_deref(),
-        bearer: authorization
-            .as_deref()
-            .and_then(|a| a.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .is_some_and(|(_, token)| {
-                scenario
-                    .auth_schemes_for(&spec.name)
-                    .contains(&super::scenario::AuthScheme::Bearer)
-                    && state
-                        .tokens
-                        .verify(token.trim())
-                        .is_ok_and(|c| crate::cloud::Cloud::is_ews_resource(c["aud"].as_str().unwrap_or("")))
-            }),
+        bearer: bearer.is_some(),
+        bearer_without_role: bearer.as_ref().is_some_and(|c| {
+            // An app-only token (no `scp`) that Exchange's RBAC for Applications would have to carry.
+            c.get("scp").is_none()
+                && !c["roles"]
+                    .as_array()
+                    .is_some_and(|r| r.iter().any(|v| v == "full_access_as_app"))
+        }),
         body: &body,
     };
     autodiscover::answer(scenario, &request).unwrap_or_else(not_found)

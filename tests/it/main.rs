@@ -10,6 +10,7 @@ mod cli;
 mod cross_domain;
 mod diff;
 mod ews_parsers;
+mod exo_access;
 mod hostile;
 mod html;
 mod junit;

@@ -426,7 +426,7 @@ async fn the_peer_matrix_agrees_on_a_sample_of_scenarios() {
         // Every grant and the Graph client: a certificate, a refresh token, a Graph denial;
         // and the NTLM product that meets Windows authentication only inside.
         "online-app-certificate-healthy",
-        "online-refresh-token-healthy",
+        "seed-mail-api-platform-exo-service-account",
         "graph-access-policy-denied",
         "ews-ntlm-internal-only",
     ] {

@@ -395,7 +395,7 @@ async fn canary_client_secret_never_appears_in_any_output() {
 async fn canary_refresh_token_and_grant_password_never_appear() {
     for (fixture, from, canary) in [
         (
-            "online-refresh-token-healthy",
+            "seed-mail-api-platform-exo-service-account",
             "0.AXEAlab-refresh-token-for-svc-sync",
             "0.Canary-refresh-8c1d",
         ),

@@ -99,3 +99,27 @@ snapshot_human!(
 );
 snapshot_human!("seed-mail-api-platform-alias", human_seed_mail_api_platform_alias);
 snapshot_human!("seed-sales-sidebar-no-mailbox", human_seed_sales_sidebar_no_mailbox);
+
+// Exchange Online since 1 October 2026 (issue 19): the EWS switches, RBAC
+// for Applications, and each seed product as its customers meet it today.
+snapshot_human!("exo-ews-app-not-allowed", human_exo_ews_app_not_allowed);
+snapshot_human!("exo-ews-mailbox-disabled", human_exo_ews_mailbox_disabled);
+snapshot_human!("exo-ews-after-shutdown", human_exo_ews_after_shutdown);
+snapshot_human!("exo-rbac-scope-excludes", human_exo_rbac_scope_excludes);
+snapshot_human!("exo-rbac-autodiscover", human_exo_rbac_autodiscover);
+snapshot_human!(
+    "seed-email-integration-exo-not-allow-listed",
+    human_seed_email_integration_exo_not_allow_listed
+);
+snapshot_human!(
+    "seed-crm-exchange-sync-exo-user-outside-scope",
+    human_seed_crm_exchange_sync_exo_user_outside_scope
+);
+snapshot_human!(
+    "seed-mail-api-platform-exo-service-account",
+    human_seed_mail_api_platform_exo_service_account
+);
+snapshot_human!(
+    "seed-sales-sidebar-exo-ews-disabled",
+    human_seed_sales_sidebar_exo_ews_disabled
+);
