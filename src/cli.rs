@@ -190,6 +190,11 @@ pub struct CheckArgs {
     /// Off by default: it writes to the mailboxes.
     #[arg(long)]
     pub write_test: bool,
+    /// App-only EWS runs (`--auth app --api ews`) also read each mailbox's inbox through
+    /// Microsoft Graph with the same app, to report how many mailboxes are ready for the move
+    /// off EWS (Exchange Online's EWS is switched off on 1 April 2027). This turns that off.
+    #[arg(long)]
+    pub no_graph_readiness: bool,
     /// Tenant id or domain (OAuth modes).
     #[arg(long, value_name = "ID|DOMAIN")]
     pub tenant: Option<String>,

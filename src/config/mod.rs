@@ -62,6 +62,9 @@ pub struct CheckConfig {
     pub folders: Vec<&'static str>,
     /// `--write-test`: save and delete a draft in each mailbox.
     pub write_test: bool,
+    /// An app-only EWS run also reads each mailbox through Graph with the
+    /// same app (Graph readiness; off with `--no-graph-readiness`).
+    pub graph_readiness: bool,
     /// The day the run judges Exchange Online's EWS phase by: the clock's
     /// when the configuration is read (see [`crate::ews_timeline`]).
     pub today: time::Date,
@@ -86,6 +89,7 @@ impl CheckConfig {
             connecting_sid: ConnectingSid::Both,
             folders: vec!["inbox"],
             write_test: false,
+            graph_readiness: false,
             today: crate::ews_timeline::today(),
         }
     }
@@ -123,6 +127,7 @@ pub fn check_config(args: &CheckArgs, secrets: &dyn SecretSource) -> Result<(Che
             },
             folders: folders(args),
             write_test: args.write_test,
+            graph_readiness: auth_mode == AuthMode::App && api == Api::Ews && !args.no_graph_readiness,
             today: crate::ews_timeline::today(),
         },
         output(args),

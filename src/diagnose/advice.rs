@@ -160,6 +160,7 @@ pub fn remediation(code: Code, s: &Situation) -> Option<Vec<String>> {
         "graph.insufficient_privileges" | "graph.access_denied" if s.app_only() => Some(consent(code, s)),
         "exchange_online.app_scope_excludes" => Some(app_scope(s)),
         "exchange_online.rbac_autodiscover" => Some(rbac_autodiscover(s)),
+        "exchange_online.graph_not_ready" => Some(graph_not_ready(s)),
         "exchange_online.ews_app_not_allowed" => Some(ews_app_not_allowed(s)),
         "exchange_online.ews_disabled" => Some(ews_disabled(s)),
         "exchange_online.ews_retirement" | "exchange_online.ews_shut_down" => Some(ews_to_graph(code, s)),
@@ -287,6 +288,28 @@ fn app_scope(s: &Situation) -> Vec<String> {
         ),
         "Wait for propagation (30 minutes to 2 hours), then re-run exprobe before changing anything else.".to_string(),
     ]
+}
+
+/// Graph access for the move off EWS: the grant, who gives it, how to check it.
+fn graph_not_ready(s: &Situation) -> Vec<String> {
+    let grant = format!(
+        "either the tenant-wide Microsoft Graph application permission Mail.Read (or Mail.ReadWrite) with admin consent, which reaches every mailbox, or, limited to the synced mailboxes, an RBAC for Applications role without that permission: New-ManagementRoleAssignment -App {} -Role \"Application Mail.Read\" -CustomResourceScope \"Sync mailboxes\" (the scope the app's EWS access uses, where it has one)",
+        s.client_id()
+    );
+    let mut steps = match s.owner {
+        AppOwner::Vendor => vec![
+            format!("The vendor's app needs Graph access to the synced mailboxes: {grant}. A Global Administrator consents to what the vendor's app asks for: {}", s.admin_consent_url()),
+            "Only the vendor can make the product use Graph: ask whether it supports app-only Graph, and from which version.".to_string(),
+        ],
+        _ => vec![format!("Give the app Graph access to the synced mailboxes: {grant}.")],
+    };
+    steps.push(format!(
+        "Check it: Test-ServicePrincipalAuthorization -Identity {} -Resource {} (RBAC), then re-run exprobe: the mailbox counts as ready for Graph once its inbox opens.",
+        s.client_id(),
+        s.mailbox()
+    ));
+    steps.push(days_left(s));
+    steps
 }
 
 /// EWS reached through an RBAC role, which Autodiscover does not accept.

@@ -10,6 +10,7 @@ mod codes;
 mod cross;
 mod ews_rules;
 mod oauth_rules;
+mod readiness;
 mod rules;
 
 use std::collections::{BTreeMap, HashSet};
@@ -37,6 +38,7 @@ pub const MAILBOX_RULES: &[MailboxRule] = &[
     ews_rules::identity,
     oauth_rules::graph,
     oauth_rules::tenant,
+    readiness::rule,
 ];
 
 /// Orders findings: by severity, then the stage that failed first (root
@@ -146,7 +148,10 @@ impl<'c> Diagnoser<'c> {
             reach_seen: HashSet::new(),
             auth_seen: false,
             cross: Default::default(),
-            counts: Counts::default(),
+            counts: Counts {
+                graph_readiness: readiness::judged(config).then(ReadinessCounts::default),
+                ..Counts::default()
+            },
             worst: None,
             evidence_dropped: 0,
             situation: advice::Situation::of(config, advice::Platform::Unknown),
@@ -276,6 +281,15 @@ impl<'c> Diagnoser<'c> {
         findings.sort_by(|a, b| a.key.cmp(&b.key));
         self.count(&findings);
         self.evidence_dropped += m.record.evidence_dropped;
+        let graph_readiness = readiness::of(self.config, org, &m);
+        if let (Some(r), Some(c)) = (&graph_readiness, self.counts.graph_readiness.as_mut()) {
+            c.checked += 1;
+            if r.ready {
+                c.ready += 1;
+            } else {
+                *c.not_ready.entry(r.reason.clone()).or_default() += 1;
+            }
+        }
         let mut facts = BTreeMap::new();
         if let Some(a) = &m.discovery.autodiscover {
             if let Some(u) = &a.ews_url {
@@ -292,6 +306,7 @@ impl<'c> Diagnoser<'c> {
                 status,
                 findings: codes,
                 facts,
+                graph_readiness,
             },
             steps: m.record.steps,
             findings,

@@ -754,6 +754,8 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "exo-rbac-scope-excludes",
     "exo-rbac-autodiscover",
     "exo-consent-overrides-scope",
+    "exo-graph-ready",
+    "exo-graph-not-ready",
 ];
 
 /// Body files the built-in scenarios refer to.

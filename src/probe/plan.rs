@@ -24,7 +24,7 @@ use super::oauth::{self, RealmOutcome, TokenOutcome};
 use super::skip::DEADLINE;
 use super::{Skip, StepBuilder, StepKind};
 use crate::auth::Scheme;
-use crate::config::{Auth, CheckConfig, Credentials, MailApi};
+use crate::config::{Auth, CheckConfig, Credentials, GraphCallKind, MailApi};
 use crate::net::http::NetSetupError;
 use crate::net::limiter::Limiter;
 use crate::net::{AllowedHosts, Net};
@@ -46,6 +46,8 @@ pub struct Org {
     pub insecure: bool,
     /// The tenant the tokens were issued by, if any.
     pub token_tenant: Option<String>,
+    /// The Graph token an app-only EWS run asked for, for Graph readiness.
+    pub readiness_token: Option<TokenOutcome>,
     invalid: HashMap<String, String>,
     dns_index: HashMap<String, usize>,
 }
@@ -76,6 +78,7 @@ impl Org {
             steps,
             insecure,
             token_tenant,
+            readiness_token: None,
             invalid,
             dns_index,
         }
@@ -127,6 +130,8 @@ pub struct MailboxOutcome {
     pub discovery: Discovered,
     pub ews: EwsChecked,
     pub graph: Option<GraphOutcome>,
+    /// An EWS run's Graph readiness: the same app's Graph read of the mailbox.
+    pub graph_readiness: Option<GraphOutcome>,
     pub identity: Option<IdentityOutcome>,
     pub record: Record,
 }
@@ -169,6 +174,7 @@ impl MailboxOutcome {
             discovery: Discovered::default(),
             ews: EwsChecked::default(),
             graph: None,
+            graph_readiness: None,
             identity: None,
             record: Record::default(),
         }
@@ -324,6 +330,8 @@ pub struct Run<'c> {
     /// What EWS is called with: the Basic or given credentials, or the app's EWS token.
     ews_credentials: Option<Credentials>,
     graph_token: Option<Secret>,
+    /// The same app's Graph token for an EWS run's Graph readiness.
+    readiness_token: Option<Secret>,
     ews_token_usable: bool,
     /// App-only tokens act only by impersonating a mailbox: no sign-in of their own.
     ews_app_only: bool,
@@ -347,6 +355,13 @@ impl<'c> Run<'c> {
         let authority = &config.endpoints.authority;
         let realm_domains = if oauth_mode { realm_logins(&input) } else { vec![] };
         let apis = config.api.apis();
+        // Graph readiness: an app-only EWS run also asks for the same app's Graph token.
+        let readiness = config.graph_readiness && matches!(config.auth, Auth::App(_));
+        let wanted: Vec<MailApi> = apis
+            .iter()
+            .copied()
+            .chain(readiness.then_some(MailApi::Graph))
+            .collect();
         let grant = match &config.auth {
             Auth::App(app) => Some(oauth::Grant::App(app)),
             Auth::Delegated(d) => Some(oauth::Grant::Delegated(d)),
@@ -357,7 +372,8 @@ impl<'c> Run<'c> {
             match grant {
                 Some(grant) => {
                     futures::future::join_all(
-                        apis.iter()
+                        wanted
+                            .iter()
                             .map(|&api| oauth::acquire(&net, authority, grant, api, config.endpoints.cloud)),
                     )
                     .await
@@ -388,6 +404,24 @@ impl<'c> Run<'c> {
                 .collect(),
             _ => vec![],
         };
+        // The readiness token is no token of the product's: its problems are
+        // readiness reasons (a warning step), not findings of their own.
+        let (for_readiness, acquired): (Vec<_>, Vec<_>) = acquired
+            .into_iter()
+            .partition(|(o, _, _)| readiness && o.api == MailApi::Graph);
+        let mut readiness_token = None;
+        let mut readiness_outcome = None;
+        for (o, token, mut step) in for_readiness {
+            if step.status == StepStatus::Fail {
+                step.status = StepStatus::Warn;
+            }
+            step.title = format!("{} (ready for Graph?)", step.title);
+            steps.push(step);
+            if o.usable() {
+                readiness_token = token;
+            }
+            readiness_outcome = Some(o);
+        }
         let (tokens, ews_token, graph_token) = usable_tokens(acquired.into_iter().chain(given), &mut steps);
         let ews_app_only = tokens
             .iter()
@@ -399,9 +433,12 @@ impl<'c> Run<'c> {
             config.auth.credentials()
         };
         let settings = autodiscover_settings(config);
+        let mut org = Org::new(input, dns, realm, tokens, steps, config.net.insecure);
+        org.readiness_token = readiness_outcome;
         Ok(Run {
             config,
-            org: Org::new(input, dns, realm, tokens, steps, config.net.insecure),
+            org,
+            readiness_token,
             net,
             began,
             settings,
@@ -641,7 +678,11 @@ impl<'c> Run<'c> {
         }
         if let Some((g_outcome, g_step)) = graph {
             out.push(g_step);
-            out.graph = g_outcome;
+            if self.config.api.graph() {
+                out.graph = g_outcome;
+            } else {
+                out.graph_readiness = g_outcome;
+            }
         }
 
         self.identity(&mut out, &domain);
@@ -831,19 +872,32 @@ impl<'c> Run<'c> {
         Some(ews::write_test(&self.net, &limiter, &url, credentials, &imp.mailbox, imp.form).await)
     }
 
+    /// `graph.mailbox`: the product's Graph calls, or an EWS run's Graph
+    /// readiness (the inbox with the same app; a failure is a warning).
     async fn graph(&self, mailbox: &str, tenant_blocked: Option<&str>) -> Option<(Option<GraphOutcome>, Step)> {
-        if !self.config.api.graph() {
+        let readiness = !self.config.api.graph() && self.config.graph_readiness;
+        if !self.config.api.graph() && !readiness {
             return None;
         }
-        let step = StepBuilder::new(
-            StepKind::GraphMailbox,
-            Some(mailbox),
-            Some(mailbox),
-            format!("Read {mailbox} through Microsoft Graph"),
-        );
-        let token = match self.graph_gate(tenant_blocked) {
+        let title = if readiness {
+            format!("Read {mailbox} through Microsoft Graph (ready for Graph?)")
+        } else {
+            format!("Read {mailbox} through Microsoft Graph")
+        };
+        let step = StepBuilder::new(StepKind::GraphMailbox, Some(mailbox), Some(mailbox), title.clone());
+        let token = if readiness {
+            &self.readiness_token
+        } else {
+            &self.graph_token
+        };
+        let token = match self.graph_gate(token.as_ref(), tenant_blocked) {
             Ok(token) => token,
             Err(skip) => return Some((None, step.skipped(&skip))),
+        };
+        let required: &[GraphCallKind] = if readiness {
+            &[GraphCallKind::Inbox]
+        } else {
+            &self.config.graph_calls
         };
         // One budget for the app's Graph calls (Graph throttles per app and tenant).
         let host = self.config.endpoints.graph_url.host_str().unwrap_or("graph");
@@ -854,15 +908,27 @@ impl<'c> Run<'c> {
             &self.config.endpoints.graph_url,
             token,
             mailbox,
-            &self.config.graph_calls,
+            required,
         )
         .await;
+        let s = if readiness {
+            Step {
+                title,
+                status: match s.status {
+                    StepStatus::Fail => StepStatus::Warn,
+                    other => other,
+                },
+                ..s
+            }
+        } else {
+            s
+        };
         Some((Some(o), s))
     }
 
     /// Whether `graph.mailbox` can run: the token it is called with.
-    fn graph_gate(&self, tenant_blocked: Option<&str>) -> Result<&Secret, Skip> {
-        let Some(token) = &self.graph_token else {
+    fn graph_gate<'t>(&self, token: Option<&'t Secret>, tenant_blocked: Option<&str>) -> Result<&'t Secret, Skip> {
+        let Some(token) = token else {
             return Err(Skip::Token {
                 api: MailApi::Graph,
                 why: "no usable Graph token".into(),

@@ -198,6 +198,13 @@ fn header(out: &mut String, d: &Digest) {
     if !report.accepted.is_empty() {
         row("accepted", escape(&report.accepted.join(", ")));
     }
+    if let Some(r) = &report.counts.graph_readiness {
+        let mut text = escape(&r.headline());
+        for (reason, n) in r.reasons() {
+            let _ = write!(text, "<br>not ready ({n}): {}", escape(reason));
+        }
+        row("Graph", text);
+    }
     for th in &report.throttling {
         row(
             "throttling",

@@ -209,6 +209,12 @@ fn header(d: &Digest, p: &Paint) -> String {
             d.checked, d.tally.pass, d.tally.warn, d.tally.fail
         );
     }
+    if let Some(r) = &report.counts.graph_readiness {
+        let _ = writeln!(head, "{}", r.headline());
+        for (reason, n) in r.reasons() {
+            head.push_str(&wrap(&format!("not ready ({n}): {reason}"), 80, "  ", "    "));
+        }
+    }
     if !report.accepted.is_empty() {
         let _ = writeln!(
             head,

@@ -153,6 +153,12 @@ fn write_properties(out: &mut String, report: &Report) {
     if !report.accepted.is_empty() {
         props.push(("accepted", report.accepted.join(",")));
     }
+    if let Some(r) = &report.counts.graph_readiness {
+        props.push(("graph_ready", format!("{} of {}", r.ready, r.checked)));
+        for (reason, n) in r.reasons() {
+            props.push(("graph_not_ready", format!("{n}: {reason}")));
+        }
+    }
     out.push_str("    <properties>\n");
     for (name, value) in props {
         let _ = writeln!(out, "      <property name=\"{name}\" value=\"{}\"/>", attr(&value));

@@ -51,6 +51,52 @@ pub struct Counts {
     pub fail: usize,
     /// Mailboxes whose result carries each code.
     pub by_code: BTreeMap<String, usize>,
+    /// App-only EWS runs: how many mailboxes the same app can read through
+    /// Microsoft Graph (absent on other runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph_readiness: Option<ReadinessCounts>,
+}
+
+/// "Ready for Graph: N of M mailboxes", and why the others are not.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ReadinessCounts {
+    /// Mailboxes the app read through Graph.
+    pub ready: usize,
+    /// Mailboxes with a readiness verdict.
+    pub checked: usize,
+    /// Mailboxes not ready, per reason.
+    #[serde(default)]
+    pub not_ready: BTreeMap<String, usize>,
+}
+
+impl ReadinessCounts {
+    /// "ready for Graph: N of M mailboxes".
+    pub fn headline(&self) -> String {
+        format!(
+            "ready for Graph: {} of {} mailbox{}",
+            self.ready,
+            self.checked,
+            if self.checked == 1 { "" } else { "es" }
+        )
+    }
+
+    /// The reasons mailboxes are not ready, most frequent first.
+    pub fn reasons(&self) -> Vec<(&str, usize)> {
+        let mut r: Vec<(&str, usize)> = self.not_ready.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        r.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        r
+    }
+}
+
+/// One mailbox's Graph readiness.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Readiness {
+    pub ready: bool,
+    /// Why not (a reason shared by mailboxes alike), or how the app gets in.
+    pub reason: String,
+    /// What Graph answered, for this mailbox.
+    #[serde(default)]
+    pub detail: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -232,4 +278,7 @@ pub struct MailboxResult {
     /// Extra facts per mailbox, e.g. the EWS URL found.
     #[serde(default)]
     pub facts: BTreeMap<String, String>,
+    /// App-only EWS runs: whether the same app reads this mailbox through Graph.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph_readiness: Option<Readiness>,
 }

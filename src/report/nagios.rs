@@ -180,6 +180,11 @@ pub fn render_digest(digest: &Digest, t: Thresholds) -> String {
         t.critical.max(1),
         report.duration_ms as f64 / 1000.0
     );
+    if let Some(r) = &c.graph_readiness {
+        // Mailboxes the app reads through Graph (an EWS run's readiness to move off EWS).
+        line.pop();
+        let _ = writeln!(line, " graph_ready={};;;0;{}", r.ready, r.checked);
+    }
     for f in &codes {
         let who = affected.get(f.code.as_str()).map(mailboxes_named).unwrap_or_default();
         let _ = writeln!(line, "{} {}{who} - {}", severity_word(f.severity), f.code, f.title);

@@ -3,7 +3,7 @@
 //! last run disappears from the exposition: no stale series).
 //!
 //! Labels stay low-cardinality: `check`, `code`, `severity`, `kind` (a
-//! step's probe), `status`, `result`. Per-mailbox series exist only behind
+//! step's probe), `status`, `result`, `ready`. Per-mailbox series exist only behind
 //! `per-mailbox-series = true`, capped per check.
 
 use std::collections::BTreeMap;
@@ -57,6 +57,7 @@ struct RunFamilies {
     accepted: Family<Labels, Gauge>,
     steps: Family<Labels, Gauge>,
     pushback: Family<Labels, Gauge>,
+    graph_ready: Family<Labels, Gauge>,
     mailbox_status: Family<Labels, Gauge>,
     mailbox_dropped: Family<Labels, Gauge>,
 }
@@ -80,6 +81,7 @@ impl RunFamilies {
             accepted: Family::default(),
             steps: Family::default(),
             pushback: Family::default(),
+            graph_ready: Family::default(),
             mailbox_status: Family::default(),
             mailbox_dropped: Family::default(),
         };
@@ -132,6 +134,11 @@ impl RunFamilies {
             format!("Busy answers (ErrorServerBusy, 429, 503) the servers gave in {run}"),
             f.pushback.clone(),
         );
+        registry.register(
+            format!("{prefix}_graph_readiness_mailboxes"),
+            format!("App-only EWS checks: mailboxes of {run} the same app reads through Microsoft Graph (ready = \"true\") or not (\"false\"): ready for Graph, N of M"),
+            f.graph_ready.clone(),
+        );
         if per_mailbox {
             registry.register(
                 "exprobe_mailbox_status",
@@ -181,6 +188,13 @@ impl RunFamilies {
             self.steps
                 .get_or_create(&labels(&[("check", check), ("kind", kind), ("status", status)]))
                 .set(n);
+        }
+        if let Some(r) = &report.counts.graph_readiness {
+            for (ready, n) in [("true", r.ready), ("false", r.checked.saturating_sub(r.ready))] {
+                self.graph_ready
+                    .get_or_create(&labels(&[("check", check), ("ready", ready)]))
+                    .set(n as i64);
+            }
         }
         let pushed: u64 = report.throttling.iter().map(|t| t.pushed_back).sum();
         self.pushback.get_or_create(&c).set(pushed as i64);

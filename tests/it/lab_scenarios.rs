@@ -398,7 +398,9 @@ async fn online_cname_presents_microsofts_certificate_and_redirects_http_to_auto
             assert!(
                 r.host.ends_with(".outlook.com")
                     || r.host.ends_with("office365.com")
-                    || r.host == "login.microsoftonline.com",
+                    || r.host == "login.microsoftonline.com"
+                    // The Graph readiness check's token, to the Graph endpoint.
+                    || r.host == "graph.microsoft.com",
                 "credentials to {}",
                 r.host
             );

@@ -442,6 +442,7 @@ mod tests {
             status: s,
             findings: codes.iter().map(|c| c.to_string()).collect(),
             facts: Default::default(),
+            graph_readiness: None,
         }
     }
 
