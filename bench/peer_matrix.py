@@ -14,6 +14,11 @@ settings and unmodified (tests/peers/*.py point them at the lab's DNS and ports)
 A client "fails" when it raises or gets no token. Agreement: the client fails exactly when
 exprobe reports a critical finding (status fail). Prints one row per scenario and the count.
 
+Graph readiness (app-only EWS setups, where exprobe reports `graph_readiness`): for each mailbox
+MSAL gets the same app's Graph token and plain REST (`requests`) reads the mailbox's inbox and
+newest message; the mailbox is ready for Graph when both answer 200. Agreement: exprobe's verdict
+per mailbox is the client's (the `graph` column; a disagreement fails the scenario).
+
 Usage: bench/peer_matrix.py --exprobe target/release/exprobe --python .venv/bin/python
        [--scenario NAME ...]
 Not covered (listed as n/a): OAuth grants other than client credentials with a secret, and
@@ -213,6 +218,26 @@ def msal(py, lab, args, env, grant="secret", graph=False):
     return False, f"{got.get('error')} {got.get('error_codes')}", None
 
 
+def graph_readiness(py, lab, args, env, report):
+    """Per mailbox, whether plain REST with MSAL's Graph token reads it, against exprobe's verdict."""
+    if not report or not report.get("counts", {}).get("graph_readiness"):
+        return None, ""
+    grant = "certificate" if arg(args, "certificate") else "secret"
+    agree, total, differ = 0, 0, []
+    for m in report.get("mailboxes", []):
+        verdict = (m.get("graph_readiness") or {}).get("ready")
+        if verdict is None:
+            continue
+        one = [a for a in args if not a.startswith("--mailbox=")] + [f"--mailbox={m['address']}"]
+        ok, _, _ = msal(py, lab, one, env, grant, graph=True)
+        total += 1
+        if ok == verdict:
+            agree += 1
+        else:
+            differ.append(f"{m['address']}: exprobe {verdict}, client {ok}")
+    return agree == total, f"{agree}/{total}" + (f" ({'; '.join(differ)})" if differ else "")
+
+
 def oauth_clients(py, lab, args, env, auth):
     """The real clients of an OAuth setup: MSAL with its grant, then the mailbox calls with a
     real client for each API the check uses (exchangelib for EWS, Graph REST for Graph)."""
@@ -257,12 +282,13 @@ def main():
         lab = start_lab(a.exprobe, name)
         try:
             if not lab["check"]:
-                rows.append((name, "lab did not start", "-", "-", "-"))
+                rows.append((name, "lab did not start", "-", "-", "-", "-"))
                 continue
             args = args_of(lab["check"])
             env = dict(os.environ, EXPROBE_PASSWORD=lab["password"] or "", NO_COLOR="1")
             out = subprocess.run([a.exprobe] + args + ["--format=json"], env=env, capture_output=True, text=True,
                                  timeout=120)
+            report = None
             try:
                 report = json.loads(out.stdout)
                 verdict = report["status"]
@@ -282,23 +308,27 @@ def main():
                 client = "exchangelib"
                 ok, outcome = exchangelib_app(a.python, lab, args, env, token=lab["password"])
             if client is None:
-                rows.append((name, f"{verdict} {','.join(codes)}", "n/a", f"({auth})", "n/a"))
+                rows.append((name, f"{verdict} {','.join(codes)}", "n/a", f"({auth})", "-", "n/a"))
                 continue
             agree = (not ok) == exprobe_fails
+            graph_agrees, graph = graph_readiness(a.python, lab, args, env, report) if auth == "app" else (None, "")
+            if graph_agrees is False:
+                agree = False
             rows.append((name, f"{verdict} {','.join(codes)}", client, ("ok " if ok else "FAIL ") + outcome,
-                         "yes" if agree else "NO"))
+                         graph or "-", "yes" if agree else "NO"))
         finally:
             lab["proc"].terminate()
             lab["proc"].wait(timeout=10)
-    w = [max(len(r[i]) for r in rows + [("scenario", "exprobe", "client", "outcome", "agrees")]) for i in range(5)]
-    header = ("scenario", "exprobe", "client", "outcome", "agrees")
+    header = ("scenario", "exprobe", "client", "outcome", "graph", "agrees")
+    w = [max(len(r[i]) for r in rows + [header]) for i in range(6)]
     print("  ".join(h.ljust(w[i]) for i, h in enumerate(header)))
     for r in rows:
         print("  ".join(str(c).ljust(w[i]) for i, c in enumerate(r)))
-    judged = [r for r in rows if r[4] in ("yes", "NO")]
-    print(f"\nagreement: {sum(r[4] == 'yes' for r in judged)}/{len(judged)} judged scenarios "
-          f"({len(rows) - len(judged)} not covered)")
-    return 0 if all(r[4] == "yes" for r in judged) else 1
+    judged = [r for r in rows if r[5] in ("yes", "NO")]
+    graph = [r for r in judged if r[4] != "-"]
+    print(f"\nagreement: {sum(r[5] == 'yes' for r in judged)}/{len(judged)} judged scenarios "
+          f"({len(rows) - len(judged)} not covered); Graph readiness judged in {len(graph)}")
+    return 0 if all(r[5] == "yes" for r in judged) else 1
 
 
 if __name__ == "__main__":

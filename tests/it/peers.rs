@@ -429,6 +429,12 @@ async fn the_peer_matrix_agrees_on_a_sample_of_scenarios() {
         "seed-mail-api-platform-exo-service-account",
         "graph-access-policy-denied",
         "ews-ntlm-internal-only",
+        // Exchange Online since October 2026: RBAC for Applications, and a plain REST Graph
+        // client with MSAL's token agreeing with each mailbox's Graph readiness.
+        "exo-graph-ready",
+        "exo-graph-not-ready",
+        "exo-rbac-scope-excludes",
+        "seed-crm-exchange-sync-exo-healthy",
     ] {
         args.push("--scenario".into());
         args.push(s.into());
@@ -447,7 +453,10 @@ async fn the_peer_matrix_agrees_on_a_sample_of_scenarios() {
         "{table}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(table.contains("agreement: 10/10 judged scenarios"), "{table}");
+    assert!(table.contains("agreement: 14/14 judged scenarios"), "{table}");
+    // Graph readiness was compared for every app-only EWS setup in the sample.
+    assert!(table.contains("Graph readiness judged in 7"), "{table}");
+    assert!(table.contains("exo-graph-not-ready"), "{table}");
 }
 
 /// Exchange Online by its CNAME: exchangelib (which has no Autodiscover v2)

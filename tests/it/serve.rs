@@ -1209,3 +1209,38 @@ async fn a_real_prometheus_scrapes_serve_with_the_deploy_config_and_rules() {
         "{alerts:?}"
     );
 }
+
+/// An app-only EWS check's Graph readiness on /metrics: ready and not, per check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_readiness_is_exposed_per_check() {
+    let lab = start(Scenario::builtin("exo-graph-not-ready").expect("scenario")).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let config = format!(
+        "[server]\ngrace = \"5s\"\n\n{}",
+        check_table("graph", &lab, &[("interval", "\"60s\""), ("timeout", "\"20s\"")])
+    );
+    let serve = Serve::start(dir.path(), &config, &[env_for("graph", &lab)], &[]);
+    let text = wait_metric(
+        &serve,
+        r#"exprobe_check_runs_total{check="graph",result="warn"}"#,
+        1.0,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(
+        sample(
+            &text,
+            r#"exprobe_check_last_run_graph_readiness_mailboxes{check="graph",ready="true"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"exprobe_check_last_run_graph_readiness_mailboxes{check="graph",ready="false"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+}
