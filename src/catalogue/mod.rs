@@ -331,7 +331,7 @@ pub const CATALOGUE: &[Entry] = &[
         explanation: "The EWS endpoint's 401 answer does not list the scheme this check authenticates with. Exchange Online turned Basic authentication off for EWS on 1 October 2022; it only accepts OAuth (Bearer) tokens. On Exchange Server, Basic may be turned off on the EWS virtual directory.",
         causes: &["Basic authentication against Exchange Online", "Basic disabled on the EWS virtual directory of Exchange Server"],
         remediation: &[
-            "Exchange Online: move the sync product to OAuth — an app registration with the full_access_as_app application permission (EWS) or Microsoft Graph application permissions, scoped with RBAC for Applications.",
+            "Exchange Online: move the sync product to app-only OAuth — an app registration with either the tenant-wide application permission (full_access_as_app for EWS, Mail.Read for Graph; it reaches every mailbox) or, limited to the synced mailboxes, an RBAC for Applications role without that permission (the two add up, so with both the scope limits nothing).",
             "Exchange Server: enable Basic on the EWS virtual directory (Set-WebServicesVirtualDirectory -BasicAuthentication $true) or configure the product for the scheme the server offers.",
         ],
         references: &["https://learn.microsoft.com/exchange/clients-and-mobile-in-exchange-online/deprecation-of-basic-authentication-exchange-online"],

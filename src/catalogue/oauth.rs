@@ -167,7 +167,7 @@ pub const ENTRIES: &[Entry] = &[
     entry!("exchange_online.ews_shut_down", Critical, "EWS in Exchange Online is switched off",
         "Since 1 April 2027 Exchange Online answers no EWS request: no setting or exception brings it back. Exchange Server on premises is not affected; cloud mailboxes are reached through Microsoft Graph only.",
         ["The product still uses EWS against Exchange Online"],
-        ["Move the product to Microsoft Graph (application permissions such as Mail.Read, scoped with RBAC for Applications), or use the product's Graph mode if it has one."],
+        ["Move the product to Microsoft Graph: an RBAC for Applications role such as Application Mail.Read scoped to the synced mailboxes (without the tenant-wide Mail.Read permission, which would reach every mailbox), or the tenant-wide permission; or use the product's Graph mode if it has one."],
         [EWS_DEPRECATION, EWS_TO_GRAPH]),
     entry!("exchange_online.app_scope_excludes", Critical, "The app's grant does not reach this mailbox (RBAC scope or application access policy)",
         "Exchange Online answered the app-only request for this mailbox with 403 and no X-EWS-Policy-Reason (its EWS switches send one) or Graph with ErrorAccessDenied while other mailboxes worked: the app's access is scoped and this mailbox is outside it. The scope is an RBAC for Applications role assignment's management scope or administrative unit, or an application access policy on the tenant-wide permission.",

@@ -43,6 +43,8 @@ pub struct Situation {
     pub mailbox: Option<String>,
     /// The run's day (Exchange Online's EWS phase).
     pub today: time::Date,
+    /// The service account as given, where the run has one.
+    pub service_account: Option<String>,
 }
 
 /// Mailboxes named in a suggested scope filter; more get a group.
@@ -74,6 +76,7 @@ impl Situation {
             mailbox_count: config.mailboxes.len(),
             mailbox: None,
             today: config.today,
+            service_account: config.service_account.clone(),
         }
     }
 
@@ -144,6 +147,60 @@ fn is_guid(s: &str) -> bool {
                 c.is_ascii_hexdigit()
             }
         })
+}
+
+/// Steps for the platform the run saw: a step the catalogue writes for one
+/// platform (it starts with the platform's name and a colon) is left out of
+/// a run on the other; none is left out where that would leave nothing.
+pub fn for_platform(steps: Vec<String>, platform: Platform) -> Vec<String> {
+    let foreign: &[&str] = match platform {
+        Platform::ExchangeOnline => &["Exchange Server:"],
+        Platform::ExchangeServer => &["Exchange Online:", "Exchange Online PowerShell:"],
+        Platform::Unknown => &[],
+    };
+    let kept: Vec<String> = steps
+        .iter()
+        .filter(|step| !foreign.iter().any(|f| step.starts_with(f)))
+        .cloned()
+        .collect();
+    if kept.is_empty() {
+        steps
+    } else {
+        kept
+    }
+}
+
+/// The catalogue's placeholders filled with what the run knows: `MAILBOX`
+/// (the finding's mailbox), `SERVICEACCOUNT`, `APP_CLIENT_ID` / `CLIENTID`
+/// (an app-only run's client id). Unknown values stay placeholders.
+pub fn fill(step: &str, s: &Situation) -> String {
+    let known: [(&str, Option<&str>); 4] = [
+        ("MAILBOX", s.mailbox.as_deref()),
+        ("SERVICEACCOUNT", s.service_account.as_deref()),
+        ("APP_CLIENT_ID", s.client_id.as_deref().filter(|_| s.app_only())),
+        ("CLIENTID", s.client_id.as_deref().filter(|_| s.app_only())),
+    ];
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(step.len());
+    let mut rest = step;
+    'scan: while !rest.is_empty() {
+        let at_boundary = !out.chars().next_back().is_some_and(word);
+        if at_boundary {
+            for (name, value) in known {
+                if let (Some(v), Some(after)) = (value, rest.strip_prefix(name)) {
+                    if !after.chars().next().is_some_and(word) {
+                        out.push_str(v);
+                        rest = after;
+                        continue 'scan;
+                    }
+                }
+            }
+        }
+        let c = rest.chars().next().expect("rest is not empty");
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 /// The remediation for `code` in `s`, or None where the catalogue's general
@@ -396,6 +453,67 @@ mod tests {
     fn addresses_are_quoted_for_powershell() {
         assert_eq!(filter_value("o'brien@contoso.com"), "o''brien@contoso.com");
         assert_eq!(filter_value("a$b`c\"d@contoso.com"), "a`$b``c`\"d@contoso.com");
+    }
+
+    fn situation(mode: AuthMode) -> Situation {
+        Situation {
+            platform: Platform::ExchangeOnline,
+            mode,
+            owner: AppOwner::Unknown,
+            client_id: Some("2b7e1c9d-4a5f-4e3b-8c6d-0a1b2c3d4e5f".into()),
+            tenant: None,
+            authority: "https://login.microsoftonline.com".into(),
+            mailboxes: vec![],
+            mailbox_count: 0,
+            mailbox: Some("bob@contoso.com".into()),
+            today: time::macros::date!(2026 - 12 - 03),
+            service_account: Some("svc-sync@contoso.com".into()),
+        }
+    }
+
+    #[test]
+    fn placeholders_are_filled_with_what_the_run_knows() {
+        let s = situation(AuthMode::App);
+        assert_eq!(
+            fill("Get-CASMailbox MAILBOX; -AppId APP_CLIENT_ID; SYNC_MAILBOX; MAILBOXES; (MAILBOX)", &s),
+            "Get-CASMailbox bob@contoso.com; -AppId 2b7e1c9d-4a5f-4e3b-8c6d-0a1b2c3d4e5f; SYNC_MAILBOX; MAILBOXES; (bob@contoso.com)"
+        );
+        assert_eq!(
+            fill("Enable-Mailbox SERVICEACCOUNT", &s),
+            "Enable-Mailbox svc-sync@contoso.com"
+        );
+        // A delegated run's client id is a public client's, not the app-only app's.
+        let s = Situation {
+            mailbox: None,
+            ..situation(AuthMode::RefreshToken)
+        };
+        assert_eq!(
+            fill("-Identity APP_CLIENT_ID -Resource MAILBOX", &s),
+            "-Identity APP_CLIENT_ID -Resource MAILBOX"
+        );
+    }
+
+    #[test]
+    fn steps_for_the_other_platform_are_left_out() {
+        let steps = vec![
+            "Exchange Server: Set-WebServicesVirtualDirectory".to_string(),
+            "Exchange Online: move to OAuth".to_string(),
+            "Either: check the product".to_string(),
+        ];
+        assert_eq!(
+            for_platform(steps.clone(), Platform::ExchangeOnline),
+            vec!["Exchange Online: move to OAuth", "Either: check the product"]
+        );
+        assert_eq!(
+            for_platform(steps.clone(), Platform::ExchangeServer),
+            vec![
+                "Exchange Server: Set-WebServicesVirtualDirectory",
+                "Either: check the product"
+            ]
+        );
+        assert_eq!(for_platform(steps.clone(), Platform::Unknown), steps);
+        let only_server = vec!["Exchange Server: Enable-Mailbox".to_string()];
+        assert_eq!(for_platform(only_server.clone(), Platform::ExchangeOnline), only_server);
     }
 
     #[test]

@@ -65,6 +65,10 @@ fn finding_of(r: &Raised, accepted: bool, situation: &advice::Situation) -> Find
     let entry = r.code.entry();
     let remediation = advice::remediation(r.code, situation)
         .unwrap_or_else(|| entry.remediation.iter().map(|s| s.to_string()).collect());
+    let remediation = advice::for_platform(remediation, situation.platform)
+        .iter()
+        .map(|step| advice::fill(step, situation))
+        .collect();
     Finding {
         accepted,
         code: r.code.to_string(),

@@ -409,7 +409,8 @@ async fn online_cname_presents_microsofts_certificate_and_redirects_http_to_auto
 }
 
 /// Every scenario on a day of each phase of Exchange Online's EWS (the lab
-/// and the check pinned to it): the phase's expected codes, no more, no less.
+/// and the check pinned to it): the phase's expected codes, no more, no less,
+/// and advice only for the platform the run saw.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_builtin_scenario_in_each_phase_of_exchange_online_ews() {
     use exprobe::ews_timeline::Phase;
@@ -435,7 +436,52 @@ async fn every_builtin_scenario_in_each_phase_of_exchange_online_ews() {
                     codes(&report)
                 ));
             }
+            // Advice for the platform the run saw: no Exchange Server cmdlet in an
+            // Exchange Online run, and the reverse.
+            for wrong in wrong_platform_steps(&report, scenario.exchange.online) {
+                failures.push(format!("{name} on {day}: {wrong}"));
+            }
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Cmdlets and places that exist on one platform only.
+const SERVER_ONLY: &[&str] = &[
+    "New-ThrottlingPolicy",
+    "Set-ThrottlingPolicyAssociation",
+    "WebServicesVirtualDirectory",
+    "AutodiscoverVirtualDirectory",
+    "Set-ClientAccessService",
+    "iisreset",
+    "Exchange Management Shell",
+    "-Role ApplicationImpersonation",
+    "-Role \"ApplicationImpersonation\"",
+    "Exchange Server:",
+];
+const ONLINE_ONLY: &[&str] = &[
+    "EwsAllowedAppIDs",
+    "RetrieveEwsOperationAccessPolicy",
+    "New-ServicePrincipal",
+    "Test-ServicePrincipalAuthorization",
+    "New-ApplicationAccessPolicy",
+    "Test-ApplicationAccessPolicy",
+    "Exchange Online PowerShell",
+    "Entra admin center",
+    "New-ManagementRoleAssignment -App",
+    "Exchange Online:",
+];
+
+/// What a report tells the admin to do that its platform does not have.
+fn wrong_platform_steps(report: &exprobe::report::Report, online: bool) -> Vec<String> {
+    let foreign = if online { SERVER_ONLY } else { ONLINE_ONLY };
+    let mut out = vec![];
+    for f in &report.findings {
+        for step in &f.remediation {
+            for word in foreign.iter().filter(|w| step.contains(*w)) {
+                out.push(format!("{}: {word:?} in {step:?}", f.code));
+            }
+        }
+    }
+    out
 }
