@@ -41,6 +41,17 @@ fn emit(text: &str) -> Result<(), AppError> {
 
 pub async fn run(cli: Cli) -> Result<i32, AppError> {
     match cli.command {
+        Command::Check(args) if args.tenants.is_some() => {
+            let mut out: Box<dyn std::io::Write + Send> = match &args.output.output {
+                Some(path) => Box::new(std::fs::File::create(path).map_err(AppError::Output)?),
+                None => Box::new(std::io::stdout()),
+            };
+            match crate::fleet::run(&args, &ProcessSecrets, out.as_mut(), engine::interrupted()).await {
+                // A reader that went away (`| head`) ends the run quietly.
+                Err(AppError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+                other => other,
+            }
+        }
         Command::Check(args) => {
             let (mut config, mut output) = config::check_config(&args, &ProcessSecrets)?;
             output.verbose = cli.verbose > 0;

@@ -147,7 +147,7 @@ pub enum DiffFormat {
     Json,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct CheckArgs {
     /// Mailbox to check (repeatable).
     #[arg(long = "mailbox", value_name = "ADDR")]
@@ -198,6 +198,12 @@ pub struct CheckArgs {
     /// Tenant id or domain (OAuth modes).
     #[arg(long, value_name = "ID|DOMAIN")]
     pub tenant: Option<String>,
+    /// A vendor's fleet: one app (`--auth app`, its own credentials) checked in many customer
+    /// tenants. FILE holds one tenant per line, `TENANT,MAILBOX` (a tenant id or domain and
+    /// one sample mailbox; `#` comments; a `tenant,mailbox` header is skipped). One jsonl
+    /// record per tenant as it finishes: consent, EWS allow list, Graph readiness, days left.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["mailboxes", "mailboxes_file", "tenant"])]
+    pub tenants: Option<PathBuf>,
     /// Application (client) id (OAuth modes).
     #[arg(long, value_name = "GUID")]
     pub client_id: Option<String>,
@@ -258,7 +264,7 @@ pub struct CheckArgs {
     pub config: Option<PathBuf>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct SecretArgs {
     /// Read the password from this environment variable (default EXPROBE_PASSWORD).
     #[arg(long, value_name = "VAR", group = "password_source")]
@@ -298,7 +304,7 @@ pub struct SecretArgs {
     pub access_token_file: Option<PathBuf>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct NetArgs {
     /// Resolve every name through this DNS server (repeatable), for probes and connections alike.
     #[arg(long = "dns-server", value_name = "IP[:PORT]")]
@@ -320,7 +326,7 @@ pub struct NetArgs {
     pub deadline: f64,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct OutputArgs {
     /// Report format.
     #[arg(long, value_enum, default_value_t = Format::Human)]

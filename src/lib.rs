@@ -17,6 +17,7 @@ pub mod engine;
 pub mod error;
 pub mod ews_timeline;
 pub mod exit;
+pub mod fleet;
 pub mod lab;
 pub mod net;
 pub mod opath;

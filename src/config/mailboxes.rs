@@ -112,7 +112,7 @@ pub(super) fn one_reader_of_stdin(args: &CheckArgs) -> Result<(), ConfigError> {
 
 /// The mailbox list's text, from a file or stdin (`-`), within the run's
 /// deadline and [`MAX_LIST_BYTES`], decoded by [`decode_list`].
-pub(super) fn read_list(path: &Path, deadline: std::time::Duration) -> Result<String, ConfigError> {
+pub fn read_list(path: &Path, deadline: std::time::Duration) -> Result<String, ConfigError> {
     use std::io::Read as _;
     let shown = if path == Path::new("-") {
         "stdin".to_string()

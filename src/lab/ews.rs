@@ -229,7 +229,11 @@ async fn answer_model(state: &LabState, host: &HostSpec, caller: Caller<'_>, bod
         Principal::App { app, .. } | Principal::Delegated(_, Some(app)) => Some(app.as_str()),
         _ => None,
     };
-    if let Err(refusal) = switches::organization(scenario, state.phase(), app, caller.user_agent) {
+    let tenant = match &principal {
+        Principal::App { tid, .. } => scenario.tenant(tid),
+        Principal::Account(a) | Principal::Delegated(a, _) => scenario.tenant_of_address(&a.address),
+    };
+    if let Err(refusal) = switches::organization(scenario, tenant, state.phase(), app, caller.user_agent) {
         return refused(scenario, refusal);
     }
     let in_flight = state.ews_in_flight.fetch_add(1, Ordering::SeqCst) + 1;

@@ -244,6 +244,12 @@ pub struct TenantSpec {
     /// The Microsoft cloud the tenant lives in (`global`, `usgov-gcchigh`, `usgov-dod`, `china`).
     #[serde(default)]
     pub cloud: crate::cloud::Cloud,
+    /// This tenant's own `EwsEnabled`, where a scenario holds several
+    /// organizations (a vendor's fleet); with `ews_allowed_app_ids` it
+    /// replaces `exchange`'s for callers of this tenant.
+    pub ews_enabled: Option<bool>,
+    /// This tenant's own `EwsAllowedAppIDs` (see `ews_enabled`).
+    pub ews_allowed_app_ids: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -20,7 +20,7 @@
 //! suppresses the body); after 1 April 2027 Exchange Online answers every EWS
 //! request as disabled (no capture of the switched-off service exists).
 
-use super::scenario::{EwsAccessPolicy, Scenario, UserSpec};
+use super::scenario::{EwsAccessPolicy, Scenario, TenantSpec, UserSpec};
 use crate::ews_timeline::Phase;
 
 pub const DISABLED: &str = "EWS is disabled for this user or tenant";
@@ -46,19 +46,30 @@ impl Refusal {
 }
 
 /// The organization-level decision for a caller (`app`: the token's client
-/// id; none for a password).
-pub fn organization(scenario: &Scenario, phase: Phase, app: Option<&str>, user_agent: &str) -> Result<(), Refusal> {
+/// id; none for a password) of `tenant` (its own settings, where it has them).
+pub fn organization(
+    scenario: &Scenario,
+    tenant: Option<&TenantSpec>,
+    phase: Phase,
+    app: Option<&str>,
+    user_agent: &str,
+) -> Result<(), Refusal> {
     let ex = &scenario.exchange;
+    let (enabled, allowed): (Option<bool>, &[String]) =
+        match tenant.filter(|t| t.ews_enabled.is_some() || t.ews_allowed_app_ids.is_some()) {
+            Some(t) => (t.ews_enabled, t.ews_allowed_app_ids.as_deref().unwrap_or(&[])),
+            None => (ex.ews_enabled, &ex.ews_allowed_app_ids),
+        };
     if ex.online {
         if phase == Phase::ShutDown {
             return Err(Refusal::Disabled);
         }
-        match ex.ews_enabled {
+        match enabled {
             Some(false) => return Err(Refusal::Disabled),
             Some(true) => {
-                let listed = app.is_some_and(|id| ex.ews_allowed_app_ids.iter().any(|a| a.eq_ignore_ascii_case(id)));
+                let listed = app.is_some_and(|id| allowed.iter().any(|a| a.eq_ignore_ascii_case(id)));
                 // An empty list allowed every app until enforcement, none since.
-                let open = ex.ews_allowed_app_ids.is_empty() && phase == Phase::Permissive;
+                let open = allowed.is_empty() && phase == Phase::Permissive;
                 if !listed && !open {
                     return Err(Refusal::BlockedByPolicy);
                 }
@@ -119,13 +130,16 @@ mod tests {
         let other = org(
             "[exchange]\nonline=true\news_enabled=true\news_allowed_app_ids=['11111111-2222-3333-4444-555555555555']\n",
         );
-        let ua = |s: &Scenario, p| organization(s, p, Some(APP), "ExchangeServicesClient/15.0");
+        let ua = |s: &Scenario, p| organization(s, None, p, Some(APP), "ExchangeServicesClient/15.0");
         for phase in [Permissive, Enforcement] {
             assert_eq!(ua(&null, phase), Ok(()));
             assert_eq!(ua(&off, phase), Err(Refusal::Disabled));
             assert_eq!(ua(&listed, phase), Ok(()));
             assert_eq!(ua(&other, phase), Err(Refusal::BlockedByPolicy));
-            assert_eq!(organization(&listed, phase, None, "x"), Err(Refusal::BlockedByPolicy));
+            assert_eq!(
+                organization(&listed, None, phase, None, "x"),
+                Err(Refusal::BlockedByPolicy)
+            );
         }
         assert_eq!(ua(&on_empty, Permissive), Ok(()));
         assert_eq!(ua(&on_empty, Enforcement), Err(Refusal::BlockedByPolicy));
@@ -165,19 +179,25 @@ mod tests {
         let allow = org(
             "[exchange]\news_application_access_policy='enforce_allow_list'\news_allow_list=['OWA/*','CRM Sync*']\n",
         );
-        assert_eq!(organization(&allow, Phase::Enforcement, None, "OWA/1.0"), Ok(()));
-        assert_eq!(organization(&allow, Phase::Enforcement, None, "crm sync/2.1"), Ok(()));
+        assert_eq!(organization(&allow, None, Phase::Enforcement, None, "OWA/1.0"), Ok(()));
         assert_eq!(
-            organization(&allow, Phase::Enforcement, None, "exprobe/0.1"),
+            organization(&allow, None, Phase::Enforcement, None, "crm sync/2.1"),
+            Ok(())
+        );
+        assert_eq!(
+            organization(&allow, None, Phase::Enforcement, None, "exprobe/0.1"),
             Err(Refusal::BlockedByPolicy)
         );
         let block = org(
             "[exchange]\news_application_access_policy='enforce_block_list'\news_block_list=['python-requests*']\n",
         );
         assert_eq!(
-            organization(&block, Phase::Enforcement, None, "python-requests/2.31"),
+            organization(&block, None, Phase::Enforcement, None, "python-requests/2.31"),
             Err(Refusal::BlockedByPolicy)
         );
-        assert_eq!(organization(&block, Phase::Enforcement, None, "exprobe/0.1"), Ok(()));
+        assert_eq!(
+            organization(&block, None, Phase::Enforcement, None, "exprobe/0.1"),
+            Ok(())
+        );
     }
 }

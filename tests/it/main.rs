@@ -11,6 +11,7 @@ mod cross_domain;
 mod diff;
 mod ews_parsers;
 mod exo_access;
+mod fleet;
 mod graph_readiness;
 mod hostile;
 mod html;
