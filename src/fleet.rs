@@ -52,7 +52,7 @@ pub fn parse(text: &str) -> Vec<Row> {
             continue;
         }
         let mut parts = line
-            .split(|c: char| c == ',' || c == ';' || c == '\t' || c == ' ')
+            .split([',', ';', '\t', ' '])
             .map(str::trim)
             .filter(|p| !p.is_empty());
         let (tenant, mailbox, extra) = (parts.next(), parts.next(), parts.next());
