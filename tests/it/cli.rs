@@ -116,3 +116,49 @@ fn lab_serve_prints_a_check_command_that_works_from_another_shell() {
         .lines()
         .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
 }
+
+/// Every scenario through the real binary with its clock moved by faketime
+/// into each phase of Exchange Online's EWS: before 1 October 2026, during
+/// enforcement, after 1 April 2027. The lab mints its tokens and the check
+/// judges them on the same moved clock, so scenarios pinned to a day run too.
+/// Needs faketime (`.ci/run` installs it and sets EXPROBE_REQUIRE_FAKETIME).
+#[test]
+fn demo_passes_every_builtin_scenario_under_faketime_in_each_phase() {
+    let have = Command::new("faketime")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        assert!(
+            std::env::var_os("EXPROBE_REQUIRE_FAKETIME").is_none(),
+            "EXPROBE_REQUIRE_FAKETIME is set but faketime is not installed"
+        );
+        eprintln!("SKIPPED: faketime is not installed");
+        return;
+    }
+    let total = exprobe::lab::scenario::BUILTIN.len();
+    for day in ["2026-09-15", "2026-12-03", "2027-04-15"] {
+        let out = Command::new("faketime")
+            .args(["-f", &format!("@{day} 12:00:00"), EXE, "demo", "--format=json"])
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("faketime demo");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{day}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "{total}/{total} scenarios reported exactly their expected findings"
+            )),
+            "{day}: {stderr}"
+        );
+        let reports: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("json array");
+        assert_eq!(reports.len(), total);
+        // The clock really was moved (a scenario pinned to its own day keeps the clock's start time).
+        assert!(
+            reports
+                .iter()
+                .all(|r| r["started_at"].as_str().is_some_and(|s| s.starts_with(day))),
+            "{day}: the run did not see the moved clock"
+        );
+    }
+}
