@@ -308,6 +308,17 @@ pub async fn run(
         .tenants
         .as_deref()
         .ok_or_else(|| AppError::Usage("--tenants FILE".into()))?;
+    // A fleet streams jsonl (the default format is taken to mean it); a
+    // format for one check's whole report has no meaning for many runs.
+    use crate::report::format::Format;
+    if !matches!(args.output.format, Format::Jsonl | Format::Human) {
+        let name = clap::ValueEnum::to_possible_value(&args.output.format)
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default();
+        return Err(AppError::Usage(format!(
+            "--tenants writes one jsonl record per tenant; --format {name} is for one check's report"
+        )));
+    }
     let deadline = std::time::Duration::try_from_secs_f64(args.net.deadline).unwrap_or(std::time::Duration::MAX);
     let text = config::read_list(path, deadline).map_err(|e| AppError::Usage(format!("--tenants: {e}")))?;
     let rows = parse(&text);

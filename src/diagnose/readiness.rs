@@ -130,9 +130,20 @@ pub fn of(config: &CheckConfig, org: &Org, m: &MailboxOutcome) -> Option<Readine
     if let Some(g) = graph {
         return Some(from_graph(g, consented_mail(t)));
     }
-    let (reason, detail) = t
-        .and_then(token_reason)
-        .unwrap_or_else(|| ("not checked: no usable Graph token".into(), String::new()));
+    // No Graph call for this mailbox: the token's failure, or the step's skip.
+    let skipped = || {
+        let step = m
+            .record
+            .steps
+            .iter()
+            .find(|s| s.id == StepKind::GraphMailbox.id(&m.mailbox));
+        let why = step
+            .and_then(|s| s.skipped_because.clone())
+            .or_else(|| step.map(|s| s.detail.clone()))
+            .unwrap_or_default();
+        ("not checked: the Graph read was skipped".to_string(), why)
+    };
+    let (reason, detail) = t.and_then(token_reason).unwrap_or_else(skipped);
     Some(Readiness {
         ready: false,
         reason,

@@ -214,9 +214,20 @@ async fn tenants_needs_a_row_to_check_and_no_mailbox_flags() {
         .await;
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no row"), "{out:?}");
-    // With --mailbox as well: clap refuses the mix.
+    // A format for one report is refused.
     let file = dir.join("t.csv");
     std::fs::write(&file, tenants_file(1)).expect("file");
+    let out = running
+        .run_cli(
+            base.iter()
+                .cloned()
+                .chain([format!("--tenants={}", file.display()), "--format=html".into()])
+                .collect(),
+        )
+        .await;
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("jsonl"), "{out:?}");
+    // With --mailbox as well: clap refuses the mix.
     let out = running
         .run_cli(
             base.iter()
