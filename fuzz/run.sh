@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 SECONDS_EACH="${1:-600}"
-TARGETS="${TARGETS:-xml_tree autodiscover ews_answer headers oauth input}"
+TARGETS="${TARGETS:-xml_tree autodiscover ews_answer headers oauth input opath}"
 seed() { # target, source files...
   local t="$1"; shift
   mkdir -p "corpus/$t"
@@ -21,6 +21,7 @@ done
 seed headers seeds/headers/*
 seed oauth seeds/oauth/* ../fixtures/keys/*.json
 seed input seeds/input/*
+seed opath seeds/opath/*
 cargo +nightly fuzz build -O >/dev/null 2>&1 || { echo 'fuzz: build failed'; cargo +nightly fuzz build -O; exit 1; }
 crashed=0
 printf '%-14s %10s %12s %10s %s\n' target seconds executions exec/s result

@@ -28,6 +28,17 @@ pub enum Filter {
     Not(Box<Filter>),
 }
 
+/// A filter's verdict on a recipient whose properties may be partly unknown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Match,
+    NoMatch,
+    /// The verdict depends on these properties, whose values are not known.
+    CannotEvaluate {
+        unknown: Vec<String>,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("recipient filter: {message} at character {at}")]
 pub struct FilterError {
@@ -221,6 +232,13 @@ impl Parser {
 
 impl Filter {
     pub fn parse(text: &str) -> Result<Filter, FilterError> {
+        // A filter written as a script block (`{ City -Eq "Vancouver" }`, as the
+        // Exchange 2013 pages do) is the filter inside the braces.
+        let trimmed = text.trim();
+        let text = match trimmed.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+            Some(inner) => inner,
+            None => text,
+        };
         let mut p = Parser {
             tokens: tokens(text)?,
             next: 0,
@@ -263,6 +281,59 @@ impl Filter {
         }
     }
 
+    /// Whether a recipient matches, where some properties may not be
+    /// known (`values` answers None: not read, or not a property this
+    /// evaluator knows). Three-valued, as SQL's: `-and` with a known false is
+    /// false, `-or` with a known true is true; otherwise an unknown
+    /// comparison leaves the verdict unknown, and the filter cannot be
+    /// evaluated — it is never guessed.
+    pub fn evaluate(&self, values: &dyn Fn(&str) -> Option<Vec<String>>) -> Verdict {
+        match self.truth(values) {
+            Some(true) => Verdict::Match,
+            Some(false) => Verdict::NoMatch,
+            None => {
+                let mut unknown: Vec<String> = vec![];
+                self.unknown_properties(values, &mut unknown);
+                Verdict::CannotEvaluate { unknown }
+            }
+        }
+    }
+
+    fn truth(&self, values: &dyn Fn(&str) -> Option<Vec<String>>) -> Option<bool> {
+        match self {
+            Filter::And(a, b) => match (a.truth(values), b.truth(values)) {
+                (Some(false), _) | (_, Some(false)) => Some(false),
+                (Some(true), Some(true)) => Some(true),
+                _ => None,
+            },
+            Filter::Or(a, b) => match (a.truth(values), b.truth(values)) {
+                (Some(true), _) | (_, Some(true)) => Some(true),
+                (Some(false), Some(false)) => Some(false),
+                _ => None,
+            },
+            Filter::Not(a) => a.truth(values).map(|t| !t),
+            Filter::Compare { property, .. } => {
+                let known = values(property)?;
+                Some(self.matches(&|p: &str| if p == property { known.clone() } else { vec![] }))
+            }
+        }
+    }
+
+    fn unknown_properties(&self, values: &dyn Fn(&str) -> Option<Vec<String>>, out: &mut Vec<String>) {
+        match self {
+            Filter::And(a, b) | Filter::Or(a, b) => {
+                a.unknown_properties(values, out);
+                b.unknown_properties(values, out);
+            }
+            Filter::Not(a) => a.unknown_properties(values, out),
+            Filter::Compare { property, .. } => {
+                if values(property).is_none() && !out.iter().any(|p| p.eq_ignore_ascii_case(property)) {
+                    out.push(property.clone());
+                }
+            }
+        }
+    }
+
     /// The comparisons, for naming what decided a match.
     pub fn properties(&self) -> Vec<&str> {
         match self {
@@ -299,12 +370,30 @@ pub fn like(text: &str, pattern: &str) -> bool {
     true
 }
 
+/// `filter`, in parentheses where `needs` says the tree needs them.
+struct Grouped<'a>(&'a Filter, bool);
+
+impl fmt::Display for Grouped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.1 {
+            write!(f, "({})", self.0)
+        } else {
+            write!(f, "{}", self.0)
+        }
+    }
+}
+
+/// Printed with the parentheses the tree needs and no more (`-and` binds
+/// tighter than `-or`, both group to the left), so that what prints parses
+/// back to the same tree within the parser's nesting limit.
 impl fmt::Display for Filter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let or = |x: &Filter| matches!(x, Filter::Or(..));
+        let binary = |x: &Filter| matches!(x, Filter::Or(..) | Filter::And(..));
         match self {
-            Filter::And(a, b) => write!(f, "({a} -and {b})"),
-            Filter::Or(a, b) => write!(f, "({a} -or {b})"),
-            Filter::Not(a) => write!(f, "-not {a}"),
+            Filter::And(a, b) => write!(f, "{} -and {}", Grouped(a, or(a)), Grouped(b, binary(b))),
+            Filter::Or(a, b) => write!(f, "{} -or {}", Grouped(a, false), Grouped(b, or(b))),
+            Filter::Not(a) => write!(f, "-not {}", Grouped(a, binary(a))),
             Filter::Compare { property, op, value } => {
                 let op = match op {
                     Op::Eq => "-eq",
@@ -386,8 +475,147 @@ mod tests {
     }
 
     #[test]
+    fn unknown_properties_leave_the_verdict_unknown_unless_logic_decides() {
+        // bob, with only Department and PrimarySmtpAddress read.
+        let read = |p: &str| match p.to_ascii_lowercase().as_str() {
+            "department" => Some(vec!["Support".to_string()]),
+            "primarysmtpaddress" => Some(vec!["bob@contoso.com".to_string()]),
+            _ => None,
+        };
+        let verdict = |f: &str| Filter::parse(f).expect("parse").evaluate(&read);
+        assert_eq!(verdict("Department -eq 'Support'"), Verdict::Match);
+        assert_eq!(verdict("Department -eq 'Sales'"), Verdict::NoMatch);
+        assert_eq!(
+            verdict("CustomAttribute1 -eq 'x'"),
+            Verdict::CannotEvaluate {
+                unknown: vec!["CustomAttribute1".into()]
+            }
+        );
+        // Decided by the known side: false -and unknown, true -or unknown.
+        assert_eq!(
+            verdict("Department -eq 'Sales' -and Office -eq 'Paris'"),
+            Verdict::NoMatch
+        );
+        assert_eq!(
+            verdict("Department -eq 'Support' -or Office -eq 'Paris'"),
+            Verdict::Match
+        );
+        // Not decided: the unknown one matters.
+        assert_eq!(
+            verdict("Department -eq 'Support' -and -not (Office -eq 'Paris' -or Office -eq 'Oslo')"),
+            Verdict::CannotEvaluate {
+                unknown: vec!["Office".into()]
+            }
+        );
+        // $null on a property not read is unknown too, not "empty".
+        assert_eq!(
+            verdict("CustomAttribute1 -eq $null"),
+            Verdict::CannotEvaluate {
+                unknown: vec!["CustomAttribute1".into()]
+            }
+        );
+    }
+
+    /// Every recipient filter example in Microsoft's documentation of
+    /// management scopes (New-/Set-ManagementScope, the Exchange 2013 scope
+    /// filter pages, RBAC for Applications, Graph's customAppScope, the
+    /// filterable-properties page), each evaluated for a recipient whose
+    /// properties are known: the verdict Exchange gives, or a parse error
+    /// for the one malformed example and the operators not supported.
+    #[test]
+    fn microsofts_documented_filters() {
+        let dn = "CN=mesga20220818210551,OU=Fabrikam346.onmicrosoft.com,OU=Microsoft Exchange Hosted Organizations,DC=NAMPR00A001,DC=prod,DC=outlook,DC=com";
+        // A vice president in Seattle, Sales, in the migration example's group.
+        let vp = move |p: &str| -> Option<Vec<String>> {
+            let v = |s: &str| Some(vec![s.to_string()]);
+            match p.to_ascii_lowercase().as_str() {
+                "recipienttype" => v("UserMailbox"),
+                "title" => v("VP Sales"),
+                "usagelocation" => v("US"),
+                "city" => v("Seattle"),
+                "department" => v("Sales"),
+                "name" => v("Dana Executive Assistant"),
+                "company" => v("Contoso"),
+                "customattribute1" => v("012332"),
+                "memberofgroup" => Some(vec![dn.to_string()]),
+                "alias" => v("dana"),
+                "externaldirectoryobjectid" => v("45ad6645-57a8-4fef-ad2f-ac5bd3de7d7c"),
+                "serversite" => v("CN=Redmond,CN=Sites,CN=Configuration,DC=contoso,DC=com"),
+                _ => None,
+            }
+        };
+        let table: Vec<(String, Option<Verdict>)> = vec![
+            ("RecipientType -eq 'UserMailbox'".into(), Some(Verdict::Match)),
+            ("Title -like 'VP*'".into(), Some(Verdict::Match)),
+            ("Name -Like 'SEA*'".into(), Some(Verdict::NoMatch)),
+            ("UsageLocation -eq 'FR'".into(), Some(Verdict::NoMatch)),
+            (
+                "City -eq 'Seattle' -and RecipientType -eq 'UserMailbox'".into(),
+                Some(Verdict::Match),
+            ),
+            (
+                "ServerSite -eq 'CN=Redmond,CN=Sites,CN=Configuration,DC=contoso,DC=com'".into(),
+                Some(Verdict::Match),
+            ),
+            // Set-ManagementScope example 3 as printed ends its PowerShell string at `DC=com"`,
+            // leaving a quote open: not a filter, so no verdict.
+            (
+                "ServerSite -eq 'NA-CDN-Vancouver,CN=Sites,CN=Configuration,DC=contoso,DC=com".into(),
+                None,
+            ),
+            (r#"{ City -Eq "Vancouver" }"#.into(), Some(Verdict::NoMatch)),
+            (
+                r#"{((City -Eq "Vancouver") -And (Department -Eq "Sales")) -Or (Title -Like "*Manager*")}"#.into(),
+                Some(Verdict::NoMatch),
+            ),
+            (r#"{ Name -Eq "David" }"#.into(), Some(Verdict::NoMatch)),
+            ("Department -Eq 'Executives'".into(), Some(Verdict::NoMatch)),
+            ("Company -eq 'contoso'".into(), Some(Verdict::Match)),
+            ("Name -Like '*Executive*'".into(), Some(Verdict::Match)),
+            ("CustomAttribute1 -eq '012332'".into(), Some(Verdict::Match)),
+            (format!("MemberOfGroup -eq '{dn}'"), Some(Verdict::Match)),
+            ("Alias -ne mbxa".into(), Some(Verdict::Match)),
+            ("City -eq 'Seattle'".into(), Some(Verdict::Match)),
+            (
+                "ExternalDirectoryObjectId -eq '45ad6645-57a8-4fef-ad2f-ac5bd3de7d7c'".into(),
+                Some(Verdict::Match),
+            ),
+            ("Department -like 'sales*'".into(), Some(Verdict::Match)),
+            ("Department -eq $null".into(), Some(Verdict::NoMatch)),
+            ("Department -ne $null".into(), Some(Verdict::Match)),
+            // Operators the filterable-properties page lists that this evaluator does not take.
+            ("CustomAttribute2 -lt '5'".into(), None),
+            ("CustomAttribute2 -gt '5'".into(), None),
+        ];
+        for (text, want) in table {
+            match (Filter::parse(&text), want) {
+                (Ok(f), Some(want)) => assert_eq!(f.evaluate(&vp), want, "{text}"),
+                (Err(_), None) => {}
+                (got, want) => panic!("{text}: parsed {got:?}, wanted {want:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn display_reads_back() {
-        let f = Filter::parse("Department -eq 'Sales' -and -not CustomAttribute1 -eq $null").expect("parse");
+        for text in [
+            "Department -eq 'Sales' -and -not CustomAttribute1 -eq $null",
+            "a -eq 1 -or (b -eq 2 -or c -eq 3)",
+            "(a -eq 1 -or b -eq 2) -and c -eq 3",
+            "a -eq 1 -and (b -eq 2 -and c -eq 3)",
+            "-not (a -eq 1 -and b -eq 2)",
+            "-not -not a -eq 'it''s'",
+        ] {
+            let f = Filter::parse(text).expect("parse");
+            assert_eq!(Filter::parse(&f.to_string()).expect("again"), f, "{text} printed {f}");
+        }
+        // A long flat chain prints flat (no nesting beyond the parser's limit).
+        let chain = (0..100)
+            .map(|i| format!("p{i} -eq 'v'"))
+            .collect::<Vec<_>>()
+            .join(" -and ");
+        let f = Filter::parse(&chain).expect("chain");
+        assert_eq!(f.to_string(), chain.replace("'v'", "'v'"));
         assert_eq!(Filter::parse(&f.to_string()).expect("again"), f);
     }
 }
