@@ -82,7 +82,7 @@ impl TokenIssuer {
     }
 }
 
-fn json_response(status: u16, body: Value) -> Response<Full<Bytes>> {
+pub fn json_response(status: u16, body: Value) -> Response<Full<Bytes>> {
     respond(
         status,
         &[
@@ -93,7 +93,7 @@ fn json_response(status: u16, body: Value) -> Response<Full<Bytes>> {
     )
 }
 
-fn uuid_like(seed: &str) -> String {
+pub fn uuid_like(seed: &str) -> String {
     // Stable per input, shaped like a GUID: evidence stays readable across runs.
     let mut h: u64 = 0xcbf29ce484222325;
     for b in seed.bytes() {
@@ -153,9 +153,11 @@ fn query_param(query: Option<&str>, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn answer(
     scenario: &Scenario,
     issuer: &TokenIssuer,
+    flows: &super::device::DeviceFlows,
     host: &str,
     method: &Method,
     path: &str,
@@ -306,8 +308,15 @@ pub fn answer(
             if let Some(refused) = cross_cloud(scenario, host, tenant, body) {
                 return refused;
             }
-            token(scenario, issuer, tenant, &token_url, body)
+            token(scenario, issuer, flows, tenant, &token_url, body)
         }
+        (&Method::POST, [tenant, "oauth2", "v2.0", "devicecode"]) => match scenario.tenant(tenant) {
+            Some(t) => {
+                let form = Form(url::form_urlencoded::parse(body).into_owned().collect());
+                super::device::start(scenario, flows, t, &form)
+            }
+            None => tenant_not_found(tenant),
+        },
         _ => json_response(404, json!({"error": "not_found"})),
     }
 }
@@ -348,6 +357,7 @@ fn cross_cloud(scenario: &Scenario, host: &str, tenant: &str, body: &[u8]) -> Op
 fn token(
     scenario: &Scenario,
     issuer: &TokenIssuer,
+    flows: &super::device::DeviceFlows,
     tenant_in_path: &str,
     token_url: &str,
     body: &[u8],
@@ -360,6 +370,9 @@ fn token(
     match get("grant_type") {
         Some("client_credentials") => client_credentials(scenario, issuer, tenant, token_url, &form),
         Some("refresh_token") | Some("password") => delegated(scenario, issuer, tenant, &form),
+        Some("urn:ietf:params:oauth:grant-type:device_code") => {
+            super::device::poll(scenario, issuer, flows, tenant, &form)
+        }
         Some(other) => aadsts(
             400,
             "unsupported_grant_type",
@@ -376,10 +389,11 @@ fn token(
 }
 
 /// A parsed form body.
-struct Form(Vec<(String, String)>);
+#[derive(Debug)]
+pub struct Form(Vec<(String, String)>);
 
 impl Form {
-    fn get(&self, name: &str) -> Option<&str> {
+    pub fn get(&self, name: &str) -> Option<&str> {
         self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 }
@@ -540,7 +554,7 @@ fn client_credentials(
 }
 
 /// The token audience for a requested resource (in the tenant's cloud), or AADSTS500011.
-fn audience_of(resource: &str, tenant: &TenantSpec) -> Result<String, Box<Response<Full<Bytes>>>> {
+pub fn audience_of(resource: &str, tenant: &TenantSpec) -> Result<String, Box<Response<Full<Bytes>>>> {
     match resource.trim_end_matches('/') {
         EWS_APP_ID => Ok(tenant.cloud.ews_resource()),
         GRAPH_APP_ID => Ok(tenant.cloud.graph().to_string()),

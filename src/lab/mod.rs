@@ -5,6 +5,7 @@ mod access;
 mod auth;
 mod autodiscover;
 pub mod certs;
+mod device;
 pub mod dns;
 pub mod entra;
 mod ews;
@@ -96,6 +97,8 @@ pub struct LabState {
     response_hits: Vec<std::sync::atomic::AtomicU64>,
     /// The day the lab's Exchange Online lives on, when a test pins it (else the clock's).
     pinned_today: Mutex<Option<time::Date>>,
+    /// Device codes handed out by the lab's Entra ID.
+    device_flows: device::DeviceFlows,
 }
 
 impl LabState {
@@ -217,6 +220,7 @@ impl Lab {
             graph_calls: Default::default(),
             response_hits: scenario.responses.iter().map(|_| Default::default()).collect(),
             pinned_today: Mutex::new(scenario.pinned_today()),
+            device_flows: device::DeviceFlows::default(),
         });
         let https = bind_tcp(ip, "the HTTPS port").await?;
         let http = bind_tcp(ip, "the HTTP port").await?;

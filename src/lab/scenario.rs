@@ -638,6 +638,8 @@ pub struct Scenario {
     pub admin_units: Vec<AdminUnitSpec>,
     #[serde(default)]
     pub role_assignments: Vec<RoleAssignmentSpec>,
+    /// The admin who signs in with the device authorization grant (the admin view).
+    pub admin: Option<AdminSpec>,
     /// Expectations for another phase of Exchange Online's EWS than
     /// enforcement (`expect`): `permissive` (before 1 October 2026) and
     /// `shut_down` (from 1 April 2027), where they differ.
@@ -649,6 +651,49 @@ pub struct Scenario {
     /// Bodies of `responses`, loaded when the scenario is.
     #[serde(skip)]
     pub bodies: BTreeMap<String, Vec<u8>>,
+}
+
+/// The person who signs in as the admin, with the device authorization
+/// grant (RFC 8628): who, with which public client, and what they do at the
+/// browser after the client has polled a while.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSpec {
+    /// The public client the admin signs in with (an `[[apps]]` entry with `public_client = true`).
+    pub client_id: String,
+    /// The admin's user principal name.
+    pub account: String,
+    /// approve, decline, or let the code expire.
+    #[serde(default)]
+    pub device_answer: DeviceAnswer,
+    /// `authorization_pending` answers before the person at the browser acts.
+    #[serde(default = "one")]
+    pub pending_polls: u32,
+    /// Of the polls, the first N are answered `slow_down` (RFC 8628 §3.5;
+    /// Entra ID's page does not list it, MSAL handles it).
+    #[serde(default)]
+    pub slow_down_polls: u32,
+    /// The polling interval the devicecode endpoint announces, in seconds.
+    #[serde(default = "one_second")]
+    pub interval: u64,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn one_second() -> u64 {
+    1
+}
+
+/// What the person at the browser does with the code.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceAnswer {
+    #[default]
+    Approve,
+    Decline,
+    Expire,
 }
 
 /// A scenario's expectations in the other phases (absent: as `expect`).

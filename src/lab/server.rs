@@ -124,7 +124,16 @@ async fn route(
         return super::graph::answer(&state, &path, query.as_deref(), authorization.as_deref());
     }
     if spec.entra {
-        return super::entra::answer(scenario, &state.tokens, &host, &method, &path, query.as_deref(), &body);
+        return super::entra::answer(
+            scenario,
+            &state.tokens,
+            &state.device_flows,
+            &host,
+            &method,
+            &path,
+            query.as_deref(),
+            &body,
+        );
     }
     // NTLM and Negotiate legs, bound to this connection (as IIS binds them).
     if let super::auth::NtlmGate::Respond(r) =
