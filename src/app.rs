@@ -76,6 +76,7 @@ pub async fn run(cli: Cli) -> Result<i32, AppError> {
             Ok(0)
         }
         Command::Lab(LabCommand::Serve(args)) => lab_serve(&args).await,
+        Command::Admin(crate::cli::AdminCommand::SignIn(args)) => admin_sign_in(&args).await,
         Command::Explain(args) => explain(&args),
         Command::Schema { format } => {
             emit(&match format {
@@ -91,6 +92,71 @@ pub async fn run(cli: Cli) -> Result<i32, AppError> {
             emit(&String::from_utf8_lossy(&buf))?;
             Ok(0)
         }
+    }
+}
+
+/// `exprobe admin sign-in`: the device authorization grant at the cloud's
+/// authority (the only host this command talks to, and the only one the
+/// device code and the token go to).
+async fn admin_sign_in(args: &crate::cli::AdminSignInArgs) -> Result<i32, AppError> {
+    use crate::auth::device_code::{self, DeviceFlowEnd};
+    let cloud = match args.cloud {
+        crate::cli::CloudArg::Global => crate::cloud::Cloud::Global,
+        crate::cli::CloudArg::UsgovGcchigh => crate::cloud::Cloud::UsgovGcchigh,
+        crate::cli::CloudArg::UsgovDod => crate::cloud::Cloud::UsgovDod,
+        crate::cli::CloudArg::China => crate::cloud::Cloud::China,
+    };
+    let authority = url::Url::parse(&format!("{}/", cloud.authority().trim_end_matches('/')))
+        .map_err(|e| AppError::Usage(format!("the authority: {e}")))?;
+    let net_config = config::net_config(&args.net)?;
+    let mut allowed = crate::net::AllowedHosts::default();
+    allowed.add_host(authority.host_str().unwrap_or_default());
+    let net = crate::net::Net::new(&net_config, allowed)?;
+    let scopes = if args.scopes.is_empty() {
+        let graph = cloud.graph().trim_end_matches('/');
+        format!("{graph}/RoleManagement.Read.Exchange {graph}/Application.Read.All")
+    } else {
+        args.scopes.join(" ")
+    };
+    let tenant = args.tenant.trim();
+    let client = args.admin_client_id.trim();
+    let failed = |end: DeviceFlowEnd| -> Result<i32, AppError> {
+        let why = match end {
+            DeviceFlowEnd::Declined => "the sign-in was declined at the browser".to_string(),
+            DeviceFlowEnd::Expired => "the code expired before anyone signed in with it".to_string(),
+            DeviceFlowEnd::Refused(e) => format!("Entra ID refused: {} ({})", e.summary(), e.error),
+            DeviceFlowEnd::Failed(f) => format!("no answer from {}: {}", cloud.authority(), f.describe()),
+            DeviceFlowEnd::Unexpected(u) => u,
+            DeviceFlowEnd::SignedIn { .. } => "signed in".to_string(),
+        };
+        eprintln!("exprobe: admin sign-in: {}", crate::terminal::escape(&why));
+        Ok(crate::exit::FAIL)
+    };
+    let code = match device_code::start(&net, &authority, tenant, client, &scopes).await {
+        Ok(c) => c,
+        Err(end) => return failed(end),
+    };
+    eprintln!("{}", crate::terminal::escape(&code.message));
+    match device_code::poll(&net, &authority, tenant, client, &code, tokio::time::sleep).await {
+        DeviceFlowEnd::SignedIn {
+            token,
+            expires_in,
+            scope,
+        } => {
+            let who = crate::protocol::jwt::decode(token.expose()).ok().map(|(_, c)| c);
+            let name = who
+                .as_ref()
+                .and_then(|c| c.upn.clone().or(c.preferred_username.clone()).or(c.unique_name.clone()))
+                .unwrap_or_else(|| "(no user name in the token)".into());
+            let tid = who.as_ref().and_then(|c| c.tid.clone()).unwrap_or_else(|| "?".into());
+            let granted = who.as_ref().and_then(|c| c.scp.clone()).or(scope).unwrap_or_default();
+            emit(&crate::terminal::escape(&format!(
+                "signed in as {name} (tenant {tid}) with client {client}\nscopes granted: {granted}\nthe token expires in {} s; it is not shown and not kept\n",
+                expires_in.unwrap_or(0)
+            )))?;
+            Ok(crate::exit::PASS)
+        }
+        end => failed(end),
     }
 }
 

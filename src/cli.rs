@@ -74,6 +74,9 @@ pub enum Command {
     /// The simulated organization used by demo and the tests.
     #[command(subcommand)]
     Lab(LabCommand),
+    /// The admin view (read-only): sign in as an admin of the organization.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Print the catalogue entry of a diagnosis code (or list all codes).
     Explain(ExplainArgs),
     /// Print the JSON Schema of the JSON report (or of one jsonl line).
@@ -471,4 +474,32 @@ pub struct LabServeArgs {
 pub struct ExplainArgs {
     /// A diagnosis code such as `tls.certificate_expired`; omit to list every code.
     pub code: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Sign in as an admin with the device authorization grant (open the URL shown, enter
+    /// the code; MFA included, no password is ever typed into exprobe) and say who signed
+    /// in, to which tenant, with which scopes. The token is never shown.
+    SignIn(AdminSignInArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AdminSignInArgs {
+    /// The organization's tenant id or verified domain.
+    #[arg(long, value_name = "ID|DOMAIN")]
+    pub tenant: String,
+    /// The public client the admin signs in with: an app registration with "Allow public
+    /// client flows" on, and the delegated permissions asked for.
+    #[arg(long, value_name = "GUID")]
+    pub admin_client_id: String,
+    /// A delegated scope to ask for (repeatable; all of one resource). Default: Microsoft
+    /// Graph's RoleManagement.Read.Exchange and Application.Read.All (the admin view's reads).
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// Microsoft's cloud the tenant lives in (its authority).
+    #[arg(long, value_enum, default_value_t = CloudArg::Global)]
+    pub cloud: CloudArg,
+    #[command(flatten)]
+    pub net: NetArgs,
 }

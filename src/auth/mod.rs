@@ -24,6 +24,7 @@
 //! Nothing in `net/` or `probe/` changes: they carry [`Credentials`] and
 //! compare [`Scheme`]s, never scheme names.
 
+pub mod device_code;
 pub mod ntlm;
 
 use std::future::Future;

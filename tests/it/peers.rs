@@ -541,44 +541,6 @@ async fn msal_certificate_credentials_get_a_token_with_padded_thumbprints() {
     assert_eq!(crate::common::codes(&report), vec!["exchange_online.ews_retirement"]);
 }
 
-/// A tenant with an admin who signs in with the device authorization grant.
-fn admin_scenario(answer: &str, pending: u32, slow_down: u32) -> String {
-    format!(
-        r#"name = "admin-device-code"
-description = "An admin signs in with the device code flow"
-
-[check]
-mailboxes = ["alice@contoso.com"]
-
-[[hosts]]
-name = "login.microsoftonline.com"
-entra = true
-
-[[tenants]]
-id = "6f3c3f2a-9d41-4c1e-9a57-1b2f3c4d5e6f"
-name = "Contoso"
-domains = ["contoso.com"]
-
-[[apps]]
-client_id = "5a9e2d1c-3b4f-4e6a-8c7d-9e0f1a2b3c4d"
-tenant = "6f3c3f2a-9d41-4c1e-9a57-1b2f3c4d5e6f"
-display_name = "exprobe admin"
-public_client = true
-
-[[users]]
-address = "alice@contoso.com"
-
-[admin]
-client_id = "5a9e2d1c-3b4f-4e6a-8c7d-9e0f1a2b3c4d"
-account = "admin@contoso.com"
-device_answer = "{answer}"
-pending_polls = {pending}
-slow_down_polls = {slow_down}
-interval = 1
-"#
-    )
-}
-
 /// MSAL's device flow against the lab: its JSON answer.
 async fn msal_device_flow(python: String, text: &str) -> (serde_json::Value, crate::common::Running) {
     let running = start(crate::common::scenario_from_text(text)).await;
@@ -617,7 +579,7 @@ async fn msal_device_flow_agrees_with_the_lab() {
         eprintln!("SKIPPED MSAL device flow: no Python with msal (set EXPROBE_PYTHON or run .ci/run)");
         return;
     };
-    let (approved, running) = msal_device_flow(python.clone(), &admin_scenario("approve", 2, 0)).await;
+    let (approved, running) = msal_device_flow(python.clone(), &crate::admin::admin_scenario("approve", 2, 0)).await;
     assert_eq!(approved["ok"], true, "{approved}");
     assert_eq!(approved["claims"]["upn"], "admin@contoso.com");
     assert_eq!(approved["claims"]["scp"], "RoleManagement.Read.Exchange");
@@ -640,16 +602,16 @@ async fn msal_device_flow_agrees_with_the_lab() {
     // Polled no faster than the interval: two waits of at least a second.
     assert!(approved["seconds"].as_f64().is_some_and(|s| s >= 1.9), "{approved}");
 
-    let (slowed, _) = msal_device_flow(python.clone(), &admin_scenario("approve", 0, 1)).await;
+    let (slowed, _) = msal_device_flow(python.clone(), &crate::admin::admin_scenario("approve", 0, 1)).await;
     assert_eq!(slowed["ok"], true, "{slowed}");
     assert!(
         slowed["seconds"].as_f64().is_some_and(|s| s >= 5.9),
         "slow_down adds 5 s: {slowed}"
     );
 
-    let (declined, _) = msal_device_flow(python.clone(), &admin_scenario("decline", 1, 0)).await;
+    let (declined, _) = msal_device_flow(python.clone(), &crate::admin::admin_scenario("decline", 1, 0)).await;
     assert_eq!(declined["error"], "authorization_declined", "{declined}");
-    let (expired, _) = msal_device_flow(python, &admin_scenario("expire", 1, 0)).await;
+    let (expired, _) = msal_device_flow(python, &crate::admin::admin_scenario("expire", 1, 0)).await;
     assert_eq!(expired["error"], "expired_token", "{expired}");
     assert_eq!(expired["error_codes"], serde_json::json!([70019]));
 }
