@@ -108,7 +108,11 @@ async fn admin_sign_in(args: &crate::cli::AdminSignInArgs) -> Result<i32, AppErr
     };
     let authority = url::Url::parse(&format!("{}/", cloud.authority().trim_end_matches('/')))
         .map_err(|e| AppError::Usage(format!("the authority: {e}")))?;
-    let net_config = config::net_config(&args.net)?;
+    let mut net_config = config::net_config(&args.net)?;
+    // The person at the browser has the code's whole lifetime (Entra ID's 15
+    // minutes) to sign in: `--deadline`'s default of two minutes would cut
+    // the polling short.
+    net_config.deadline = net_config.deadline.max(std::time::Duration::from_secs(16 * 60));
     let mut allowed = crate::net::AllowedHosts::default();
     allowed.add_host(authority.host_str().unwrap_or_default());
     let net = crate::net::Net::new(&net_config, allowed)?;
